@@ -1,0 +1,80 @@
+"""The vault's errors: one rooted tree, mapped to HTTP in exactly one place (api/errors.py).
+
+    VaultError
+    ├── NotFound                   no such thing for this resident (never "exists, not yours")
+    ├── InvalidInput               the request is well-formed but not acceptable
+    │   ├── UnknownCategory
+    │   └── UnknownRecordType
+    ├── Conflict                   the state changed underneath (e.g. a stale version)
+    ├── PayloadTooLarge            a file over the configured limit
+    ├── AuthenticationFailed       a passkey, recovery code or session did not check out
+    ├── ReauthenticationRequired   a destructive action needs a fresh sign-in
+    ├── VaultDeleted               the resident's vault has been shredded
+    └── Unavailable                a dependency is down; callers fail closed
+        ├── KeyServiceUnavailable
+        └── StorageUnavailable
+
+Errors from other packages are wrapped (`raise X from e`) at the boundary where they occur.
+A record of another resident is reported as `NotFound`, exactly as a missing one is, so the
+API cannot be used to learn which record ids exist.
+"""
+
+from __future__ import annotations
+
+
+class VaultError(Exception):
+    """Root of every error the vault raises on purpose."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(VaultError):
+    pass
+
+
+class InvalidInput(VaultError):
+    pass
+
+
+class UnknownCategory(InvalidInput):
+    pass
+
+
+class UnknownRecordType(InvalidInput):
+    pass
+
+
+class Conflict(VaultError):
+    pass
+
+
+class PayloadTooLarge(VaultError):
+    def __init__(self, detail: str, *, limit: int) -> None:
+        super().__init__(detail)
+        self.limit = limit
+
+
+class AuthenticationFailed(VaultError):
+    pass
+
+
+class ReauthenticationRequired(VaultError):
+    pass
+
+
+class VaultDeleted(VaultError):
+    pass
+
+
+class Unavailable(VaultError):
+    pass
+
+
+class KeyServiceUnavailable(Unavailable):
+    pass
+
+
+class StorageUnavailable(Unavailable):
+    pass

@@ -1,0 +1,54 @@
+"""What the records service returns: plain values, decrypted, never storage rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+JsonValue = Any  # anything json.loads returns
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    written_by: str  # resident | service
+    service_id: uuid.UUID | None
+    grant_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    media_type: str
+    filename: str
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionView:
+    version: int
+    title: str
+    written_by: str
+    created_at: datetime
+    content: JsonValue | None  # for kind "json"; None in listings
+    file: FileInfo | None  # for kind "file"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    record_id: uuid.UUID
+    category: str
+    type: str
+    kind: str
+    current_version: int
+    provenance: Provenance
+    created_at: datetime
+    updated_at: datetime
+    current: VersionView | None  # None for a file record whose first upload has not finished
+
+
+@dataclass(frozen=True, slots=True)
+class FileDownload:
+    info: FileInfo
+    chunks: Iterator[bytes]

@@ -1,0 +1,537 @@
+"""Records in a resident's vault: create, read, change (a new version), delete, files.
+
+Every title, JSON content, filename and file chunk is sealed with the resident's data key and
+bound to its place (`keys.Binding`). File content arrives and leaves as a stream of chunks of
+`CHUNK_BYTES`; the chunk's sequence number and whether it is the last one are part of its
+binding, so chunks cannot be reordered, dropped or cut off without the read failing (the
+STREAM construction of Hoang, Reyhanitabar, Rogaway and Vizár). Uploads write chunks in short
+transactions into an incomplete blob; the new version appears only when the last chunk is in.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+from keys.errors import DecryptionError
+from keys.service import Binding, DataKey
+from vault.errors import Conflict, InvalidInput, KeyServiceUnavailable, NotFound, PayloadTooLarge
+from vault.ports import Clock
+from vault.records.catalogue import check_type
+from vault.records.model import (
+    FileDownload,
+    FileInfo,
+    JsonValue,
+    Provenance,
+    RecordView,
+    VersionView,
+)
+from vault.residents.keys import VaultKeys
+from vault.storage.orm import BlobChunkRow, BlobRow, RecordRow, RecordVersionRow
+from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
+
+CHUNK_BYTES = 64 * 1024
+CHUNKS_PER_TRANSACTION = 16  # 1 MiB of ciphertext per write or read transaction
+MAX_TITLE = 200
+_UNSET = object()
+
+
+def title_binding(record_id: uuid.UUID, version: int) -> Binding:
+    return Binding("record_versions", "title_ct", f"{record_id}/{version}")
+
+
+def content_binding(record_id: uuid.UUID, version: int) -> Binding:
+    return Binding("record_versions", "content_ct", f"{record_id}/{version}")
+
+
+def filename_binding(record_id: uuid.UUID, version: int) -> Binding:
+    return Binding("record_versions", "filename_ct", f"{record_id}/{version}")
+
+
+def chunk_binding(blob_id: uuid.UUID, seq: int, *, last: bool) -> Binding:
+    return Binding(
+        "record_blob_chunks", "chunk_ct", f"{blob_id}/{seq}/{'last' if last else 'more'}"
+    )
+
+
+def _clean_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not 1 <= len(cleaned) <= MAX_TITLE:
+        raise InvalidInput(f"a title of 1 to {MAX_TITLE} characters is needed")
+    return cleaned
+
+
+def _encode_content(content: JsonValue) -> bytes:
+    try:
+        return json.dumps(
+            content, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
+    except (TypeError, ValueError) as e:
+        raise InvalidInput("the content must be JSON") from e
+
+
+class RecordService:
+    def __init__(
+        self, *, uow: UnitOfWorkFactory, keys: VaultKeys, clock: Clock, max_file_bytes: int
+    ) -> None:
+        self._uow = uow
+        self._keys = keys
+        self._clock = clock
+        self.max_file_bytes = max_file_bytes
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def list_records(
+        self, resident_id: uuid.UUID, *, category: str | None = None
+    ) -> list[RecordView]:
+        with self._uow() as uow:
+            self._keys.active_resident(uow, resident_id)
+            rows = uow.records.all(resident_id, category=category)
+            current = uow.records.current_versions(resident_id, [r.record_id for r in rows])
+            return [self._view(uow, r, current.get(r.record_id), with_content=False) for r in rows]
+
+    def get(
+        self, resident_id: uuid.UUID, record_id: uuid.UUID, version: int | None = None
+    ) -> RecordView:
+        with self._uow() as uow:
+            self._keys.active_resident(uow, resident_id)
+            record = self._record(uow, resident_id, record_id)
+            wanted = record.current_version if version is None else version
+            row = uow.records.version(resident_id, record_id, wanted) if wanted else None
+            if version is not None and row is None:
+                raise NotFound("no such version of this record")
+            return self._view(uow, record, row, with_content=True)
+
+    def versions(self, resident_id: uuid.UUID, record_id: uuid.UUID) -> list[VersionView]:
+        with self._uow() as uow:
+            self._keys.active_resident(uow, resident_id)
+            self._record(uow, resident_id, record_id)
+            return [
+                self._version_view(uow, v, with_content=False)
+                for v in uow.records.versions(resident_id, record_id)
+                if v.version > 0  # 0 is a file record's placeholder before its first upload
+            ]
+
+    def _record(
+        self, uow: SqlUnitOfWork, resident_id: uuid.UUID, record_id: uuid.UUID
+    ) -> RecordRow:
+        record = uow.records.get(resident_id, record_id)
+        if record is None:
+            raise NotFound("no such record in this vault")
+        return record
+
+    def _open(self, key: DataKey, sealed: bytes, binding: Binding) -> bytes:
+        try:
+            return key.open(sealed, binding)
+        except DecryptionError as e:
+            # Storage was changed behind our back, or rows were moved: fail closed.
+            raise KeyServiceUnavailable("a stored value could not be opened") from e
+
+    def _version_view(
+        self, uow: SqlUnitOfWork, row: RecordVersionRow, *, with_content: bool
+    ) -> VersionView:
+        key = self._keys.key(uow, row.resident_id, row.dek_version)
+        title = self._open(key, row.title_ct, title_binding(row.record_id, row.version)).decode()
+        content: JsonValue | None = None
+        if with_content and row.content_ct is not None:
+            content = json.loads(
+                self._open(key, row.content_ct, content_binding(row.record_id, row.version))
+            )
+        file = None
+        if row.blob_id is not None and row.filename_ct is not None:
+            filename = self._open(
+                key, row.filename_ct, filename_binding(row.record_id, row.version)
+            ).decode()
+            file = FileInfo(
+                row.media_type or "application/octet-stream", filename, row.size_bytes or 0
+            )
+        return VersionView(row.version, title, row.written_by, row.created_at, content, file)
+
+    def _view(
+        self,
+        uow: SqlUnitOfWork,
+        record: RecordRow,
+        current: RecordVersionRow | None,
+        *,
+        with_content: bool,
+    ) -> RecordView:
+        return RecordView(
+            record_id=record.record_id,
+            category=record.category,
+            type=record.type,
+            kind=record.kind,
+            current_version=record.current_version,
+            provenance=Provenance(
+                record.written_by, record.writer_service_id, record.writer_grant_id
+            ),
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            current=self._version_view(uow, current, with_content=with_content)
+            if current
+            else None,
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def create(
+        self,
+        resident_id: uuid.UUID,
+        *,
+        category: str,
+        record_type: str,
+        title: str,
+        kind: Literal["json", "file"] = "json",
+        content: JsonValue | None = None,
+    ) -> RecordView:
+        """A new record. A JSON record gets its first version now; a file record when its
+        content has been uploaded (`upload`)."""
+        check_type(category, record_type)
+        clean_title = _clean_title(title)
+        if kind == "json" and content is None:
+            raise InvalidInput("a JSON record needs content")
+        if kind == "file" and content is not None:
+            raise InvalidInput("a file record gets its content by upload, not in JSON")
+        encoded = _encode_content(content) if kind == "json" else b""
+        with self._uow() as uow:
+            resident = self._keys.active_resident(uow, resident_id)
+            key = self._keys.current(uow, resident)
+            now = self._clock.now()
+            record = RecordRow(
+                resident_id=resident_id,
+                record_id=uuid.uuid4(),
+                category=category,
+                type=record_type,
+                kind=kind,
+                current_version=0,
+                written_by="resident",
+                writer_service_id=None,
+                writer_grant_id=None,
+                created_at=now,
+                updated_at=now,
+            )
+            uow.records.add(record)
+            # A file record keeps its title in a version-0 placeholder until the first upload.
+            version = RecordVersionRow(
+                resident_id=resident_id,
+                record_id=record.record_id,
+                version=1 if kind == "json" else 0,
+                dek_version=key.version,
+                title_ct=b"",
+                content_ct=None,
+                blob_id=None,
+                media_type=None,
+                filename_ct=None,
+                size_bytes=None,
+                written_by="resident",
+                created_at=now,
+            )
+            version.title_ct = key.seal(
+                clean_title.encode(), title_binding(record.record_id, version.version)
+            )
+            if kind == "json":
+                version.content_ct = key.seal(encoded, content_binding(record.record_id, 1))
+                record.current_version = 1
+            uow.flush()
+            uow.records.add_version(version)
+            uow.flush()
+            view = self._view(uow, record, version, with_content=True)
+            uow.commit()
+            return view
+
+    def update(
+        self,
+        resident_id: uuid.UUID,
+        record_id: uuid.UUID,
+        *,
+        title: str | None = None,
+        content: JsonValue = _UNSET,
+        expected_version: int | None = None,
+    ) -> RecordView:
+        """A new version with the changed title and/or content; the old versions stay."""
+        if title is None and content is _UNSET:
+            raise InvalidInput("nothing to change: give a title or content")
+        with self._uow() as uow:
+            resident = self._keys.active_resident(uow, resident_id)
+            record = uow.records.get(resident_id, record_id, for_update=True)
+            if record is None:
+                raise NotFound("no such record in this vault")
+            if expected_version is not None and expected_version != record.current_version:
+                raise Conflict(
+                    f"the record changed meanwhile (now version {record.current_version})"
+                )
+            if content is not _UNSET and record.kind != "json":
+                raise InvalidInput("a file record's content changes by upload")
+            previous = uow.records.version(resident_id, record_id, record.current_version)
+            if previous is None:
+                raise Conflict("this file record has no content yet: upload it first")
+            key = self._keys.current(uow, resident)
+            new = self._next_version(uow, key, record, previous, title=title)
+            if content is not _UNSET:
+                new.content_ct = key.seal(
+                    _encode_content(content), content_binding(record_id, new.version)
+                )
+            uow.records.add_version(new)
+            record.current_version = new.version
+            record.updated_at = new.created_at
+            uow.flush()
+            view = self._view(uow, record, new, with_content=True)
+            uow.commit()
+            return view
+
+    def _next_version(
+        self,
+        uow: SqlUnitOfWork,
+        key: DataKey,
+        record: RecordRow,
+        previous: RecordVersionRow,
+        *,
+        title: str | None,
+    ) -> RecordVersionRow:
+        """A copy of `previous` as the next version, resealed under its own binding."""
+        old_key = self._keys.key(uow, previous.resident_id, previous.dek_version)
+        number = record.current_version + 1
+        rid = record.record_id
+        plain_title = (
+            _clean_title(title)
+            if title is not None
+            else self._open(
+                old_key, previous.title_ct, title_binding(rid, previous.version)
+            ).decode()
+        )
+        new = RecordVersionRow(
+            resident_id=record.resident_id,
+            record_id=rid,
+            version=number,
+            dek_version=key.version,
+            title_ct=key.seal(plain_title.encode(), title_binding(rid, number)),
+            content_ct=None,
+            blob_id=previous.blob_id,
+            media_type=previous.media_type,
+            filename_ct=None,
+            size_bytes=previous.size_bytes,
+            written_by="resident",
+            created_at=self._clock.now(),
+        )
+        if previous.content_ct is not None:
+            plain = self._open(old_key, previous.content_ct, content_binding(rid, previous.version))
+            new.content_ct = key.seal(plain, content_binding(rid, number))
+        if previous.filename_ct is not None:
+            plain = self._open(
+                old_key, previous.filename_ct, filename_binding(rid, previous.version)
+            )
+            new.filename_ct = key.seal(plain, filename_binding(rid, number))
+        return new
+
+    def delete(self, resident_id: uuid.UUID, record_id: uuid.UUID) -> None:
+        """Delete a record with all its versions and files."""
+        with self._uow() as uow:
+            self._keys.active_resident(uow, resident_id)
+            record = uow.records.get(resident_id, record_id, for_update=True)
+            if record is None:
+                raise NotFound("no such record in this vault")
+            blobs = uow.records.blob_ids(resident_id, record_id)
+            uow.records.delete(resident_id, record_id)
+            uow.blobs.delete(resident_id, sorted(set(blobs)))
+            uow.commit()
+
+    # -- files -----------------------------------------------------------------------------
+
+    def upload(
+        self,
+        resident_id: uuid.UUID,
+        record_id: uuid.UUID,
+        *,
+        media_type: str,
+        filename: str,
+    ) -> FileUpload:
+        """Start a new version of a file record; feed it with `write`, end with `finish`."""
+        clean_name = " ".join(filename.replace("/", "_").replace("\\", "_").split())[:255]
+        if not clean_name:
+            raise InvalidInput("the file needs a name")
+        if not media_type or len(media_type) > 128 or "/" not in media_type:
+            raise InvalidInput("the file needs a media type such as application/pdf")
+        with self._uow() as uow:
+            resident = self._keys.active_resident(uow, resident_id)
+            record = self._record(uow, resident_id, record_id)
+            if record.kind != "file":
+                raise InvalidInput("this record holds JSON, not a file")
+            key = self._keys.current(uow, resident)
+            blob = BlobRow(
+                resident_id=resident_id,
+                blob_id=uuid.uuid4(),
+                dek_version=key.version,
+                chunk_count=0,
+                size_bytes=0,
+                complete=False,
+                created_at=self._clock.now(),
+            )
+            uow.blobs.add(blob)
+            uow.commit()
+            blob_id = blob.blob_id
+        return FileUpload(self, key, resident_id, record_id, blob_id, media_type, clean_name)
+
+    def _finish_upload(self, upload: FileUpload, last_chunk: BlobChunkRow, size: int) -> RecordView:
+        with self._uow() as uow:
+            resident = self._keys.active_resident(uow, upload.resident_id)
+            record = uow.records.get(upload.resident_id, upload.record_id, for_update=True)
+            if record is None:
+                raise NotFound("the record was deleted during the upload")
+            blob = uow.blobs.get(upload.resident_id, upload.blob_id)
+            if blob is None:
+                raise Conflict("the upload was abandoned")
+            uow.blobs.add_chunk(last_chunk)
+            blob.chunk_count = last_chunk.seq + 1
+            blob.size_bytes = size
+            blob.complete = True
+            key = self._keys.current(uow, resident)
+            previous = uow.records.version(
+                upload.resident_id, upload.record_id, record.current_version
+            )
+            if previous is None:
+                raise Conflict("the record has no title")
+            new = self._next_version(uow, key, record, previous, title=None)
+            new.blob_id = upload.blob_id
+            new.media_type = upload.media_type
+            new.size_bytes = size
+            new.filename_ct = key.seal(
+                upload.filename.encode(), filename_binding(record.record_id, new.version)
+            )
+            uow.records.add_version(new)
+            record.current_version = new.version
+            record.updated_at = new.created_at
+            if previous.version == 0:
+                uow.session.delete(previous)  # the placeholder has served its purpose
+            uow.flush()
+            view = self._view(uow, record, new, with_content=False)
+            uow.commit()
+            return view
+
+    def _store_chunks(self, resident_id: uuid.UUID, chunks: Sequence[BlobChunkRow]) -> None:
+        with self._uow() as uow:
+            for chunk in chunks:
+                uow.blobs.add_chunk(chunk)
+            uow.commit()
+
+    def _abandon(self, resident_id: uuid.UUID, blob_id: uuid.UUID) -> None:
+        with self._uow() as uow:
+            uow.blobs.delete(resident_id, [blob_id])
+            uow.commit()
+
+    def download(
+        self, resident_id: uuid.UUID, record_id: uuid.UUID, version: int | None = None
+    ) -> FileDownload:
+        with self._uow() as uow:
+            self._keys.active_resident(uow, resident_id)
+            record = self._record(uow, resident_id, record_id)
+            if record.kind != "file":
+                raise InvalidInput("this record holds JSON, not a file")
+            number = record.current_version if version is None else version
+            row = uow.records.version(resident_id, record_id, number) if number else None
+            if row is None or row.blob_id is None:
+                raise NotFound("this version has no file")
+            view = self._version_view(uow, row, with_content=False)
+            blob = uow.blobs.get(resident_id, row.blob_id)
+            if blob is None or not blob.complete or view.file is None:
+                raise NotFound("this version has no file")
+            key = self._keys.key(uow, resident_id, blob.dek_version)
+            chunk_count = blob.chunk_count
+            blob_id = blob.blob_id
+        return FileDownload(view.file, self._chunks(key, resident_id, blob_id, chunk_count))
+
+    def _chunks(
+        self, key: DataKey, resident_id: uuid.UUID, blob_id: uuid.UUID, count: int
+    ) -> Iterator[bytes]:
+        seq = 0
+        while seq < count:
+            with self._uow() as uow:
+                rows = uow.blobs.chunks(resident_id, blob_id, seq, CHUNKS_PER_TRANSACTION)
+            if not rows:
+                raise KeyServiceUnavailable("the file is incomplete in storage")
+            for row in rows:
+                if row.seq != seq:
+                    raise KeyServiceUnavailable("the file is incomplete in storage")
+                last = seq == count - 1
+                yield self._open(key, row.chunk_ct, chunk_binding(blob_id, seq, last=last))
+                seq += 1
+
+
+class FileUpload:
+    """An upload in progress. Not thread-safe: one request feeds one upload, in order."""
+
+    def __init__(
+        self,
+        service: RecordService,
+        key: DataKey,
+        resident_id: uuid.UUID,
+        record_id: uuid.UUID,
+        blob_id: uuid.UUID,
+        media_type: str,
+        filename: str,
+    ) -> None:
+        self._service = service
+        self._key = key
+        self.resident_id = resident_id
+        self.record_id = record_id
+        self.blob_id = blob_id
+        self.media_type = media_type
+        self.filename = filename
+        self._buffer = bytearray()
+        self._pending: list[BlobChunkRow] = []
+        self._seq = 0
+        self._size = 0
+        self._done = False
+
+    def _seal(self, plain: bytes, *, last: bool) -> BlobChunkRow:
+        row = BlobChunkRow(
+            resident_id=self.resident_id,
+            blob_id=self.blob_id,
+            seq=self._seq,
+            chunk_ct=self._key.seal(plain, chunk_binding(self.blob_id, self._seq, last=last)),
+        )
+        self._seq += 1
+        return row
+
+    def write(self, data: bytes) -> None:
+        if self._done:
+            raise Conflict("this upload has ended")
+        self._size += len(data)
+        if self._size > self._service.max_file_bytes:
+            self.abort()
+            raise PayloadTooLarge(
+                f"the file is larger than {self._service.max_file_bytes} bytes",
+                limit=self._service.max_file_bytes,
+            )
+        self._buffer += data
+        # Keep at least one full chunk back: only at the end do we know which one is last.
+        while len(self._buffer) > CHUNK_BYTES:
+            self._pending.append(self._seal(bytes(self._buffer[:CHUNK_BYTES]), last=False))
+            del self._buffer[:CHUNK_BYTES]
+            if len(self._pending) >= CHUNKS_PER_TRANSACTION:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._service._store_chunks(self.resident_id, self._pending)
+            self._pending = []
+
+    def finish(self) -> RecordView:
+        if self._done:
+            raise Conflict("this upload has ended")
+        try:
+            self._flush()
+            last = self._seal(bytes(self._buffer), last=True)
+            view = self._service._finish_upload(self, last, self._size)
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        return view
+
+    def abort(self) -> None:
+        """Throw away what was written; safe to call more than once."""
+        if not self._done:
+            self._done = True
+            self._pending = []
+            self._service._abandon(self.resident_id, self.blob_id)

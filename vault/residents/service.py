@@ -1,0 +1,61 @@
+"""Residents: their profile and the deletion of a whole vault by crypto-shredding."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from keys.service import Binding
+from vault.ports import Clock
+from vault.residents.keys import VaultKeys
+from vault.storage.unit_of_work import UnitOfWorkFactory
+
+
+def name_binding(resident_id: uuid.UUID) -> Binding:
+    return Binding("residents", "display_name_ct", str(resident_id))
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentProfile:
+    resident_id: uuid.UUID
+    display_name: str
+    created_at: datetime
+
+
+class ResidentService:
+    def __init__(self, *, uow: UnitOfWorkFactory, keys: VaultKeys, clock: Clock) -> None:
+        self._uow = uow
+        self._keys = keys
+        self._clock = clock
+
+    def profile(self, resident_id: uuid.UUID) -> ResidentProfile:
+        with self._uow() as uow:
+            resident = self._keys.active_resident(uow, resident_id)
+            key = self._keys.current(uow, resident)
+            name = (
+                key.open(resident.display_name_ct, name_binding(resident_id)).decode()
+                if resident.display_name_ct
+                else ""
+            )
+            return ResidentProfile(resident_id, name, resident.created_at)
+
+    def delete_vault(self, resident_id: uuid.UUID) -> None:
+        """Shred the vault: drop its data keys and every row; keep a contentless tombstone.
+
+        The ciphertexts in backups stay unreadable once the KEK that wrapped the dropped data
+        key is retired (docs/security.md, "Deletion and its horizon").
+        """
+        with self._uow() as uow:
+            resident = uow.residents.get(resident_id, for_update=True)
+            if resident is None or resident.status != "active":
+                return  # deleting twice is not an error: the outcome is the same
+            uow.blobs.delete_all(resident_id)
+            uow.records.delete_all(resident_id)
+            uow.auth.delete_all(resident_id)
+            uow.data_keys.delete_all(resident_id)
+            resident.status = "deleted"
+            resident.display_name_ct = None
+            resident.deleted_at = self._clock.now()
+            uow.commit()
+        self._keys.forget(resident_id)

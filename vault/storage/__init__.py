@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy ORM, repositories, unit of work and Alembic migrations."""

@@ -1,0 +1,238 @@
+"""The database tables, as SQLAlchemy 2 declarative classes.
+
+Rules kept here:
+- Every table that holds a resident's data has `resident_id` as the first column of its
+  primary key, and every query on it filters by it (tests/integration/test_resident_scoping.py
+  checks the SQL), so the schema can later be distributed by resident (Citus).
+- Columns ending in `_ct` are ciphertexts made by `keys.DataKey.seal`; nothing that identifies
+  a person is stored in clear. Clear columns are what indexes and the catalogue need.
+- Authentication tables (credentials, sessions, recovery codes, challenges) are looked up by
+  a secret or random identifier and resolve to a resident: they are the routing entry points.
+
+These classes are storage records, not API shapes: `api/schemas` lists response fields by hand.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every dialect (SQLite stores no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use UTC-aware ones")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime,
+        uuid.UUID: Uuid(),
+        bytes: LargeBinary,
+    }
+
+
+# -- residents and their keys ------------------------------------------------------------
+
+
+class ResidentRow(Base):
+    __tablename__ = "residents"
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # active | deleted
+    display_name_ct: Mapped[bytes | None]
+    dek_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+
+
+class DataKeyRow(Base):
+    """A resident's data key, wrapped by KEK `kek_version`. Deleting it shreds the vault."""
+
+    __tablename__ = "data_keys"
+    __table_args__ = (Index("ix_data_keys_kek_version", "kek_version"),)
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kek_version: Mapped[int] = mapped_column(Integer)
+    wrapped: Mapped[bytes]
+    created_at: Mapped[datetime]
+
+
+# -- records ----------------------------------------------------------------------------
+
+
+class RecordRow(Base):
+    __tablename__ = "records"
+    __table_args__ = (Index("ix_records_resident_category", "resident_id", "category"),)
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # json | file
+    current_version: Mapped[int] = mapped_column(Integer)
+    # Provenance: who wrote the first version. A service writing under a grant (grant API
+    # issue) sets written_by="service" with its ids; residents write as "resident".
+    written_by: Mapped[str] = mapped_column(String(16))
+    writer_service_id: Mapped[uuid.UUID | None]
+    writer_grant_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RecordVersionRow(Base):
+    __tablename__ = "record_versions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["resident_id", "record_id"],
+            ["records.resident_id", "records.record_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dek_version: Mapped[int] = mapped_column(Integer)
+    title_ct: Mapped[bytes]
+    content_ct: Mapped[bytes | None]  # JSON content (kind json)
+    blob_id: Mapped[uuid.UUID | None]  # file content (kind file)
+    media_type: Mapped[str | None] = mapped_column(String(128))
+    filename_ct: Mapped[bytes | None]
+    size_bytes: Mapped[int | None]
+    written_by: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class BlobRow(Base):
+    """File content, stored as sealed chunks; `complete` only once every chunk is in."""
+
+    __tablename__ = "record_blobs"
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    blob_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    dek_version: Mapped[int] = mapped_column(Integer)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    complete: Mapped[bool]
+    created_at: Mapped[datetime]
+
+
+class BlobChunkRow(Base):
+    __tablename__ = "record_blob_chunks"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["resident_id", "blob_id"],
+            ["record_blobs.resident_id", "record_blobs.blob_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    blob_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chunk_ct: Mapped[bytes]
+
+
+# -- authentication ----------------------------------------------------------------------
+
+
+class PasskeyCredentialRow(Base):
+    __tablename__ = "passkey_credentials"
+    __table_args__ = (Index("ix_passkey_credentials_resident_id", "resident_id"),)
+
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    resident_id: Mapped[uuid.UUID]
+    public_key: Mapped[bytes]
+    sign_count: Mapped[int] = mapped_column(Integer)
+    transports: Mapped[str] = mapped_column(String(128))  # comma-separated hints
+    backed_up: Mapped[bool]
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class RecoveryCodeRow(Base):
+    """A one-time recovery code, stored as a keyed hash (never the code itself)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index("ix_recovery_codes_resident_id", "resident_id"),)
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    resident_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class AuthChallengeRow(Base):
+    """A WebAuthn challenge: single use, short-lived, shared by all workers."""
+
+    __tablename__ = "auth_challenges"
+    __table_args__ = (Index("ix_auth_challenges_expires_at", "expires_at"),)
+
+    challenge_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # register | login | add-passkey
+    challenge: Mapped[bytes]
+    resident_id: Mapped[uuid.UUID | None]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class SessionRow(Base):
+    """A resident's signed-in session; the bearer token is stored as a SHA-256 hash."""
+
+    __tablename__ = "resident_sessions"
+    __table_args__ = (Index("ix_resident_sessions_resident_id", "resident_id"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    resident_id: Mapped[uuid.UUID]
+    auth_method: Mapped[str] = mapped_column(String(16))  # passkey | recovery
+    auth_time: Mapped[datetime]
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+RESIDENT_DATA_TABLES = frozenset(
+    {"residents", "data_keys", "records", "record_versions", "record_blobs", "record_blob_chunks"}
+)

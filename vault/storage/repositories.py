@@ -1,0 +1,315 @@
+"""Repositories: every read or write of a resident's data names the resident.
+
+Methods take `resident_id` first and put it in the WHERE clause, including when the primary
+key alone would find the row. That is what lets the tables be distributed by resident
+later, and it means a bug that passes the wrong record id cannot reach another vault: it
+finds nothing. tests/integration/test_resident_scoping.py checks the emitted SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from vault.storage.orm import (
+    AuthChallengeRow,
+    BlobChunkRow,
+    BlobRow,
+    DataKeyRow,
+    PasskeyCredentialRow,
+    RecordRow,
+    RecordVersionRow,
+    RecoveryCodeRow,
+    ResidentRow,
+    SessionRow,
+)
+
+
+class SqlResidentRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, row: ResidentRow) -> None:
+        self._s.add(row)
+
+    def get(self, resident_id: uuid.UUID, *, for_update: bool = False) -> ResidentRow | None:
+        stmt = select(ResidentRow).where(ResidentRow.resident_id == resident_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
+
+
+class SqlDataKeyRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, row: DataKeyRow) -> None:
+        self._s.add(row)
+
+    def get(self, resident_id: uuid.UUID, version: int) -> DataKeyRow | None:
+        return self._s.scalars(
+            select(DataKeyRow).where(
+                DataKeyRow.resident_id == resident_id, DataKeyRow.version == version
+            )
+        ).one_or_none()
+
+    def delete_all(self, resident_id: uuid.UUID) -> int:
+        result = self._s.execute(delete(DataKeyRow).where(DataKeyRow.resident_id == resident_id))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # Key rotation works across residents by design: it rewraps, and never reads a record.
+    def needing_rewrap(self, kek_version: int, limit: int) -> Sequence[DataKeyRow]:
+        return self._s.scalars(
+            select(DataKeyRow)
+            .where(DataKeyRow.kek_version != kek_version)
+            .order_by(DataKeyRow.resident_id, DataKeyRow.version)
+            .limit(limit)
+        ).all()
+
+    def replace_wrapping(
+        self,
+        resident_id: uuid.UUID,
+        version: int,
+        *,
+        old_kek_version: int,
+        new_kek_version: int,
+        wrapped: bytes,
+    ) -> bool:
+        """Swap the wrapping only if nobody changed it meanwhile; True when swapped."""
+        result = self._s.execute(
+            update(DataKeyRow)
+            .where(
+                DataKeyRow.resident_id == resident_id,
+                DataKeyRow.version == version,
+                DataKeyRow.kek_version == old_kek_version,
+            )
+            .values(kek_version=new_kek_version, wrapped=wrapped)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def count_by_kek_version(self) -> dict[int, int]:
+        rows = self._s.execute(
+            select(DataKeyRow.kek_version, func.count()).group_by(DataKeyRow.kek_version)
+        ).all()
+        return {int(v): int(n) for v, n in rows}
+
+
+class SqlRecordRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, row: RecordRow) -> None:
+        self._s.add(row)
+
+    def add_version(self, row: RecordVersionRow) -> None:
+        self._s.add(row)
+
+    def get(
+        self, resident_id: uuid.UUID, record_id: uuid.UUID, *, for_update: bool = False
+    ) -> RecordRow | None:
+        stmt = select(RecordRow).where(
+            RecordRow.resident_id == resident_id, RecordRow.record_id == record_id
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
+
+    def all(self, resident_id: uuid.UUID, *, category: str | None = None) -> Sequence[RecordRow]:
+        stmt = select(RecordRow).where(RecordRow.resident_id == resident_id)
+        if category is not None:
+            stmt = stmt.where(RecordRow.category == category)
+        return self._s.scalars(stmt.order_by(RecordRow.created_at, RecordRow.record_id)).all()
+
+    def version(
+        self, resident_id: uuid.UUID, record_id: uuid.UUID, version: int
+    ) -> RecordVersionRow | None:
+        return self._s.scalars(
+            select(RecordVersionRow).where(
+                RecordVersionRow.resident_id == resident_id,
+                RecordVersionRow.record_id == record_id,
+                RecordVersionRow.version == version,
+            )
+        ).one_or_none()
+
+    def versions(self, resident_id: uuid.UUID, record_id: uuid.UUID) -> Sequence[RecordVersionRow]:
+        return self._s.scalars(
+            select(RecordVersionRow)
+            .where(
+                RecordVersionRow.resident_id == resident_id,
+                RecordVersionRow.record_id == record_id,
+            )
+            .order_by(RecordVersionRow.version)
+        ).all()
+
+    def current_versions(
+        self, resident_id: uuid.UUID, record_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, RecordVersionRow]:
+        if not record_ids:
+            return {}
+        rows = self._s.execute(
+            select(RecordVersionRow)
+            .join(
+                RecordRow,
+                (RecordRow.resident_id == RecordVersionRow.resident_id)
+                & (RecordRow.record_id == RecordVersionRow.record_id)
+                & (RecordRow.current_version == RecordVersionRow.version),
+            )
+            .where(
+                RecordVersionRow.resident_id == resident_id,
+                RecordRow.resident_id == resident_id,
+                RecordVersionRow.record_id.in_(record_ids),
+            )
+        ).scalars()
+        return {r.record_id: r for r in rows}
+
+    def blob_ids(self, resident_id: uuid.UUID, record_id: uuid.UUID) -> list[uuid.UUID]:
+        rows = self._s.scalars(
+            select(RecordVersionRow.blob_id).where(
+                RecordVersionRow.resident_id == resident_id,
+                RecordVersionRow.record_id == record_id,
+                RecordVersionRow.blob_id.is_not(None),
+            )
+        ).all()
+        return [b for b in rows if b is not None]
+
+    def delete(self, resident_id: uuid.UUID, record_id: uuid.UUID) -> None:
+        self._s.execute(
+            delete(RecordVersionRow).where(
+                RecordVersionRow.resident_id == resident_id,
+                RecordVersionRow.record_id == record_id,
+            )
+        )
+        self._s.execute(
+            delete(RecordRow).where(
+                RecordRow.resident_id == resident_id, RecordRow.record_id == record_id
+            )
+        )
+
+    def delete_all(self, resident_id: uuid.UUID) -> None:
+        self._s.execute(delete(RecordVersionRow).where(RecordVersionRow.resident_id == resident_id))
+        self._s.execute(delete(RecordRow).where(RecordRow.resident_id == resident_id))
+
+
+class SqlBlobRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, row: BlobRow) -> None:
+        self._s.add(row)
+
+    def add_chunk(self, row: BlobChunkRow) -> None:
+        self._s.add(row)
+
+    def get(self, resident_id: uuid.UUID, blob_id: uuid.UUID) -> BlobRow | None:
+        return self._s.scalars(
+            select(BlobRow).where(BlobRow.resident_id == resident_id, BlobRow.blob_id == blob_id)
+        ).one_or_none()
+
+    def chunks(
+        self, resident_id: uuid.UUID, blob_id: uuid.UUID, first_seq: int, count: int
+    ) -> Sequence[BlobChunkRow]:
+        return self._s.scalars(
+            select(BlobChunkRow)
+            .where(
+                BlobChunkRow.resident_id == resident_id,
+                BlobChunkRow.blob_id == blob_id,
+                BlobChunkRow.seq >= first_seq,
+                BlobChunkRow.seq < first_seq + count,
+            )
+            .order_by(BlobChunkRow.seq)
+        ).all()
+
+    def delete(self, resident_id: uuid.UUID, blob_ids: Sequence[uuid.UUID]) -> None:
+        if not blob_ids:
+            return
+        self._s.execute(
+            delete(BlobChunkRow).where(
+                BlobChunkRow.resident_id == resident_id, BlobChunkRow.blob_id.in_(blob_ids)
+            )
+        )
+        self._s.execute(
+            delete(BlobRow).where(BlobRow.resident_id == resident_id, BlobRow.blob_id.in_(blob_ids))
+        )
+
+    def delete_all(self, resident_id: uuid.UUID) -> None:
+        self._s.execute(delete(BlobChunkRow).where(BlobChunkRow.resident_id == resident_id))
+        self._s.execute(delete(BlobRow).where(BlobRow.resident_id == resident_id))
+
+    def referenced(self, resident_id: uuid.UUID, blob_id: uuid.UUID) -> bool:
+        return (
+            self._s.scalar(
+                select(func.count())
+                .select_from(RecordVersionRow)
+                .where(
+                    RecordVersionRow.resident_id == resident_id,
+                    RecordVersionRow.blob_id == blob_id,
+                )
+            )
+            or 0
+        ) > 0
+
+
+class SqlAuthRepository:
+    """Passkey credentials, recovery codes, challenges and sessions."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(
+        self, row: PasskeyCredentialRow | RecoveryCodeRow | AuthChallengeRow | SessionRow
+    ) -> None:
+        self._s.add(row)
+
+    def challenge(self, challenge_id: uuid.UUID) -> AuthChallengeRow | None:
+        return self._s.scalars(
+            select(AuthChallengeRow)
+            .where(AuthChallengeRow.challenge_id == challenge_id)
+            .with_for_update()
+        ).one_or_none()
+
+    def purge_challenges(self, before: datetime) -> None:
+        self._s.execute(delete(AuthChallengeRow).where(AuthChallengeRow.expires_at < before))
+
+    def credential(self, credential_id: bytes) -> PasskeyCredentialRow | None:
+        return self._s.scalars(
+            select(PasskeyCredentialRow)
+            .where(PasskeyCredentialRow.credential_id == credential_id)
+            .with_for_update()
+        ).one_or_none()
+
+    def credentials(self, resident_id: uuid.UUID) -> Sequence[PasskeyCredentialRow]:
+        return self._s.scalars(
+            select(PasskeyCredentialRow)
+            .where(PasskeyCredentialRow.resident_id == resident_id)
+            .order_by(PasskeyCredentialRow.created_at)
+        ).all()
+
+    def recovery_code(self, code_hash: bytes) -> RecoveryCodeRow | None:
+        return self._s.scalars(
+            select(RecoveryCodeRow).where(RecoveryCodeRow.code_hash == code_hash).with_for_update()
+        ).one_or_none()
+
+    def recovery_codes(self, resident_id: uuid.UUID) -> Sequence[RecoveryCodeRow]:
+        return self._s.scalars(
+            select(RecoveryCodeRow).where(RecoveryCodeRow.resident_id == resident_id)
+        ).all()
+
+    def session_by_token(self, token_hash: bytes) -> SessionRow | None:
+        return self._s.scalars(
+            select(SessionRow).where(SessionRow.token_hash == token_hash)
+        ).one_or_none()
+
+    def sessions(self, resident_id: uuid.UUID) -> Sequence[SessionRow]:
+        return self._s.scalars(
+            select(SessionRow)
+            .where(SessionRow.resident_id == resident_id)
+            .order_by(SessionRow.created_at)
+        ).all()
+
+    def delete_all(self, resident_id: uuid.UUID) -> None:
+        for table in (PasskeyCredentialRow, RecoveryCodeRow, SessionRow):
+            self._s.execute(delete(table).where(table.resident_id == resident_id))
