@@ -98,8 +98,11 @@ class RecordService:
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
             record = self._record(uow, resident_id, record_id)
+            if version is not None and version < 1:
+                raise NotFound("no such version of this record")
             wanted = record.current_version if version is None else version
-            row = uow.records.version(resident_id, record_id, wanted) if wanted else None
+            # Version 0 is a file record's placeholder: it carries the title until the upload.
+            row = uow.records.version(resident_id, record_id, wanted)
             if version is not None and row is None:
                 raise NotFound("no such version of this record")
             return self._view(uow, record, row, with_content=True)

@@ -1,0 +1,57 @@
+# Regie: the two commands a new user needs are `make run` and `make test`.
+# Everything else here supports them.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+export REGIE_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: run test lint typecheck check demo clean system-deps
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (looked for $(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall only when the project definition changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+## make run: create the venv, migrate, create the keyring on first run, serve on 127.0.0.1:$(PORT)
+run: $(VENV)/.installed
+	REGIE_MODE=$${REGIE_MODE:-development} \
+	REGIE_PUBLIC_URL=$${REGIE_PUBLIC_URL:-http://localhost:$(PORT)} \
+	$(BIN)/regie migrate
+	REGIE_MODE=$${REGIE_MODE:-development} \
+	REGIE_PUBLIC_URL=$${REGIE_PUBLIC_URL:-http://localhost:$(PORT)} \
+	$(BIN)/regie serve --port $(PORT)
+
+## system-deps: Debian packages the tests need (SoftHSM2 for the PKCS#11 backend)
+system-deps:
+	@if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null 2>&1; then \
+		echo "installing softhsm2"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq softhsm2; \
+	fi
+
+## make test: install what the tests need and run the whole suite (SQLite and PostgreSQL)
+test: $(VENV)/.installed-dev system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,36 @@
+"""`create_app(settings)`: the one composition root of the HTTP application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.bootstrap import build_container
+from api.container import Container
+from api.errors import install_error_handlers
+from api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from api.routers import auth, health, me, records, wellknown
+from api.settings import Settings
+
+DESCRIPTION = """
+Regie keeps each resident's records in their own encrypted vault and lends access to
+services for a purpose and a while. This is the resident API (passkey sign-in, records,
+export, deletion). Errors are RFC 9457 problem+json.
+"""
+
+
+def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
+    """Build the application. Tests may pass a prepared `container` (see api.bootstrap)."""
+    built = container or build_container(settings)
+    app = FastAPI(title="Regie", version="0.1.0", description=DESCRIPTION)
+    app.state.container = built
+    install_error_handlers(app, settings.public_url)
+    for router in (health.router, wellknown.router, auth.router, me.router, records.router):
+        app.include_router(router)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_json_bytes,
+        stream_paths=records.UPLOAD_PATHS,
+        public_url=settings.public_url,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_url.startswith("https://"))
+    return app

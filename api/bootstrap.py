@@ -1,0 +1,109 @@
+"""Wiring: settings in, a `Container` of ready services out. Used by the app and the CLI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from api.container import Container
+from api.settings import Settings
+from keys.interfaces import KekBackend
+from keys.keyring import KeyringFile
+from keys.local import LocalKekBackend
+from keys.secrets import KeyedHasher
+from keys.service import KeyService
+from keys.signing import SigningKeyring
+from keys.unsafe import UnsafeMemoryKekBackend
+from vault.identity.service import IdentityPolicy, IdentityService
+from vault.keyring.service import KeyRotationService
+from vault.ports import Clock, SystemClock
+from vault.records.export import VaultExporter
+from vault.records.service import RecordService
+from vault.residents.keys import VaultKeys
+from vault.residents.service import ResidentService
+from vault.storage.engine import build_engine
+from vault.storage.unit_of_work import SessionFactory, SqlUnitOfWork
+
+
+def build_kek_backend(settings: Settings, keyring: KeyringFile) -> KekBackend:
+    if settings.key_backend == "local":
+        return LocalKekBackend(keyring)
+    if settings.key_backend == "pkcs11":
+        from keys.pkcs11 import Pkcs11KekBackend  # loads the PKCS#11 module only when asked
+
+        return Pkcs11KekBackend(
+            module_path=settings.pkcs11_module,
+            token_label=settings.pkcs11_token_label,
+            pin=settings.pkcs11_pin.get_secret_value(),
+        )
+    return UnsafeMemoryKekBackend()
+
+
+def build_container(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    session_factory: SessionFactory | None = None,
+    kek: KekBackend | None = None,
+    clock: Clock | None = None,
+) -> Container:
+    """Build every service. Tests may pass a session factory (savepoint per test), a KEK
+    backend or a clock; everything else comes from `settings`."""
+    settings.assert_safe()
+    if session_factory is None:
+        engine = engine or build_engine(
+            settings.resolved_database_url, pool_size=settings.db_pool_size
+        )
+        session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    factory = session_factory
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(factory)
+
+    the_clock = clock or SystemClock()
+    keyring = KeyringFile(settings.resolved_keyring_path)
+    kek_backend = kek or build_kek_backend(settings, keyring)
+    keys = KeyService(kek=kek_backend, cache_ttl_seconds=settings.dek_cache_ttl_seconds)
+    signing = SigningKeyring(keyring, publish_seconds=settings.signing_publish_seconds)
+    signing.ensure()
+    vault_keys = VaultKeys(keys)
+    residents = ResidentService(uow=uow, keys=vault_keys, clock=the_clock)
+    records = RecordService(
+        uow=uow, keys=vault_keys, clock=the_clock, max_file_bytes=settings.max_file_bytes
+    )
+    origin = urlsplit(settings.public_url)
+    identity = IdentityService(
+        uow=uow,
+        keys=vault_keys,
+        hasher=KeyedHasher(keyring),
+        clock=the_clock,
+        policy=IdentityPolicy(
+            rp_id=settings.rp_id,
+            rp_name=settings.rp_name,
+            origin=f"{origin.scheme}://{origin.netloc}",
+            session_idle=timedelta(minutes=settings.session_idle_minutes),
+            session_max=timedelta(hours=settings.session_max_hours),
+        ),
+    )
+    return Container(
+        settings=settings,
+        engine=engine,
+        uow=uow,
+        clock=the_clock,
+        keyring=keyring,
+        keys=keys,
+        signing=signing,
+        identity=identity,
+        residents=residents,
+        records=records,
+        exporter=VaultExporter(records=records, residents=residents, clock=the_clock),
+        key_rotation=KeyRotationService(
+            uow=uow,
+            keys=keys,
+            clock=the_clock,
+            grace_seconds=settings.kek_retire_grace_seconds,
+        ),
+    )

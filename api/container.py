@@ -1,0 +1,35 @@
+"""Everything the routes use, built once per application by `create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from api.settings import Settings
+from keys.keyring import KeyringFile
+from keys.service import KeyService
+from keys.signing import SigningKeyring
+from vault.identity.service import IdentityService
+from vault.keyring.service import KeyRotationService
+from vault.ports import Clock
+from vault.records.export import VaultExporter
+from vault.records.service import RecordService
+from vault.residents.service import ResidentService
+from vault.storage.unit_of_work import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    engine: Engine | None
+    uow: UnitOfWorkFactory
+    clock: Clock
+    keyring: KeyringFile
+    keys: KeyService
+    signing: SigningKeyring
+    identity: IdentityService
+    residents: ResidentService
+    records: RecordService
+    exporter: VaultExporter
+    key_rotation: KeyRotationService

@@ -1,0 +1,143 @@
+"""Pure ASGI middleware: request size limits and security headers.
+
+Written as raw ASGI (not BaseHTTPMiddleware) so streaming bodies stay streams.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+    (b"cache-control", b"no-store"),
+]
+API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+# FastAPI's Swagger UI page loads its script and style from jsDelivr and starts it inline.
+DOCS_CSP = (
+    b"default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-inline'; "
+    b"style-src https://cdn.jsdelivr.net; img-src https://fastapi.tiangolo.com data:; "
+    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"] in ("/docs", "/redoc")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for name, value in SECURITY_HEADERS:
+                    if name not in present:
+                        headers.append((name, value))
+                if b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", DOCS_CSP if docs else API_CSP))
+                if self.hsts:
+                    headers.append((b"strict-transport-security", b"max-age=63072000"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over `max_bytes` with 413 problem+json, declared or streamed.
+
+    Paths matching `stream_paths` (file uploads) are left to the route, which enforces its own
+    larger limit while it streams.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        stream_paths: Sequence[re.Pattern[str]],
+        public_url: str,
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.stream_paths = stream_paths
+        self.public_url = public_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(p.match(scope["path"]) for p in self.stream_paths):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = self.max_bytes + 1
+                if declared > self.max_bytes:
+                    await self._too_large(scope, send)
+                    return
+        seen = 0
+        started = False  # once a response has begun, nothing else can be sent
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    # FastAPI re-raises HTTPException from body parsing; the app's handler
+                    # turns it into the same problem+json as the declared-length case.
+                    raise HTTPException(413, f"The body is larger than {self.max_bytes} bytes.")
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except HTTPException as e:
+            if e.status_code != 413 or started:
+                raise
+            await self._too_large(scope, send)
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        body = json.dumps(
+            {
+                "type": f"{self.public_url}/problems/payload-too-large",
+                "title": "Payload too large",
+                "status": 413,
+                "detail": f"The body is larger than {self.max_bytes} bytes.",
+                "instance": scope["path"],
+                "limit_bytes": self.max_bytes,
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,63 @@
+"""The signed-in resident: profile, passkeys, export, deletion of the vault."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+
+from api.deps import ContainerDep, SessionDep
+from api.schemas.auth import CeremonyOut, MeOut, PasskeyVerifyIn
+
+router = APIRouter(prefix="/v1/me", tags=["resident"])
+
+
+@router.get("", summary="Who is signed in")
+def me(session: SessionDep, c: ContainerDep) -> MeOut:
+    profile = c.residents.profile(session.resident_id)
+    return MeOut(
+        display_name=profile.display_name,
+        created_at=profile.created_at,
+        recovery_codes_left=c.identity.recovery_codes_left(session.resident_id),
+        auth_method=session.auth_method,
+        session_expires_at=session.expires_at,
+    )
+
+
+@router.post("/passkeys/options", summary="Start adding another passkey")
+def add_passkey_options(session: SessionDep, c: ContainerDep) -> CeremonyOut:
+    ceremony = c.identity.begin_add_passkey(session.resident_id)
+    return CeremonyOut(
+        flow_id=ceremony.flow_id, public_key=ceremony.public_key, expires_at=ceremony.expires_at
+    )
+
+
+@router.post("/passkeys/verify", status_code=204, summary="Finish adding another passkey")
+def add_passkey_verify(body: PasskeyVerifyIn, session: SessionDep, c: ContainerDep) -> Response:
+    c.identity.finish_add_passkey(session.resident_id, body.flow_id, body.credential)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/export",
+    summary="Everything in the vault as a zip (format regie-export/1)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def export(session: SessionDep, c: ContainerDep) -> StreamingResponse:
+    stream = c.exporter.export(session.resident_id)
+    return StreamingResponse(
+        stream,
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="regie-export.zip"'},
+    )
+
+
+@router.delete(
+    "",
+    status_code=204,
+    summary="Delete the vault for good (needs a passkey sign-in of the last 5 minutes)",
+)
+def delete_vault(session: SessionDep, c: ContainerDep) -> Response:
+    c.identity.require_recent_sign_in(session)
+    c.residents.delete_vault(session.resident_id)
+    return Response(status_code=204)

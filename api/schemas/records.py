@@ -1,0 +1,128 @@
+"""Wire shapes of the resident's records. Response fields are listed here, by hand."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vault.records.model import RecordView, VersionView
+
+
+class RecordCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(max_length=32, examples=["health"])
+    type: str = Field(max_length=64, examples=["health.medication"])
+    title: str = Field(min_length=1, max_length=200)
+    kind: Literal["json", "file"] = "json"
+    content: Any = Field(default=None, description="JSON content (kind json)")
+
+
+class RecordUpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    content: Any = Field(default=None, description="New JSON content; omit to keep it")
+    expected_version: int | None = Field(
+        default=None, ge=0, description="Refuse with 409 if the record is no longer this version"
+    )
+
+
+class FileOut(BaseModel):
+    media_type: str
+    filename: str
+    size_bytes: int
+
+
+class ProvenanceOut(BaseModel):
+    written_by: Literal["resident", "service"]
+    service_id: uuid.UUID | None
+    grant_id: uuid.UUID | None
+
+
+class VersionOut(BaseModel):
+    version: int
+    title: str
+    written_by: str
+    created_at: datetime
+    file: FileOut | None
+
+    @classmethod
+    def of(cls, v: VersionView) -> VersionOut:
+        return cls(
+            version=v.version,
+            title=v.title,
+            written_by=v.written_by,
+            created_at=v.created_at,
+            file=FileOut(
+                media_type=v.file.media_type, filename=v.file.filename, size_bytes=v.file.size_bytes
+            )
+            if v.file
+            else None,
+        )
+
+
+class RecordOut(BaseModel):
+    id: uuid.UUID
+    category: str
+    type: str
+    kind: Literal["json", "file"]
+    current_version: int
+    title: str | None
+    content: Any = None
+    file: FileOut | None
+    provenance: ProvenanceOut
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: RecordView) -> RecordOut:
+        current = r.current
+        return cls(
+            id=r.record_id,
+            category=r.category,
+            type=r.type,
+            kind="file" if r.kind == "file" else "json",
+            current_version=r.current_version,
+            title=current.title if current else None,
+            content=current.content if current else None,
+            file=VersionOut.of(current).file if current else None,
+            provenance=ProvenanceOut(
+                written_by="service" if r.provenance.written_by == "service" else "resident",
+                service_id=r.provenance.service_id,
+                grant_id=r.provenance.grant_id,
+            ),
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+
+
+class RecordListOut(BaseModel):
+    records: list[RecordOut]
+
+
+class VersionListOut(BaseModel):
+    versions: list[VersionOut]
+
+
+class LabelOut(BaseModel):
+    nl: str
+    en: str
+
+
+class CatalogueTypeOut(BaseModel):
+    code: str
+    label: LabelOut
+
+
+class CatalogueCategoryOut(BaseModel):
+    code: str
+    label: LabelOut
+    types: list[CatalogueTypeOut]
+
+
+class CatalogueOut(BaseModel):
+    categories: list[CatalogueCategoryOut]

@@ -1,0 +1,103 @@
+"""The one configuration object. Built by the entry points (CLI, uvicorn factory), passed in.
+
+Every field can be set from the environment with the `REGIE_` prefix, e.g.
+`REGIE_DATABASE_URL`, `REGIE_PUBLIC_URL`, `REGIE_KEY_BACKEND`. docs/operations.md lists them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# PINs that a fresh SoftHSM or vendor token is often left with: refused in production.
+WELL_KNOWN_PINS = frozenset({"", "0000", "1234", "12345", "123456", "1111", "password", "changeme"})
+
+
+class UnsafeSettingsError(ValueError):
+    """The settings are not fit for production; the message lists every problem."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGIE_", extra="forbid")
+
+    mode: Literal["development", "production"] = "production"
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite file in data_dir
+    public_url: str = "http://localhost:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rp_name: str = "Regie"
+
+    key_backend: Literal["local", "pkcs11", "unsafe-memory"] = "local"
+    keyring_path: Path | None = None  # default: data_dir / "keyring.json"
+    pkcs11_module: str = "/usr/lib/softhsm/libsofthsm2.so"
+    pkcs11_token_label: str = "regie"  # noqa: S105 - a token name, not a secret
+    pkcs11_pin: SecretStr = SecretStr("")
+    dek_cache_ttl_seconds: float = Field(default=60.0, ge=0, le=3600)
+    kek_retire_grace_seconds: float = Field(default=300.0, ge=0)
+    signing_publish_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+
+    max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _public_url_is_an_origin(self) -> Settings:
+        parts = urlsplit(self.public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("public_url must be an http(s) URL such as https://vault.example.nl")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("public_url must be an origin, without a path")
+        self.public_url = f"{parts.scheme}://{parts.netloc}"
+        return self
+
+    # -- derived values --------------------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'regie.db').resolve()}"
+
+    @property
+    def resolved_keyring_path(self) -> Path:
+        return self.keyring_path or self.data_dir / "keyring.json"
+
+    @property
+    def rp_id(self) -> str:
+        host = urlsplit(self.public_url).hostname
+        assert host is not None  # checked by the validator
+        return host
+
+    # -- safety ----------------------------------------------------------------------------
+
+    def unsafe_reasons(self) -> list[str]:
+        """What makes these settings unfit for production (empty when they are fit)."""
+        reasons = []
+        if self.key_backend == "unsafe-memory":
+            reasons.append("REGIE_KEY_BACKEND=unsafe-memory loses every key on restart")
+        if self.key_backend == "pkcs11" and self.pkcs11_pin.get_secret_value() in WELL_KNOWN_PINS:
+            reasons.append("REGIE_PKCS11_PIN is empty or a well-known default PIN")
+        parts = urlsplit(self.public_url)
+        if parts.scheme != "https" and parts.hostname not in LOCAL_HOSTS:
+            reasons.append(
+                f"REGIE_PUBLIC_URL={self.public_url} is plain HTTP on a non-local host; use https"
+            )
+        return reasons
+
+    def assert_safe(self) -> None:
+        """Refuse to run outside development mode with unsafe settings."""
+        reasons = self.unsafe_reasons()
+        if self.mode != "development" and reasons:
+            raise UnsafeSettingsError(
+                "refusing to start in production mode: "
+                + "; ".join(reasons)
+                + " (set REGIE_MODE=development to run anyway on your own machine)"
+            )

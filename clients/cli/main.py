@@ -1,0 +1,240 @@
+"""The `regie` command line.
+
+Exit codes: 0 done; 1 refused or failed (the message says why); 2 usage error (typer).
+Every command reads the same `REGIE_*` environment as the server (see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from api.bootstrap import build_container
+from api.container import Container
+from api.settings import Settings, UnsafeSettingsError
+from keys.errors import KeysError
+from vault.errors import VaultError
+from vault.storage.engine import build_engine
+from vault.storage.migrate import current_revision, head_revision, upgrade
+
+app = typer.Typer(
+    help="Regie: a personal-data vault with consent-based sharing.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Key-encryption keys and signing keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as e:
+        err.print(f"[red]Configuration error:[/red] {e}")
+        raise typer.Exit(1) from e
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]{message}[/red]")
+    return typer.Exit(1)
+
+
+@app.callback()
+def _private_files() -> None:
+    # Database files, keyring and logs that Regie creates are for its own user only.
+    os.umask(0o077)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (creates the SQLite file and data directory if needed)."""
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = build_engine(settings.resolved_database_url)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    console.print(f"database at migration {after} (was {before or 'empty'})")
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Address to listen on (default REGIE_HOST)"),
+    port: int | None = typer.Option(None, help="Port (default REGIE_PORT, 8000)"),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
+) -> None:
+    """Serve the vault (OpenAPI at /docs). Refuses unsafe settings outside development."""
+    import uvicorn
+
+    settings = _settings()
+    try:
+        settings.assert_safe()
+    except UnsafeSettingsError as e:
+        raise _fail(str(e)) from e
+    engine = build_engine(settings.resolved_database_url)
+    try:
+        current, head = current_revision(engine), head_revision()
+    finally:
+        engine.dispose()
+    if current != head:
+        raise _fail(
+            f"the database is at migration {current or 'none'}, not {head}: run `regie migrate`"
+        )
+    # Workers rebuild settings from the environment: pass what the options changed.
+    os.environ["REGIE_HOST"] = host or settings.host
+    os.environ["REGIE_PORT"] = str(port or settings.port)
+    console.print(
+        f"Regie serves on http://{os.environ['REGIE_HOST']}:{os.environ['REGIE_PORT']}"
+        f" (public URL {settings.public_url}, mode {settings.mode}, keys {settings.key_backend})"
+    )
+    uvicorn.run(
+        "api.main:app_from_environment",
+        factory=True,
+        host=os.environ["REGIE_HOST"],
+        port=int(os.environ["REGIE_PORT"]),
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+def _container() -> Container:
+
+    settings = _settings()
+    try:
+        return build_container(settings)
+    except (UnsafeSettingsError, KeysError) as e:
+        raise _fail(str(e)) from e
+
+
+@keys_app.command("status")
+def keys_status(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """KEK versions, how many data keys each wraps, and the signing keys."""
+    c = _container()
+    status = c.key_rotation.status()
+    jwks = c.signing.jwks()["keys"]
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "backend": status.backend,
+                    "current_version": status.current_version,
+                    "versions": [
+                        {
+                            "version": v.version,
+                            "state": v.state,
+                            "created_at": v.created_at.isoformat(),
+                            "superseded_at": v.superseded_at.isoformat()
+                            if v.superseded_at
+                            else None,
+                            "retired_at": v.retired_at.isoformat() if v.retired_at else None,
+                            "data_keys": status.data_keys_by_version.get(v.version, 0),
+                        }
+                        for v in status.versions
+                    ],
+                    "signing_keys": [{"kid": k["kid"], "alg": k["alg"]} for k in jwks],
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"Key-encryption keys ({status.backend} backend)")
+    for column in ("version", "state", "created", "superseded", "data keys"):
+        table.add_column(column)
+    for v in status.versions:
+        table.add_row(
+            f"{v.version}{' (current)' if v.version == status.current_version else ''}",
+            v.state,
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+            f"{v.superseded_at:%Y-%m-%d %H:%M}" if v.superseded_at else "",
+            str(status.data_keys_by_version.get(v.version, 0)),
+        )
+    console.print(table)
+    signing = Table(title="Signing keys (published in /.well-known/jwks.json)")
+    signing.add_column("kid")
+    signing.add_column("alg")
+    for k in jwks:
+        signing.add_row(k["kid"], k["alg"])
+    console.print(signing)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    resume: bool = typer.Option(
+        False, "--resume", help="Do not make a new KEK; finish rewrapping under the current one"
+    ),
+    retire: bool = typer.Option(
+        False, "--retire", help="Afterwards, retire (destroy) old KEKs that wrap nothing any more"
+    ),
+    signing: bool = typer.Option(False, "--signing", help="Also rotate the signing keys"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """New KEK version, then rewrap every data key under it (resumable, safe while serving)."""
+    c = _container()
+    with Progress(
+        TextColumn("rewrapping data keys"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=as_json or not sys.stderr.isatty(),
+    ) as bar:
+        task = bar.add_task("rewrap", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            result = c.key_rotation.rotate(new_version=not resume, progress=progress)
+            retired = c.key_rotation.retire_unused() if retire else []
+        except (KeysError, VaultError) as e:
+            raise _fail(f"rotation stopped: {e}; run `regie keys rotate --resume` to go on") from e
+    kids = c.signing.rotate() if signing else []
+    outcome = {
+        "current_version": result.new_version,
+        "rewrapped": result.rewrapped,
+        "skipped": result.skipped,
+        "retired_versions": retired,
+        "new_signing_kids": kids,
+    }
+    if as_json:
+        print(json.dumps(outcome, indent=2))
+        return
+    console.print(
+        f"KEK version {result.new_version} is current; rewrapped {result.rewrapped} data keys"
+        + (
+            f", {result.skipped} changed meanwhile (run again with --resume)"
+            if result.skipped
+            else ""
+        )
+    )
+    if retired:
+        console.print(f"retired KEK versions: {', '.join(map(str, retired))}")
+    if kids:
+        console.print(f"new signing keys: {', '.join(kids)}")
+
+
+@keys_app.command("retire")
+def keys_retire(version: int = typer.Argument(..., help="The KEK version to destroy")) -> None:
+    """Destroy an old KEK version for good (refused while it still wraps a data key)."""
+    c = _container()
+    try:
+        c.key_rotation.retire(version)
+    except KeysError as e:
+        raise _fail(str(e)) from e
+    console.print(f"KEK version {version} retired: its key material is destroyed")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
