@@ -452,11 +452,11 @@ class RecordService:
                 rows = uow.blobs.chunks(resident_id, blob_id, seq, CHUNKS_PER_TRANSACTION)
             if not rows:
                 raise KeyServiceUnavailable("the file is incomplete in storage")
-            for row in rows:
-                if row.seq != seq:
+            for stored_seq, sealed in rows:
+                if stored_seq != seq:
                     raise KeyServiceUnavailable("the file is incomplete in storage")
                 last = seq == count - 1
-                yield self._open(key, row.chunk_ct, chunk_binding(blob_id, seq, last=last))
+                yield self._open(key, sealed, chunk_binding(blob_id, seq, last=last))
                 seq += 1
 
 

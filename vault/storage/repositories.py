@@ -211,9 +211,10 @@ class SqlBlobRepository:
 
     def chunks(
         self, resident_id: uuid.UUID, blob_id: uuid.UUID, first_seq: int, count: int
-    ) -> Sequence[BlobChunkRow]:
-        return self._s.scalars(
-            select(BlobChunkRow)
+    ) -> list[tuple[int, bytes]]:
+        """(seq, sealed chunk) pairs, plain values that outlive the transaction."""
+        rows = self._s.execute(
+            select(BlobChunkRow.seq, BlobChunkRow.chunk_ct)
             .where(
                 BlobChunkRow.resident_id == resident_id,
                 BlobChunkRow.blob_id == blob_id,
@@ -222,6 +223,7 @@ class SqlBlobRepository:
             )
             .order_by(BlobChunkRow.seq)
         ).all()
+        return [(int(seq), bytes(ct)) for seq, ct in rows]
 
     def delete(self, resident_id: uuid.UUID, blob_ids: Sequence[uuid.UUID]) -> None:
         if not blob_ids:
