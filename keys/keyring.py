@@ -74,10 +74,12 @@ class KeyringFile:
         except OSError as e:
             raise KeyBackendUnavailable(f"keyring {self.path} cannot be read") from e
         identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+        # Checked on every look, not only on change: a keyring made readable by others while
+        # the server runs must stop it from using the keys (fail closed).
+        self._check_permissions(st)
         with self._mutex:
             if identity == self._identity and self._doc is not None:
                 return False
-            self._check_permissions(st)
             self._doc = self._read()
             self._identity = identity
             return True

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.bootstrap import build_container
 from api.container import Container
@@ -83,6 +84,11 @@ def serve(
     engine = build_engine(settings.resolved_database_url)
     try:
         current, head = current_revision(engine), head_revision()
+    except SQLAlchemyError as e:
+        raise _fail(
+            f"the database cannot be opened ({type(e).__name__}): check REGIE_DATABASE_URL,"
+            " or run `regie migrate` to create it"
+        ) from e
     finally:
         engine.dispose()
     if current != head:

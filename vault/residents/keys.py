@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from keys.errors import KeyBackendUnavailable, KeysError
+from keys.errors import KeysError
 from keys.service import DataKey, KeyService, WrappedDataKey
 from vault.errors import KeyServiceUnavailable, NotFound, VaultDeleted
 from vault.storage.orm import DataKeyRow, ResidentRow
@@ -25,8 +25,8 @@ class VaultKeys:
         """A first data key for a new resident, stored wrapped in this unit of work."""
         try:
             wrapped, key = self._keys.new_data_key(resident_id, 1)
-        except KeyBackendUnavailable as e:
-            raise KeyServiceUnavailable("the key service cannot be reached") from e
+        except KeysError as e:
+            raise KeyServiceUnavailable("the key service cannot be used right now") from e
         uow.data_keys.add(
             DataKeyRow(
                 resident_id=resident_id,

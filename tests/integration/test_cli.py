@@ -1,0 +1,86 @@
+"""The `regie` command line through typer's runner, on a real SQLite database."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from clients.cli.main import app
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in list(__import__("os").environ):
+        if key.startswith("REGIE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("REGIE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("REGIE_MODE", "development")
+    monkeypatch.setenv("REGIE_KEK_RETIRE_GRACE_SECONDS", "0")
+    return tmp_path / "data"
+
+
+runner = CliRunner()
+
+
+def test_migrate_creates_the_database(env: Path) -> None:
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 0, result.output
+    assert "database at migration 0001 (was empty)" in result.output
+    assert (env / "regie.db").exists()
+    again = runner.invoke(app, ["migrate"])
+    assert "(was 0001)" in again.output
+
+
+def test_keys_status_rotate_retire(env: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    status = runner.invoke(app, ["keys", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    body = json.loads(status.output)
+    assert body["backend"] == "local"
+    assert body["current_version"] == 1
+    assert {k["alg"] for k in body["signing_keys"]} == {"ES256", "Ed25519"}
+    assert stat.S_IMODE((env / "keyring.json").stat().st_mode) == 0o600
+
+    rotated = runner.invoke(app, ["keys", "rotate", "--json", "--signing"])
+    assert rotated.exit_code == 0, rotated.output
+    outcome = json.loads(rotated.output)
+    assert outcome["current_version"] == 2
+    assert len(outcome["new_signing_kids"]) == 2
+
+    refused = runner.invoke(app, ["keys", "retire", "2"])
+    assert refused.exit_code == 1
+    assert "current" in refused.output
+
+    retired = runner.invoke(app, ["keys", "retire", "1"])
+    assert retired.exit_code == 0, retired.output
+    versions = json.loads(runner.invoke(app, ["keys", "status", "--json"]).output)["versions"]
+    assert [(v["version"], v["state"]) for v in versions] == [(1, "retired"), (2, "active")]
+    table = runner.invoke(app, ["keys", "status"])
+    assert "2 (current)" in table.output
+
+
+def test_serve_refuses_unsafe_production_settings(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGIE_MODE", "production")
+    monkeypatch.setenv("REGIE_PUBLIC_URL", "http://vault.example.nl")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert "refusing to start in production mode" in result.output
+
+
+def test_serve_refuses_an_unmigrated_database(env: Path) -> None:
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert "regie migrate" in result.output
+
+
+def test_bad_configuration_is_one_clear_line(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGIE_PUBLIC_URL", "not a url")
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 1
+    assert "Configuration error" in result.output

@@ -1,0 +1,76 @@
+"""Health, readiness, discovery, OpenAPI and the security headers on every response."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from joserfc.jwk import KeySet
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "keys": "ok"}}
+
+
+def test_readiness_fails_closed_when_the_keyring_is_unsafe(client: TestClient, container) -> None:  # type: ignore[no-untyped-def]
+    container.keyring.path.chmod(0o644)
+    try:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["keys"].startswith("unavailable")
+    finally:
+        container.keyring.path.chmod(0o600)
+
+
+def test_jwks_is_public_and_importable(client: TestClient) -> None:
+    response = client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/jwk-set+json"
+    keys = response.json()["keys"]
+    assert {k["alg"] for k in keys} == {"ES256", "Ed25519"}
+    assert all("d" not in k for k in keys)
+    KeySet.import_key_set(response.json())
+
+
+def test_openapi_and_docs(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/v1/me/records" in spec["paths"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+
+
+def test_security_headers_on_success_and_error(client: TestClient) -> None:
+    for response in (client.get("/healthz"), client.get("/v1/me"), client.get("/nope")):
+        h = response.headers
+        assert h["x-content-type-options"] == "nosniff"
+        assert h["x-frame-options"] == "DENY"
+        assert h["referrer-policy"] == "no-referrer"
+        assert h["cache-control"] == "no-store"
+        assert "default-src 'none'" in h["content-security-policy"]
+        assert "unsafe-inline" not in h["content-security-policy"]
+
+
+def test_sign_up_fails_closed_with_503_when_the_keyring_is_unsafe(
+    client: TestClient, container
+) -> None:  # type: ignore[no-untyped-def]
+    container.keyring.path.chmod(0o644)
+    try:
+        options = client.post("/v1/auth/passkeys/register/options", json={"display_name": "Anna"})
+        assert options.status_code == 200  # no key is needed to start
+        from support.passkeys import SoftPasskey
+
+        done = client.post(
+            "/v1/auth/passkeys/register/verify",
+            json={
+                "flow_id": options.json()["flow_id"],
+                "display_name": "Anna",
+                "credential": SoftPasskey().create(options.json()["public_key"]),
+            },
+        )
+        assert done.status_code == 503
+        assert done.headers["content-type"] == "application/problem+json"
+        assert done.headers["retry-after"]
+    finally:
+        container.keyring.path.chmod(0o600)
