@@ -250,3 +250,66 @@ def test_alembic_models_and_migrations_agree(vault: Vault) -> None:
     with vault.db.engine.connect() as conn:
         command.check(alembic_config(connection=conn))
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_rotation_is_safe_while_the_server_creates_data_keys(vault: Vault) -> None:
+    """A server (its own keyring handle) makes new residents' data keys while the CLI (another
+    handle on the same file) rotates; after a resumed run every key is under the new KEK and
+    opens, and the old KEK can be retired."""
+    import threading
+    from datetime import UTC, datetime
+
+    from vault.residents.keys import VaultKeys
+    from vault.storage.orm import ResidentRow
+
+    cli = build_container(vault.settings, engine=vault.db.engine)
+    server = vault.container
+    made: list[uuid.UUID] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def create_residents() -> None:
+        keys = VaultKeys(server.keys)
+        try:
+            while not stop.is_set() or len(made) < 20:
+                rid = uuid.uuid4()
+                with server.uow() as uow:
+                    now = datetime.now(UTC)
+                    uow.residents.add(
+                        ResidentRow(
+                            resident_id=rid,
+                            status="active",
+                            display_name_ct=None,
+                            dek_version=1,
+                            created_at=now,
+                            deleted_at=None,
+                        )
+                    )
+                    uow.flush()
+                    keys.create(uow, rid, now)
+                    uow.commit()
+                made.append(rid)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    assert server.keys.kek.current_version() == 1  # the first KEK exists before the race
+    worker = threading.Thread(target=create_residents)
+    worker.start()
+    first = cli.key_rotation.rotate()
+    stop.set()
+    worker.join(timeout=60)
+    assert not errors, errors
+    assert first.new_version == 2
+    cli.key_rotation.rotate(new_version=False)  # --resume picks up keys made meanwhile
+    assert cli.key_rotation.status().data_keys_by_version == {2: len(made)}
+    assert cli.key_rotation.retire_unused() == [1]
+    fresh = build_container(vault.settings, engine=vault.db.engine)
+    with fresh.uow() as uow:
+        for rid in made:
+            row = uow.data_keys.get(rid, 1)
+            assert row is not None
+            from keys.service import WrappedDataKey
+
+            fresh.keys.data_key(
+                WrappedDataKey(row.resident_id, row.version, row.kek_version, row.wrapped)
+            )
