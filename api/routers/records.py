@@ -7,6 +7,7 @@ import re
 import uuid
 from email.message import Message
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -190,6 +191,7 @@ def download_file(
         media_type=download.info.media_type,
         headers={
             "Content-Length": str(download.info.size_bytes),
-            "Content-Disposition": "attachment",
+            # RFC 6266 with an RFC 8187 UTF-8 name: residents' file names are rarely ASCII.
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(download.info.filename)}",
         },
     )

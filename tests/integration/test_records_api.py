@@ -131,6 +131,9 @@ def test_file_record_upload_and_download(client: TestClient) -> None:
     assert down.status_code == 200
     assert down.headers["content-type"] == "application/pdf"
     assert hashlib.sha256(down.content).digest() == hashlib.sha256(payload).digest()
+    assert down.headers["content-disposition"] == (
+        "attachment; filename*=UTF-8''brief%20gemeente%20%C3%A9.pdf"
+    )
     # A second upload is a new version; the first stays downloadable.
     client.put(
         f"/v1/me/records/{made['id']}/file",
@@ -144,6 +147,22 @@ def test_file_record_upload_and_download(client: TestClient) -> None:
     v1 = client.get(f"/v1/me/records/{made['id']}/file?version=1", headers=anna.headers)
     assert v1.content == payload
     assert client.get(f"/v1/me/records/{made['id']}/file", headers=anna.headers).content == b"v2"
+
+
+def test_renaming_a_file_record_before_its_upload_is_a_conflict(client: TestClient) -> None:
+    anna = sign_up(client)
+    made = client.post(
+        "/v1/me/records",
+        json={"category": "documents", "type": "documents.other", "title": "Scan", "kind": "file"},
+        headers=anna.headers,
+    ).json()
+    renamed = client.patch(
+        f"/v1/me/records/{made['id']}", json={"title": "Nieuw"}, headers=anna.headers
+    )
+    assert renamed.status_code == 409
+    assert client.get(f"/v1/me/records/{made['id']}/versions", headers=anna.headers).json() == {
+        "versions": []
+    }
 
 
 def test_empty_file_is_a_file(client: TestClient) -> None:

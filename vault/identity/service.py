@@ -188,21 +188,17 @@ class IdentityService:
                 raise AuthenticationFailed("this passkey is already registered")
             now = self._clock.now()
             resident_id = row.resident_id
+            key = self._keys.create(uow, resident_id, now)
             uow.residents.add(
                 ResidentRow(
                     resident_id=resident_id,
                     status="active",
-                    display_name_ct=None,
-                    dek_version=1,
+                    display_name_ct=key.seal(name.encode(), name_binding(resident_id)),
+                    dek_version=key.version,
                     created_at=now,
                     deleted_at=None,
                 )
             )
-            key = self._keys.create(uow, resident_id, now)
-            uow.flush()
-            resident = uow.residents.get(resident_id)
-            assert resident is not None  # just added in this transaction
-            resident.display_name_ct = key.seal(name.encode(), name_binding(resident_id))
             uow.auth.add(_credential_row(resident_id, verified, credential, now))
             codes = self._new_recovery_codes(uow, resident_id, now)
             token, session = self._new_session(uow, resident_id, "passkey", now)

@@ -79,18 +79,19 @@ class KeyRotationService:
             counts = uow.data_keys.count_by_kek_version()
         total = sum(n for v, n in counts.items() if v != target)
         done = skipped = 0
-        seen: set[tuple[object, int]] = set()
+        # Keys another writer changed under us stay "needing rewrap" in this run's queries;
+        # remember them so the loop moves past them (the next --resume run picks them up).
+        skip: set[tuple[object, int]] = set()
         while True:
             with self._uow() as uow:
                 batch = [
                     row
-                    for row in uow.data_keys.needing_rewrap(target, self._batch + len(seen))
-                    if (row.resident_id, row.version) not in seen
+                    for row in uow.data_keys.needing_rewrap(target, self._batch + len(skip))
+                    if (row.resident_id, row.version) not in skip
                 ][: self._batch]
                 if not batch:
                     break
                 for row in batch:
-                    seen.add((row.resident_id, row.version))
                     again = self._keys.rewrap(
                         WrappedDataKey(row.resident_id, row.version, row.kek_version, row.wrapped),
                         target,
@@ -102,8 +103,11 @@ class KeyRotationService:
                         new_kek_version=target,
                         wrapped=again.wrapped,
                     )
-                    done += swapped
-                    skipped += not swapped
+                    if swapped:
+                        done += 1
+                    else:
+                        skipped += 1
+                        skip.add((row.resident_id, row.version))
                 uow.commit()
             if progress:
                 progress(done + skipped, total)

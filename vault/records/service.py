@@ -267,7 +267,7 @@ class RecordService:
             if content is not _UNSET and record.kind != "json":
                 raise InvalidInput("a file record's content changes by upload")
             previous = uow.records.version(resident_id, record_id, record.current_version)
-            if previous is None:
+            if previous is None or record.current_version == 0:
                 raise Conflict("this file record has no content yet: upload it first")
             key = self._keys.current(uow, resident)
             new = self._next_version(uow, key, record, previous, title=title)
