@@ -95,11 +95,19 @@ def store_secrets(client: TestClient) -> tuple[Resident, str]:
     return anna, made.json()["id"]
 
 
+def checkpoint(vault: Vault) -> None:
+    """Move SQLite's write-ahead log into the database file (outside any transaction)."""
+    raw = vault.db.engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()
+
+
 def dump(vault: Vault) -> bytes:
     """Every byte the database keeps: the SQLite files, or a pg_dump of the schema."""
     if vault.db.kind == "sqlite":
-        with vault.db.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        checkpoint(vault)
         path = Path(vault.db.url.removeprefix("sqlite:///"))
         return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     if shutil.which("pg_dump") is None:
@@ -182,8 +190,7 @@ def test_deleted_vault_is_gone_and_its_backup_dies_with_the_retired_kek(vault: V
     file_backup = None
     if vault.db.kind == "sqlite":  # also a whole copy of the database file
         db_path = Path(vault.db.url.removeprefix("sqlite:///"))
-        with vault.db.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        checkpoint(vault)
         file_backup = vault.data_dir / "backup.db"
         shutil.copy(db_path, file_backup)
 

@@ -40,6 +40,12 @@ def _sqlite_proper_transactions(engine: Engine) -> None:
     write; this is the recipe from SQLAlchemy's SQLite dialect documentation
     ("Serializable isolation / Savepoints / Transactional DDL"). Foreign keys are off by
     default in SQLite, and WAL lets readers work while one writer commits.
+
+    Transactions begin IMMEDIATE: a deferred transaction that has read cannot become a writer
+    once another connection has committed (SQLITE_BUSY_SNAPSHOT, which the busy timeout does
+    not cover), so under concurrent writes it would fail at once. IMMEDIATE makes writers
+    queue on the busy timeout instead; our transactions are short, and SQLite is the
+    single-node embedded default (PostgreSQL is the production database).
     """
 
     @event.listens_for(engine, "connect")
@@ -54,4 +60,4 @@ def _sqlite_proper_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
