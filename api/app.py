@@ -7,7 +7,11 @@ from fastapi import FastAPI
 from api.bootstrap import build_container
 from api.container import Container
 from api.errors import install_error_handlers
-from api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from api.middleware import (
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    UnexpectedErrorMiddleware,
+)
 from api.routers import auth, health, me, records, wellknown
 from api.settings import Settings
 
@@ -24,13 +28,17 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app = FastAPI(title="Regie", version="0.1.0", description=DESCRIPTION)
     app.state.container = built
     install_error_handlers(app, settings.public_url)
-    for router in (health.router, wellknown.router, auth.router, me.router, records.router):
+    routers = (health.router, wellknown.router, auth.router, me.router, records.router)
+    for router in routers:
         app.include_router(router)
+    app.state.api_routes = [route for router in routers for route in router.routes]
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_json_bytes,
         stream_paths=records.UPLOAD_PATHS,
         public_url=settings.public_url,
     )
+    app.add_middleware(UnexpectedErrorMiddleware, public_url=settings.public_url)
+    # Added last, so outermost: every response gets the headers, errors included.
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_url.startswith("https://"))
     return app

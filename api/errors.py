@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from vault import errors as ve
 
@@ -114,6 +115,21 @@ def problem_response(
     return JSONResponse(body, status_code=kind.status, media_type=PROBLEM_JSON, headers=all_headers)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route allows on this path (Starlette names only the first route's).
+
+    Uses the routes `create_app` recorded in `app.state.api_routes`: FastAPI keeps included
+    routers nested in private wrappers.
+    """
+    methods: set[str] = set()
+    scope = {**request.scope, "method": "__none__"}
+    for route in getattr(request.app.state, "api_routes", ()):
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def slug_for(error: ve.VaultError) -> str:
     for cls, slug in _VAULT_ERRORS:
         if isinstance(error, cls):
@@ -136,6 +152,18 @@ def install_error_handlers(app: FastAPI, public_url: str) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and any(e["loc"][:1] == ["body"] for e in errors)
+            and not (content_type == "application/json" or content_type.endswith("+json"))
+        ):
+            return problem_response(
+                request,
+                "unsupported-media-type",
+                f"Send the body as application/json, not {content_type or 'without a type'}.",
+                public_url=public_url,
+            )
         if any(e["type"] == "json_invalid" for e in errors):
             return problem_response(
                 request, "malformed-json", "The body is not valid JSON.", public_url=public_url
@@ -157,17 +185,19 @@ def install_error_handlers(app: FastAPI, public_url: str) -> None:
             415: "unsupported-media-type",
         }.get(exc.status_code, "invalid-input" if exc.status_code < 500 else "internal-error")
         detail = exc.detail if isinstance(exc.detail, str) else PROBLEMS[slug].description
-        headers = dict(exc.headers) if exc.headers else None
-        return problem_response(request, slug, detail, public_url=public_url, headers=headers)
-
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Log the kind of failure, never its message: it could carry request data.
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        headers = dict(exc.headers) if exc.headers else {}
+        extra = None
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        if exc.status_code == 413:  # only the body limit raises it: say the limit
+            extra = {"limit_bytes": request.app.state.container.settings.max_json_bytes}
         return problem_response(
-            request, "internal-error", "Something failed on our side.", public_url=public_url
+            request, slug, detail, public_url=public_url, headers=headers, extra=extra
         )
+
+    # Anything else is answered by api.middleware.UnexpectedErrorMiddleware, which logs the
+    # kind of failure and never its message (a handler for Exception here would re-raise).
 
     app.add_exception_handler(ve.VaultError, vault_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)

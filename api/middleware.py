@@ -6,11 +6,14 @@ Written as raw ASGI (not BaseHTTPMiddleware) so streaming bodies stay streams.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("regie.api")
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -28,6 +31,60 @@ DOCS_CSP = (
     b"style-src https://cdn.jsdelivr.net; img-src https://fastapi.tiangolo.com data:; "
     b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+
+
+class UnexpectedErrorMiddleware:
+    """Answer any unhandled exception with a 500 problem+json, and log only its type and route.
+
+    Starlette's own last-resort handler re-raises after responding, and the server then logs
+    the full traceback, whose message may carry request data. This layer sits inside it and
+    swallows the exception once the response is sent.
+    """
+
+    def __init__(self, app: ASGIApp, *, public_url: str) -> None:
+        self.app = app
+        self.public_url = public_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as e:  # noqa: BLE001 - the last resort: nothing may escape with data
+            log.error(
+                "unhandled %s on %s %s", type(e).__name__, scope.get("method"), scope.get("path")
+            )
+            if started:
+                return  # the client sees a cut-off response; nothing more can be said
+            body = json.dumps(
+                {
+                    "type": f"{self.public_url}/problems/internal-error",
+                    "title": "Internal error",
+                    "status": 500,
+                    "detail": "Something failed on our side.",
+                    "instance": scope["path"],
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
 
 
 class SecurityHeadersMiddleware:
@@ -60,6 +117,9 @@ class SecurityHeadersMiddleware:
 
 class BodyLimitMiddleware:
     """Refuse bodies over `max_bytes` with 413 problem+json, declared or streamed.
+
+    Hand-written although FastAPI >= 0.165 has `max_body_size`: its per-route override is fixed
+    when the route is declared, and ours (the file limit) is a setting read at start-up.
 
     Paths matching `stream_paths` (file uploads) are left to the route, which enforces its own
     larger limit while it streams.

@@ -71,6 +71,10 @@ class RecordOut(BaseModel):
     type: str
     kind: Literal["json", "file"]
     current_version: int
+    version: int | None = Field(
+        description="The version shown here (the current one unless a version was asked for);"
+        " null for a file record whose first upload has not finished"
+    )
     title: str | None
     content: Any = None
     file: FileOut | None
@@ -87,6 +91,7 @@ class RecordOut(BaseModel):
             type=r.type,
             kind="file" if r.kind == "file" else "json",
             current_version=r.current_version,
+            version=current.version if current and current.version > 0 else None,
             title=current.title if current else None,
             content=current.content if current else None,
             file=VersionOut.of(current).file if current else None,

@@ -74,3 +74,26 @@ def test_sign_up_fails_closed_with_503_when_the_keyring_is_unsafe(
         assert done.headers["retry-after"]
     finally:
         container.keyring.path.chmod(0o600)
+
+
+def test_an_unexpected_error_is_a_500_problem_and_its_message_is_not_logged(
+    settings, container, caplog, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from api.app import create_app
+
+    app = create_app(settings, container=container)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise ValueError("SECRET-RESIDENT-DATA")
+
+    with TestClient(app, base_url="http://localhost:8000", raise_server_exceptions=True) as c:
+        response = c.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/problems/internal-error")
+    assert "SECRET" not in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert "ValueError" in logged
+    assert "SECRET-RESIDENT-DATA" not in logged

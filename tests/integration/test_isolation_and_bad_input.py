@@ -291,3 +291,71 @@ def test_problem_types_are_described(client: TestClient) -> None:
     described = client.get("/problems/payload-too-large")
     assert described.status_code == 200
     assert described.json()["status"] == 413
+
+
+def test_json_route_with_another_content_type_is_415(client: TestClient) -> None:
+    anna = sign_up(client)
+    for content_type in ("text/plain", "application/xml"):
+        response = client.post(
+            "/v1/me/records",
+            content=b'{"category": "health"}',
+            headers={**anna.headers, "Content-Type": content_type},
+        )
+        problem(response, 415, "unsupported-media-type")
+
+
+def test_405_names_every_allowed_method(client: TestClient) -> None:
+    response = client.put("/v1/me/records")
+    problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == "GET, POST"
+
+
+def test_streamed_oversized_body_says_the_limit(client: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    anna = sign_up(client)
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(settings.max_json_bytes // 1000 + 2):
+            yield b" " * 1000
+
+    response = client.post(
+        "/v1/me/records",
+        content=chunks(),
+        headers={**anna.headers, "Content-Type": "application/json"},
+    )
+    problem(response, 413, "payload-too-large")
+    assert response.json()["limit_bytes"] == settings.max_json_bytes
+
+
+def test_unknown_category_filter_is_refused(client: TestClient) -> None:
+    anna = sign_up(client)
+    problem(
+        client.get("/v1/me/records?category=astrology", headers=anna.headers),
+        422,
+        "unknown-category",
+    )
+
+
+def test_null_content_is_refused_on_change_too(client: TestClient, two) -> None:  # type: ignore[no-untyped-def]
+    anna, _, rid, _ = two
+    problem(
+        client.patch(f"/v1/me/records/{rid}", json={"content": None}, headers=anna.headers),
+        422,
+        "invalid-input",
+    )
+
+
+@pytest.mark.parametrize("name", [".", "..", "...", "\x00\x01", "   "])
+def test_file_names_that_are_not_names_are_refused(client: TestClient, two, name: str) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import quote
+
+    anna, _, _, fid = two
+    response = client.put(
+        f"/v1/me/records/{fid}/file",
+        content=b"x",
+        headers={
+            **anna.headers,
+            "Content-Type": "text/plain",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        },
+    )
+    problem(response, 422, "invalid-input")

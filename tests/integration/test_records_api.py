@@ -73,6 +73,8 @@ def test_a_change_makes_a_new_version_and_keeps_the_old(client: TestClient) -> N
     ]
     first = client.get(f"/v1/me/records/{rid}/versions/1", headers=anna.headers).json()
     assert first["content"] == MEDICATION
+    assert first["version"] == 1
+    assert first["current_version"] == 3
 
 
 def test_stale_expected_version_is_a_conflict(client: TestClient) -> None:

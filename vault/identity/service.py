@@ -114,6 +114,8 @@ class IdentityService:
         self._hasher = hasher
         self._clock = clock
         self._policy = policy
+        # What the browser waits for is what the server accepts: the challenge's lifetime.
+        self._timeout_ms = int(policy.challenge_ttl.total_seconds() * 1000)
 
     # -- ceremonies ------------------------------------------------------------------------
 
@@ -158,6 +160,7 @@ class IdentityService:
                 user_name=name,
                 user_display_name=name,
                 challenge=challenge,
+                timeout=self._timeout_ms,
                 authenticator_selection=AuthenticatorSelectionCriteria(
                     resident_key=ResidentKeyRequirement.REQUIRED,
                     user_verification=UserVerificationRequirement.REQUIRED,
@@ -211,6 +214,7 @@ class IdentityService:
             options = webauthn.generate_authentication_options(
                 rp_id=self._policy.rp_id,
                 challenge=challenge,
+                timeout=self._timeout_ms,
                 user_verification=UserVerificationRequirement.REQUIRED,
             )
             uow.commit()
@@ -269,6 +273,7 @@ class IdentityService:
                 user_name=name or "Regie",
                 user_display_name=name or "Regie",
                 challenge=challenge,
+                timeout=self._timeout_ms,
                 exclude_credentials=[
                     PublicKeyCredentialDescriptor(id=c.credential_id)
                     for c in uow.auth.credentials(resident_id)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from vault.errors import NotFound
 from vault.ports import Clock
 from vault.records.model import RecordView, VersionView
 from vault.records.service import RecordService
@@ -59,6 +60,13 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+def _entry(name: str, moment: datetime) -> zipfile.ZipInfo:
+    """A zip entry dated at the export (zip's default is 1980), deflated."""
+    info = zipfile.ZipInfo(name, date_time=moment.timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
 def _version_meta(v: VersionView) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "version": v.version,
@@ -82,6 +90,7 @@ def _record_meta(r: RecordView, versions: list[VersionView]) -> dict[str, Any]:
         "type": r.type,
         "kind": r.kind,
         "current_version": r.current_version,
+        "title": r.current.title if r.current else None,
         "provenance": {
             "written_by": r.provenance.written_by,
             "service_id": str(r.provenance.service_id) if r.provenance.service_id else None,
@@ -109,25 +118,34 @@ class VaultExporter:
         self, resident_id: uuid.UUID, display_name: str, records: list[RecordView]
     ) -> Iterator[bytes]:
         pipe = _Pipe()
+        now = self._clock.now()
         with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             index = []
             for record in records:
-                versions = self._records.versions(resident_id, record.record_id)
+                try:
+                    versions = self._records.versions(resident_id, record.record_id)
+                except NotFound:
+                    continue  # deleted by the resident while the export ran
                 base = f"records/{record.record_id}"
                 archive.writestr(
-                    f"{base}/record.json", json.dumps(_record_meta(record, versions), indent=2)
+                    _entry(f"{base}/record.json", now),
+                    json.dumps(_record_meta(record, versions), indent=2, ensure_ascii=False),
                 )
                 yield pipe.drain()
                 for v in versions:
-                    full = self._records.get(resident_id, record.record_id, v.version).current
+                    try:
+                        full = self._records.get(resident_id, record.record_id, v.version).current
+                    except NotFound:
+                        break  # deleted meanwhile: its record.json is already written
                     body = {"title": v.title, "content": full.content if full else None}
                     archive.writestr(
-                        f"{base}/v{v.version}.json",
+                        _entry(f"{base}/v{v.version}.json", now),
                         json.dumps(body, indent=2, ensure_ascii=False),
                     )
                     if v.file is not None:
                         download = self._records.download(resident_id, record.record_id, v.version)
-                        with archive.open(f"{base}/v{v.version}/{v.file.filename}", "w") as out:
+                        path = _entry(f"{base}/v{v.version}/{v.file.filename}", now)
+                        with archive.open(path, "w") as out:
                             for chunk in download.chunks:
                                 out.write(chunk)
                                 yield pipe.drain()
@@ -135,9 +153,11 @@ class VaultExporter:
                 index.append({"record_id": str(record.record_id), "path": base})
             manifest = {
                 "format": FORMAT,
-                "exported_at": _iso(self._clock.now()),
+                "exported_at": _iso(now),
                 "resident": {"display_name": display_name},
                 "records": index,
             }
-            archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+            archive.writestr(
+                _entry("manifest.json", now), json.dumps(manifest, indent=2, ensure_ascii=False)
+            )
         yield pipe.drain()

@@ -17,9 +17,16 @@ from typing import Literal
 
 from keys.errors import DecryptionError
 from keys.service import Binding, DataKey
-from vault.errors import Conflict, InvalidInput, KeyServiceUnavailable, NotFound, PayloadTooLarge
+from vault.errors import (
+    Conflict,
+    InvalidInput,
+    KeyServiceUnavailable,
+    NotFound,
+    PayloadTooLarge,
+    UnknownCategory,
+)
 from vault.ports import Clock
-from vault.records.catalogue import check_type
+from vault.records.catalogue import CATEGORIES, check_type
 from vault.records.model import (
     FileDownload,
     FileInfo,
@@ -56,6 +63,15 @@ def chunk_binding(blob_id: uuid.UUID, seq: int, *, last: bool) -> Binding:
     )
 
 
+def clean_filename(name: str) -> str:
+    """A file name safe to show and to use as one path segment (in exports)."""
+    printable = "".join(ch for ch in name if ch.isprintable())
+    cleaned = " ".join(printable.replace("/", "_").replace("\\", "_").split())[:255]
+    if not cleaned.strip("."):
+        raise InvalidInput("the file needs a name (not only dots)")
+    return cleaned
+
+
 def _clean_title(title: str) -> str:
     cleaned = " ".join(title.split())
     if not 1 <= len(cleaned) <= MAX_TITLE:
@@ -86,6 +102,8 @@ class RecordService:
     def list_records(
         self, resident_id: uuid.UUID, *, category: str | None = None
     ) -> list[RecordView]:
+        if category is not None and category not in CATEGORIES:
+            raise UnknownCategory(f"unknown category {category!r}")
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
             rows = uow.records.all(resident_id, category=category)
@@ -255,6 +273,8 @@ class RecordService:
         """A new version with the changed title and/or content; the old versions stay."""
         if title is None and content is _UNSET:
             raise InvalidInput("nothing to change: give a title or content")
+        if content is None:
+            raise InvalidInput("content cannot be null; delete the record instead")
         with self._uow() as uow:
             resident = self._keys.active_resident(uow, resident_id)
             record = uow.records.get(resident_id, record_id, for_update=True)
@@ -350,9 +370,7 @@ class RecordService:
         filename: str,
     ) -> FileUpload:
         """Start a new version of a file record; feed it with `write`, end with `finish`."""
-        clean_name = " ".join(filename.replace("/", "_").replace("\\", "_").split())[:255]
-        if not clean_name:
-            raise InvalidInput("the file needs a name")
+        clean_name = clean_filename(filename)
         if not media_type or len(media_type) > 128 or "/" not in media_type:
             raise InvalidInput("the file needs a media type such as application/pdf")
         with self._uow() as uow:
