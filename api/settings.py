@@ -6,6 +6,7 @@ Every field can be set from the environment with the `REGIE_` prefix, e.g.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -101,3 +102,19 @@ class Settings(BaseSettings):
                 + "; ".join(reasons)
                 + " (set REGIE_MODE=development to run anyway on your own machine)"
             )
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """`REGIE_*` variables that are not settings: most likely typos (`REGIE_DATABSE_URL`).
+
+    pydantic-settings ignores unknown environment variables, so we say it out loud. Variables
+    of the test suite (`REGIE_TEST_*`) are not settings and not reported.
+    """
+    known = {f"REGIE_{name.upper()}" for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith("REGIE_")
+        and name.upper() not in known
+        and not name.upper().startswith("REGIE_TEST_")
+    )

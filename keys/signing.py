@@ -154,12 +154,17 @@ class SigningKeyring:
             self._loaded.pop(kid, None)
         return gone
 
-    def jwks(self) -> dict[str, list[dict[str, Any]]]:
-        """The public keys that verify anything live: active and still-published ones."""
+    def jwks(self, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+        """The public keys that verify anything live: active ones, and superseded ones still
+        inside their publication window (whether or not `prune` has run yet)."""
         self._keyring.refresh()
+        moment = now or datetime.now(UTC)
         keys = []
         for e in self._entries():
             if e["state"] not in ("active", "published"):
+                continue
+            superseded = e.get("superseded_at")
+            if superseded and datetime.fromisoformat(superseded) + self._publish <= moment:
                 continue
             public = dict(self._key(e).jwk.as_dict(private=False))
             public.update({"kid": e["kid"], "alg": e["alg"], "use": "sig"})

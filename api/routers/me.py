@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from api.deps import ContainerDep, SessionDep
-from api.schemas.auth import CeremonyOut, MeOut, PasskeyVerifyIn
+from api.schemas.auth import (
+    CeremonyOut,
+    MeOut,
+    PasskeyListOut,
+    PasskeyOut,
+    PasskeyVerifyIn,
+    RecoveryCodesOut,
+)
+from vault.errors import NotFound
 
 router = APIRouter(prefix="/v1/me", tags=["resident"])
 
@@ -35,6 +44,44 @@ def add_passkey_options(session: SessionDep, c: ContainerDep) -> CeremonyOut:
 def add_passkey_verify(body: PasskeyVerifyIn, session: SessionDep, c: ContainerDep) -> Response:
     c.identity.finish_add_passkey(session.resident_id, body.flow_id, body.credential)
     return Response(status_code=204)
+
+
+@router.get("/passkeys", summary="My passkeys")
+def list_passkeys(session: SessionDep, c: ContainerDep) -> PasskeyListOut:
+    return PasskeyListOut(
+        passkeys=[
+            PasskeyOut(
+                id=bytes_to_base64url(p.credential_id),
+                created_at=p.created_at,
+                last_used_at=p.last_used_at,
+                backed_up=p.backed_up,
+                transports=list(p.transports),
+            )
+            for p in c.identity.passkeys(session.resident_id)
+        ]
+    )
+
+
+@router.delete(
+    "/passkeys/{passkey_id}",
+    status_code=204,
+    summary="Remove a lost or stolen passkey (needs a recent sign-in; never the last one)",
+)
+def remove_passkey(passkey_id: str, session: SessionDep, c: ContainerDep) -> Response:
+    try:
+        raw = base64url_to_bytes(passkey_id)
+    except ValueError as e:
+        raise NotFound("no such passkey in this account") from e
+    c.identity.remove_passkey(session, raw)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/recovery-codes",
+    summary="New recovery codes, shown once; the old ones stop working (needs a recent sign-in)",
+)
+def new_recovery_codes(session: SessionDep, c: ContainerDep) -> RecoveryCodesOut:
+    return RecoveryCodesOut(recovery_codes=list(c.identity.regenerate_recovery_codes(session)))
 
 
 @router.get(

@@ -61,3 +61,19 @@ class MeOut(BaseModel):
     recovery_codes_left: int
     auth_method: str
     session_expires_at: datetime
+
+
+class PasskeyOut(BaseModel):
+    id: str = Field(description="The credential id, base64url")
+    created_at: datetime
+    last_used_at: datetime | None
+    backed_up: bool = Field(description="Synced by a passkey provider (e.g. across phones)")
+    transports: list[str]
+
+
+class PasskeyListOut(BaseModel):
+    passkeys: list[PasskeyOut]
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="Shown once: the old codes no longer work")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.bootstrap import build_container
 from api.container import Container
-from api.settings import Settings, UnsafeSettingsError
+from api.settings import Settings, UnsafeSettingsError, unknown_environment
 from keys.errors import KeysError
 from vault.errors import VaultError
 from vault.storage.engine import build_engine
@@ -35,10 +35,13 @@ err = Console(stderr=True)
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValueError as e:
         err.print(f"[red]Configuration error:[/red] {e}")
         raise typer.Exit(1) from e
+    for name in unknown_environment(os.environ):
+        err.print(f"[yellow]Warning:[/yellow] {name} is not a Regie setting (a typo?); ignored")
+    return settings
 
 
 def _fail(message: str) -> typer.Exit:
@@ -128,7 +131,10 @@ def keys_status(
 ) -> None:
     """KEK versions, how many data keys each wraps, and the signing keys."""
     c = _container()
-    status = c.key_rotation.status()
+    try:
+        status = c.key_rotation.status()
+    except (KeysError, VaultError) as e:
+        raise _fail(f"the key backend cannot be used: {e}") from e
     jwks = c.signing.jwks()["keys"]
     if as_json:
         print(
@@ -183,7 +189,6 @@ def keys_rotate(
     retire: bool = typer.Option(
         False, "--retire", help="Afterwards, retire (destroy) old KEKs that wrap nothing any more"
     ),
-    signing: bool = typer.Option(False, "--signing", help="Also rotate the signing keys"),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """New KEK version, then rewrap every data key under it (resumable, safe while serving)."""
@@ -203,16 +208,15 @@ def keys_rotate(
 
         try:
             result = c.key_rotation.rotate(new_version=not resume, progress=progress)
-            retired = c.key_rotation.retire_unused() if retire else []
+            retired, refused = c.key_rotation.retire_old() if retire else ([], {})
         except (KeysError, VaultError) as e:
             raise _fail(f"rotation stopped: {e}; run `regie keys rotate --resume` to go on") from e
-    kids = c.signing.rotate() if signing else []
     outcome = {
         "current_version": result.new_version,
         "rewrapped": result.rewrapped,
         "skipped": result.skipped,
         "retired_versions": retired,
-        "new_signing_kids": kids,
+        "not_retired": {str(v): reason for v, reason in refused.items()},
     }
     if as_json:
         print(json.dumps(outcome, indent=2))
@@ -227,8 +231,25 @@ def keys_rotate(
     )
     if retired:
         console.print(f"retired KEK versions: {', '.join(map(str, retired))}")
-    if kids:
-        console.print(f"new signing keys: {', '.join(kids)}")
+    for version, reason in refused.items():
+        console.print(f"KEK version {version} not retired yet: {reason}")
+
+
+@keys_app.command("rotate-signing")
+def keys_rotate_signing(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """New signing keys (ES256, Ed25519); old public keys stay in the JWKS for the publication
+    window (REGIE_SIGNING_PUBLISH_SECONDS); keys past it are destroyed."""
+    c = _container()
+    pruned = c.signing.prune()
+    kids = c.signing.rotate()
+    if as_json:
+        print(json.dumps({"new_signing_kids": kids, "destroyed_kids": pruned}, indent=2))
+        return
+    console.print(f"new signing keys: {', '.join(kids)}")
+    if pruned:
+        console.print(f"destroyed signing keys past their publication window: {', '.join(pruned)}")
 
 
 @keys_app.command("retire")

@@ -45,11 +45,20 @@ def test_keys_status_rotate_retire(env: Path) -> None:
     assert {k["alg"] for k in body["signing_keys"]} == {"ES256", "Ed25519"}
     assert stat.S_IMODE((env / "keyring.json").stat().st_mode) == 0o600
 
-    rotated = runner.invoke(app, ["keys", "rotate", "--json", "--signing"])
+    rotated = runner.invoke(app, ["keys", "rotate", "--json"])
     assert rotated.exit_code == 0, rotated.output
     outcome = json.loads(rotated.output)
     assert outcome["current_version"] == 2
-    assert len(outcome["new_signing_kids"]) == 2
+    assert outcome["not_retired"] == {}
+
+    signing = runner.invoke(app, ["keys", "rotate-signing", "--json"])
+    assert signing.exit_code == 0, signing.output
+    new_kids = json.loads(signing.output)["new_signing_kids"]
+    assert len(new_kids) == 2
+    after = json.loads(runner.invoke(app, ["keys", "status", "--json"]).output)
+    assert after["current_version"] == 2  # signing rotation leaves the KEK alone
+    assert set(new_kids) <= {k["kid"] for k in after["signing_keys"]}
+    assert len(after["signing_keys"]) == 4  # the old ones stay published for now
 
     refused = runner.invoke(app, ["keys", "retire", "2"])
     assert refused.exit_code == 1
@@ -84,3 +93,32 @@ def test_bad_configuration_is_one_clear_line(env: Path, monkeypatch: pytest.Monk
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 1
     assert "Configuration error" in result.output
+
+
+def test_retire_says_why_it_retired_nothing(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGIE_KEK_RETIRE_GRACE_SECONDS", "3600")
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    assert runner.invoke(app, ["keys", "status"]).exit_code == 0  # makes KEK version 1
+    result = runner.invoke(app, ["keys", "rotate", "--retire"])
+    assert result.exit_code == 0, result.output
+    assert "KEK version 1 not retired yet" in result.output
+    assert "wait 3600 s" in result.output
+
+
+def test_a_misspelt_setting_is_reported(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGIE_DATABSE_URL", "sqlite:///elsewhere.db")
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 0
+    assert "REGIE_DATABSE_URL is not a Regie setting" in result.output
+
+
+def test_an_unusable_key_backend_is_one_clear_line(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGIE_KEY_BACKEND", "pkcs11")
+    monkeypatch.setenv("REGIE_PKCS11_MODULE", "/nonexistent/libpkcs11.so")
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    result = runner.invoke(app, ["keys", "status"])
+    assert result.exit_code == 1
+    assert "the key backend cannot be used" in result.output
+    assert "Traceback" not in result.output

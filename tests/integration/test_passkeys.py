@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from support.passkeys import SoftPasskey
+from support.passkeys import SoftPasskey, b64url
 from support.residents import sign_in, sign_up
 
 
@@ -165,3 +165,63 @@ def test_garbage_tokens_are_refused(client: TestClient) -> None:
     for token in ("", "rgs_", "rgs_" + "A" * 43, "Bearer", "x" * 500):
         response = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, token
+
+
+def test_list_and_remove_a_stolen_passkey(client: TestClient) -> None:
+    anna = sign_up(client)
+    stolen = anna.passkey
+    ceremony = client.post("/v1/me/passkeys/options", headers=anna.headers).json()
+    new_phone = SoftPasskey()
+    client.post(
+        "/v1/me/passkeys/verify",
+        headers=anna.headers,
+        json={
+            "flow_id": ceremony["flow_id"],
+            "credential": new_phone.create(ceremony["public_key"]),
+        },
+    )
+    listed = client.get("/v1/me/passkeys", headers=anna.headers).json()["passkeys"]
+    assert len(listed) == 2
+    stolen_id = b64url(stolen.device.credential_id)
+    assert stolen_id in {p["id"] for p in listed}
+    assert client.delete(f"/v1/me/passkeys/{stolen_id}", headers=anna.headers).status_code == 204
+    ceremony = client.post("/v1/auth/passkeys/login/options").json()
+    thief = client.post(
+        "/v1/auth/passkeys/login/verify",
+        json={"flow_id": ceremony["flow_id"], "credential": stolen.get(ceremony["public_key"])},
+    )
+    assert thief.status_code == 401
+    anna.passkey = new_phone
+    sign_in(client, anna)
+
+
+def test_the_last_passkey_cannot_be_removed(client: TestClient) -> None:
+    anna = sign_up(client)
+    only = client.get("/v1/me/passkeys", headers=anna.headers).json()["passkeys"][0]["id"]
+    response = client.delete(f"/v1/me/passkeys/{only}", headers=anna.headers)
+    assert response.status_code == 409
+    assert client.delete("/v1/me/passkeys/not-base64!", headers=anna.headers).status_code == 404
+
+
+def test_removing_a_passkey_needs_a_recent_passkey_sign_in(client: TestClient) -> None:
+    anna = sign_up(client)
+    token = client.post("/v1/auth/recovery", json={"code": anna.recovery_codes[0]}).json()[
+        "session_token"
+    ]
+    headers = {"Authorization": f"Bearer {token}"}
+    only = client.get("/v1/me/passkeys", headers=headers).json()["passkeys"][0]["id"]
+    assert client.delete(f"/v1/me/passkeys/{only}", headers=headers).status_code == 403
+    assert client.post("/v1/me/recovery-codes", headers=headers).status_code == 403
+
+
+def test_new_recovery_codes_replace_the_old(client: TestClient) -> None:
+    anna = sign_up(client)
+    fresh = client.post("/v1/me/recovery-codes", headers=anna.headers)
+    assert fresh.status_code == 200
+    codes = fresh.json()["recovery_codes"]
+    assert len(codes) == 10
+    assert not set(codes) & set(anna.recovery_codes)
+    assert (
+        client.post("/v1/auth/recovery", json={"code": anna.recovery_codes[0]}).status_code == 401
+    )
+    assert client.post("/v1/auth/recovery", json={"code": codes[0]}).status_code == 200

@@ -245,3 +245,15 @@ def test_ed25519_signature_for_signed_notes(keyring: KeyringFile) -> None:
     jwk = next(k for k in signing.jwks()["keys"] if k["kid"] == kid)
     assert jwk["crv"] == "Ed25519"
     assert len(signature) == 64
+
+
+def test_superseded_keys_leave_the_jwks_after_the_window_even_unpruned(
+    keyring: KeyringFile,
+) -> None:
+    signing = SigningKeyring(keyring, publish_seconds=60)
+    signing.ensure()
+    old = {k["kid"] for k in signing.jwks()["keys"]}
+    new = set(signing.rotate())
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    assert {k["kid"] for k in signing.jwks(now=later)["keys"]} == new
+    assert old <= {k["kid"] for k in signing.jwks()["keys"]}

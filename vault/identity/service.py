@@ -33,7 +33,13 @@ from webauthn.helpers.structs import (
 )
 
 from keys.secrets import KeyedHasher
-from vault.errors import AuthenticationFailed, InvalidInput, ReauthenticationRequired
+from vault.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ReauthenticationRequired,
+)
 from vault.ports import Clock
 from vault.residents.keys import VaultKeys
 from vault.residents.service import name_binding
@@ -79,6 +85,15 @@ class SignedIn:
     expires_at: datetime
     auth_method: str
     recovery_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyInfo:
+    credential_id: bytes
+    created_at: datetime
+    last_used_at: datetime | None
+    backed_up: bool
+    transports: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +323,33 @@ class IdentityService:
             uow.auth.add(_credential_row(resident_id, verified, credential, self._clock.now()))
             uow.commit()
 
+    def passkeys(self, resident_id: uuid.UUID) -> list[PasskeyInfo]:
+        with self._uow() as uow:
+            return [
+                PasskeyInfo(
+                    c.credential_id,
+                    c.created_at,
+                    c.last_used_at,
+                    c.backed_up,
+                    tuple(t for t in c.transports.split(",") if t),
+                )
+                for c in uow.auth.credentials(resident_id)
+            ]
+
+    def remove_passkey(self, session: SessionInfo, credential_id: bytes) -> None:
+        """Remove a lost or stolen passkey. Needs a recent sign-in; never the last passkey,
+        so a resident cannot lock themselves out by accident."""
+        self.require_recent_sign_in(session)
+        with self._uow() as uow:
+            mine = uow.auth.credentials(session.resident_id)
+            target = next((c for c in mine if c.credential_id == credential_id), None)
+            if target is None:
+                raise NotFound("no such passkey in this account")
+            if len(mine) == 1:
+                raise Conflict("this is your only passkey: add another one before removing it")
+            uow.session.delete(target)
+            uow.commit()
+
     def _display_name(self, uow: SqlUnitOfWork, resident: ResidentRow) -> str:
         if not resident.display_name_ct:
             return ""
@@ -350,6 +392,16 @@ class IdentityService:
             token, session = self._new_session(uow, row.resident_id, "recovery", now)
             uow.commit()
         return SignedIn(row.resident_id, token, session.expires_at, "recovery")
+
+    def regenerate_recovery_codes(self, session: SessionInfo) -> tuple[str, ...]:
+        """New recovery codes (shown once); the old ones stop working. Needs a recent sign-in."""
+        self.require_recent_sign_in(session)
+        with self._uow() as uow:
+            self._keys.active_resident(uow, session.resident_id)
+            uow.auth.delete_recovery_codes(session.resident_id)
+            codes = self._new_recovery_codes(uow, session.resident_id, self._clock.now())
+            uow.commit()
+        return codes
 
     def recovery_codes_left(self, resident_id: uuid.UUID) -> int:
         with self._uow() as uow:
@@ -454,6 +506,7 @@ __all__ = [
     "Ceremony",
     "IdentityPolicy",
     "IdentityService",
+    "PasskeyInfo",
     "SessionInfo",
     "SignedIn",
 ]

@@ -136,12 +136,18 @@ class KeyRotationService:
 
     def retire_unused(self) -> list[int]:
         """Retire every old version that may be retired now; returns their numbers."""
-        retired = []
+        return self.retire_old()[0]
+
+    def retire_old(self) -> tuple[list[int], dict[int, str]]:
+        """Try to retire every superseded version: (retired, {refused version: reason})."""
+        retired: list[int] = []
+        refused: dict[int, str] = {}
         for info in self._keys.kek.versions():
             if info.state == "active" and info.superseded_at is not None:
                 try:
                     self.retire(info.version)
-                except KeyRetirementRefused:
+                except KeyRetirementRefused as e:
+                    refused[info.version] = str(e)
                     continue
                 retired.append(info.version)
-        return retired
+        return retired, refused

@@ -300,6 +300,9 @@ class SqlAuthRepository:
             select(RecoveryCodeRow).where(RecoveryCodeRow.resident_id == resident_id)
         ).all()
 
+    def delete_recovery_codes(self, resident_id: uuid.UUID) -> None:
+        self._s.execute(delete(RecoveryCodeRow).where(RecoveryCodeRow.resident_id == resident_id))
+
     def session_by_token(self, token_hash: bytes) -> SessionRow | None:
         return self._s.scalars(
             select(SessionRow).where(SessionRow.token_hash == token_hash)

@@ -31,6 +31,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import statistics as st
 import subprocess
 import sys
@@ -382,7 +383,6 @@ def one_server(
     conninfo = str(ctx["conninfo"])
     app, port = APPS[mode]
     logf = out / f"{mode}-{workers}w-r{rep}.log"
-    waited = wait_quiet(args.quiet_wait) if args.quiet_wait else 0.0
     proc = start_server(app, port, workers, ctx["env"], logf, ids[0])  # type: ignore[arg-type]
     recs = []
     try:
@@ -392,32 +392,44 @@ def one_server(
             url = f"http://127.0.0.1:{port}/"
             ev0 = count_events(conninfo)
             sent = 0
-            if args.warmup:
-                _, o = run_wrk(url, args.conns, args.warmup, wenv)
-                sent += int(parse(o)["requests"])  # type: ignore[call-overload]
+            for attempt in range(1, args.retries + 2):
+                waited = wait_quiet(args.quiet_wait) if args.quiet_wait else 0.0
+                if args.warmup:
+                    _, o = run_wrk(url, args.conns, args.warmup, wenv)
+                    sent += int(parse(o)["requests"])  # type: ignore[call-overload]
+                    time.sleep(0.5)
+                rec, o = measure(proc, url, args, wenv)
+                rec = {"mode": mode, "workers": workers, "endpoint": ep, "rep": rep, **rec}
+                rec["waited_quiet_s"] = round(waited, 1)
+                rec["attempt"] = attempt
+                sent += int(rec["requests"])  # type: ignore[call-overload]
+                busy = float(rec["other_cpu_pct"]) > args.max_other  # type: ignore[arg-type]
+                rec["rejected"] = busy and attempt <= args.retries
+                name = f"{mode}-{workers}w-{method.lower()}-r{rep}-a{attempt}.txt"
+                (out / "raw" / name).write_text(str(rec["cmd"]) + "\n" + o)
+                if method == "POST" and not rec["rejected"]:
+                    time.sleep(0.3)
+                    rec["events_inserted"] = count_events(conninfo) - ev0
+                    rec["touch_completed"] = sent  # wrk-completed incl. warm-up; <= inserted
+                with (out / "results.jsonl").open("a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                log(
+                    f"{workers}w r{rep} {mode:5s} {ep:22s} quiet-wait={waited:.0f}s "
+                    f"rps={rec['rps']} p50={rec['p50_ms']}ms "
+                    f"p99={rec['p99_ms']}ms srv={rec['server_cpu_pct']}% pg={rec['pg_cpu_pct']}% "
+                    f"wrk={rec['wrk_cpu_pct']}% other={rec['other_cpu_pct']}% "
+                    f"non2xx={rec['non2xx']} {rec['socket_errors']}"
+                    + (
+                        f" events={rec['events_inserted']}/{sent}"
+                        if "events_inserted" in rec
+                        else ""
+                    )
+                    + (" REJECTED (machine busy), retrying" if rec["rejected"] else "")
+                )
                 time.sleep(0.5)
-            rec, o = measure(proc, url, args, wenv)
-            rec = {"mode": mode, "workers": workers, "endpoint": ep, "rep": rep, **rec}
-            rec["waited_quiet_s"] = round(waited, 1)
-            sent += int(rec["requests"])  # type: ignore[call-overload]
-            name = f"{mode}-{workers}w-{method.lower()}-r{rep}.txt"
-            (out / "raw" / name).write_text(str(rec["cmd"]) + "\n" + o)
-            if method == "POST":
-                time.sleep(0.3)
-                rec["events_inserted"] = count_events(conninfo) - ev0
-                rec["touch_completed"] = sent  # wrk-completed incl. warm-up; <= events_inserted
-            with (out / "results.jsonl").open("a") as f:
-                f.write(json.dumps(rec) + "\n")
-            recs.append(rec)
-            log(
-                f"{workers}w r{rep} {mode:5s} {ep:22s} quiet-wait={waited:.0f}s "
-                f"rps={rec['rps']} p50={rec['p50_ms']}ms "
-                f"p99={rec['p99_ms']}ms srv={rec['server_cpu_pct']}% pg={rec['pg_cpu_pct']}% "
-                f"wrk={rec['wrk_cpu_pct']}% other={rec['other_cpu_pct']}% non2xx={rec['non2xx']} "
-                f"{rec['socket_errors']}"
-                + (f" events={rec['events_inserted']}/{sent}" if method == "POST" else "")
-            )
-            time.sleep(0.5)
+                if not rec["rejected"]:
+                    recs.append(rec)
+                    break
     finally:
         stop_server(proc)
     return recs
@@ -435,8 +447,15 @@ def main() -> None:
         "--quiet-wait",
         type=float,
         default=5,
-        help="before each app start, wait up to this many s for machine CPU < 25 %% (0: off)",
+        help="before each measurement, wait up to this many s for machine CPU < 25 %% (0: off)",
     )
+    ap.add_argument(
+        "--max-other",
+        type=float,
+        default=1000,
+        help="reject a measurement whose other-CPU %% exceeds this and retry (default: never)",
+    )
+    ap.add_argument("--retries", type=int, default=0, help="retries per rejected measurement")
     ap.add_argument("--keep-schema", action="store_true", help="keep bench_db_mode at the end")
     ap.add_argument(
         "--summarize",
@@ -445,8 +464,11 @@ def main() -> None:
         help="run nothing: print the table over these results.jsonl files (pooled)",
     )
     args = ap.parse_args()
+    # SIGTERM (e.g. from `timeout`) -> SystemExit, so servers are stopped and the schema dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.summarize:
         got = [json.loads(ln) for f in args.summarize for ln in Path(f).read_text().splitlines()]
+        got = [r for r in got if not r.get("rejected")]
         print(summarize(got, args, f"Pooled from: {', '.join(args.summarize)}."))
         return
 
