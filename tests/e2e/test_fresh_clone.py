@@ -167,8 +167,52 @@ def test_make_run_on_a_fresh_clone(tmp_path: Path) -> None:
             assert keyring.is_file(), f"{keyring} was not created"
             assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
             assert (data_dir / "regie.db").is_file()
+
+            _resident_journey(port, data_dir)
         except BaseException:
             print(f"\n--- last lines of `make run` ({log}) ---\n{_tail(log)}")
             raise
         finally:
             _stop(proc)
+
+
+SECRET_TITLE = "Uniek medicijnoverzicht 3b7c"
+SECRET_CONTENT = "Geheime dosering 8e1f"
+
+
+def _resident_journey(port: int, data_dir: Path) -> None:
+    """What the issue's "done means" asks of a new user: register with a passkey over the API,
+    store a record, export it, and find none of it in clear under the data directory."""
+    import io
+    import zipfile
+
+    import httpx
+
+    from support.residents import sign_up
+
+    # The relying party is http://localhost:PORT (make run's default public URL).
+    with httpx.Client(base_url=f"http://localhost:{port}", timeout=30) as client:
+        anna = sign_up(client, "Anna Nieuwkomer", origin=f"http://localhost:{port}")  # type: ignore[arg-type]
+        made = client.post(
+            "/v1/me/records",
+            json={
+                "category": "health",
+                "type": "health.medication",
+                "title": SECRET_TITLE,
+                "content": {"note": SECRET_CONTENT},
+            },
+            headers=anna.headers,
+        )
+        assert made.status_code == 201, made.text
+        export = client.get("/v1/me/export", headers=anna.headers)
+        assert export.status_code == 200
+        archive = zipfile.ZipFile(io.BytesIO(export.content))
+        assert any(SECRET_CONTENT in archive.read(n).decode() for n in archive.namelist())
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            raw = path.read_bytes()
+            for secret in (SECRET_TITLE, SECRET_CONTENT, "Anna Nieuwkomer"):
+                assert secret.encode() not in raw, f"{secret!r} found in clear in {path}"
+    print(
+        "registered with a passkey, stored a record, exported it: no plaintext under the data dir"
+    )

@@ -21,8 +21,10 @@ class Resident:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def sign_up(client: TestClient, name: str = "Anna de Vries") -> Resident:
-    passkey = SoftPasskey()
+def sign_up(
+    client: TestClient, name: str = "Anna de Vries", *, origin: str = "http://localhost:8000"
+) -> Resident:
+    passkey = SoftPasskey(origin)
     options = client.post("/v1/auth/passkeys/register/options", json={"display_name": name})
     assert options.status_code == 200, options.text
     ceremony = options.json()
