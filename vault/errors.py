@@ -10,6 +10,8 @@
     ├── AuthenticationFailed       a passkey, recovery code or session did not check out
     ├── ReauthenticationRequired   a destructive action needs a fresh sign-in
     ├── VaultDeleted               the resident's vault has been shredded
+    ├── AccessDenied               the grant check said no (reason says why)
+    │   └── GrantEnded             ... because the grant has ended (revoked, closed, expired)
     └── Unavailable                a dependency is down; callers fail closed
         ├── KeyServiceUnavailable
         └── StorageUnavailable
@@ -65,6 +67,18 @@ class ReauthenticationRequired(VaultError):
 
 
 class VaultDeleted(VaultError):
+    pass
+
+
+class AccessDenied(VaultError):
+    """The grant check refused; `reason` is a stable code (see vault/grants/policy.py)."""
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class GrantEnded(AccessDenied):
     pass
 
 

@@ -106,24 +106,54 @@ class RecordService:
             raise UnknownCategory(f"unknown category {category!r}")
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
-            rows = uow.records.all(resident_id, category=category)
-            current = uow.records.current_versions(resident_id, [r.record_id for r in rows])
-            return [self._view(uow, r, current.get(r.record_id), with_content=False) for r in rows]
+            return self.list_in(uow, resident_id, category=category)
+
+    def list_in(
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        *,
+        category: str | None = None,
+        types: frozenset[str] | None = None,
+    ) -> list[RecordView]:
+        """Metadata of the resident's records (of `types` only, if given), in the caller's
+        transaction."""
+        rows = [
+            r
+            for r in uow.records.all(resident_id, category=category)
+            if types is None or r.type in types
+        ]
+        current = uow.records.current_versions(resident_id, [r.record_id for r in rows])
+        return [self._view(uow, r, current.get(r.record_id), with_content=False) for r in rows]
 
     def get(
         self, resident_id: uuid.UUID, record_id: uuid.UUID, version: int | None = None
     ) -> RecordView:
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
-            record = self._record(uow, resident_id, record_id)
-            if version is not None and version < 1:
-                raise NotFound("no such version of this record")
-            wanted = record.current_version if version is None else version
-            # Version 0 is a file record's placeholder: it carries the title until the upload.
-            row = uow.records.version(resident_id, record_id, wanted)
-            if version is not None and row is None:
-                raise NotFound("no such version of this record")
-            return self._view(uow, record, row, with_content=True)
+            return self.get_in(uow, resident_id, record_id, version)
+
+    def record_type(self, uow: SqlUnitOfWork, resident_id: uuid.UUID, record_id: uuid.UUID) -> str:
+        """A record's datatype: what the access check needs before any content is opened."""
+        return self._record(uow, resident_id, record_id).type
+
+    def get_in(
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        record_id: uuid.UUID,
+        version: int | None = None,
+    ) -> RecordView:
+        """A record with its content, in the caller's transaction."""
+        record = self._record(uow, resident_id, record_id)
+        if version is not None and version < 1:
+            raise NotFound("no such version of this record")
+        wanted = record.current_version if version is None else version
+        # Version 0 is a file record's placeholder: it carries the title until the upload.
+        row = uow.records.version(resident_id, record_id, wanted)
+        if version is not None and row is None:
+            raise NotFound("no such version of this record")
+        return self._view(uow, record, row, with_content=True)
 
     def versions(self, resident_id: uuid.UUID, record_id: uuid.UUID) -> list[VersionView]:
         with self._uow() as uow:
@@ -208,6 +238,34 @@ class RecordService:
     ) -> RecordView:
         """A new record. A JSON record gets its first version now; a file record when its
         content has been uploaded (`upload`)."""
+        with self._uow() as uow:
+            view = self.create_in(
+                uow,
+                resident_id,
+                category=category,
+                record_type=record_type,
+                title=title,
+                kind=kind,
+                content=content,
+            )
+            uow.commit()
+            return view
+
+    def create_in(
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        *,
+        category: str,
+        record_type: str,
+        title: str,
+        kind: Literal["json", "file"] = "json",
+        content: JsonValue | None = None,
+        service_id: uuid.UUID | None = None,
+        grant_id: uuid.UUID | None = None,
+    ) -> RecordView:
+        """A new record in the caller's transaction. With `service_id` and `grant_id` it is
+        written by that service under that grant (provenance); the resident keeps it."""
         check_type(category, record_type)
         clean_title = _clean_title(title)
         if kind == "json" and content is None:
@@ -215,51 +273,49 @@ class RecordService:
         if kind == "file" and content is not None:
             raise InvalidInput("a file record gets its content by upload, not in JSON")
         encoded = _encode_content(content) if kind == "json" else b""
-        with self._uow() as uow:
-            resident = self._keys.active_resident(uow, resident_id)
-            key = self._keys.current(uow, resident)
-            now = self._clock.now()
-            record = RecordRow(
-                resident_id=resident_id,
-                record_id=uuid.uuid4(),
-                category=category,
-                type=record_type,
-                kind=kind,
-                current_version=0,
-                written_by="resident",
-                writer_service_id=None,
-                writer_grant_id=None,
-                created_at=now,
-                updated_at=now,
-            )
-            uow.records.add(record)
-            # A file record keeps its title in a version-0 placeholder until the first upload.
-            version = RecordVersionRow(
-                resident_id=resident_id,
-                record_id=record.record_id,
-                version=1 if kind == "json" else 0,
-                dek_version=key.version,
-                title_ct=b"",
-                content_ct=None,
-                blob_id=None,
-                media_type=None,
-                filename_ct=None,
-                size_bytes=None,
-                written_by="resident",
-                created_at=now,
-            )
-            version.title_ct = key.seal(
-                clean_title.encode(), title_binding(record.record_id, version.version)
-            )
-            if kind == "json":
-                version.content_ct = key.seal(encoded, content_binding(record.record_id, 1))
-                record.current_version = 1
-            uow.flush()
-            uow.records.add_version(version)
-            uow.flush()
-            view = self._view(uow, record, version, with_content=True)
-            uow.commit()
-            return view
+        writer = "service" if service_id is not None else "resident"
+        resident = self._keys.active_resident(uow, resident_id)
+        key = self._keys.current(uow, resident)
+        now = self._clock.now()
+        record = RecordRow(
+            resident_id=resident_id,
+            record_id=uuid.uuid4(),
+            category=category,
+            type=record_type,
+            kind=kind,
+            current_version=0,
+            written_by=writer,
+            writer_service_id=service_id,
+            writer_grant_id=grant_id,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.records.add(record)
+        # A file record keeps its title in a version-0 placeholder until the first upload.
+        version = RecordVersionRow(
+            resident_id=resident_id,
+            record_id=record.record_id,
+            version=1 if kind == "json" else 0,
+            dek_version=key.version,
+            title_ct=b"",
+            content_ct=None,
+            blob_id=None,
+            media_type=None,
+            filename_ct=None,
+            size_bytes=None,
+            written_by=writer,
+            created_at=now,
+        )
+        version.title_ct = key.seal(
+            clean_title.encode(), title_binding(record.record_id, version.version)
+        )
+        if kind == "json":
+            version.content_ct = key.seal(encoded, content_binding(record.record_id, 1))
+            record.current_version = 1
+        uow.flush()
+        uow.records.add_version(version)
+        uow.flush()
+        return self._view(uow, record, version, with_content=True)
 
     def update(
         self,

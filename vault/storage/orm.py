@@ -26,7 +26,9 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.engine import Dialect
@@ -233,6 +235,199 @@ class SessionRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+# -- services, procedures, grants (the grant API) -----------------------------------------
+
+
+class ServiceRow(Base):
+    """A registered service (school, municipality, care provider): an OAuth client."""
+
+    __tablename__ = "services"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organisation_scheme: Mapped[str] = mapped_column(String(8))  # oin | kvk | ura
+    organisation_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # school | municipality | care-provider | other
+    jwks: Mapped[str | None] = mapped_column(Text)  # inline JWKS (public keys), JSON
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))
+    event_endpoint: Mapped[str | None] = mapped_column(String(500))
+    ceiling_datatypes: Mapped[str] = mapped_column(Text)  # JSON list: all it may ever ask for
+    ceiling_actions: Mapped[str] = mapped_column(String(64))  # JSON list: read, write
+    status: Mapped[str] = mapped_column(String(16))  # active | disabled
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class ServiceConnectionRow(Base):
+    """A resident known to a service under a pairwise subject (never the resident's own id)."""
+
+    __tablename__ = "service_connections"
+    __table_args__ = (Index("ix_service_connections_resident_id", "resident_id", "service_id"),)
+
+    service_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resident_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime]
+
+
+class ConnectionCodeRow(Base):
+    """A one-time code a resident gives a service to connect; stored as a keyed hash."""
+
+    __tablename__ = "connection_codes"
+    __table_args__ = (Index("ix_connection_codes_resident_id", "resident_id"),)
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    resident_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_service_id: Mapped[uuid.UUID | None]
+
+
+class ProcedureRow(Base):
+    """A treatment, enrolment or case: the termination condition of the grants under it."""
+
+    __tablename__ = "procedures"
+    __table_args__ = (
+        UniqueConstraint("resident_id", "service_id", "ref"),
+        Index("ix_procedures_open_planned_end", "status", "planned_end"),
+    )
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    procedure_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    service_id: Mapped[uuid.UUID]
+    ref: Mapped[str] = mapped_column(String(100))  # the service's own reference
+    description_ct: Mapped[bytes | None]
+    planned_end: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))  # open | closed
+    closed_by: Mapped[str | None] = mapped_column(String(16))  # service | resident | planned-end
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class GrantRow(Base):
+    """A consent record from request to end (ISO/IEC TS 27560 / DPV fields)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (
+        Index("ix_grants_resident_status", "resident_id", "status"),
+        Index("ix_grants_service", "service_id", "status"),
+        Index("ix_grants_procedure", "resident_id", "procedure_id"),
+        Index("ix_grants_valid_until", "status", "valid_until"),
+    )
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    grant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    service_id: Mapped[uuid.UUID]
+    procedure_id: Mapped[uuid.UUID]
+    auth_req_id_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # requested|approved|denied|lapsed|ended
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    requested_datatypes: Mapped[str] = mapped_column(Text)  # JSON list
+    requested_actions: Mapped[str] = mapped_column(String(64))  # JSON list
+    requested_valid_until: Mapped[datetime]
+    datatypes: Mapped[str | None] = mapped_column(Text)  # as approved (narrowed or equal)
+    actions: Mapped[str | None] = mapped_column(String(64))
+    valid_until: Mapped[datetime | None]
+    purpose_uri: Mapped[str] = mapped_column(String(200))
+    purpose_text_ct: Mapped[bytes | None]
+    legal_basis: Mapped[str] = mapped_column(String(200))
+    binding_message_ct: Mapped[bytes | None]
+    # On what basis it was given: self | parent | legal-representative.
+    granted_by: Mapped[str | None] = mapped_column(String(32))
+    decided_by: Mapped[uuid.UUID | None]
+    request_expires_at: Mapped[datetime]
+    poll_interval: Mapped[int] = mapped_column(Integer)
+    last_polled_at: Mapped[datetime | None]
+    tokens_issued_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class GrantEventRow(Base):
+    """One step of a grant's status history: who, when, what."""
+
+    __tablename__ = "grant_events"
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    grant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(16))  # resident | service | system
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[str | None] = mapped_column(Text)  # JSON (e.g. what was narrowed)
+
+
+class OAuthTokenRow(Base):
+    """An access or refresh token, stored as its SHA-256 hash, bound to one grant and key."""
+
+    __tablename__ = "oauth_tokens"
+    __table_args__ = (Index("ix_oauth_tokens_grant", "resident_id", "grant_id"),)
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # access | refresh
+    resident_id: Mapped[uuid.UUID]
+    grant_id: Mapped[uuid.UUID]
+    service_id: Mapped[uuid.UUID]
+    jkt: Mapped[str] = mapped_column(String(64))  # DPoP key thumbprint (cnf.jkt)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    rotated_at: Mapped[datetime | None]  # refresh tokens: when exchanged for a new one
+
+
+class ReplayRow(Base):
+    """One-time values seen (client assertion and DPoP `jti`s), until they expire."""
+
+    __tablename__ = "replay_cache"
+    __table_args__ = (Index("ix_replay_cache_expires_at", "expires_at"),)
+
+    namespace: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(400), primary_key=True)
+    expires_at: Mapped[datetime]
+
+
+class AccessEventRow(Base):
+    """One access attempt or lifecycle change, committed with the action it records.
+
+    The verifiable log (its own issue) builds on these rows; this table is where the one
+    access-event function (`vault.audit.events.record`) writes.
+    """
+
+    __tablename__ = "access_events"
+    __table_args__ = (Index("ix_access_events_resident_at", "resident_id", "at"),)
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    name: Mapped[str] = mapped_column(String(48))  # e.g. record.read, grant.approved
+    outcome: Mapped[str] = mapped_column(String(8))  # permit | deny | done
+    reason: Mapped[str | None] = mapped_column(String(48))
+    actor: Mapped[str] = mapped_column(String(16))  # resident | service | system
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    service_id: Mapped[uuid.UUID | None]
+    grant_id: Mapped[uuid.UUID | None]
+    procedure_id: Mapped[uuid.UUID | None]
+    record_id: Mapped[uuid.UUID | None]
+    datatype: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(16))
+
+
 RESIDENT_DATA_TABLES = frozenset(
-    {"residents", "data_keys", "records", "record_versions", "record_blobs", "record_blob_chunks"}
+    {
+        "residents",
+        "data_keys",
+        "records",
+        "record_versions",
+        "record_blobs",
+        "record_blob_chunks",
+        "procedures",
+        "grants",
+        "grant_events",
+        "access_events",
+    }
 )

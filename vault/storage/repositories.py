@@ -9,22 +9,32 @@ finds nothing. tests/integration/test_resident_scoping.py checks the emitted SQL
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vault.storage.orm import (
+    AccessEventRow,
     AuthChallengeRow,
     BlobChunkRow,
     BlobRow,
+    ConnectionCodeRow,
     DataKeyRow,
+    GrantEventRow,
+    GrantRow,
+    OAuthTokenRow,
     PasskeyCredentialRow,
+    ProcedureRow,
     RecordRow,
     RecordVersionRow,
     RecoveryCodeRow,
+    ReplayRow,
     ResidentRow,
+    ServiceConnectionRow,
+    ServiceRow,
     SessionRow,
 )
 
@@ -318,3 +328,226 @@ class SqlAuthRepository:
     def delete_all(self, resident_id: uuid.UUID) -> None:
         for table in (PasskeyCredentialRow, RecoveryCodeRow, SessionRow):
             self._s.execute(delete(table).where(table.resident_id == resident_id))
+
+
+class SqlServiceRepository:
+    """Services are not resident data; connections and codes resolve to a resident."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, row: ServiceRow | ServiceConnectionRow | ConnectionCodeRow) -> None:
+        self._s.add(row)
+
+    def by_client_id(self, client_id: str) -> ServiceRow | None:
+        return self._s.scalars(
+            select(ServiceRow).where(ServiceRow.client_id == client_id)
+        ).one_or_none()
+
+    def get(self, service_id: uuid.UUID) -> ServiceRow | None:
+        return self._s.scalars(
+            select(ServiceRow).where(ServiceRow.service_id == service_id)
+        ).one_or_none()
+
+    def all(self) -> Sequence[ServiceRow]:
+        return self._s.scalars(select(ServiceRow).order_by(ServiceRow.created_at)).all()
+
+    def connection(self, service_id: uuid.UUID, subject: str) -> ServiceConnectionRow | None:
+        return self._s.scalars(
+            select(ServiceConnectionRow).where(
+                ServiceConnectionRow.service_id == service_id,
+                ServiceConnectionRow.subject == subject,
+            )
+        ).one_or_none()
+
+    def connections_of(self, resident_id: uuid.UUID) -> Sequence[ServiceConnectionRow]:
+        return self._s.scalars(
+            select(ServiceConnectionRow).where(ServiceConnectionRow.resident_id == resident_id)
+        ).all()
+
+    def connection_code(self, code_hash: bytes) -> ConnectionCodeRow | None:
+        return self._s.scalars(
+            select(ConnectionCodeRow)
+            .where(ConnectionCodeRow.code_hash == code_hash)
+            .with_for_update()
+        ).one_or_none()
+
+    def delete_connections(self, resident_id: uuid.UUID) -> None:
+        for table in (ServiceConnectionRow, ConnectionCodeRow):
+            self._s.execute(delete(table).where(table.resident_id == resident_id))
+
+
+class SqlGrantRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, row: GrantRow | GrantEventRow | ProcedureRow) -> None:
+        self._s.add(row)
+
+    def get(
+        self, resident_id: uuid.UUID, grant_id: uuid.UUID, *, for_update: bool = False
+    ) -> GrantRow | None:
+        stmt = select(GrantRow).where(
+            GrantRow.resident_id == resident_id, GrantRow.grant_id == grant_id
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
+
+    def by_auth_req_id(self, auth_req_id_hash: bytes) -> GrantRow | None:
+        """The CIBA handle is the service's only reference to a request: a routing lookup."""
+        return self._s.scalars(
+            select(GrantRow).where(GrantRow.auth_req_id_hash == auth_req_id_hash).with_for_update()
+        ).one_or_none()
+
+    def of_resident(
+        self, resident_id: uuid.UUID, *, statuses: Sequence[str] | None = None
+    ) -> Sequence[GrantRow]:
+        stmt = select(GrantRow).where(GrantRow.resident_id == resident_id)
+        if statuses is not None:
+            stmt = stmt.where(GrantRow.status.in_(statuses))
+        return self._s.scalars(stmt.order_by(GrantRow.created_at)).all()
+
+    def of_procedure(self, resident_id: uuid.UUID, procedure_id: uuid.UUID) -> Sequence[GrantRow]:
+        return self._s.scalars(
+            select(GrantRow)
+            .where(GrantRow.resident_id == resident_id, GrantRow.procedure_id == procedure_id)
+            .with_for_update()
+        ).all()
+
+    def events(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> Sequence[GrantEventRow]:
+        return self._s.scalars(
+            select(GrantEventRow)
+            .where(GrantEventRow.resident_id == resident_id, GrantEventRow.grant_id == grant_id)
+            .order_by(GrantEventRow.seq)
+        ).all()
+
+    def next_event_seq(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> int:
+        current = self._s.scalar(
+            select(func.max(GrantEventRow.seq)).where(
+                GrantEventRow.resident_id == resident_id, GrantEventRow.grant_id == grant_id
+            )
+        )
+        return int(current or 0) + 1
+
+    def procedure(
+        self, resident_id: uuid.UUID, procedure_id: uuid.UUID, *, for_update: bool = False
+    ) -> ProcedureRow | None:
+        stmt = select(ProcedureRow).where(
+            ProcedureRow.resident_id == resident_id, ProcedureRow.procedure_id == procedure_id
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
+
+    def procedure_by_ref(
+        self, resident_id: uuid.UUID, service_id: uuid.UUID, ref: str
+    ) -> ProcedureRow | None:
+        return self._s.scalars(
+            select(ProcedureRow).where(
+                ProcedureRow.resident_id == resident_id,
+                ProcedureRow.service_id == service_id,
+                ProcedureRow.ref == ref,
+            )
+        ).one_or_none()
+
+    def procedures_of(self, resident_id: uuid.UUID) -> Sequence[ProcedureRow]:
+        return self._s.scalars(
+            select(ProcedureRow)
+            .where(ProcedureRow.resident_id == resident_id)
+            .order_by(ProcedureRow.created_at)
+        ).all()
+
+    # Sweeping works across residents by design: it only marks what the check already refuses.
+    def due_for_sweep(self, now: datetime, limit: int) -> Sequence[GrantRow]:
+        return self._s.scalars(
+            select(GrantRow)
+            .where(
+                ((GrantRow.status == "approved") & (GrantRow.valid_until <= now))
+                | ((GrantRow.status == "requested") & (GrantRow.request_expires_at <= now))
+            )
+            .limit(limit)
+        ).all()
+
+    def procedures_past_planned_end(self, now: datetime, limit: int) -> Sequence[ProcedureRow]:
+        return self._s.scalars(
+            select(ProcedureRow)
+            .where(ProcedureRow.status == "open", ProcedureRow.planned_end <= now)
+            .limit(limit)
+        ).all()
+
+    def delete_all(self, resident_id: uuid.UUID) -> None:
+        for table in (GrantEventRow, GrantRow, ProcedureRow):
+            self._s.execute(delete(table).where(table.resident_id == resident_id))
+
+
+class SqlTokenRepository:
+    """OAuth tokens are found by their hash (what the service presents): routing lookups."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, row: OAuthTokenRow) -> None:
+        self._s.add(row)
+
+    def get(self, token_hash: bytes, *, for_update: bool = False) -> OAuthTokenRow | None:
+        stmt = select(OAuthTokenRow).where(OAuthTokenRow.token_hash == token_hash)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
+
+    def revoke_grant(self, resident_id: uuid.UUID, grant_id: uuid.UUID, now: datetime) -> int:
+        result = self._s.execute(
+            update(OAuthTokenRow)
+            .where(
+                OAuthTokenRow.resident_id == resident_id,
+                OAuthTokenRow.grant_id == grant_id,
+                OAuthTokenRow.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def delete_all(self, resident_id: uuid.UUID) -> None:
+        self._s.execute(delete(OAuthTokenRow).where(OAuthTokenRow.resident_id == resident_id))
+
+
+class SqlReplayCache:
+    """`vault.ports.ReplayCache` on a table: the primary key makes a second use fail."""
+
+    def __init__(self, session_factory: Callable[[], Session]) -> None:
+        self._factory = session_factory
+
+    def first_use(self, namespace: str, value: str, expires_at: datetime) -> bool:
+        with self._factory() as session:
+            try:
+                existing = session.get(ReplayRow, (namespace, value))
+                if existing is not None:
+                    if existing.expires_at > datetime.now(existing.expires_at.tzinfo):
+                        return False
+                    session.delete(existing)
+                    session.flush()
+                session.add(ReplayRow(namespace=namespace, value=value, expires_at=expires_at))
+                session.commit()
+                return True
+            except IntegrityError:
+                session.rollback()
+                return False  # another worker recorded it first
+
+    def purge(self, before: datetime) -> None:
+        with self._factory() as session:
+            session.execute(delete(ReplayRow).where(ReplayRow.expires_at < before))
+            session.commit()
+
+
+class SqlAccessEventRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def of_resident(self, resident_id: uuid.UUID, *, limit: int = 200) -> Sequence[AccessEventRow]:
+        return self._s.scalars(
+            select(AccessEventRow)
+            .where(AccessEventRow.resident_id == resident_id)
+            .order_by(AccessEventRow.at.desc())
+            .limit(limit)
+        ).all()

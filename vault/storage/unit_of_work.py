@@ -10,11 +10,15 @@ from sqlalchemy.orm import Session
 
 from vault.errors import StorageUnavailable
 from vault.storage.repositories import (
+    SqlAccessEventRepository,
     SqlAuthRepository,
     SqlBlobRepository,
     SqlDataKeyRepository,
+    SqlGrantRepository,
     SqlRecordRepository,
     SqlResidentRepository,
+    SqlServiceRepository,
+    SqlTokenRepository,
 )
 
 SessionFactory = Callable[[], Session]
@@ -28,6 +32,10 @@ class SqlUnitOfWork:
     records: SqlRecordRepository
     blobs: SqlBlobRepository
     auth: SqlAuthRepository
+    services: SqlServiceRepository
+    grants: SqlGrantRepository
+    tokens: SqlTokenRepository
+    access_events: SqlAccessEventRepository
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._factory = session_factory
@@ -39,6 +47,10 @@ class SqlUnitOfWork:
         self.records = SqlRecordRepository(self.session)
         self.blobs = SqlBlobRepository(self.session)
         self.auth = SqlAuthRepository(self.session)
+        self.services = SqlServiceRepository(self.session)
+        self.grants = SqlGrantRepository(self.session)
+        self.tokens = SqlTokenRepository(self.session)
+        self.access_events = SqlAccessEventRepository(self.session)
         return self
 
     def __exit__(

@@ -1,0 +1,173 @@
+"""What a service does with a resident's data under a grant: list, read, write.
+
+Every call runs the access check (policy.decide) on the grant and procedure as they are now,
+records the attempt with `vault.audit.events.record` (allowed or denied) and only then acts,
+all in one transaction. A denied attempt commits its event, then raises `AccessDenied` (or
+`GrantEnded` when the grant has ended), so the resident sees refused attempts too.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from vault.audit.events import AccessEvent, record
+from vault.errors import AccessDenied, GrantEnded, NotFound
+from vault.grants.model import TokenFacts
+from vault.grants.policy import Decision, Deny, GrantFacts, Permit, ProcedureFacts, decide
+from vault.ports import Clock
+from vault.records.model import JsonValue, RecordView
+from vault.records.service import RecordService
+from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
+
+ENDED_REASONS = frozenset({"grant-ended", "grant-expired", "procedure-closed", "procedure-ended"})
+
+
+class ServiceAccess:
+    def __init__(self, *, uow: UnitOfWorkFactory, records: RecordService, clock: Clock) -> None:
+        self._uow = uow
+        self._records = records
+        self._clock = clock
+
+    def _decide(self, uow: SqlUnitOfWork, who: TokenFacts, datatype: str, action: str) -> Decision:
+        grant = uow.grants.get(who.resident_id, who.grant_id)
+        procedure = (
+            uow.grants.procedure(who.resident_id, grant.procedure_id) if grant is not None else None
+        )
+        service = uow.services.get(who.service_id)
+        return decide(
+            grant=GrantFacts(
+                grant_id=grant.grant_id,
+                resident_id=grant.resident_id,
+                service_id=grant.service_id,
+                status=grant.status,
+                end_reason=grant.end_reason,
+                datatypes=frozenset(json.loads(grant.datatypes or "[]")),
+                actions=frozenset(json.loads(grant.actions or "[]")),
+                valid_until=grant.valid_until,
+            )
+            if grant is not None
+            else None,
+            procedure=ProcedureFacts(
+                procedure.procedure_id, procedure.status, procedure.planned_end
+            )
+            if procedure is not None
+            else None,
+            service_id=who.service_id,
+            service_active=service is not None and service.status == "active",
+            resident_id=who.resident_id,
+            datatype=datatype,
+            action=action,
+            now=self._clock.now(),
+        )
+
+    def _record_attempt(
+        self,
+        uow: SqlUnitOfWork,
+        who: TokenFacts,
+        decision: Decision,
+        name: str,
+        *,
+        datatype: str | None,
+        action: str,
+        record_id: uuid.UUID | None = None,
+    ) -> None:
+        record(
+            uow,
+            AccessEvent(
+                resident_id=who.resident_id,
+                name=name,
+                outcome="permit" if isinstance(decision, Permit) else "deny",
+                reason=decision.reason if isinstance(decision, Deny) else None,
+                actor="service",
+                service_id=who.service_id,
+                grant_id=who.grant_id,
+                procedure_id=decision.procedure_id if isinstance(decision, Permit) else None,
+                record_id=record_id,
+                datatype=datatype,
+                action=action,
+            ),
+            self._clock.now(),
+        )
+
+    @staticmethod
+    def _refuse(uow: SqlUnitOfWork, decision: Deny) -> AccessDenied:
+        uow.commit()  # the refused attempt is on record before the refusal
+        cls = GrantEnded if decision.reason in ENDED_REASONS else AccessDenied
+        return cls(decision.detail, reason=decision.reason)
+
+    def list_records(self, who: TokenFacts) -> list[RecordView]:
+        """Metadata of the records whose datatypes the grant lets this service read."""
+        with self._uow() as uow:
+            grant = uow.grants.get(who.resident_id, who.grant_id)
+            readable = frozenset(json.loads(grant.datatypes or "[]")) if grant else frozenset()
+            allowed = frozenset(
+                t for t in readable if isinstance(self._decide(uow, who, t, "read"), Permit)
+            )
+            # One decision for the listing itself: the grant as a whole must be live.
+            probe = next(iter(sorted(readable)), "-")
+            decision = self._decide(uow, who, probe, "read")
+            self._record_attempt(uow, who, decision, "record.list", datatype=None, action="read")
+            if isinstance(decision, Deny):
+                raise self._refuse(uow, decision)
+            views = self._records.list_in(uow, who.resident_id, types=allowed)
+            uow.commit()
+            return views
+
+    def read_record(self, who: TokenFacts, record_id: uuid.UUID) -> RecordView:
+        with self._uow() as uow:
+            try:
+                datatype = self._records.record_type(uow, who.resident_id, record_id)
+            except NotFound:
+                # A probe for a record that is not there is an attempt too: on record, then 404.
+                missing = Deny("no-grant", "no such record")
+                self._record_attempt(
+                    uow,
+                    who,
+                    missing,
+                    "record.read",
+                    datatype=None,
+                    action="read",
+                    record_id=record_id,
+                )
+                uow.commit()
+                raise
+            decision = self._decide(uow, who, datatype, "read")
+            self._record_attempt(
+                uow,
+                who,
+                decision,
+                "record.read",
+                datatype=datatype,
+                action="read",
+                record_id=record_id,
+            )
+            if isinstance(decision, Deny):
+                raise self._refuse(uow, decision)
+            view = self._records.get_in(uow, who.resident_id, record_id)
+            uow.commit()
+            return view
+
+    def write_record(
+        self, who: TokenFacts, *, category: str, record_type: str, title: str, content: JsonValue
+    ) -> RecordView:
+        """Write a new record into the resident's vault, with this service as its author."""
+        with self._uow() as uow:
+            decision = self._decide(uow, who, record_type, "write")
+            self._record_attempt(
+                uow, who, decision, "record.write", datatype=record_type, action="write"
+            )
+            if isinstance(decision, Deny):
+                raise self._refuse(uow, decision)
+            view = self._records.create_in(
+                uow,
+                who.resident_id,
+                category=category,
+                record_type=record_type,
+                title=title,
+                content=content,
+                service_id=who.service_id,
+                grant_id=who.grant_id,
+            )
+            uow.commit()
+            return view

@@ -1,0 +1,584 @@
+"""Grants and procedures: services ask, residents decide, access ends when the procedure ends.
+
+States (after GNAP and DPV): requested -> approved | denied | lapsed; approved -> ended, with
+the reason: revoked (by the resident), relinquished (by the service), procedure-closed,
+expired, or token-reuse (a rotated refresh token came back: someone copied it). Every change
+appends to the grant's history (who, when, what) and records an access event, in the same
+transaction; ending a grant revokes every token issued under it at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from keys.service import Binding, DataKey
+from vault.audit.events import AccessEvent, record
+from vault.errors import AccessDenied, Conflict, InvalidInput, NotFound
+from vault.grants.model import (
+    AccessRequestSpec,
+    GrantView,
+    HistoryEntry,
+    ProcedureView,
+    RequestAccepted,
+    TokenPair,
+)
+from vault.grants.policy import ACTIONS
+from vault.grants.tokens import TokenService
+from vault.ports import Clock
+from vault.records.catalogue import TYPES
+from vault.residents.keys import VaultKeys
+from vault.services.service import ServiceInfo, ServiceRegistry
+from vault.storage.orm import GrantEventRow, GrantRow, ProcedureRow
+from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
+
+DPV = "https://w3id.org/dpv#"
+EndReason = Literal["revoked", "relinquished", "procedure-closed", "expired", "token-reuse"]
+Actor = Literal["resident", "service", "system"]
+
+
+def _hash(auth_req_id: str) -> bytes:
+    return hashlib.sha256(auth_req_id.encode()).digest()
+
+
+def _binding(table: str, column: str, row: uuid.UUID) -> Binding:
+    return Binding(table, column, str(row))
+
+
+@dataclass(frozen=True, slots=True)
+class GrantPolicySettings:
+    max_validity: timedelta = timedelta(days=365)
+    pending_lifetime: timedelta = timedelta(days=14)
+    poll_interval: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What the token endpoint answers a CIBA poll with."""
+
+    status: Literal["pending", "slow_down", "denied", "expired", "approved", "invalid"]
+    tokens: TokenPair | None = None
+
+
+class GrantService:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        keys: VaultKeys,
+        registry: ServiceRegistry,
+        tokens: TokenService,
+        clock: Clock,
+        settings: GrantPolicySettings | None = None,
+    ) -> None:
+        self._uow = uow
+        self._keys = keys
+        self._registry = registry
+        self._tokens = tokens
+        self._clock = clock
+        self._settings = settings or GrantPolicySettings()
+
+    # -- a service asks --------------------------------------------------------------------
+
+    def request(
+        self, service: ServiceInfo, subject: str, spec: AccessRequestSpec
+    ) -> RequestAccepted:
+        """Record a request for access; the resident decides later (CIBA, decoupled)."""
+        if not service.active:
+            raise AccessDenied("this service has been disabled", reason="service-disabled")
+        now = self._clock.now()
+        self._validate(service, spec, now)
+        with self._uow() as uow:
+            resident_id = self._registry.resident_of(uow, service.service_id, subject)
+            resident = self._keys.active_resident(uow, resident_id)
+            key = self._keys.current(uow, resident)
+            procedure = uow.grants.procedure_by_ref(
+                resident_id, service.service_id, spec.procedure_ref
+            )
+            if procedure is not None and procedure.status != "open":
+                raise Conflict(f"procedure {spec.procedure_ref} is closed; use a new reference")
+            if procedure is None:
+                procedure = ProcedureRow(
+                    resident_id=resident_id,
+                    procedure_id=uuid.uuid4(),
+                    service_id=service.service_id,
+                    ref=spec.procedure_ref,
+                    description_ct=None,
+                    planned_end=spec.procedure_planned_end,
+                    status="open",
+                    closed_by=None,
+                    created_at=now,
+                    closed_at=None,
+                )
+                if spec.procedure_description:
+                    procedure.description_ct = key.seal(
+                        spec.procedure_description.encode(),
+                        _binding("procedures", "description_ct", procedure.procedure_id),
+                    )
+                uow.grants.add(procedure)
+            valid_until = spec.valid_until or min(
+                filter(None, [now + self._settings.max_validity, spec.procedure_planned_end])
+            )
+            auth_req_id = "rar_" + secrets.token_urlsafe(32)
+            grant = GrantRow(
+                resident_id=resident_id,
+                grant_id=uuid.uuid4(),
+                service_id=service.service_id,
+                procedure_id=procedure.procedure_id,
+                auth_req_id_hash=_hash(auth_req_id),
+                status="requested",
+                end_reason=None,
+                requested_datatypes=json.dumps(sorted(spec.datatypes)),
+                requested_actions=json.dumps(sorted(spec.actions)),
+                requested_valid_until=valid_until,
+                datatypes=None,
+                actions=None,
+                valid_until=None,
+                purpose_uri=spec.purpose_uri,
+                purpose_text_ct=None,
+                legal_basis=spec.legal_basis,
+                binding_message_ct=None,
+                granted_by=None,
+                decided_by=None,
+                request_expires_at=now + self._settings.pending_lifetime,
+                poll_interval=self._settings.poll_interval,
+                last_polled_at=None,
+                tokens_issued_at=None,
+                created_at=now,
+                decided_at=None,
+                ended_at=None,
+            )
+            grant.purpose_text_ct = key.seal(
+                spec.purpose_text.encode(), _binding("grants", "purpose_text_ct", grant.grant_id)
+            )
+            if spec.binding_message:
+                grant.binding_message_ct = key.seal(
+                    spec.binding_message.encode(),
+                    _binding("grants", "binding_message_ct", grant.grant_id),
+                )
+            uow.grants.add(grant)
+            uow.flush()
+            self._history(uow, grant, "requested", "service", service.client_id, None, now)
+            uow.commit()
+            return RequestAccepted(auth_req_id, grant.request_expires_at, grant.poll_interval)
+
+    def _validate(self, service: ServiceInfo, spec: AccessRequestSpec, now: datetime) -> None:
+        if not spec.datatypes or not spec.actions:
+            raise InvalidInput("ask for at least one datatype and one action")
+        unknown = sorted(spec.datatypes - set(TYPES))
+        if unknown:
+            raise InvalidInput(f"unknown datatypes: {', '.join(unknown)}")
+        if spec.actions - set(ACTIONS):
+            raise InvalidInput(f"actions must be among {', '.join(ACTIONS)}")
+        beyond = sorted(spec.datatypes - service.ceiling_datatypes) + sorted(
+            spec.actions - service.ceiling_actions
+        )
+        if beyond:
+            raise AccessDenied(
+                f"beyond what this service may ever ask for: {', '.join(beyond)}",
+                reason="beyond-ceiling",
+            )
+        if not spec.purpose_uri.startswith(DPV) or len(spec.purpose_uri) > 200:
+            raise InvalidInput(f"purpose.id must be a DPV purpose URI ({DPV}...)")
+        if not spec.purpose_text.strip() or len(spec.purpose_text) > 500:
+            raise InvalidInput("purpose.text of 1 to 500 characters is needed")
+        if not spec.procedure_ref.strip() or len(spec.procedure_ref) > 100:
+            raise InvalidInput("procedure.ref of 1 to 100 characters is needed")
+        if spec.valid_until is not None:
+            if spec.valid_until <= now:
+                raise InvalidInput("valid_until is in the past")
+            if spec.valid_until > now + self._settings.max_validity:
+                raise InvalidInput(
+                    f"valid_until is beyond the maximum of {self._settings.max_validity.days} days"
+                )
+        if spec.procedure_planned_end is not None and spec.procedure_planned_end <= now:
+            raise InvalidInput("procedure.planned_end is in the past")
+
+    # -- the service polls (CIBA poll mode) -----------------------------------------------
+
+    def poll(self, service: ServiceInfo, auth_req_id: str, jkt: str) -> PollOutcome:
+        now = self._clock.now()
+        with self._uow() as uow:
+            grant = uow.grants.by_auth_req_id(_hash(auth_req_id))
+            if grant is None or grant.service_id != service.service_id:
+                return PollOutcome("invalid")
+            if grant.status == "requested" and grant.request_expires_at <= now:
+                self._set_status(uow, grant, "lapsed", "system", None, None, now)
+                uow.commit()
+                return PollOutcome("expired")
+            if grant.status == "requested":
+                too_soon = (
+                    grant.last_polled_at is not None
+                    and now - grant.last_polled_at < timedelta(seconds=grant.poll_interval)
+                )
+                grant.last_polled_at = now
+                if too_soon:
+                    grant.poll_interval += 5  # CIBA §11: slow_down adds 5 seconds
+                uow.commit()
+                return PollOutcome("slow_down" if too_soon else "pending")
+            if grant.status == "lapsed":
+                return PollOutcome("expired")
+            if grant.status in ("denied", "ended"):
+                return PollOutcome("denied")
+            if grant.tokens_issued_at is not None:
+                return PollOutcome("invalid")  # an auth_req_id is redeemed once
+            grant.tokens_issued_at = now
+            pair = self._tokens.issue(uow, grant, jkt, now)
+            uow.commit()
+            return PollOutcome("approved", pair)
+
+    # -- the resident decides ---------------------------------------------------------------
+
+    def pending(self, resident_id: uuid.UUID) -> list[GrantView]:
+        now = self._clock.now()
+        return [
+            g
+            for g in self.grants(resident_id, statuses=["requested"])
+            if g.request_expires_at > now
+        ]
+
+    def grants(
+        self, resident_id: uuid.UUID, *, statuses: Sequence[str] | None = None
+    ) -> list[GrantView]:
+        with self._uow() as uow:
+            resident = self._keys.active_resident(uow, resident_id)
+            key = self._keys.current(uow, resident)
+            return [
+                self._view(uow, key, g)
+                for g in uow.grants.of_resident(resident_id, statuses=statuses)
+            ]
+
+    def get(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> GrantView:
+        with self._uow() as uow:
+            resident = self._keys.active_resident(uow, resident_id)
+            grant = uow.grants.get(resident_id, grant_id)
+            if grant is None:
+                raise NotFound("no such grant in this vault")
+            return self._view(uow, self._keys.current(uow, resident), grant)
+
+    def approve(
+        self,
+        resident_id: uuid.UUID,
+        grant_id: uuid.UUID,
+        *,
+        datatypes: Sequence[str] | None = None,
+        actions: Sequence[str] | None = None,
+        valid_until: datetime | None = None,
+    ) -> GrantView:
+        """Approve as asked, or narrower: fewer datatypes, fewer actions, a shorter validity.
+        Anything wider than the request is refused."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            resident = self._keys.active_resident(uow, resident_id)
+            grant = self._open_request(uow, resident_id, grant_id, now)
+            asked_types = set(json.loads(grant.requested_datatypes))
+            asked_actions = set(json.loads(grant.requested_actions))
+            types = set(datatypes) if datatypes is not None else asked_types
+            acts = set(actions) if actions is not None else asked_actions
+            until = valid_until or grant.requested_valid_until
+            wider = sorted(types - asked_types) + sorted(acts - asked_actions)
+            if wider:
+                raise InvalidInput(f"you can give less than asked, not more: {', '.join(wider)}")
+            if until > grant.requested_valid_until:
+                raise InvalidInput("you can give access for a shorter time than asked, not longer")
+            if until <= now:
+                raise InvalidInput("the end of the access must be in the future")
+            if not types or not acts:
+                raise InvalidInput("to give nothing, deny the request instead")
+            grant.datatypes = json.dumps(sorted(types))
+            grant.actions = json.dumps(sorted(acts))
+            grant.valid_until = until
+            grant.granted_by = "self"
+            grant.decided_by = resident_id
+            grant.decided_at = now
+            narrowed: dict[str, object] = {
+                k: v
+                for k, v in {
+                    "datatypes": sorted(types) if types != asked_types else None,
+                    "actions": sorted(acts) if acts != asked_actions else None,
+                    "valid_until": until.isoformat()
+                    if until != grant.requested_valid_until
+                    else None,
+                }.items()
+                if v is not None
+            }
+            self._set_status(
+                uow, grant, "approved", "resident", str(resident_id), None, now, narrowed or None
+            )
+            uow.commit()
+            return self._view(uow, self._keys.current(uow, resident), grant)
+
+    def deny(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> GrantView:
+        now = self._clock.now()
+        with self._uow() as uow:
+            resident = self._keys.active_resident(uow, resident_id)
+            grant = self._open_request(uow, resident_id, grant_id, now)
+            grant.decided_by = resident_id
+            grant.decided_at = now
+            self._set_status(uow, grant, "denied", "resident", str(resident_id), None, now)
+            uow.commit()
+            return self._view(uow, self._keys.current(uow, resident), grant)
+
+    def _open_request(
+        self, uow: SqlUnitOfWork, resident_id: uuid.UUID, grant_id: uuid.UUID, now: datetime
+    ) -> GrantRow:
+        grant = uow.grants.get(resident_id, grant_id, for_update=True)
+        if grant is None:
+            raise NotFound("no such request in this vault")
+        if grant.status != "requested":
+            raise Conflict(f"this request has already been answered ({grant.status})")
+        if grant.request_expires_at <= now:
+            raise Conflict("this request has expired")
+        return grant
+
+    def revoke(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> GrantView:
+        """The resident stops a grant: access ends now."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            resident = self._keys.active_resident(uow, resident_id)
+            grant = uow.grants.get(resident_id, grant_id, for_update=True)
+            if grant is None:
+                raise NotFound("no such grant in this vault")
+            if grant.status == "requested":
+                self._set_status(uow, grant, "denied", "resident", str(resident_id), None, now)
+            elif grant.status == "approved":
+                self._end(uow, grant, "revoked", "resident", str(resident_id), now)
+            uow.commit()
+            return self._view(uow, self._keys.current(uow, resident), grant)
+
+    def revoke_service(self, resident_id: uuid.UUID, service_id: uuid.UUID) -> int:
+        """Stop everything for one service: every grant ends, every request is denied."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            self._keys.active_resident(uow, resident_id)
+            stopped = 0
+            for grant in uow.grants.of_resident(resident_id, statuses=["requested", "approved"]):
+                if grant.service_id != service_id:
+                    continue
+                if grant.status == "approved":
+                    self._end(uow, grant, "revoked", "resident", str(resident_id), now)
+                else:
+                    self._set_status(uow, grant, "denied", "resident", str(resident_id), None, now)
+                stopped += 1
+            uow.commit()
+            return stopped
+
+    # -- procedures end -------------------------------------------------------------------
+
+    def close_procedure_by_service(self, service: ServiceInfo, subject: str, ref: str) -> int:
+        now = self._clock.now()
+        with self._uow() as uow:
+            resident_id = self._registry.resident_of(uow, service.service_id, subject)
+            procedure = uow.grants.procedure_by_ref(resident_id, service.service_id, ref)
+            if procedure is None:
+                raise NotFound("no such procedure for this resident")
+            ended = self._close(uow, procedure, "service", service.client_id, now)
+            uow.commit()
+            return ended
+
+    def close_procedure_by_resident(self, resident_id: uuid.UUID, procedure_id: uuid.UUID) -> int:
+        now = self._clock.now()
+        with self._uow() as uow:
+            self._keys.active_resident(uow, resident_id)
+            procedure = uow.grants.procedure(resident_id, procedure_id, for_update=True)
+            if procedure is None:
+                raise NotFound("no such procedure in this vault")
+            ended = self._close(uow, procedure, "resident", str(resident_id), now)
+            uow.commit()
+            return ended
+
+    def _close(
+        self,
+        uow: SqlUnitOfWork,
+        procedure: ProcedureRow,
+        by: Actor | Literal["planned-end"],
+        actor_id: str | None,
+        now: datetime,
+    ) -> int:
+        if procedure.status != "open":
+            return 0
+        procedure.status = "closed"
+        procedure.closed_by = by
+        procedure.closed_at = now
+        ended = 0
+        actor: Actor = "system" if by == "planned-end" else by
+        for grant in uow.grants.of_procedure(procedure.resident_id, procedure.procedure_id):
+            if grant.status == "approved":
+                self._end(uow, grant, "procedure-closed", actor, actor_id, now)
+                ended += 1
+            elif grant.status == "requested":
+                self._set_status(uow, grant, "lapsed", actor, actor_id, "procedure-closed", now)
+        return ended
+
+    def relinquish(self, service: ServiceInfo, resident_id: uuid.UUID, grant_id: uuid.UUID) -> None:
+        """The service gives a grant back before its end."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            grant = uow.grants.get(resident_id, grant_id, for_update=True)
+            if grant is None or grant.service_id != service.service_id:
+                raise NotFound("no such grant")
+            if grant.status == "approved":
+                self._end(uow, grant, "relinquished", "service", service.client_id, now)
+            uow.commit()
+
+    def end_for_token_reuse(self, uow: SqlUnitOfWork, grant: GrantRow, now: datetime) -> None:
+        if grant.status == "approved":
+            self._end(uow, grant, "token-reuse", "system", None, now)
+
+    # -- the sweeper: marks and notifies what the check already refuses --------------------
+
+    def sweep(self, *, batch: int = 500) -> dict[str, int]:
+        now = self._clock.now()
+        counts = {"expired": 0, "lapsed": 0, "procedures_closed": 0}
+        with self._uow() as uow:
+            for procedure in uow.grants.procedures_past_planned_end(now, batch):
+                self._close(uow, procedure, "planned-end", None, now)
+                counts["procedures_closed"] += 1
+            for grant in uow.grants.due_for_sweep(now, batch):
+                if grant.status == "approved":
+                    self._end(uow, grant, "expired", "system", None, now)
+                    counts["expired"] += 1
+                else:
+                    self._set_status(uow, grant, "lapsed", "system", None, None, now)
+                    counts["lapsed"] += 1
+            uow.commit()
+        return counts
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _end(
+        self,
+        uow: SqlUnitOfWork,
+        grant: GrantRow,
+        reason: EndReason,
+        actor: Actor,
+        actor_id: str | None,
+        now: datetime,
+    ) -> None:
+        grant.end_reason = reason
+        grant.ended_at = now
+        self._set_status(uow, grant, "ended", actor, actor_id, reason, now)
+        uow.tokens.revoke_grant(grant.resident_id, grant.grant_id, now)
+
+    def _set_status(
+        self,
+        uow: SqlUnitOfWork,
+        grant: GrantRow,
+        status: str,
+        actor: Actor,
+        actor_id: str | None,
+        reason: str | None,
+        now: datetime,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        grant.status = status
+        self._history(uow, grant, status, actor, actor_id, reason, now, details)
+
+    def _history(
+        self,
+        uow: SqlUnitOfWork,
+        grant: GrantRow,
+        status: str,
+        actor: Actor,
+        actor_id: str | None,
+        reason: str | None,
+        now: datetime,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        uow.grants.add(
+            GrantEventRow(
+                resident_id=grant.resident_id,
+                grant_id=grant.grant_id,
+                seq=uow.grants.next_event_seq(grant.resident_id, grant.grant_id),
+                at=now,
+                status=status,
+                actor=actor,
+                actor_id=actor_id,
+                reason=reason,
+                details=json.dumps(details) if details else None,
+            )
+        )
+        uow.flush()
+        record(
+            uow,
+            AccessEvent(
+                resident_id=grant.resident_id,
+                name=f"grant.{status}",
+                outcome="done",
+                actor=actor,
+                actor_id=actor_id,
+                reason=reason,
+                service_id=grant.service_id,
+                grant_id=grant.grant_id,
+                procedure_id=grant.procedure_id,
+            ),
+            now,
+        )
+
+    def _view(self, uow: SqlUnitOfWork, key: DataKey, grant: GrantRow) -> GrantView:
+        procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)
+        if procedure is None:
+            raise NotFound("the procedure of this grant is missing")
+        service = uow.services.get(grant.service_id)
+        history = tuple(
+            HistoryEntry(
+                e.at,
+                e.status,
+                e.actor,
+                e.actor_id,
+                e.reason,
+                json.loads(e.details) if e.details else None,
+            )
+            for e in uow.grants.events(grant.resident_id, grant.grant_id)
+        )
+        return GrantView(
+            grant_id=grant.grant_id,
+            service_id=grant.service_id,
+            service_name=service.name if service else "(removed service)",
+            status=grant.status,
+            end_reason=grant.end_reason,
+            requested_datatypes=tuple(json.loads(grant.requested_datatypes)),
+            requested_actions=tuple(json.loads(grant.requested_actions)),
+            requested_valid_until=grant.requested_valid_until,
+            datatypes=tuple(json.loads(grant.datatypes)) if grant.datatypes else (),
+            actions=tuple(json.loads(grant.actions)) if grant.actions else (),
+            valid_until=grant.valid_until,
+            purpose_uri=grant.purpose_uri,
+            purpose_text=key.open(
+                grant.purpose_text_ct, _binding("grants", "purpose_text_ct", grant.grant_id)
+            ).decode()
+            if grant.purpose_text_ct
+            else "",
+            legal_basis=grant.legal_basis,
+            binding_message=key.open(
+                grant.binding_message_ct, _binding("grants", "binding_message_ct", grant.grant_id)
+            ).decode()
+            if grant.binding_message_ct
+            else None,
+            granted_by=grant.granted_by,
+            procedure=ProcedureView(
+                procedure_id=procedure.procedure_id,
+                ref=procedure.ref,
+                description=key.open(
+                    procedure.description_ct,
+                    _binding("procedures", "description_ct", procedure.procedure_id),
+                ).decode()
+                if procedure.description_ct
+                else None,
+                planned_end=procedure.planned_end,
+                status=procedure.status,
+                closed_by=procedure.closed_by,
+                closed_at=procedure.closed_at,
+            ),
+            request_expires_at=grant.request_expires_at,
+            created_at=grant.created_at,
+            decided_at=grant.decided_at,
+            ended_at=grant.ended_at,
+            history=history,
+        )

@@ -1,0 +1,279 @@
+"""Registered services, their keys and ceilings, and how residents connect to them.
+
+A service sees a resident only as a pairwise subject: a keyed hash of (service, resident)
+under a deployment secret, so two services cannot correlate a resident and neither learns the
+resident's internal id (invariant I4). A resident connects by giving a service a one-time
+connection code (15 minutes, single use); the service redeems it for the subject.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from keys.secrets import KeyedHasher
+from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from vault.grants.policy import ACTIONS
+from vault.ports import Clock
+from vault.records.catalogue import TYPES
+from vault.storage.orm import ConnectionCodeRow, ServiceConnectionRow, ServiceRow
+from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
+
+KINDS = ("school", "municipality", "care-provider", "other")
+ORGANISATION_SCHEMES = {
+    "oin": re.compile(r"^\d{20}$"),  # Organisatie-identificatienummer (Logius)
+    "kvk": re.compile(r"^\d{8}$"),  # Kamer van Koophandel
+    "ura": re.compile(r"^\d{8}$"),  # UZI-register abonneenummer (care providers)
+}
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LIFETIME = timedelta(minutes=15)
+SUBJECT_PURPOSE = "pairwise-subject"
+CODE_PURPOSE = "connection-code"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    service_id: uuid.UUID
+    client_id: str
+    name: str
+    organisation: str  # "oin:00000001234567890000"
+    kind: str
+    jwks: dict[str, Any] | None
+    jwks_uri: str | None
+    event_endpoint: str | None
+    ceiling_datatypes: frozenset[str]
+    ceiling_actions: frozenset[str]
+    active: bool
+    created_at: datetime
+
+
+def service_info(row: ServiceRow) -> ServiceInfo:
+    return ServiceInfo(
+        service_id=row.service_id,
+        client_id=row.client_id,
+        name=row.name,
+        organisation=f"{row.organisation_scheme}:{row.organisation_id}",
+        kind=row.kind,
+        jwks=json.loads(row.jwks) if row.jwks else None,
+        jwks_uri=row.jwks_uri,
+        event_endpoint=row.event_endpoint,
+        ceiling_datatypes=frozenset(json.loads(row.ceiling_datatypes)),
+        ceiling_actions=frozenset(json.loads(row.ceiling_actions)),
+        active=row.status == "active",
+        created_at=row.created_at,
+    )
+
+
+def _public_jwks(jwks: dict[str, Any]) -> str:
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise InvalidInput("the JWKS needs a non-empty 'keys' list")
+    for key in keys:
+        if not isinstance(key, dict) or "kty" not in key:
+            raise InvalidInput("every JWK needs a 'kty'")
+        if any(member in key for member in ("d", "p", "q", "dp", "dq", "qi", "k")):
+            raise InvalidInput("the JWKS holds private key material: register public keys only")
+    return json.dumps({"keys": keys}, sort_keys=True)
+
+
+def _https_url(value: str | None, what: str, *, allow_http_localhost: bool) -> str | None:
+    if value is None:
+        return None
+    if value.startswith("https://"):
+        return value
+    if allow_http_localhost and re.match(r"^http://(localhost|127\.0\.0\.1)(:\d+)?(/|$)", value):
+        return value
+    raise InvalidInput(f"the {what} must be an https:// URL")
+
+
+class ServiceRegistry:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        hasher: KeyedHasher,
+        clock: Clock,
+        allow_http_localhost: bool = False,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+        self._allow_http_localhost = allow_http_localhost
+
+    # -- registration (operator, through `regie services ...`) -----------------------------
+
+    def add(
+        self,
+        *,
+        name: str,
+        organisation: str,
+        kind: str,
+        datatypes: list[str],
+        actions: list[str],
+        jwks: dict[str, Any] | None = None,
+        jwks_uri: str | None = None,
+        event_endpoint: str | None = None,
+        client_id: str | None = None,
+    ) -> ServiceInfo:
+        scheme, _, number = organisation.partition(":")
+        if scheme not in ORGANISATION_SCHEMES or not ORGANISATION_SCHEMES[scheme].match(number):
+            raise InvalidInput(
+                "organisation must be oin:<20 digits>, kvk:<8 digits> or ura:<8 digits>"
+            )
+        if kind not in KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
+        unknown = sorted(set(datatypes) - set(TYPES))
+        if unknown or not datatypes:
+            raise InvalidInput(
+                f"unknown datatypes in the ceiling: {', '.join(unknown) or '(none given)'}"
+            )
+        if not actions or set(actions) - set(ACTIONS):
+            raise InvalidInput(f"actions must be among {', '.join(ACTIONS)}")
+        if (jwks is None) == (jwks_uri is None):
+            raise InvalidInput(
+                "give the service's public keys as a JWKS or a jwks_uri (one of them)"
+            )
+        if not name.strip() or len(name) > 200:
+            raise InvalidInput("a name of 1 to 200 characters is needed")
+        cid = client_id or "svc-" + "".join(
+            secrets.choice(CODE_ALPHABET.lower()) for _ in range(12)
+        )
+        if not re.match(r"^[a-z0-9][a-z0-9._-]{2,63}$", cid):
+            raise InvalidInput("client_id: 3-64 of a-z, 0-9, '.', '_', '-'")
+        row = ServiceRow(
+            service_id=uuid.uuid4(),
+            client_id=cid,
+            name=name.strip(),
+            organisation_scheme=scheme,
+            organisation_id=number,
+            kind=kind,
+            jwks=_public_jwks(jwks) if jwks is not None else None,
+            jwks_uri=_https_url(
+                jwks_uri, "jwks_uri", allow_http_localhost=self._allow_http_localhost
+            ),
+            event_endpoint=_https_url(
+                event_endpoint, "event endpoint", allow_http_localhost=self._allow_http_localhost
+            ),
+            ceiling_datatypes=json.dumps(sorted(set(datatypes))),
+            ceiling_actions=json.dumps(sorted(set(actions))),
+            status="active",
+            created_at=self._clock.now(),
+            disabled_at=None,
+        )
+        with self._uow() as uow:
+            if uow.services.by_client_id(cid) is not None:
+                raise Conflict(f"client_id {cid} is taken")
+            uow.services.add(row)
+            uow.commit()
+            return service_info(row)
+
+    def all(self) -> list[ServiceInfo]:
+        with self._uow() as uow:
+            return [service_info(r) for r in uow.services.all()]
+
+    def by_client_id(self, client_id: str) -> ServiceInfo:
+        with self._uow() as uow:
+            row = uow.services.by_client_id(client_id)
+            if row is None:
+                raise NotFound(f"no service with client_id {client_id}")
+            return service_info(row)
+
+    def disable(self, client_id: str) -> ServiceInfo:
+        with self._uow() as uow:
+            row = uow.services.by_client_id(client_id)
+            if row is None:
+                raise NotFound(f"no service with client_id {client_id}")
+            row.status = "disabled"
+            row.disabled_at = self._clock.now()
+            uow.commit()
+            return service_info(row)
+
+    def set_keys(
+        self, client_id: str, *, jwks: dict[str, Any] | None = None, jwks_uri: str | None = None
+    ) -> ServiceInfo:
+        """Replace the service's public keys (its key rotation)."""
+        if (jwks is None) == (jwks_uri is None):
+            raise InvalidInput("give a JWKS or a jwks_uri (one of them)")
+        with self._uow() as uow:
+            row = uow.services.by_client_id(client_id)
+            if row is None:
+                raise NotFound(f"no service with client_id {client_id}")
+            row.jwks = _public_jwks(jwks) if jwks is not None else None
+            row.jwks_uri = _https_url(
+                jwks_uri, "jwks_uri", allow_http_localhost=self._allow_http_localhost
+            )
+            uow.commit()
+            return service_info(row)
+
+    def key_source(self, client_id: str) -> tuple[dict[str, Any] | None, str | None] | None:
+        """(inline JWKS, jwks_uri) of an active service, None otherwise: for client auth."""
+        with self._uow() as uow:
+            row = uow.services.by_client_id(client_id)
+            if row is None or row.status != "active":
+                return None
+            return (json.loads(row.jwks) if row.jwks else None, row.jwks_uri)
+
+    # -- pairwise subjects and connecting ----------------------------------------------------
+
+    def subject(self, service_id: uuid.UUID, resident_id: uuid.UUID) -> str:
+        digest = self._hasher.digest(SUBJECT_PURPOSE, service_id.bytes + resident_id.bytes)
+        return base64.b32encode(digest[:20]).decode().lower()
+
+    def connection_code(self, resident_id: uuid.UUID) -> tuple[str, datetime]:
+        """A new one-time code for the resident to hand to a service (shown once)."""
+        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))  # 50 bits, 15 minutes
+        now = self._clock.now()
+        with self._uow() as uow:
+            uow.services.add(
+                ConnectionCodeRow(
+                    code_hash=self._hasher.digest(CODE_PURPOSE, raw.encode()),
+                    resident_id=resident_id,
+                    created_at=now,
+                    expires_at=now + CODE_LIFETIME,
+                    used_at=None,
+                    used_by_service_id=None,
+                )
+            )
+            uow.commit()
+        return f"{raw[:5]}-{raw[5:]}", now + CODE_LIFETIME
+
+    def redeem(self, service: ServiceInfo, code: str) -> str:
+        """The service's pairwise subject for the resident who gave it `code`."""
+        cleaned = "".join(ch for ch in code.upper() if ch.isalnum()).translate(
+            str.maketrans("OIL", "011")
+        )
+        with self._uow() as uow:
+            row = uow.services.connection_code(self._hasher.digest(CODE_PURPOSE, cleaned.encode()))
+            now = self._clock.now()
+            if row is None or row.used_at is not None or row.expires_at <= now:
+                raise AuthenticationFailed("this connection code is not valid (any more)")
+            row.used_at = now
+            row.used_by_service_id = service.service_id
+            subject = self._connect(uow, service.service_id, row.resident_id, now)
+            uow.commit()
+            return subject
+
+    def _connect(
+        self, uow: SqlUnitOfWork, service_id: uuid.UUID, resident_id: uuid.UUID, now: datetime
+    ) -> str:
+        subject = self.subject(service_id, resident_id)
+        if uow.services.connection(service_id, subject) is None:
+            uow.services.add(
+                ServiceConnectionRow(
+                    service_id=service_id, subject=subject, resident_id=resident_id, created_at=now
+                )
+            )
+        return subject
+
+    def resident_of(self, uow: SqlUnitOfWork, service_id: uuid.UUID, subject: str) -> uuid.UUID:
+        """The resident behind a subject this service knows; NotFound for anything else."""
+        row = uow.services.connection(service_id, subject)
+        if row is None:
+            raise NotFound("no resident is connected to this service under that subject")
+        return row.resident_id
