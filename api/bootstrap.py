@@ -17,6 +17,9 @@ from keys.secrets import KeyedHasher
 from keys.service import KeyService
 from keys.signing import SigningKeyring
 from keys.unsafe import UnsafeMemoryKekBackend
+from vault.grants.access import ServiceAccess
+from vault.grants.service import GrantPolicySettings, GrantService
+from vault.grants.tokens import TokenService
 from vault.identity.service import IdentityPolicy, IdentityService
 from vault.keyring.service import KeyRotationService
 from vault.ports import Clock, SystemClock
@@ -24,7 +27,9 @@ from vault.records.export import VaultExporter
 from vault.records.service import RecordService
 from vault.residents.keys import VaultKeys
 from vault.residents.service import ResidentService
+from vault.services.service import ServiceRegistry
 from vault.storage.engine import build_engine
+from vault.storage.repositories import SqlReplayCache
 from vault.storage.unit_of_work import SessionFactory, SqlUnitOfWork
 
 
@@ -75,10 +80,29 @@ def build_container(
         uow=uow, keys=vault_keys, clock=the_clock, max_file_bytes=settings.max_file_bytes
     )
     origin = urlsplit(settings.public_url)
+    hasher = KeyedHasher(keyring)
+    registry = ServiceRegistry(
+        uow=uow, hasher=hasher, clock=the_clock, allow_http_localhost=settings.mode == "development"
+    )
+    tokens = TokenService(
+        uow=uow, clock=the_clock, access_lifetime=timedelta(seconds=settings.access_token_seconds)
+    )
+    grants = GrantService(
+        uow=uow,
+        keys=vault_keys,
+        registry=registry,
+        tokens=tokens,
+        clock=the_clock,
+        settings=GrantPolicySettings(
+            max_validity=timedelta(days=settings.grant_max_validity_days),
+            pending_lifetime=timedelta(days=settings.pending_request_days),
+        ),
+    )
+    tokens.on_reuse = grants.end_for_token_reuse
     identity = IdentityService(
         uow=uow,
         keys=vault_keys,
-        hasher=KeyedHasher(keyring),
+        hasher=hasher,
         clock=the_clock,
         policy=IdentityPolicy(
             rp_id=settings.rp_id,
@@ -106,4 +130,9 @@ def build_container(
             clock=the_clock,
             grace_seconds=settings.kek_retire_grace_seconds,
         ),
+        services=registry,
+        tokens=tokens,
+        grants=grants,
+        service_access=ServiceAccess(uow=uow, records=records, clock=the_clock),
+        replay=SqlReplayCache(session_factory),
     )

@@ -10,12 +10,17 @@ from api.settings import Settings
 from keys.keyring import KeyringFile
 from keys.service import KeyService
 from keys.signing import SigningKeyring
+from vault.grants.access import ServiceAccess
+from vault.grants.service import GrantService
+from vault.grants.tokens import TokenService
 from vault.identity.service import IdentityService
 from vault.keyring.service import KeyRotationService
 from vault.ports import Clock
 from vault.records.export import VaultExporter
 from vault.records.service import RecordService
 from vault.residents.service import ResidentService
+from vault.services.service import ServiceRegistry
+from vault.storage.repositories import SqlReplayCache
 from vault.storage.unit_of_work import UnitOfWorkFactory
 
 
@@ -33,3 +38,8 @@ class Container:
     records: RecordService
     exporter: VaultExporter
     key_rotation: KeyRotationService
+    services: ServiceRegistry
+    tokens: TokenService
+    grants: GrantService
+    service_access: ServiceAccess
+    replay: SqlReplayCache

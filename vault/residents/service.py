@@ -41,7 +41,8 @@ class ResidentService:
             return ResidentProfile(resident_id, name, resident.created_at)
 
     def delete_vault(self, resident_id: uuid.UUID) -> None:
-        """Shred the vault: drop its data keys and every row; keep a contentless tombstone.
+        """Shred the vault: drop its data keys and every row; keep a contentless tombstone and
+        the access events (which hold no plaintext).
 
         The ciphertexts in backups stay unreadable once the KEK that wrapped the dropped data
         key is retired (docs/security.md, "Deletion and its horizon").
@@ -53,6 +54,11 @@ class ResidentService:
             uow.blobs.delete_all(resident_id)
             uow.records.delete_all(resident_id)
             uow.auth.delete_all(resident_id)
+            # Services lose access at once: tokens, connections, grants and procedures go too.
+            # Access events stay: they hold no plaintext and are what the log is made of.
+            uow.tokens.delete_all(resident_id)
+            uow.services.delete_connections(resident_id)
+            uow.grants.delete_all(resident_id)
             uow.data_keys.delete_all(resident_id)
             resident.status = "deleted"
             resident.display_name_ct = None
