@@ -12,7 +12,7 @@ from api.middleware import (
     SecurityHeadersMiddleware,
     UnexpectedErrorMiddleware,
 )
-from api.routers import auth, health, me, records, wellknown
+from api.routers import auth, grants, health, me, records, wellknown
 from api.settings import Settings
 
 DESCRIPTION = """
@@ -28,7 +28,14 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app = FastAPI(title="Regie", version="0.1.0", description=DESCRIPTION)
     app.state.container = built
     install_error_handlers(app, settings.public_url)
-    routers = (health.router, wellknown.router, auth.router, me.router, records.router)
+    routers = (
+        health.router,
+        wellknown.router,
+        auth.router,
+        me.router,
+        records.router,
+        grants.router,
+    )
     for router in routers:
         app.include_router(router)
     app.state.api_routes = [route for router in routers for route in router.routes]

@@ -62,6 +62,18 @@ PROBLEMS: dict[str, ProblemType] = {
         ),
         ProblemType("vault-deleted", 410, "Vault deleted", "This vault has been deleted."),
         ProblemType(
+            "access-denied",
+            403,
+            "Access denied",
+            "No live grant covers this: `reason` says which condition failed.",
+        ),
+        ProblemType(
+            "grant-ended",
+            403,
+            "Grant ended",
+            "The grant has ended (revoked, procedure closed, expired); access is over.",
+        ),
+        ProblemType(
             "service-unavailable",
             503,
             "Service unavailable",
@@ -83,6 +95,8 @@ _VAULT_ERRORS: list[tuple[type[ve.VaultError], str]] = [
     (ve.AuthenticationFailed, "authentication-required"),
     (ve.ReauthenticationRequired, "reauthentication-required"),
     (ve.VaultDeleted, "vault-deleted"),
+    (ve.GrantEnded, "grant-ended"),
+    (ve.AccessDenied, "access-denied"),
     (ve.Unavailable, "service-unavailable"),
 ]
 
@@ -143,7 +157,11 @@ def install_error_handlers(app: FastAPI, public_url: str) -> None:
         slug = slug_for(exc)
         if slug == "service-unavailable":
             log.warning("unavailable: %s", type(exc.__cause__ or exc).__name__)
-        extra = {"limit_bytes": exc.limit} if isinstance(exc, ve.PayloadTooLarge) else None
+        extra: dict[str, object] | None = None
+        if isinstance(exc, ve.PayloadTooLarge):
+            extra = {"limit_bytes": exc.limit}
+        if isinstance(exc, ve.AccessDenied):
+            extra = {"reason": exc.reason}
         return problem_response(request, slug, exc.detail, public_url=public_url, extra=extra)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:

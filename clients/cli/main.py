@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -21,6 +22,7 @@ from api.container import Container
 from api.settings import Settings, UnsafeSettingsError, unknown_environment
 from keys.errors import KeysError
 from vault.errors import VaultError
+from vault.services.service import ServiceInfo
 from vault.storage.engine import build_engine
 from vault.storage.migrate import current_revision, head_revision, upgrade
 
@@ -29,6 +31,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Key-encryption keys and signing keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+services_app = typer.Typer(
+    help="Registered services (OAuth clients) and their ceilings.", no_args_is_help=True
+)
+app.add_typer(services_app, name="services")
 console = Console()
 err = Console(stderr=True)
 
@@ -261,6 +267,142 @@ def keys_retire(version: int = typer.Argument(..., help="The KEK version to dest
     except KeysError as e:
         raise _fail(str(e)) from e
     console.print(f"KEK version {version} retired: its key material is destroyed")
+
+
+def _service_json(info: ServiceInfo) -> dict[str, object]:
+    return {
+        "client_id": info.client_id,
+        "service_id": str(info.service_id),
+        "name": info.name,
+        "organisation": info.organisation,
+        "kind": info.kind,
+        "status": "active" if info.active else "disabled",
+        "ceiling": {
+            "datatypes": sorted(info.ceiling_datatypes),
+            "actions": sorted(info.ceiling_actions),
+        },
+        "jwks_uri": info.jwks_uri,
+        "jwks_kids": [k.get("kid") for k in (info.jwks or {}).get("keys", [])],
+        "event_endpoint": info.event_endpoint,
+        "created_at": info.created_at.isoformat(),
+    }
+
+
+def _read_jwks(path: Path | None) -> dict[str, object] | None:
+    if path is None:
+        return None
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise _fail(f"cannot read a JWKS from {path}: {e}") from e
+    if not isinstance(loaded, dict):
+        raise _fail(f"{path} does not hold a JWKS object")
+    return loaded
+
+
+def _print_service(info: ServiceInfo, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_service_json(info), indent=2))
+        return
+    table = Table(show_header=False, title=info.name)
+    for key, value in _service_json(info).items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+    console.print(table)
+
+
+@services_app.command("add")
+def services_add(
+    name: str = typer.Option(..., help="The organisation's name as residents will read it"),
+    organisation: str = typer.Option(..., help="oin:<20 digits>, kvk:<8 digits> or ura:<8 digits>"),
+    kind: str = typer.Option(..., help="school | municipality | care-provider | other"),
+    datatype: list[str] = typer.Option(
+        ..., "--datatype", help="A datatype it may ever ask for (repeat)"
+    ),
+    action: list[str] = typer.Option(["read"], "--action", help="read and/or write (repeat)"),
+    jwks: Path | None = typer.Option(None, help="File with the service's public keys (JWKS)"),
+    jwks_uri: str | None = typer.Option(None, help="Or: https URL of its JWKS"),
+    event_endpoint: str | None = typer.Option(None, help="https URL for pushed events (RFC 8935)"),
+    client_id: str | None = typer.Option(None, help="Choose the client_id (default: generated)"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """Register a service with its keys and its ceiling (its legal basis)."""
+    c = _container()
+    try:
+        info = c.services.add(
+            name=name,
+            organisation=organisation,
+            kind=kind,
+            datatypes=datatype,
+            actions=action,
+            jwks=_read_jwks(jwks),
+            jwks_uri=jwks_uri,
+            event_endpoint=event_endpoint,
+            client_id=client_id,
+        )
+    except VaultError as e:
+        raise _fail(e.detail) from e
+    _print_service(info, as_json)
+
+
+@services_app.command("list")
+def services_list(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """Every registered service."""
+    infos = _container().services.all()
+    if as_json:
+        print(json.dumps([_service_json(i) for i in infos], indent=2))
+        return
+    table = Table(title="Services")
+    for column in ("client_id", "name", "organisation", "kind", "status", "datatypes"):
+        table.add_column(column)
+    for i in infos:
+        table.add_row(
+            i.client_id,
+            i.name,
+            i.organisation,
+            i.kind,
+            "active" if i.active else "disabled",
+            ", ".join(sorted(i.ceiling_datatypes)),
+        )
+    console.print(table)
+
+
+@services_app.command("show")
+def services_show(
+    client_id: str = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """One service."""
+    try:
+        info = _container().services.by_client_id(client_id)
+    except VaultError as e:
+        raise _fail(e.detail) from e
+    _print_service(info, as_json)
+
+
+@services_app.command("disable")
+def services_disable(client_id: str = typer.Argument(...)) -> None:
+    """Disable a service: every access it has stops at once (its grants stay on record)."""
+    try:
+        info = _container().services.disable(client_id)
+    except VaultError as e:
+        raise _fail(e.detail) from e
+    console.print(f"{info.name} ({info.client_id}) is disabled")
+
+
+@services_app.command("rotate-keys")
+def services_rotate_keys(
+    client_id: str = typer.Argument(...),
+    jwks: Path | None = typer.Option(None, help="File with the new public keys (JWKS)"),
+    jwks_uri: str | None = typer.Option(None, help="Or: https URL of its JWKS"),
+) -> None:
+    """Replace a service's registered public keys."""
+    try:
+        info = _container().services.set_keys(client_id, jwks=_read_jwks(jwks), jwks_uri=jwks_uri)
+    except VaultError as e:
+        raise _fail(e.detail) from e
+    console.print(f"new keys registered for {info.client_id}")
 
 
 if __name__ == "__main__":  # pragma: no cover

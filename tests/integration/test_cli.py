@@ -122,3 +122,124 @@ def test_an_unusable_key_backend_is_one_clear_line(
     assert result.exit_code == 1
     assert "the key backend cannot be used" in result.output
     assert "Traceback" not in result.output
+
+
+def test_services_add_list_show_rotate_disable(env: Path, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(
+        json.dumps(
+            {
+                "keys": [
+                    {
+                        "kty": "OKP",
+                        "crv": "Ed25519",
+                        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                        "kid": "a",
+                    }
+                ]
+            }
+        )
+    )
+    added = runner.invoke(
+        app,
+        [
+            "services",
+            "add",
+            "--name",
+            "Gemeente Utrecht",
+            "--organisation",
+            "oin:00000001002220647000",
+            "--kind",
+            "municipality",
+            "--datatype",
+            "income.benefits",
+            "--datatype",
+            "housing.address",
+            "--action",
+            "read",
+            "--jwks",
+            str(jwks),
+            "--client-id",
+            "gemeente-utrecht",
+            "--json",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    body = json.loads(added.output)
+    assert body["ceiling"] == {
+        "datatypes": ["housing.address", "income.benefits"],
+        "actions": ["read"],
+    }
+    assert body["jwks_kids"] == ["a"]
+    listed = json.loads(runner.invoke(app, ["services", "list", "--json"]).output)
+    assert [s["client_id"] for s in listed] == ["gemeente-utrecht"]
+    assert "Gemeente Utrecht" in runner.invoke(app, ["services", "show", "gemeente-utrecht"]).output
+    jwks.write_text(
+        json.dumps(
+            {
+                "keys": [
+                    {
+                        "kty": "OKP",
+                        "crv": "Ed25519",
+                        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                        "kid": "b",
+                    }
+                ]
+            }
+        )
+    )
+    assert (
+        runner.invoke(
+            app, ["services", "rotate-keys", "gemeente-utrecht", "--jwks", str(jwks)]
+        ).exit_code
+        == 0
+    )
+    assert json.loads(
+        runner.invoke(app, ["services", "show", "gemeente-utrecht", "--json"]).output
+    )["jwks_kids"] == ["b"]
+    assert runner.invoke(app, ["services", "disable", "gemeente-utrecht"]).exit_code == 0
+    assert (
+        json.loads(runner.invoke(app, ["services", "show", "gemeente-utrecht", "--json"]).output)[
+            "status"
+        ]
+        == "disabled"
+    )
+
+
+def test_services_add_refuses_bad_input(env: Path, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    private = tmp_path / "private.json"
+    private.write_text(
+        json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "x", "d": "secret"}]})
+    )
+    base = ["services", "add", "--name", "X", "--kind", "school", "--datatype", "education.grades"]
+    cases = [
+        (["--organisation", "oin:123", "--jwks-uri", "https://x.example/jwks"], "organisation"),
+        (["--organisation", "kvk:12345678", "--jwks", str(private)], "private key"),
+        (["--organisation", "kvk:12345678"], "JWKS or a jwks_uri"),
+        (["--organisation", "kvk:12345678", "--jwks-uri", "http://x.example/jwks"], "https"),
+    ]
+    for extra, message in cases:
+        result = runner.invoke(app, [*base, *extra])
+        assert result.exit_code == 1, result.output
+        assert message in result.output
+    bad_type = runner.invoke(
+        app,
+        [
+            "services",
+            "add",
+            "--name",
+            "X",
+            "--kind",
+            "school",
+            "--organisation",
+            "kvk:12345678",
+            "--datatype",
+            "astrology.chart",
+            "--jwks-uri",
+            "https://x.example/j",
+        ],
+    )
+    assert "unknown datatypes" in bad_type.output
+    assert runner.invoke(app, ["services", "show", "nobody"]).exit_code == 1

@@ -1,0 +1,72 @@
+"""The resident's side of grants: requests waiting, approve (or narrower), deny, stop."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from api.deps import ContainerDep, SessionDep
+from api.schemas.grants import ApproveIn, ConnectionCodeOut, GrantListOut, GrantOut, StoppedOut
+
+router = APIRouter(prefix="/v1/me", tags=["resident: access"])
+
+
+@router.post(
+    "/connection-codes",
+    status_code=201,
+    summary="A one-time code to connect a service (valid 15 minutes, works once)",
+)
+def new_connection_code(session: SessionDep, c: ContainerDep) -> ConnectionCodeOut:
+    code, expires = c.services.connection_code(session.resident_id)
+    return ConnectionCodeOut(code=code, expires_at=expires)
+
+
+@router.get("/requests", summary="Requests for access waiting for my answer")
+def pending(session: SessionDep, c: ContainerDep) -> GrantListOut:
+    return GrantListOut(grants=[GrantOut.of(g) for g in c.grants.pending(session.resident_id)])
+
+
+@router.get("/grants", summary="Every grant: who can see what, and what was asked before")
+def grants(session: SessionDep, c: ContainerDep) -> GrantListOut:
+    return GrantListOut(grants=[GrantOut.of(g) for g in c.grants.grants(session.resident_id)])
+
+
+@router.get("/grants/{grant_id}", summary="One grant with its history")
+def grant(grant_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> GrantOut:
+    return GrantOut.of(c.grants.get(session.resident_id, grant_id))
+
+
+@router.post("/grants/{grant_id}/approve", summary="Approve a request, as asked or narrower")
+def approve(grant_id: uuid.UUID, body: ApproveIn, session: SessionDep, c: ContainerDep) -> GrantOut:
+    return GrantOut.of(
+        c.grants.approve(
+            session.resident_id,
+            grant_id,
+            datatypes=body.datatypes,
+            actions=body.actions,
+            valid_until=body.valid_until,
+        )
+    )
+
+
+@router.post("/grants/{grant_id}/deny", summary="Say no to a request")
+def deny(grant_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> GrantOut:
+    return GrantOut.of(c.grants.deny(session.resident_id, grant_id))
+
+
+@router.post("/grants/{grant_id}/revoke", summary="Stop a grant: access ends now")
+def revoke(grant_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> GrantOut:
+    return GrantOut.of(c.grants.revoke(session.resident_id, grant_id))
+
+
+@router.post("/services/{service_id}/revoke", summary="Stop everything for one service")
+def revoke_service(service_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> StoppedOut:
+    return StoppedOut(stopped=c.grants.revoke_service(session.resident_id, service_id))
+
+
+@router.post("/procedures/{procedure_id}/close", summary="End a procedure and every grant under it")
+def close_procedure(procedure_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> StoppedOut:
+    return StoppedOut(
+        stopped=c.grants.close_procedure_by_resident(session.resident_id, procedure_id)
+    )
