@@ -12,7 +12,9 @@ from api.middleware import (
     SecurityHeadersMiddleware,
     UnexpectedErrorMiddleware,
 )
-from api.routers import auth, grants, health, me, records, wellknown
+from api.oauth import endpoints as oauth_endpoints
+from api.oauth.errors import OAuthError, oauth_error_response
+from api.routers import auth, grants, health, me, records, service, wellknown
 from api.settings import Settings
 
 DESCRIPTION = """
@@ -28,6 +30,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app = FastAPI(title="Regie", version="0.1.0", description=DESCRIPTION)
     app.state.container = built
     install_error_handlers(app, settings.public_url)
+    app.add_exception_handler(OAuthError, oauth_error_response)
     routers = (
         health.router,
         wellknown.router,
@@ -35,6 +38,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         me.router,
         records.router,
         grants.router,
+        oauth_endpoints.router,
+        service.router,
     )
     for router in routers:
         app.include_router(router)

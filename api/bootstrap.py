@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from api.container import Container
+from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
+from api.oauth.dpop import DpopVerifier
 from api.settings import Settings
 from keys.interfaces import KekBackend
 from keys.keyring import KeyringFile
@@ -31,6 +34,14 @@ from vault.services.service import ServiceRegistry
 from vault.storage.engine import build_engine
 from vault.storage.repositories import SqlReplayCache
 from vault.storage.unit_of_work import SessionFactory, SqlUnitOfWork
+
+# Endpoints where services authenticate with a client assertion (accepted as its audience).
+CLIENT_AUTH_PATHS = (
+    "/oauth/token",
+    "/oauth/bc-authorize",
+    "/v1/service/connections",
+    "/v1/service/procedures/close",
+)
 
 
 def build_kek_backend(settings: Settings, keyring: KeyringFile) -> KekBackend:
@@ -99,6 +110,7 @@ def build_container(
         ),
     )
     tokens.on_reuse = grants.end_for_token_reuse
+    replay = SqlReplayCache(session_factory)
     identity = IdentityService(
         uow=uow,
         keys=vault_keys,
@@ -134,5 +146,20 @@ def build_container(
         tokens=tokens,
         grants=grants,
         service_access=ServiceAccess(uow=uow, records=records, clock=the_clock),
-        replay=SqlReplayCache(session_factory),
+        replay=replay,
+        client_auth=ClientAssertionVerifier(
+            keys=JwksClientKeys(
+                lookup=registry.key_source,
+                http=httpx.Client(timeout=5.0, follow_redirects=False),
+                clock=the_clock,
+            ),
+            replay=replay,
+            clock=the_clock,
+            issuer=settings.public_url,
+            endpoint_urls=[settings.public_url + path for path in CLIENT_AUTH_PATHS],
+            max_lifetime_seconds=settings.client_assertion_max_lifetime_seconds,
+        ),
+        dpop=DpopVerifier(
+            replay=replay, clock=the_clock, max_age_seconds=settings.dpop_proof_max_age_seconds
+        ),
     )

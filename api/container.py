@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from api.oauth.client_auth import ClientAssertionVerifier
+from api.oauth.dpop import DpopVerifier
 from api.settings import Settings
 from keys.keyring import KeyringFile
 from keys.service import KeyService
@@ -43,3 +45,5 @@ class Container:
     grants: GrantService
     service_access: ServiceAccess
     replay: SqlReplayCache
+    client_auth: ClientAssertionVerifier
+    dpop: DpopVerifier

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     grant_max_validity_days: int = Field(default=365, ge=1, le=3650)
     pending_request_days: int = Field(default=14, ge=1, le=90)
     access_token_seconds: int = Field(default=300, ge=30, le=300)
+    # Stock OAuth clients (Authlib) sign assertions valid for an hour; each jti is remembered
+    # until it expires, so a longer lifetime costs replay-cache rows, not safety.
+    client_assertion_max_lifetime_seconds: int = Field(default=3600, ge=60, le=3600)
+    dpop_proof_max_age_seconds: int = Field(default=300, ge=10, le=600)
 
     @model_validator(mode="after")
     def _public_url_is_an_origin(self) -> Settings:

@@ -64,6 +64,7 @@ class PollOutcome:
 
     status: Literal["pending", "slow_down", "denied", "expired", "approved", "invalid"]
     tokens: TokenPair | None = None
+    granted: dict[str, object] | None = None  # what was approved (RFC 9396 shape, no texts)
 
 
 class GrantService:
@@ -230,8 +231,18 @@ class GrantService:
                 return PollOutcome("invalid")  # an auth_req_id is redeemed once
             grant.tokens_issued_at = now
             pair = self._tokens.issue(uow, grant, jkt, now)
+            procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)
+            granted: dict[str, object] = {
+                "type": "regie:records",
+                "actions": json.loads(grant.actions or "[]"),
+                "datatypes": json.loads(grant.datatypes or "[]"),
+                "purpose": {"id": grant.purpose_uri},
+                "legal_basis": grant.legal_basis,
+                "procedure": {"ref": procedure.ref if procedure else None},
+                "valid_until": grant.valid_until.isoformat() if grant.valid_until else None,
+            }
             uow.commit()
-            return PollOutcome("approved", pair)
+            return PollOutcome("approved", pair, granted)
 
     # -- the resident decides ---------------------------------------------------------------
 

@@ -91,14 +91,14 @@ class TokenService:
         with self._uow() as uow:
             row = uow.tokens.get(token_hash(access_token))
             now = self._clock.now()
-            if (
-                row is None
-                or row.kind != "access"
-                or row.revoked_at is not None
-                or row.expires_at <= now
-                or not hmac.compare_digest(row.jkt, jkt)
-            ):
+            if row is None or row.kind != "access" or not hmac.compare_digest(row.jkt, jkt):
                 raise AuthenticationFailed("invalid access token")
+            if row.revoked_at is not None:
+                grant = uow.grants.get(row.resident_id, row.grant_id)
+                reason = grant.end_reason if grant is not None and grant.end_reason else "ended"
+                raise AuthenticationFailed(f"the grant of this token has ended ({reason})")
+            if row.expires_at <= now:
+                raise AuthenticationFailed("the access token has expired: refresh it")
             return TokenFacts(row.resident_id, row.grant_id, row.service_id)
 
     def refresh(self, service_id: uuid.UUID, refresh_token: str, jkt: str) -> RefreshOutcome:

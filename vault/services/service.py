@@ -184,6 +184,13 @@ class ServiceRegistry:
                 raise NotFound(f"no service with client_id {client_id}")
             return service_info(row)
 
+    def get(self, service_id: uuid.UUID) -> ServiceInfo:
+        with self._uow() as uow:
+            row = uow.services.get(service_id)
+            if row is None:
+                raise NotFound("no such service")
+            return service_info(row)
+
     def disable(self, client_id: str) -> ServiceInfo:
         with self._uow() as uow:
             row = uow.services.by_client_id(client_id)

@@ -438,6 +438,7 @@ def one_server(
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--workers", default="1,2", help="uvicorn worker counts, e.g. 1 or 1,2")
+    ap.add_argument("--modes", default="sync,async", help="which apps, e.g. async")
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
@@ -453,7 +454,8 @@ def main() -> None:
         "--max-other",
         type=float,
         default=1000,
-        help="reject a measurement whose other-CPU %% exceeds this and retry (default: never)",
+        help="reject a measurement whose other-CPU %% exceeds this and retry (default: never);"
+        " with --summarize: leave such measurements out",
     )
     ap.add_argument("--retries", type=int, default=0, help="retries per rejected measurement")
     ap.add_argument("--keep-schema", action="store_true", help="keep bench_db_mode at the end")
@@ -469,6 +471,7 @@ def main() -> None:
     if args.summarize:
         got = [json.loads(ln) for f in args.summarize for ln in Path(f).read_text().splitlines()]
         got = [r for r in got if not r.get("rejected")]
+        got = [r for r in got if float(r["other_cpu_pct"]) <= args.max_other]
         print(summarize(got, args, f"Pooled from: {', '.join(args.summarize)}."))
         return
 
@@ -497,7 +500,8 @@ def main() -> None:
         n = 0
         for workers in (int(w) for w in args.workers.split(",")):
             for rep in range(1, args.reps + 1):
-                for mode in ("sync", "async") if n % 2 == 0 else ("async", "sync"):
+                modes = [m for m in ("sync", "async") if m in args.modes.split(",")]
+                for mode in modes if n % 2 == 0 else modes[::-1]:
                     recs += one_server(mode, workers, rep, args, ctx)
                 n += 1
     finally:

@@ -1,0 +1,199 @@
+"""The OAuth endpoints services use: metadata (RFC 8414), the backchannel request (in the shape
+of OpenID CIBA, poll mode), the token endpoint (CIBA grant and refresh, DPoP-bound tokens),
+connecting a resident by code, and closing a procedure.
+
+Each endpoint authenticates the service with `private_key_jwt` (api/oauth/client_auth.py) in
+its form; the token endpoint also requires a DPoP proof (api/oauth/dpop.py). Errors are in
+RFC 6749 form (api/oauth/errors.py). Authlib has no FastAPI server adapter; these routes are
+the small adapter: they parse, authenticate, call one vault service, and answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from api.container import Container
+from api.deps import container
+from api.oauth import rar
+from api.oauth.client_auth import ClientAuthError
+from api.oauth.dpop import DpopError
+from api.oauth.errors import OAuthError
+from vault.errors import AccessDenied, AuthenticationFailed, Conflict, InvalidInput, NotFound
+from vault.services.service import ServiceInfo
+
+router = APIRouter(tags=["OAuth (services)"])
+CIBA = "urn:openid:params:grant-type:ciba"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def metadata(c: Container) -> dict[str, Any]:
+    base = c.settings.public_url
+    return {
+        "issuer": base,
+        "token_endpoint": f"{base}/oauth/token",
+        "backchannel_authentication_endpoint": f"{base}/oauth/bc-authorize",
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "grant_types_supported": [CIBA, "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "Ed25519", "EdDSA", "PS256"],
+        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_authentication_request_signing_alg_values_supported": [],
+        "backchannel_user_code_parameter_supported": False,
+        "dpop_signing_alg_values_supported": ["ES256", "Ed25519", "EdDSA", "PS256", "RS256"],
+        "authorization_details_types_supported": [rar.TYPE],
+        "service_documentation": f"{base}/docs",
+    }
+
+
+@router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
+def authorization_server_metadata(request: Request) -> JSONResponse:
+    return JSONResponse(
+        metadata(container(request)), headers={"Cache-Control": "public, max-age=300"}
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The form, refusing repeated parameters and file parts (RFC 6749 §3.1, §3.2)."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "send application/x-www-form-urlencoded")
+    form = await request.form()
+    fields: dict[str, str] = {}
+    for key in form:
+        values = form.getlist(key)
+        if len(values) != 1 or isinstance(values[0], UploadFile):
+            raise OAuthError("invalid_request", "a parameter is repeated or not text")
+        fields[key] = str(values[0])
+    return fields
+
+
+async def _client(request: Request, fields: dict[str, str]) -> ServiceInfo:
+    if request.headers.get("authorization"):
+        raise OAuthError("invalid_request", "use one client authentication method: private_key_jwt")
+    c = container(request)
+    try:
+        client = await run_in_threadpool(c.client_auth.authenticate, fields)
+    except ClientAuthError as e:
+        raise OAuthError("invalid_client", e.description) from e
+    try:
+        service = await run_in_threadpool(c.services.by_client_id, client.client_id)
+    except NotFound as e:
+        raise OAuthError("invalid_client", "client authentication failed") from e
+    if not service.active:
+        raise OAuthError("invalid_client", "client authentication failed")
+    return service
+
+
+def _dpop_jkt(request: Request, c: Container, path: str) -> str:
+    proofs = request.headers.getlist("dpop")
+    if len(proofs) != 1:
+        raise OAuthError("invalid_dpop_proof", "send exactly one DPoP proof")
+    try:
+        return c.dpop.verify(proofs[0], method=request.method, url=c.settings.public_url + path).jkt
+    except DpopError as e:
+        raise OAuthError(e.error, e.description) from e
+
+
+@router.post("/oauth/bc-authorize", summary="Ask a resident for access (CIBA-shaped, decoupled)")
+async def backchannel_authorize(request: Request) -> JSONResponse:
+    fields = await _form(request)
+    service = await _client(request, fields)
+    subject = fields.get("login_hint")
+    if not subject:
+        raise OAuthError("invalid_request", "login_hint (the resident's subject) is required")
+    spec = rar.parse(fields.get("authorization_details"), fields.get("binding_message"))
+    c = container(request)
+    try:
+        accepted = await run_in_threadpool(c.grants.request, service, subject, spec)
+    except NotFound as e:
+        raise OAuthError("unknown_user_id", "no resident is connected under that login_hint") from e
+    except AccessDenied as e:
+        raise OAuthError("access_denied", e.detail) from e
+    except (InvalidInput, Conflict) as e:
+        raise OAuthError("invalid_authorization_details", e.detail) from e
+    expires_in = int((accepted.expires_at - c.clock.now()).total_seconds())
+    return JSONResponse(
+        {
+            "auth_req_id": accepted.auth_req_id,
+            "expires_in": expires_in,
+            "interval": accepted.interval,
+        },
+        headers=NO_STORE,
+    )
+
+
+@router.post("/oauth/token", summary="Redeem an approved request, or refresh (DPoP-bound tokens)")
+async def token(request: Request) -> JSONResponse:
+    fields = await _form(request)
+    service = await _client(request, fields)
+    c = container(request)
+    jkt = await run_in_threadpool(_dpop_jkt, request, c, "/oauth/token")
+    grant_type = fields.get("grant_type")
+    if grant_type == CIBA:
+        auth_req_id = fields.get("auth_req_id")
+        if not auth_req_id:
+            raise OAuthError("invalid_request", "auth_req_id is required")
+        outcome = await run_in_threadpool(c.grants.poll, service, auth_req_id, jkt)
+        errors = {
+            "pending": ("authorization_pending", "the resident has not answered yet"),
+            "slow_down": ("slow_down", "poll less often: add 5 seconds to the interval"),
+            "denied": ("access_denied", "the resident said no, or access has ended"),
+            "expired": ("expired_token", "the request expired before the resident answered"),
+            "invalid": ("invalid_grant", "unknown or already redeemed auth_req_id"),
+        }
+        if outcome.status != "approved" or outcome.tokens is None:
+            raise OAuthError(*errors.get(outcome.status, errors["invalid"]))
+        pair, details = outcome.tokens, [outcome.granted]
+    elif grant_type == "refresh_token":
+        refreshed = await run_in_threadpool(
+            c.tokens.refresh, service.service_id, fields.get("refresh_token", ""), jkt
+        )
+        if refreshed.tokens is None:
+            raise OAuthError("invalid_grant", "the refresh token is not valid (any more)")
+        pair, details = refreshed.tokens, None
+    else:
+        raise OAuthError("unsupported_grant_type", "use the CIBA grant or refresh_token")
+    body: dict[str, Any] = {
+        "access_token": pair.access_token,
+        "token_type": "DPoP",
+        "expires_in": pair.expires_in,
+        "refresh_token": pair.refresh_token,
+        "grant_id": str(pair.grant_id),
+    }
+    if details:
+        body["authorization_details"] = details
+    return JSONResponse(body, headers=NO_STORE)
+
+
+@router.post("/v1/service/connections", summary="Redeem a resident's connection code for a subject")
+async def connect(request: Request) -> JSONResponse:
+    fields = await _form(request)
+    service = await _client(request, fields)
+    try:
+        subject = await run_in_threadpool(
+            container(request).services.redeem, service, fields.get("code", "")
+        )
+    except AuthenticationFailed as e:
+        raise OAuthError("invalid_grant", e.detail) from e
+    return JSONResponse({"subject": subject}, headers=NO_STORE)
+
+
+@router.post("/v1/service/procedures/close", summary="Close a procedure: every grant under it ends")
+async def close_procedure(request: Request) -> JSONResponse:
+    fields = await _form(request)
+    service = await _client(request, fields)
+    subject, ref = fields.get("subject"), fields.get("ref")
+    if not subject or not ref:
+        raise OAuthError("invalid_request", "subject and ref are required")
+    try:
+        ended = await run_in_threadpool(
+            container(request).grants.close_procedure_by_service, service, subject, ref
+        )
+    except NotFound as e:
+        raise OAuthError("invalid_request", e.detail) from e
+    return JSONResponse({"ended_grants": ended}, headers=NO_STORE)

@@ -1,0 +1,32 @@
+"""OAuth endpoints answer errors in RFC 6749 §5.2 form, not problem+json."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+STATUS = {
+    "invalid_client": 401,
+    "access_denied": 403,
+    "invalid_token": 401,
+}
+
+
+class OAuthError(Exception):
+    def __init__(self, error: str, description: str, *, status: int | None = None) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status or STATUS.get(error, 400)
+
+
+async def oauth_error_response(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OAuthError)
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = f'DPoP error="{exc.error}"'
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description},
+        status_code=exc.status,
+        headers=headers,
+    )
