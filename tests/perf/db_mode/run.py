@@ -3,17 +3,22 @@
 
 Run from the repository root with the project venv (needs psycopg + cryptography for the setup):
 
-    .venv/bin/python tests/perf/db_mode/run.py            # 1 and 2 workers, ~6.5-7.5 min
+    .venv/bin/python tests/perf/db_mode/run.py            # 1 and 2 workers, ~6.5-8 min
     .venv/bin/python tests/perf/db_mode/run.py --workers 1 --reps 1 --duration 3   # smoke run
+    # shared machine: redo measurements disturbed by other load (bounded by --retries)
+    .venv/bin/python tests/perf/db_mode/run.py --quiet-wait 30 --max-other 25 --retries 2
+    # table from stored results, only measurements with other-CPU <= 25 %
+    .venv/bin/python tests/perf/db_mode/run.py --summarize results.jsonl --max-other 25
 
 Steps: create schema bench_db_mode in database `test` (plain SQL; 10,000 rows of 1 KiB payload,
 AES-256-GCM encrypted, over 1,000 residents). Then for each worker count and each of REPS
 repetitions, both apps in alternating order (app_sync.py on :8301, app_async.py on :8302):
-wait (bounded, --quiet-wait) for the shared machine to be idle, start uvicorn (--no-access-log
---log-level warning, 127.0.0.1), check the endpoints answer correctly, per endpoint a 3 s wrk
-warm-up and one `wrk -t1 -c32 -d10s --latency --timeout 5s` run with cycle.lua over 100 ids,
-stop the server by PID. Finally DROP SCHEMA bench_db_mode CASCADE (also on error / Ctrl-C)
-and print the table (median over repetitions). Both engines: pool_size=20, max_overflow=0.
+start uvicorn (--no-access-log --log-level warning, 127.0.0.1), check the endpoints answer
+correctly, then per endpoint: wait (bounded, --quiet-wait) for the shared machine to be idle,
+a 3 s wrk warm-up, one `wrk -t1 -c32 -d10s --latency --timeout 5s` run with cycle.lua over
+100 ids; stop the server by PID. Finally DROP SCHEMA bench_db_mode CASCADE (also on error,
+Ctrl-C or SIGTERM) and print the table (median over repetitions).
+Both engines: pool_size=20, max_overflow=0.
 
 wrk handling, parsing and CPU accounting follow /work/shared/peers/bench.py (same settings),
 copied here so the benchmark is self-contained. Raw wrk output and JSON lines go to --out
