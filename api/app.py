@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from api.bootstrap import build_container
 from api.container import Container
 from api.errors import install_error_handlers
+from api.events.worker import push_lifespan, server_push_worker
 from api.middleware import (
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
@@ -14,7 +15,7 @@ from api.middleware import (
 )
 from api.oauth import endpoints as oauth_endpoints
 from api.oauth.errors import OAuthError, oauth_error_response
-from api.routers import auth, grants, health, me, records, service, wellknown
+from api.routers import auth, events, grants, health, me, records, service, wellknown
 from api.settings import Settings
 
 DESCRIPTION = """
@@ -27,7 +28,13 @@ export, deletion). Errors are RFC 9457 problem+json.
 def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
     """Build the application. Tests may pass a prepared `container` (see api.bootstrap)."""
     built = container or build_container(settings)
-    app = FastAPI(title="Regie", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Regie",
+        version="0.1.0",
+        description=DESCRIPTION,
+        # Pushes events to services while serving (REGIE_EVENTS_PUSH; api/events/worker.py).
+        lifespan=push_lifespan(server_push_worker(built)),
+    )
     app.state.container = built
     install_error_handlers(app, settings.public_url)
     app.add_exception_handler(OAuthError, oauth_error_response)
@@ -40,6 +47,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         grants.router,
         oauth_endpoints.router,
         service.router,
+        events.router,
     )
     for router in routers:
         app.include_router(router)

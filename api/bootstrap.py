@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from api.container import Container
+from api.events.push import HttpxSetPoster, push_client
 from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
 from api.oauth.dpop import DpopVerifier
 from api.settings import Settings
@@ -20,6 +21,10 @@ from keys.secrets import KeyedHasher
 from keys.service import KeyService
 from keys.signing import SigningKeyring
 from keys.unsafe import UnsafeMemoryKekBackend
+from vault.events.delivery import OutboxDelivery
+from vault.events.feed import EventFeed
+from vault.events.model import PushPolicy
+from vault.events.outbox import OutboxWriter
 from vault.grants.access import ServiceAccess
 from vault.grants.service import GrantPolicySettings, GrantService
 from vault.grants.tokens import TokenService
@@ -41,6 +46,9 @@ CLIENT_AUTH_PATHS = (
     "/oauth/bc-authorize",
     "/v1/service/connections",
     "/v1/service/procedures/close",
+    "/oauth/introspect",
+    "/oauth/revoke",
+    "/v1/service/events",
 )
 
 
@@ -98,6 +106,7 @@ def build_container(
     tokens = TokenService(
         uow=uow, clock=the_clock, access_lifetime=timedelta(seconds=settings.access_token_seconds)
     )
+    events = OutboxWriter(signer=signing, registry=registry, issuer=settings.public_url)
     grants = GrantService(
         uow=uow,
         keys=vault_keys,
@@ -108,6 +117,7 @@ def build_container(
             max_validity=timedelta(days=settings.grant_max_validity_days),
             pending_lifetime=timedelta(days=settings.pending_request_days),
         ),
+        events=events,
     )
     tokens.on_reuse = grants.end_for_token_reuse
     replay = SqlReplayCache(session_factory)
@@ -162,4 +172,21 @@ def build_container(
         dpop=DpopVerifier(
             replay=replay, clock=the_clock, max_age_seconds=settings.dpop_proof_max_age_seconds
         ),
+        events=events,
+        event_delivery=OutboxDelivery(
+            uow=uow,
+            poster=HttpxSetPoster(
+                push_client(timeout=settings.events_push_timeout_seconds),
+                body_timeout=settings.events_push_timeout_seconds,
+            ),
+            clock=the_clock,
+            policy=PushPolicy(
+                batch=settings.events_push_batch,
+                lease=timedelta(seconds=settings.events_push_lease_seconds),
+                backoff=timedelta(seconds=settings.events_push_backoff_seconds),
+                backoff_max=timedelta(seconds=settings.events_push_backoff_max_seconds),
+                give_up_after=timedelta(hours=settings.events_push_give_up_hours),
+            ),
+        ),
+        event_feed=EventFeed(uow=uow, clock=the_clock, max_events=settings.events_poll_max_events),
     )

@@ -12,6 +12,9 @@ from api.settings import Settings
 from keys.keyring import KeyringFile
 from keys.service import KeyService
 from keys.signing import SigningKeyring
+from vault.events.delivery import OutboxDelivery
+from vault.events.feed import EventFeed
+from vault.events.outbox import OutboxWriter
 from vault.grants.access import ServiceAccess
 from vault.grants.service import GrantService
 from vault.grants.tokens import TokenService
@@ -47,3 +50,7 @@ class Container:
     replay: SqlReplayCache
     client_auth: ClientAssertionVerifier
     dpop: DpopVerifier
+    # Events to services (vault/events/): written with grant changes, pushed, polled.
+    events: OutboxWriter
+    event_delivery: OutboxDelivery
+    event_feed: EventFeed

@@ -56,6 +56,23 @@ class Settings(BaseSettings):
     client_assertion_max_lifetime_seconds: int = Field(default=3600, ge=60, le=3600)
     dpop_proof_max_age_seconds: int = Field(default=300, ge=10, le=600)
 
+    # Events to services (docs/events.md): Security Event Tokens pushed to each service's event
+    # endpoint (RFC 8935) and pollable (RFC 8936). `events_push` runs a pusher thread in every
+    # server process (safe with several: they never push the same event at once); set it off
+    # to push from `regie events deliver` instead.
+    events_push: bool = True
+    events_push_interval_seconds: float = Field(default=2.0, gt=0, le=300)
+    events_push_batch: int = Field(default=50, ge=1, le=1000)
+    events_push_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # How long a claimed event is held by its pusher; must outlast a push (>= 4 x the timeout).
+    events_push_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    events_push_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
+    events_push_backoff_max_seconds: float = Field(default=3600.0, gt=0, le=24 * 3600)
+    events_push_give_up_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    events_poll_max_events: int = Field(default=100, ge=1, le=1000)
+    # A poll without returnImmediately waits this long for an event (HTTP long poll); 0: never.
+    events_poll_wait_seconds: float = Field(default=15.0, ge=0, le=60)
+
     @model_validator(mode="after")
     def _public_url_is_an_origin(self) -> Settings:
         parts = urlsplit(self.public_url)
@@ -64,6 +81,15 @@ class Settings(BaseSettings):
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError("public_url must be an origin, without a path")
         self.public_url = f"{parts.scheme}://{parts.netloc}"
+        return self
+
+    @model_validator(mode="after")
+    def _push_lease_outlasts_a_push(self) -> Settings:
+        # api/events/push.py bounds one push to about 4 timeouts (connect, send, answer, body).
+        if self.events_push_lease_seconds < 4 * self.events_push_timeout_seconds:
+            raise ValueError(
+                "events_push_lease_seconds must be at least 4 x events_push_timeout_seconds"
+            )
         return self
 
     # -- derived values --------------------------------------------------------------------

@@ -6,6 +6,7 @@ Each endpoint authenticates the service with `private_key_jwt` (api/oauth/client
 its form; the token endpoint also requires a DPoP proof (api/oauth/dpop.py). Errors are in
 RFC 6749 form (api/oauth/errors.py). Authlib has no FastAPI server adapter; these routes are
 the small adapter: they parse, authenticate, call one vault service, and answer.
+Introspection (RFC 7662) and revocation (RFC 7009) work on the calling service's own tokens.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -29,6 +30,7 @@ from vault.services.service import ServiceInfo
 router = APIRouter(tags=["OAuth (services)"])
 CIBA = "urn:openid:params:grant-type:ciba"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+CLIENT_AUTH_ALGS = ["ES256", "Ed25519", "EdDSA", "PS256"]
 
 
 def metadata(c: Container) -> dict[str, Any]:
@@ -37,10 +39,16 @@ def metadata(c: Container) -> dict[str, Any]:
         "issuer": base,
         "token_endpoint": f"{base}/oauth/token",
         "backchannel_authentication_endpoint": f"{base}/oauth/bc-authorize",
+        "introspection_endpoint": f"{base}/oauth/introspect",
+        "revocation_endpoint": f"{base}/oauth/revoke",
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "grant_types_supported": [CIBA, "refresh_token"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "Ed25519", "EdDSA", "PS256"],
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_AUTH_ALGS,
+        "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_AUTH_ALGS,
+        "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_AUTH_ALGS,
         "backchannel_token_delivery_modes_supported": ["poll"],
         "backchannel_authentication_request_signing_alg_values_supported": [],
         "backchannel_user_code_parameter_supported": False,
@@ -197,3 +205,49 @@ async def close_procedure(request: Request) -> JSONResponse:
     except NotFound as e:
         raise OAuthError("invalid_request", e.detail) from e
     return JSONResponse({"ended_grants": ended}, headers=NO_STORE)
+
+
+@router.post("/oauth/introspect", summary="Is a token of yours active, and for what (RFC 7662)")
+async def introspect(request: Request) -> JSONResponse:
+    fields = await _form(request)
+    service = await _client(request, fields)
+    token = fields.get("token")
+    if not token:
+        raise OAuthError("invalid_request", "token is required")
+    c = container(request)
+
+    def answer() -> dict[str, Any]:
+        # token_type_hint is only a hint (RFC 7662 §2.1): the token's prefix says what it is.
+        found = c.tokens.introspect(service.service_id, token, c.clock.now())
+        if found is None:
+            # The same answer for unknown, dead and other services' tokens: nothing leaks.
+            return {"active": False}
+        return {
+            "active": True,
+            "token_type": "DPoP" if found.kind == "access" else "refresh_token",
+            "client_id": service.client_id,
+            "iss": c.settings.public_url,
+            # The pairwise subject this service knows the resident by, never the internal id.
+            "sub": c.services.subject(service.service_id, found.resident_id),
+            "iat": int(found.issued_at.timestamp()),
+            "exp": int(found.expires_at.timestamp()),
+            "cnf": {"jkt": found.jkt},
+            "authorization_details": [found.authorization_details],
+            "grant_id": str(found.grant_id),
+        }
+
+    return JSONResponse(await run_in_threadpool(answer), headers=NO_STORE)
+
+
+@router.post("/oauth/revoke", summary="Revoke a token of yours (RFC 7009)")
+async def revoke(request: Request) -> Response:
+    """An access token: that token. A refresh token: every token of its grant (the grant
+    itself stays; relinquish it to end it). Unknown and other services' tokens: 200, no effect
+    (RFC 7009 §2.2)."""
+    fields = await _form(request)
+    service = await _client(request, fields)
+    token = fields.get("token")
+    if not token:
+        raise OAuthError("invalid_request", "token is required")
+    await run_in_threadpool(container(request).tokens.revoke, service.service_id, token)
+    return Response(status_code=200, headers=NO_STORE)

@@ -405,5 +405,59 @@ def services_rotate_keys(
     console.print(f"new keys registered for {info.client_id}")
 
 
+# -- events to services (docs/events.md) ----------------------------------------------------
+
+events_app = typer.Typer(
+    help="Events to services: signed SETs pushed to their event endpoints.", no_args_is_help=True
+)
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("deliver")
+def events_deliver(
+    once: bool = typer.Option(
+        False, "--once", help="Push what is due now, then exit (default: keep pushing)"
+    ),
+    interval: float | None = typer.Option(
+        None, min=0.05, help="Seconds between rounds (default REGIE_EVENTS_PUSH_INTERVAL_SECONDS)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (with --once)"),
+) -> None:
+    """Push events to services' event endpoints (RFC 8935), with retries and backoff.
+
+    Safe beside servers that push too (REGIE_EVENTS_PUSH) and beside other `deliver`
+    processes: an event is pushed by one of them at a time. Stops on SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from api.events.worker import PushWorker
+
+    c = _container()
+    if once:
+        try:
+            report = c.event_delivery.drain()
+        except (VaultError, SQLAlchemyError) as e:
+            raise _fail(f"delivery stopped ({type(e).__name__}); run it again") from e
+        outcome = {
+            "pushed": report.claimed,
+            "acknowledged": report.acknowledged,
+            "refused": report.refused,
+            "retrying": report.retrying,
+            "gave_up": report.gave_up,
+        }
+        if as_json:
+            print(json.dumps(outcome, indent=2))
+        else:
+            console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in outcome.items()))
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    err.print("pushing events to services; stop with Ctrl-C or SIGTERM")
+    PushWorker(c.event_delivery, interval=interval or c.settings.events_push_interval_seconds).run(
+        stop
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -21,6 +21,7 @@ from typing import Literal
 from keys.service import Binding, DataKey
 from vault.audit.events import AccessEvent, record
 from vault.errors import AccessDenied, Conflict, InvalidInput, NotFound
+from vault.events.outbox import OutboxWriter
 from vault.grants.model import (
     AccessRequestSpec,
     GrantView,
@@ -77,6 +78,7 @@ class GrantService:
         tokens: TokenService,
         clock: Clock,
         settings: GrantPolicySettings | None = None,
+        events: OutboxWriter | None = None,
     ) -> None:
         self._uow = uow
         self._keys = keys
@@ -84,6 +86,8 @@ class GrantService:
         self._tokens = tokens
         self._clock = clock
         self._settings = settings or GrantPolicySettings()
+        # Tells the service (a signed event in the same transaction); None: nobody is told.
+        self._events = events
 
     # -- a service asks --------------------------------------------------------------------
 
@@ -531,6 +535,8 @@ class GrantService:
             ),
             now,
         )
+        if self._events is not None:
+            self._events.grant_changed(uow, grant, status, reason, now)
 
     def _view(self, uow: SqlUnitOfWork, key: DataKey, grant: GrantRow) -> GrantView:
         procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)

@@ -5,20 +5,28 @@ Access tokens live at most `access_lifetime` (5 minutes) and never past the gran
 Refresh tokens rotate: each use returns a new pair and retires the old refresh token; if a
 retired one is used again, someone holds a copy, so the grant ends (reason token-reuse) and
 every token under it dies. Ending a grant revokes all its tokens (GrantService._end).
+
+A service may introspect (RFC 7662) and revoke (RFC 7009) its own tokens, and only its own:
+`introspect` reports a token active only while the token and its grant are both live;
+`revoke` of a refresh token revokes every token of the grant without ending the grant.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
+from vault.audit.events import AccessEvent, record
 from vault.errors import AuthenticationFailed
 from vault.grants.model import TokenFacts, TokenPair
+from vault.grants.policy import GrantFacts, Permit, ProcedureFacts, decide
 from vault.ports import Clock
 from vault.storage.orm import GrantRow, OAuthTokenRow
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
@@ -128,3 +136,142 @@ class TokenService:
             pair = self.issue(uow, grant, jkt, now)
             uow.commit()
             return RefreshOutcome(pair)
+
+    # -- introspection (RFC 7662) and revocation (RFC 7009) ---------------------------------
+
+    def introspect(
+        self, service_id: uuid.UUID, token: str, now: datetime
+    ) -> TokenIntrospection | None:
+        """What an active token of this service stands for, or None when it is not active.
+
+        None for anything the service should not learn about: an unknown token, another
+        service's, one that is expired, revoked or (refresh) rotated, and one whose grant is
+        not live now (not approved, past its end, its procedure closed or past its planned
+        end; the liveness of `policy.decide`, asked with a datatype and action the grant holds,
+        as `ServiceAccess.list_records` does).
+        """
+        kind = _kind_of(token)
+        if kind is None:
+            return None
+        with self._uow() as uow:
+            row = uow.tokens.get(token_hash(token))
+            if row is None or row.kind != kind or row.service_id != service_id:
+                return None
+            if row.revoked_at is not None or row.rotated_at is not None or row.expires_at <= now:
+                return None
+            grant = uow.grants.get(row.resident_id, row.grant_id)
+            if grant is None or not _grant_is_live(uow, grant, now):
+                return None
+            procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)
+            # The shape of the token response's authorization_details (GrantService.poll).
+            granted: dict[str, object] = {
+                "type": "regie:records",
+                "actions": json.loads(grant.actions or "[]"),
+                "datatypes": json.loads(grant.datatypes or "[]"),
+                "purpose": {"id": grant.purpose_uri},
+                "legal_basis": grant.legal_basis,
+                "procedure": {"ref": procedure.ref if procedure else None},
+                "valid_until": grant.valid_until.isoformat() if grant.valid_until else None,
+            }
+            return TokenIntrospection(
+                kind=kind,
+                resident_id=row.resident_id,
+                grant_id=row.grant_id,
+                service_id=row.service_id,
+                jkt=row.jkt,
+                issued_at=row.created_at,
+                expires_at=row.expires_at,
+                authorization_details=granted,
+            )
+
+    def revoke(self, service_id: uuid.UUID, token: str) -> bool:
+        """Revoke one of this service's tokens; True when something was revoked.
+
+        An access token: that token. A refresh token: it and every token of its grant (RFC 7009
+        §2.1); the grant itself stays approved (ending it is relinquishing). An unknown token,
+        another service's, or one already revoked or rotated: nothing happens (RFC 7009 §2.2).
+        """
+        kind = _kind_of(token)
+        if kind is None:
+            return False
+        with self._uow() as uow:
+            row = uow.tokens.get(token_hash(token), for_update=True)
+            now = self._clock.now()
+            if row is None or row.kind != kind or row.service_id != service_id:
+                return False
+            if row.revoked_at is not None or row.rotated_at is not None:
+                return False
+            if kind == "access":
+                row.revoked_at = now
+            else:
+                uow.tokens.revoke_grant(row.resident_id, row.grant_id, now)
+            record(
+                uow,
+                AccessEvent(
+                    resident_id=row.resident_id,
+                    name="token.revoked",
+                    outcome="done",
+                    actor="service",
+                    reason=kind,
+                    service_id=row.service_id,
+                    grant_id=row.grant_id,
+                ),
+                now,
+            )
+            uow.commit()
+            return True
+
+
+@dataclass(frozen=True, slots=True)
+class TokenIntrospection:
+    """An active token: what RFC 7662 reports, before the endpoint maps it (subject, client)."""
+
+    kind: Literal["access", "refresh"]
+    resident_id: uuid.UUID  # internal: the endpoint answers with the pairwise subject
+    grant_id: uuid.UUID
+    service_id: uuid.UUID
+    jkt: str
+    issued_at: datetime
+    expires_at: datetime
+    authorization_details: dict[str, object]
+
+
+def _kind_of(token: str) -> Literal["access", "refresh"] | None:
+    if len(token) > 100:
+        return None
+    if token.startswith(ACCESS_PREFIX):
+        return "access"
+    if token.startswith(REFRESH_PREFIX):
+        return "refresh"
+    return None
+
+
+def _grant_is_live(uow: SqlUnitOfWork, grant: GrantRow, now: datetime) -> bool:
+    datatypes = frozenset(json.loads(grant.datatypes or "[]"))
+    actions = frozenset(json.loads(grant.actions or "[]"))
+    if not datatypes or not actions:
+        return False
+    procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)
+    service = uow.services.get(grant.service_id)
+    decision = decide(
+        grant=GrantFacts(
+            grant_id=grant.grant_id,
+            resident_id=grant.resident_id,
+            service_id=grant.service_id,
+            status=grant.status,
+            end_reason=grant.end_reason,
+            datatypes=datatypes,
+            actions=actions,
+            valid_until=grant.valid_until,
+        ),
+        procedure=ProcedureFacts(procedure.procedure_id, procedure.status, procedure.planned_end)
+        if procedure is not None
+        else None,
+        service_id=grant.service_id,
+        service_active=service is not None and service.status == "active",
+        resident_id=grant.resident_id,
+        datatype=min(datatypes),
+        action=min(actions),
+        now=now,
+    )
+    return isinstance(decision, Permit)

@@ -431,3 +431,40 @@ RESIDENT_DATA_TABLES = frozenset(
         "access_events",
     }
 )
+
+
+# -- events to services (RFC 8417 Security Event Tokens, through a transactional outbox) ---
+
+
+class OutboxRow(Base):
+    """A signed Security Event Token for one service, added in the transaction of the change it
+    reports (vault/events/outbox.py), then pushed (RFC 8935) or polled (RFC 8936) until the
+    service has taken it.
+
+    Per service, not per resident: the SET names the resident only by the service's pairwise
+    subject, and no column here identifies a resident.
+    """
+
+    __tablename__ = "event_outbox"
+    __table_args__ = (
+        Index("ix_event_outbox_service_pending", "service_id", "delivered_at", "created_at"),
+        Index("ix_event_outbox_due", "delivered_at", "next_attempt_at"),
+    )
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    service_id: Mapped[uuid.UUID]
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    # grant-approved | grant-denied | grant-ended | request-lapsed
+    event_type: Mapped[str] = mapped_column(String(32))
+    set_jwt: Mapped[str] = mapped_column(Text)  # the signed SET, exactly as sent
+    created_at: Mapped[datetime]
+    # When the next push may start. Also the lease of a push in flight; NULL: no push pending
+    # (taken, refused, or given up; a given-up event can still be polled).
+    next_attempt_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer)  # pushes started
+    # Set once the service has taken it: acknowledged it (202 or a poll `ack`) or refused it
+    # with an RFC 8935 error (a 400 `err`, a poll `setErrs`). Final either way.
+    delivered_at: Mapped[datetime | None]
+    delivered_via: Mapped[str | None] = mapped_column(String(8))  # push | poll
+    outcome: Mapped[str | None] = mapped_column(String(16))  # acknowledged | refused
+    last_error: Mapped[str | None] = mapped_column(String(200))  # short; no personal data

@@ -1,0 +1,133 @@
+"""`OutboxDelivery`: push due events to services (RFC 8935), with retries and backoff.
+
+One round (`run_once`):
+1. claim: in a short transaction, lock a batch of due events (skipping those another pusher
+   holds, on PostgreSQL), lease each (`next_attempt_at = now + lease`), count the attempt,
+   commit. No lock or transaction is held while the HTTP request runs;
+2. push each through the `SetPoster` (api/events/push.py does HTTP; tests pass fakes);
+3. record each outcome in its own short transaction, right after its push: taken
+   (acknowledged or refused: final), or retry after the backoff, or give up (still pollable).
+
+Delivery is at least once. A pusher that dies mid-push leaves the event leased; after the
+lease another pusher sends it again, so a receiver may see a `jti` twice and must dedupe on it
+(docs/events.md). An event taken meanwhile by a poll is not pushed again.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from vault.events.model import (
+    Acknowledged,
+    DeliveryReport,
+    PendingPush,
+    PushOutcome,
+    PushPolicy,
+    Refused,
+    Retry,
+)
+from vault.events.repository import SqlOutboxRepository
+from vault.ports import Clock
+from vault.storage.unit_of_work import UnitOfWorkFactory
+
+
+class SetPoster(Protocol):
+    def post(self, endpoint: str, set_jwt: str) -> PushOutcome:
+        """Push one SET to `endpoint`; never raises for anything the receiver does."""
+        ...
+
+
+class OutboxDelivery:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        poster: SetPoster,
+        clock: Clock,
+        policy: PushPolicy | None = None,
+    ) -> None:
+        self._uow = uow
+        self._poster = poster
+        self._clock = clock
+        self.policy = policy or PushPolicy()
+
+    def run_once(self) -> DeliveryReport:
+        """Claim one batch of due events and push each; what happened."""
+        claimed = self._claim()
+        counts = {"acknowledged": 0, "refused": 0, "retrying": 0, "gave_up": 0}
+        for pending in claimed:
+            try:
+                outcome = self._poster.post(pending.endpoint, pending.set_jwt)
+            except Exception as e:  # noqa: BLE001 - a broken poster must not stop the round
+                outcome = Retry(f"push failed ({type(e).__name__})")
+            counts[self._record(pending, outcome)] += 1
+        return DeliveryReport(claimed=len(claimed), **counts)
+
+    def drain(self, *, max_rounds: int = 1000) -> DeliveryReport:
+        """Rounds until nothing more is due now (what `regie events deliver --once` does)."""
+        total = DeliveryReport()
+        for _ in range(max_rounds):
+            report = self.run_once()
+            total = DeliveryReport(
+                claimed=total.claimed + report.claimed,
+                acknowledged=total.acknowledged + report.acknowledged,
+                refused=total.refused + report.refused,
+                retrying=total.retrying + report.retrying,
+                gave_up=total.gave_up + report.gave_up,
+            )
+            if report.claimed < self.policy.batch:
+                break
+        return total
+
+    def _claim(self) -> list[PendingPush]:
+        now = self._clock.now()
+        with self._uow() as uow:
+            repo = SqlOutboxRepository(uow.session)
+            claimed = []
+            for row, endpoint in repo.due(now, self.policy.batch):
+                row.attempts += 1
+                row.next_attempt_at = now + self.policy.lease
+                claimed.append(
+                    PendingPush(
+                        event_id=row.event_id,
+                        jti=row.jti,
+                        set_jwt=row.set_jwt,
+                        endpoint=endpoint,
+                        attempt=row.attempts,
+                        created_at=row.created_at,
+                    )
+                )
+            uow.commit()
+            return claimed
+
+    def _record(self, pending: PendingPush, outcome: PushOutcome) -> str:
+        now = self._clock.now()
+        with self._uow() as uow:
+            row = SqlOutboxRepository(uow.session).get(pending.event_id, for_update=True)
+            if row is None or row.delivered_at is not None:
+                return "acknowledged"  # taken meanwhile (by a poll): nothing left to do
+            if isinstance(outcome, Acknowledged | Refused):
+                row.delivered_at = now
+                row.delivered_via = "push"
+                row.next_attempt_at = None
+                if isinstance(outcome, Refused):
+                    row.outcome = "refused"
+                    row.last_error = f"refused: {outcome.err}"[:200]
+                    kind = "refused"
+                else:
+                    row.outcome = "acknowledged"
+                    kind = "acknowledged"
+            else:
+                following = now + self.policy.delay(pending.attempt)
+                if following > pending.created_at + self.policy.give_up_after:
+                    row.next_attempt_at = None
+                    row.last_error = (
+                        f"gave up after {pending.attempt} attempts; last: {outcome.reason}"[:200]
+                    )
+                    kind = "gave_up"
+                else:
+                    row.next_attempt_at = following
+                    row.last_error = outcome.reason[:200]
+                    kind = "retrying"
+            uow.commit()
+            return kind

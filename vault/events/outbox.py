@@ -1,0 +1,136 @@
+"""`OutboxWriter`: the Security Event Token (RFC 8417) for a grant change, added to the caller's
+unit of work so that it commits atomically with the change (a transactional outbox).
+
+If the process dies after the commit, the event is in the table and a pusher delivers it
+later; if the change rolls back, so does its event; if the event cannot be made or written
+(the signing key is unusable, the insert fails), the change fails with it.
+
+A SET, signed ES256 with the vault's signing key, header ``typ: secevent+jwt``::
+
+    {"iss": "<public URL>", "aud": "<the service's client_id>", "iat": 1795000000,
+     "jti": "<uuid4>", "txn": "<uuid4, shared by every SET of one transaction>",
+     "events": {"https://regie.example/events/grant-ended": {
+        "grant_id": "<uuid>", "subject": "<the service's pairwise subject>",
+        "procedure": "<the service's procedure ref>", "reason": "procedure-closed",
+        "ended_at": "2026-12-01T10:00:00Z"}}}
+
+grant-approved and grant-denied carry ``decided_at`` and no reason; grant-ended carries
+``reason`` (revoked | relinquished | procedure-closed | expired | token-reuse) and
+``ended_at``; request-lapsed carries ``reason`` (expired | procedure-closed) and ``ended_at``.
+
+The resident appears only as the pairwise subject the service already knows (invariant I4):
+never the internal resident id, never a name, purpose text or binding message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from keys.signing import Algorithm
+from vault.events.model import SET_TYPE, STATUS_EVENTS, EventType, event_uri
+from vault.events.repository import SqlOutboxRepository
+from vault.services.service import ServiceRegistry
+from vault.storage.orm import GrantRow, OutboxRow
+from vault.storage.unit_of_work import SqlUnitOfWork
+
+# Key of the per-transaction id in `Session.info`: every SET of one unit of work shares it.
+TXN_KEY = "regie.events.txn"
+
+
+class SetSigner(Protocol):
+    """What signs a SET: `keys.signing.SigningKeyring` in the application."""
+
+    def sign_jwt(
+        self, claims: dict[str, Any], *, alg: Algorithm = ..., typ: str | None = ...
+    ) -> str: ...
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _txn(uow: SqlUnitOfWork) -> str:
+    txn = uow.session.info.get(TXN_KEY)
+    if not isinstance(txn, str):
+        txn = str(uuid.uuid4())
+        uow.session.info[TXN_KEY] = txn
+    return txn
+
+
+class OutboxWriter:
+    def __init__(self, *, signer: SetSigner, registry: ServiceRegistry, issuer: str) -> None:
+        self._signer = signer
+        self._registry = registry
+        self._issuer = issuer
+
+    def grant_changed(
+        self,
+        uow: SqlUnitOfWork,
+        grant: GrantRow,
+        status: str,
+        reason: str | None,
+        now: datetime,
+    ) -> OutboxRow | None:
+        """Add the SET for `grant` having become `status` to `uow`; None for a status that is
+        not told (requested), or a grant whose service is gone (no one to tell)."""
+        event_type = STATUS_EVENTS.get(status)
+        if event_type is None:
+            return None
+        service = uow.services.get(grant.service_id)
+        if service is None:
+            return None
+        procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)
+        jti = str(uuid.uuid4())
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "aud": service.client_id,
+            "iat": int(now.timestamp()),
+            "jti": jti,
+            "txn": _txn(uow),
+            "events": {
+                event_uri(event_type): self._payload(
+                    grant, event_type, reason, now, procedure.ref if procedure else None
+                )
+            },
+        }
+        row = OutboxRow(
+            event_id=uuid.uuid4(),
+            service_id=grant.service_id,
+            jti=jti,
+            event_type=event_type,
+            set_jwt=self._signer.sign_jwt(claims, alg="ES256", typ=SET_TYPE),
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+            delivered_at=None,
+            delivered_via=None,
+            outcome=None,
+            last_error=None,
+        )
+        SqlOutboxRepository(uow.session).add(row)
+        return row
+
+    def _payload(
+        self,
+        grant: GrantRow,
+        event_type: EventType,
+        reason: str | None,
+        now: datetime,
+        procedure_ref: str | None,
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "grant_id": str(grant.grant_id),
+            "subject": self._registry.subject(grant.service_id, grant.resident_id),
+            "procedure": procedure_ref,
+        }
+        if event_type in ("grant-approved", "grant-denied"):
+            payload["decided_at"] = _instant(now)
+        elif event_type == "request-lapsed":
+            payload["reason"] = reason or "expired"
+            payload["ended_at"] = _instant(now)
+        else:
+            payload["reason"] = reason or grant.end_reason or "ended"
+            payload["ended_at"] = _instant(now)
+        return payload

@@ -1,0 +1,96 @@
+"""The outbox table's queries. Events are per service: no query here names a resident.
+
+Built on the caller's unit of work (`SqlOutboxRepository(uow.session)`), so an event is added
+in the same transaction as the change it reports.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from vault.storage.orm import OutboxRow, ServiceRow
+
+
+class SqlOutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, row: OutboxRow) -> None:
+        self._s.add(row)
+
+    def get(self, event_id: uuid.UUID, *, for_update: bool = False) -> OutboxRow | None:
+        stmt = select(OutboxRow).where(OutboxRow.event_id == event_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
+
+    def due(self, now: datetime, limit: int) -> Sequence[tuple[OutboxRow, str]]:
+        """Events whose next push is due, of active services with an event endpoint, oldest
+        attempt first, each with the endpoint; locked for the caller's transaction.
+
+        On PostgreSQL rows another transaction holds are skipped (FOR UPDATE OF event_outbox
+        SKIP LOCKED), so concurrent pushers each claim different events and never wait on each
+        other. SQLite renders no FOR UPDATE: its transactions begin IMMEDIATE (one writer at a
+        time, vault/storage/engine.py), which serialises the claims instead.
+        """
+        rows = self._s.execute(
+            select(OutboxRow, ServiceRow.event_endpoint)
+            .join(ServiceRow, ServiceRow.service_id == OutboxRow.service_id)
+            .where(
+                OutboxRow.delivered_at.is_(None),
+                OutboxRow.next_attempt_at <= now,
+                ServiceRow.event_endpoint.is_not(None),
+                ServiceRow.status == "active",
+            )
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.created_at)
+            .limit(limit)
+            .with_for_update(of=OutboxRow, skip_locked=True)
+        ).all()
+        return [(row, endpoint) for row, endpoint in rows if endpoint]
+
+    def undelivered(self, service_id: uuid.UUID, limit: int) -> Sequence[OutboxRow]:
+        """The service's events it has not taken yet, oldest first."""
+        return self._s.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.service_id == service_id, OutboxRow.delivered_at.is_(None))
+            .order_by(OutboxRow.created_at, OutboxRow.jti)
+            .limit(limit)
+        ).all()
+
+    def take(
+        self,
+        service_id: uuid.UUID,
+        jtis: Collection[str],
+        now: datetime,
+        *,
+        via: str,
+        outcome: str,
+        error: str | None = None,
+    ) -> int:
+        """Mark the service's own undelivered events with these `jti`s as taken; others (of
+        another service, unknown, or taken already) are left alone. Returns how many."""
+        if not jtis:
+            return 0
+        values: dict[str, object] = {
+            "delivered_at": now,
+            "delivered_via": via,
+            "outcome": outcome,
+            "next_attempt_at": None,
+        }
+        if error is not None:
+            values["last_error"] = error[:200]
+        result = self._s.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.service_id == service_id,
+                OutboxRow.jti.in_(list(jtis)),
+                OutboxRow.delivered_at.is_(None),
+            )
+            .values(values)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
