@@ -120,6 +120,7 @@ def build_container(
         events=events,
     )
     tokens.on_reuse = grants.end_for_token_reuse
+    residents.before_delete = grants.end_all_for_deleted_vault
     replay = SqlReplayCache(session_factory)
     identity = IdentityService(
         uow=uow,

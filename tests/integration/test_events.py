@@ -884,3 +884,17 @@ def test_a_pusher_killed_mid_push_is_restarted_and_the_receiver_has_each_event_o
     assert endpoint.requests == 3
     # Each was claimed by both pushers; only the first was pushed by the killed one.
     assert final == [(jti, "push", "acknowledged", 2) for jti in jtis]
+
+
+def test_deleting_the_vault_tells_every_service_its_grant_ended(world: World) -> None:
+    w = world
+    approved(w)
+    before = {row.jti for row in outbox(w)}
+    w.c.residents.delete_vault(w.anna_id)
+    new = [row for row in outbox(w) if row.jti not in before]
+    assert [row.event_type for row in new] == ["grant-ended"]
+    event = receiver(w, w.clinic).verify(new[0].set_jwt)  # signed, for the clinic
+    assert event.event_type == "grant-ended"
+    assert event.payload["reason"] == "vault-deleted"
+    assert event.payload["subject"] == w.subject
+    assert str(w.anna_id) not in decoded(new[0].set_jwt)

@@ -15,8 +15,10 @@ A SET, signed ES256 with the vault's signing key, header ``typ: secevent+jwt``::
         "ended_at": "2026-12-01T10:00:00Z"}}}
 
 grant-approved and grant-denied carry ``decided_at`` and no reason; grant-ended carries
-``reason`` (revoked | relinquished | procedure-closed | expired | token-reuse) and
-``ended_at``; request-lapsed carries ``reason`` (expired | procedure-closed) and ``ended_at``.
+``reason`` (revoked | relinquished | procedure-closed | expired | token-reuse |
+vault-deleted) and
+``ended_at``; request-lapsed carries ``reason`` (expired | procedure-closed | vault-deleted) and
+``ended_at``.
 
 The resident appears only as the pairwise subject the service already knows (invariant I4):
 never the internal resident id, never a name, purpose text or binding message.

@@ -40,7 +40,9 @@ from vault.storage.orm import GrantEventRow, GrantRow, ProcedureRow
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
 DPV = "https://w3id.org/dpv#"
-EndReason = Literal["revoked", "relinquished", "procedure-closed", "expired", "token-reuse"]
+EndReason = Literal[
+    "revoked", "relinquished", "procedure-closed", "expired", "token-reuse", "vault-deleted"
+]
 Actor = Literal["resident", "service", "system"]
 
 
@@ -390,7 +392,9 @@ class GrantService:
         now = self._clock.now()
         with self._uow() as uow:
             resident_id = self._registry.resident_of(uow, service.service_id, subject)
-            procedure = uow.grants.procedure_by_ref(resident_id, service.service_id, ref)
+            procedure = uow.grants.procedure_by_ref(
+                resident_id, service.service_id, ref, for_update=True
+            )
             if procedure is None:
                 raise NotFound("no such procedure for this resident")
             ended = self._close(uow, procedure, "service", service.client_id, now)
@@ -441,6 +445,18 @@ class GrantService:
             if grant.status == "approved":
                 self._end(uow, grant, "relinquished", "service", service.client_id, now)
             uow.commit()
+
+    def end_all_for_deleted_vault(
+        self, uow: SqlUnitOfWork, resident_id: uuid.UUID, now: datetime
+    ) -> None:
+        """The vault is being deleted (in `uow`): end every grant and request, telling services."""
+        for grant in uow.grants.of_resident(resident_id, statuses=["requested", "approved"]):
+            if grant.status == "approved":
+                self._end(uow, grant, "vault-deleted", "resident", str(resident_id), now)
+            else:
+                self._set_status(
+                    uow, grant, "lapsed", "resident", str(resident_id), "vault-deleted", now
+                )
 
     def end_for_token_reuse(self, uow: SqlUnitOfWork, grant: GrantRow, now: datetime) -> None:
         if grant.status == "approved":

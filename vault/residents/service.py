@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from keys.service import Binding
 from vault.ports import Clock
 from vault.residents.keys import VaultKeys
-from vault.storage.unit_of_work import UnitOfWorkFactory
+from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
 
 def name_binding(resident_id: uuid.UUID) -> Binding:
@@ -24,10 +25,20 @@ class ResidentProfile:
 
 
 class ResidentService:
-    def __init__(self, *, uow: UnitOfWorkFactory, keys: VaultKeys, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        keys: VaultKeys,
+        clock: Clock,
+        before_delete: Callable[[SqlUnitOfWork, uuid.UUID, datetime], None] | None = None,
+    ) -> None:
         self._uow = uow
         self._keys = keys
         self._clock = clock
+        # Called inside the deletion's transaction first: the grant service ends every grant
+        # there (history, access events, "grant ended" events to services) before rows go.
+        self.before_delete = before_delete
 
     def profile(self, resident_id: uuid.UUID) -> ResidentProfile:
         with self._uow() as uow:
@@ -51,6 +62,8 @@ class ResidentService:
             resident = uow.residents.get(resident_id, for_update=True)
             if resident is None or resident.status != "active":
                 return  # deleting twice is not an error: the outcome is the same
+            if self.before_delete is not None:
+                self.before_delete(uow, resident_id, self._clock.now())
             uow.blobs.delete_all(resident_id)
             uow.records.delete_all(resident_id)
             uow.auth.delete_all(resident_id)

@@ -441,15 +441,16 @@ class SqlGrantRepository:
         return self._s.scalars(stmt).one_or_none()
 
     def procedure_by_ref(
-        self, resident_id: uuid.UUID, service_id: uuid.UUID, ref: str
+        self, resident_id: uuid.UUID, service_id: uuid.UUID, ref: str, *, for_update: bool = False
     ) -> ProcedureRow | None:
-        return self._s.scalars(
-            select(ProcedureRow).where(
-                ProcedureRow.resident_id == resident_id,
-                ProcedureRow.service_id == service_id,
-                ProcedureRow.ref == ref,
-            )
-        ).one_or_none()
+        stmt = select(ProcedureRow).where(
+            ProcedureRow.resident_id == resident_id,
+            ProcedureRow.service_id == service_id,
+            ProcedureRow.ref == ref,
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
 
     def procedures_of(self, resident_id: uuid.UUID) -> Sequence[ProcedureRow]:
         return self._s.scalars(
