@@ -122,6 +122,11 @@ def build_container(
     tokens.on_reuse = grants.end_for_token_reuse
     residents.before_delete = grants.end_all_for_deleted_vault
     replay = SqlReplayCache(session_factory)
+    client_keys = JwksClientKeys(
+        lookup=registry.key_source,
+        http=httpx.Client(timeout=5.0, follow_redirects=False),
+        clock=the_clock,
+    )
     identity = IdentityService(
         uow=uow,
         keys=vault_keys,
@@ -158,12 +163,9 @@ def build_container(
         grants=grants,
         service_access=ServiceAccess(uow=uow, records=records, clock=the_clock),
         replay=replay,
+        client_keys=client_keys,
         client_auth=ClientAssertionVerifier(
-            keys=JwksClientKeys(
-                lookup=registry.key_source,
-                http=httpx.Client(timeout=5.0, follow_redirects=False),
-                clock=the_clock,
-            ),
+            keys=client_keys,
             replay=replay,
             clock=the_clock,
             issuer=settings.public_url,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from api.oauth.client_auth import ClientAssertionVerifier
+from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
 from api.oauth.dpop import DpopVerifier
 from api.settings import Settings
 from keys.keyring import KeyringFile
@@ -48,6 +48,7 @@ class Container:
     grants: GrantService
     service_access: ServiceAccess
     replay: SqlReplayCache
+    client_keys: JwksClientKeys
     client_auth: ClientAssertionVerifier
     dpop: DpopVerifier
     # Events to services (vault/events/): written with grant changes, pushed, polled.

@@ -55,6 +55,12 @@ class ServiceRecordIn(BaseModel):
     type: str = Field(max_length=64)
     title: str = Field(min_length=1, max_length=200)
     content: Any
+    signature: str | None = Field(
+        default=None,
+        max_length=8192,
+        description="Optional issuer signature: a detached JWS (typ regie-record+jws) over the"
+        " RFC 8785 JSON of {type, title, content}, with a key from your registered JWKS",
+    )
 
 
 @router.get("/records", summary="Records this grant lets me read (metadata only)")
@@ -69,6 +75,11 @@ def read_record(record_id: uuid.UUID, who: TokenDep, c: ContainerDep) -> RecordO
 
 @router.post("/records", status_code=201, summary="Write a record into the resident's vault")
 def write_record(body: ServiceRecordIn, who: TokenDep, c: ContainerDep) -> RecordOut:
+    keys = None
+    if body.signature is not None:
+        service = c.services.get(who.service_id)
+        found = c.client_keys.key_set(service.client_id)
+        keys = dict(found.as_dict(private=False)) if found is not None else None
     return RecordOut.of(
         c.service_access.write_record(
             who,
@@ -76,6 +87,8 @@ def write_record(body: ServiceRecordIn, who: TokenDep, c: ContainerDep) -> Recor
             record_type=body.type,
             title=body.title,
             content=body.content,
+            signature=body.signature,
+            issuer_keys=keys,
         )
     )
 

@@ -34,3 +34,19 @@ def problem_type(slug: str) -> dict[str, Any]:
         "title": kind.title,
         "description": kind.description,
     }
+
+
+@router.get(
+    "/v1/issuers/{client_id}", summary="A registered service's public keys, to check what it signed"
+)
+def issuer_keys(client_id: str, c: ContainerDep) -> dict[str, Any]:
+    """Who a signing issuer is and where its keys are: to verify a record's issuer signature."""
+    info = c.services.by_client_id(client_id)
+    return {
+        "client_id": info.client_id,
+        "name": info.name,
+        "organisation": info.organisation,
+        "kind": info.kind,
+        "jwks": info.jwks,
+        "jwks_uri": info.jwks_uri,
+    }

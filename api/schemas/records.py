@@ -37,6 +37,23 @@ class FileOut(BaseModel):
     size_bytes: int
 
 
+class SignatureOut(BaseModel):
+    """An issuer's signature: a detached JWS over the RFC 8785 JSON of
+    {"type", "title", "content"}; check it with the issuer's keys (GET /v1/issuers/{issuer})."""
+
+    jws: str
+    issuer: str
+    kid: str
+    alg: str
+
+
+def _signature(v: VersionView | None) -> SignatureOut | None:
+    if v is None or v.signature is None:
+        return None
+    s = v.signature
+    return SignatureOut(jws=s.jws, issuer=s.issuer, kid=s.kid, alg=s.alg)
+
+
 class ProvenanceOut(BaseModel):
     written_by: Literal["resident", "service"]
     service_id: uuid.UUID | None
@@ -49,6 +66,7 @@ class VersionOut(BaseModel):
     written_by: str
     created_at: datetime
     file: FileOut | None
+    signature: SignatureOut | None = None
 
     @classmethod
     def of(cls, v: VersionView) -> VersionOut:
@@ -57,6 +75,7 @@ class VersionOut(BaseModel):
             title=v.title,
             written_by=v.written_by,
             created_at=v.created_at,
+            signature=_signature(v),
             file=FileOut(
                 media_type=v.file.media_type, filename=v.file.filename, size_bytes=v.file.size_bytes
             )
@@ -79,6 +98,7 @@ class RecordOut(BaseModel):
     content: Any = None
     file: FileOut | None
     provenance: ProvenanceOut
+    signature: SignatureOut | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -95,6 +115,7 @@ class RecordOut(BaseModel):
             title=current.title if current else None,
             content=current.content if current else None,
             file=VersionOut.of(current).file if current else None,
+            signature=_signature(current),
             provenance=ProvenanceOut(
                 written_by="service" if r.provenance.written_by == "service" else "resident",
                 service_id=r.provenance.service_id,

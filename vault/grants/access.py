@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
+from keys import issuer
 from vault.audit.events import AccessEvent, record
-from vault.errors import AccessDenied, GrantEnded, NotFound
+from vault.errors import AccessDenied, GrantEnded, InvalidInput, NotFound
 from vault.grants.model import TokenFacts
 from vault.grants.policy import Decision, Deny, GrantFacts, Permit, ProcedureFacts, decide
 from vault.ports import Clock
-from vault.records.model import JsonValue, RecordView
+from vault.records.model import JsonValue, RecordView, SignatureInfo
 from vault.records.service import RecordService
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
@@ -149,11 +151,37 @@ class ServiceAccess:
             return view
 
     def write_record(
-        self, who: TokenFacts, *, category: str, record_type: str, title: str, content: JsonValue
+        self,
+        who: TokenFacts,
+        *,
+        category: str,
+        record_type: str,
+        title: str,
+        content: JsonValue,
+        signature: str | None = None,
+        issuer_keys: dict[str, Any] | None = None,
     ) -> RecordView:
-        """Write a new record into the resident's vault, with this service as its author."""
+        """Write a new record into the resident's vault, with this service as its author.
+
+        A `signature` (a detached JWS, keys/issuer.py) is verified against `issuer_keys`, the
+        service's registered public keys, before anything is written; a bad one refuses the
+        write. The record keeps it, so later readers can check the issuer themselves.
+        """
         with self._uow() as uow:
             decision = self._decide(uow, who, record_type, "write")
+            verified = None
+            if isinstance(decision, Permit) and signature is not None:
+                try:
+                    verified = self._verify_signature(
+                        uow, who, signature, issuer_keys, record_type, title, content
+                    )
+                except InvalidInput:
+                    bad = Deny("invalid-signature", "the issuer signature is not valid")
+                    self._record_attempt(
+                        uow, who, bad, "record.write", datatype=record_type, action="write"
+                    )
+                    uow.commit()  # the refused attempt is on record before the refusal
+                    raise
             self._record_attempt(
                 uow, who, decision, "record.write", datatype=record_type, action="write"
             )
@@ -168,6 +196,36 @@ class ServiceAccess:
                 content=content,
                 service_id=who.service_id,
                 grant_id=who.grant_id,
+                signature=verified,
             )
             uow.commit()
             return view
+
+    def _verify_signature(
+        self,
+        uow: SqlUnitOfWork,
+        who: TokenFacts,
+        signature: str,
+        issuer_keys: dict[str, Any] | None,
+        record_type: str,
+        title: str,
+        content: JsonValue,
+    ) -> SignatureInfo:
+        if " ".join(title.split()) != title:
+            raise InvalidInput("a signed record needs its title with single spaces, as stored")
+        service = uow.services.get(who.service_id)
+        client_id = service.client_id if service is not None else ""
+        if issuer_keys is None:
+            raise InvalidInput(
+                "this service's public keys could not be found to check the signature"
+            )
+        try:
+            checked = issuer.verify(
+                signature,
+                issuer.canonical_payload(record_type, title, content),
+                issuer=client_id,
+                jwks=issuer_keys,
+            )
+        except issuer.IssuerSignatureInvalid as e:
+            raise InvalidInput(f"the signature is not valid: {e}") from e
+        return SignatureInfo(signature, checked.issuer, checked.kid, checked.alg)

@@ -26,6 +26,7 @@ DenyReason = Literal[
     "procedure-ended",
     "datatype-not-granted",
     "action-not-granted",
+    "invalid-signature",  # not decided here: a write whose issuer signature does not verify
 ]
 ACTIONS = ("read", "write")
 

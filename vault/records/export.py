@@ -74,6 +74,14 @@ def _version_meta(v: VersionView) -> dict[str, Any]:
         "created_at": _iso(v.created_at),
         "content": f"v{v.version}.json",
     }
+    if v.signature is not None:
+        meta["signature"] = {
+            "jws": v.signature.jws,
+            "issuer": v.signature.issuer,
+            "kid": v.signature.kid,
+            "alg": v.signature.alg,
+            "payload": "RFC 8785 JSON of {type, title, content}",
+        }
     if v.file is not None:
         meta["file"] = {
             "path": f"v{v.version}/{v.file.filename}",

@@ -26,6 +26,16 @@ class FileInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SignatureInfo:
+    """An issuer's signature over a version: verify it against the issuer's published keys."""
+
+    jws: str  # detached JWS over keys.issuer.canonical_payload(type, title, content)
+    issuer: str  # the signing service's client id
+    kid: str
+    alg: str
+
+
+@dataclass(frozen=True, slots=True)
 class VersionView:
     version: int
     title: str
@@ -33,6 +43,7 @@ class VersionView:
     created_at: datetime
     content: JsonValue | None  # for kind "json"; None in listings
     file: FileInfo | None  # for kind "file"
+    signature: SignatureInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)

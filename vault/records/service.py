@@ -33,6 +33,7 @@ from vault.records.model import (
     JsonValue,
     Provenance,
     RecordView,
+    SignatureInfo,
     VersionView,
 )
 from vault.residents.keys import VaultKeys
@@ -198,7 +199,19 @@ class RecordService:
             file = FileInfo(
                 row.media_type or "application/octet-stream", filename, row.size_bytes or 0
             )
-        return VersionView(row.version, title, row.written_by, row.created_at, content, file)
+        signature = (
+            SignatureInfo(
+                row.signature_jws,
+                row.signer_client_id or "",
+                row.signer_kid or "",
+                row.signer_alg or "",
+            )
+            if row.signature_jws
+            else None
+        )
+        return VersionView(
+            row.version, title, row.written_by, row.created_at, content, file, signature
+        )
 
     def _view(
         self,
@@ -263,9 +276,11 @@ class RecordService:
         content: JsonValue | None = None,
         service_id: uuid.UUID | None = None,
         grant_id: uuid.UUID | None = None,
+        signature: SignatureInfo | None = None,
     ) -> RecordView:
         """A new record in the caller's transaction. With `service_id` and `grant_id` it is
-        written by that service under that grant (provenance); the resident keeps it."""
+        written by that service under that grant (provenance); the resident keeps it. A
+        `signature` must have been verified by the caller (ServiceAccess.write_record)."""
         check_type(category, record_type)
         clean_title = _clean_title(title)
         if kind == "json" and content is None:
@@ -312,6 +327,11 @@ class RecordService:
         if kind == "json":
             version.content_ct = key.seal(encoded, content_binding(record.record_id, 1))
             record.current_version = 1
+        if signature is not None:
+            version.signature_jws = signature.jws
+            version.signer_client_id = signature.issuer
+            version.signer_kid = signature.kid
+            version.signer_alg = signature.alg
         uow.flush()
         uow.records.add_version(version)
         uow.flush()

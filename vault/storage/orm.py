@@ -143,6 +143,12 @@ class RecordVersionRow(Base):
     size_bytes: Mapped[int | None]
     written_by: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+    # An issuer's signature over this version (keys/issuer.py): a detached JWS, so it holds
+    # no content; who signed it with which key. A resident's own edit makes an unsigned version.
+    signature_jws: Mapped[str | None] = mapped_column(Text)
+    signer_client_id: Mapped[str | None] = mapped_column(String(64))
+    signer_kid: Mapped[str | None] = mapped_column(String(128))
+    signer_alg: Mapped[str | None] = mapped_column(String(16))
 
 
 class BlobRow(Base):
