@@ -7,7 +7,6 @@ from fastapi import FastAPI
 from api.bootstrap import build_container
 from api.container import Container
 from api.errors import install_error_handlers
-from api.events.worker import push_lifespan, server_push_worker
 from api.middleware import (
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
@@ -17,6 +16,7 @@ from api.oauth import endpoints as oauth_endpoints
 from api.oauth.errors import OAuthError, oauth_error_response
 from api.routers import auth, events, grants, health, me, records, service, wellknown
 from api.settings import Settings
+from api.workers import server_workers, workers_lifespan
 
 DESCRIPTION = """
 Regie keeps each resident's records in their own encrypted vault and lends access to
@@ -32,8 +32,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         title="Regie",
         version="0.1.0",
         description=DESCRIPTION,
-        # Pushes events to services while serving (REGIE_EVENTS_PUSH; api/events/worker.py).
-        lifespan=push_lifespan(server_push_worker(built)),
+        # Sweeps grants and pushes events while serving (api/workers.py).
+        lifespan=workers_lifespan(server_workers(built)),
     )
     app.state.container = built
     install_error_handlers(app, settings.public_url)

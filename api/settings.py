@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # until it expires, so a longer lifetime costs replay-cache rows, not safety.
     client_assertion_max_lifetime_seconds: int = Field(default=3600, ge=60, le=3600)
     dpop_proof_max_age_seconds: int = Field(default=300, ge=10, le=600)
+    # How often a server marks expired grants and ended procedures (and tells services);
+    # 0 turns it off. Access never waits for it: the check compares times itself.
+    sweep_interval_seconds: float = Field(default=60.0, ge=0, le=3600)
 
     # Events to services (docs/events.md): Security Event Tokens pushed to each service's event
     # endpoint (RFC 8935) and pollable (RFC 8936). `events_push` runs a pusher thread in every

@@ -430,7 +430,7 @@ def events_deliver(
     import signal
     import threading
 
-    from api.events.worker import PushWorker
+    from api.workers import push_worker
 
     c = _container()
     if once:
@@ -454,9 +454,51 @@ def events_deliver(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     err.print("pushing events to services; stop with Ctrl-C or SIGTERM")
-    PushWorker(c.event_delivery, interval=interval or c.settings.events_push_interval_seconds).run(
-        stop
-    )
+    push_worker(c, interval).run(stop)
+
+
+grants_app = typer.Typer(
+    help="Grants: the sweeper that marks what has ended.", no_args_is_help=True
+)
+app.add_typer(grants_app, name="grants")
+
+
+@grants_app.command("sweep")
+def grants_sweep(
+    once: bool = typer.Option(False, "--once", help="One pass over everything due, then stop"),
+    interval: float | None = typer.Option(None, help="Seconds between passes"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (with --once)"),
+) -> None:
+    """Mark expired grants, lapsed requests and procedures past their planned end, and tell
+    their services. Servers do this every REGIE_SWEEP_INTERVAL_SECONDS; access never waits
+    for it (the check compares times itself). Safe beside running servers."""
+    import signal
+    import threading
+
+    from api.workers import SWEEP_BATCH, sweep_worker
+
+    c = _container()
+    if once:
+        totals = {"expired": 0, "lapsed": 0, "procedures_closed": 0}
+        try:
+            while True:
+                counts = c.grants.sweep(batch=SWEEP_BATCH)
+                for key, value in counts.items():
+                    totals[key] += value
+                if sum(counts.values()) < SWEEP_BATCH:
+                    break
+        except (VaultError, SQLAlchemyError) as e:
+            raise _fail(f"the sweep stopped ({type(e).__name__}); run it again") from e
+        if as_json:
+            print(json.dumps(totals, indent=2))
+        else:
+            console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()))
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    err.print("sweeping grants; stop with Ctrl-C or SIGTERM")
+    sweep_worker(c, interval).run(stop)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -243,3 +243,10 @@ def test_services_add_refuses_bad_input(env: Path, tmp_path: Path) -> None:
     )
     assert "unknown datatypes" in bad_type.output
     assert runner.invoke(app, ["services", "show", "nobody"]).exit_code == 1
+
+
+def test_grants_sweep_once(env: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    result = runner.invoke(app, ["grants", "sweep", "--once", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"expired": 0, "lapsed": 0, "procedures_closed": 0}

@@ -409,3 +409,18 @@ def test_resident_closes_a_procedure(world: World) -> None:
     procedure_id = w.c.grants.get(w.anna_id, grant_id).procedure.procedure_id
     assert w.c.grants.close_procedure_by_resident(w.anna_id, procedure_id) == 1
     assert w.c.grants.get(w.anna_id, grant_id).end_reason == "procedure-closed"
+
+
+def test_the_servers_sweeper_marks_expiry_and_tells_the_service(world: World) -> None:
+    from api.workers import sweep_worker
+
+    w = world
+    grant_id, _, _ = approved_tokens(w, valid_until=w.clock.now() + timedelta(hours=1))
+    worker = sweep_worker(w.c)
+    assert worker.run_once() is False  # nothing due yet
+    assert w.c.grants.get(w.anna_id, grant_id).status == "approved"
+    w.clock.advance(hours=1)
+    assert worker.run_once() is False  # one grant, less than a full batch
+    view = w.c.grants.get(w.anna_id, grant_id)
+    assert (view.status, view.end_reason) == ("ended", "expired")
+    assert view.history[-1].actor == "system"

@@ -1,0 +1,122 @@
+"""Background loops of a server process: pushing events and sweeping grants.
+
+A `PeriodicWorker` calls its round function on a daemon thread (or in the foreground of a CLI
+command) until stopped. A round that reports more work waiting is followed at once by the
+next; otherwise the loop waits `interval` seconds. A failing round (the database is down) is
+logged by its exception type only and tried again after the interval: nothing is lost, since
+events wait in the outbox and the access check enforces expiry on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from api.container import Container
+
+__all__ = ["PeriodicWorker", "push_worker", "server_workers", "sweep_worker", "workers_lifespan"]
+
+log = logging.getLogger("regie.workers")
+
+
+class PeriodicWorker:
+    def __init__(self, name: str, round_: Callable[[], bool], *, interval: float) -> None:
+        """`round_` does one batch of work and returns True when more is waiting."""
+        self.name = name
+        self._round = round_
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> bool:
+        """One round in the caller's thread; True when more work is waiting."""
+        return self._round()
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Work until `stop` (or `self.stop()`) is set."""
+        halt = stop or self._stop
+        while not halt.is_set():
+            more = False
+            try:
+                more = self._round()
+            except Exception as e:  # noqa: BLE001 - the loop must outlive a database outage
+                log.warning("%s round failed (%s); retrying", self.name, type(e).__name__)
+            if not more:
+                halt.wait(self._interval)
+
+    def start(self) -> None:
+        """Run on a daemon thread of this process."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop and wait for the round in flight (if any) to finish."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+def push_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
+    """Pushes due events from the outbox (RFC 8935)."""
+    delivery = c.event_delivery
+
+    def round_() -> bool:
+        return delivery.run_once().claimed >= delivery.policy.batch
+
+    return PeriodicWorker(
+        "regie-events-push", round_, interval=interval or c.settings.events_push_interval_seconds
+    )
+
+
+SWEEP_BATCH = 500
+
+
+def sweep_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
+    """Marks expired grants, lapsed requests and procedures past their planned end, which
+    tells their services. Access never depends on it: the check compares times itself."""
+
+    def round_() -> bool:
+        return sum(c.grants.sweep(batch=SWEEP_BATCH).values()) >= SWEEP_BATCH
+
+    return PeriodicWorker(
+        "regie-grants-sweep", round_, interval=interval or c.settings.sweep_interval_seconds
+    )
+
+
+def server_workers(c: Container) -> list[PeriodicWorker]:
+    """The loops a server process runs, only on a container with an engine of its own: one
+    built on a borrowed session factory (the test suite's one connection per test) must not
+    be used from a second thread."""
+    if c.engine is None:
+        return []
+    workers = [sweep_worker(c)] if c.settings.sweep_interval_seconds > 0 else []
+    if c.settings.events_push:
+        workers.append(push_worker(c))
+    return workers
+
+
+def workers_lifespan(
+    workers: Sequence[PeriodicWorker],
+) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """A FastAPI lifespan that runs `workers` while the application serves."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        for worker in workers:
+            worker.start()
+        try:
+            yield
+        finally:
+            for worker in workers:
+                await run_in_threadpool(worker.stop)
+
+    return lifespan
