@@ -8,15 +8,15 @@ all in one transaction. A denied attempt commits its event, then raises `AccessD
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from keys import issuer
 from vault.audit.events import AccessEvent, record
 from vault.errors import AccessDenied, GrantEnded, InvalidInput, NotFound
+from vault.grants import stored
 from vault.grants.model import TokenFacts
-from vault.grants.policy import Decision, Deny, GrantFacts, Permit, ProcedureFacts, decide
+from vault.grants.policy import Decision, Deny, Permit
 from vault.ports import Clock
 from vault.records.model import JsonValue, RecordView, SignatureInfo
 from vault.records.service import RecordService
@@ -32,31 +32,10 @@ class ServiceAccess:
         self._clock = clock
 
     def _decide(self, uow: SqlUnitOfWork, who: TokenFacts, datatype: str, action: str) -> Decision:
-        grant = uow.grants.get(who.resident_id, who.grant_id)
-        procedure = (
-            uow.grants.procedure(who.resident_id, grant.procedure_id) if grant is not None else None
-        )
-        service = uow.services.get(who.service_id)
-        return decide(
-            grant=GrantFacts(
-                grant_id=grant.grant_id,
-                resident_id=grant.resident_id,
-                service_id=grant.service_id,
-                status=grant.status,
-                end_reason=grant.end_reason,
-                datatypes=frozenset(json.loads(grant.datatypes or "[]")),
-                actions=frozenset(json.loads(grant.actions or "[]")),
-                valid_until=grant.valid_until,
-            )
-            if grant is not None
-            else None,
-            procedure=ProcedureFacts(
-                procedure.procedure_id, procedure.status, procedure.planned_end
-            )
-            if procedure is not None
-            else None,
+        return stored.check(
+            uow,
+            uow.grants.get(who.resident_id, who.grant_id),
             service_id=who.service_id,
-            service_active=service is not None and service.status == "active",
             resident_id=who.resident_id,
             datatype=datatype,
             action=action,
@@ -102,7 +81,7 @@ class ServiceAccess:
         """Metadata of the records whose datatypes the grant lets this service read."""
         with self._uow() as uow:
             grant = uow.grants.get(who.resident_id, who.grant_id)
-            readable = frozenset(json.loads(grant.datatypes or "[]")) if grant else frozenset()
+            readable = stored.granted_datatypes(grant) if grant else frozenset()
             allowed = frozenset(
                 t for t in readable if isinstance(self._decide(uow, who, t, "read"), Permit)
             )

@@ -22,6 +22,7 @@ from keys.service import Binding, DataKey
 from vault.audit.events import AccessEvent, record
 from vault.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from vault.events.outbox import OutboxWriter
+from vault.grants import stored
 from vault.grants.model import (
     AccessRequestSpec,
     GrantView,
@@ -238,15 +239,7 @@ class GrantService:
             grant.tokens_issued_at = now
             pair = self._tokens.issue(uow, grant, jkt, now)
             procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)
-            granted: dict[str, object] = {
-                "type": "regie:records",
-                "actions": json.loads(grant.actions or "[]"),
-                "datatypes": json.loads(grant.datatypes or "[]"),
-                "purpose": {"id": grant.purpose_uri},
-                "legal_basis": grant.legal_basis,
-                "procedure": {"ref": procedure.ref if procedure else None},
-                "valid_until": grant.valid_until.isoformat() if grant.valid_until else None,
-            }
+            granted = stored.authorization_details(grant, procedure)
             uow.commit()
             return PollOutcome("approved", pair, granted)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import uuid
 from collections.abc import Callable
@@ -25,8 +24,9 @@ from typing import Literal
 
 from vault.audit.events import AccessEvent, record
 from vault.errors import AuthenticationFailed
+from vault.grants import stored
 from vault.grants.model import TokenFacts, TokenPair
-from vault.grants.policy import GrantFacts, Permit, ProcedureFacts, decide
+from vault.grants.policy import Permit
 from vault.ports import Clock
 from vault.storage.orm import GrantRow, OAuthTokenRow
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
@@ -163,16 +163,7 @@ class TokenService:
             if grant is None or not _grant_is_live(uow, grant, now):
                 return None
             procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)
-            # The shape of the token response's authorization_details (GrantService.poll).
-            granted: dict[str, object] = {
-                "type": "regie:records",
-                "actions": json.loads(grant.actions or "[]"),
-                "datatypes": json.loads(grant.datatypes or "[]"),
-                "purpose": {"id": grant.purpose_uri},
-                "legal_basis": grant.legal_basis,
-                "procedure": {"ref": procedure.ref if procedure else None},
-                "valid_until": grant.valid_until.isoformat() if grant.valid_until else None,
-            }
+            granted = stored.authorization_details(grant, procedure)
             return TokenIntrospection(
                 kind=kind,
                 resident_id=row.resident_id,
@@ -247,28 +238,14 @@ def _kind_of(token: str) -> Literal["access", "refresh"] | None:
 
 
 def _grant_is_live(uow: SqlUnitOfWork, grant: GrantRow, now: datetime) -> bool:
-    datatypes = frozenset(json.loads(grant.datatypes or "[]"))
-    actions = frozenset(json.loads(grant.actions or "[]"))
+    """Whether the grant would permit any access it holds right now (for introspection)."""
+    datatypes, actions = stored.granted_datatypes(grant), stored.granted_actions(grant)
     if not datatypes or not actions:
         return False
-    procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)
-    service = uow.services.get(grant.service_id)
-    decision = decide(
-        grant=GrantFacts(
-            grant_id=grant.grant_id,
-            resident_id=grant.resident_id,
-            service_id=grant.service_id,
-            status=grant.status,
-            end_reason=grant.end_reason,
-            datatypes=datatypes,
-            actions=actions,
-            valid_until=grant.valid_until,
-        ),
-        procedure=ProcedureFacts(procedure.procedure_id, procedure.status, procedure.planned_end)
-        if procedure is not None
-        else None,
+    decision = stored.check(
+        uow,
+        grant,
         service_id=grant.service_id,
-        service_active=service is not None and service.status == "active",
         resident_id=grant.resident_id,
         datatype=min(datatypes),
         action=min(actions),
