@@ -22,7 +22,7 @@ from api.app import create_app
 from api.bootstrap import build_container
 from api.container import Container
 from api.settings import Settings
-from support.residents import Resident, sign_in, sign_up
+from support.residents import Resident, make_resident, sign_in, sign_up
 from vault.errors import VaultError
 
 SECRETS = {
@@ -267,10 +267,6 @@ def test_rotation_is_safe_while_the_server_creates_data_keys(vault: Vault) -> No
     handle on the same file) rotates; after a resumed run every key is under the new KEK and
     opens, and the old KEK can be retired."""
     import threading
-    from datetime import UTC, datetime
-
-    from vault.residents.keys import VaultKeys
-    from vault.storage.orm import ResidentRow
 
     cli = build_container(vault.settings, engine=vault.db.engine)
     server = vault.container
@@ -279,25 +275,9 @@ def test_rotation_is_safe_while_the_server_creates_data_keys(vault: Vault) -> No
     stop = threading.Event()
 
     def create_residents() -> None:
-        keys = VaultKeys(server.keys)
         try:
             while not stop.is_set() or len(made) < 20:
-                rid = uuid.uuid4()
-                with server.uow() as uow:
-                    now = datetime.now(UTC)
-                    uow.residents.add(
-                        ResidentRow(
-                            resident_id=rid,
-                            status="active",
-                            display_name_ct=None,
-                            dek_version=1,
-                            created_at=now,
-                            deleted_at=None,
-                        )
-                    )
-                    uow.flush()
-                    keys.create(uow, rid, now)
-                    uow.commit()
+                rid = make_resident(server)
                 made.append(rid)
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from api.container import Container
 from keys.service import KeyService, WrappedDataKey
+from support.residents import make_resident
 from vault.keyring.service import KeyRotationService
-from vault.residents.keys import VaultKeys
-from vault.storage.orm import ResidentRow
 
 
 class InterferingKeys(KeyService):
@@ -38,21 +36,7 @@ class InterferingKeys(KeyService):
 def test_a_key_changed_meanwhile_is_skipped_not_overwritten(container: Container) -> None:
     residents = []
     for _ in range(3):
-        rid = uuid.uuid4()
-        with container.uow() as uow:
-            now = datetime.now(UTC)
-            uow.residents.add(
-                ResidentRow(
-                    resident_id=rid,
-                    status="active",
-                    display_name_ct=None,
-                    dek_version=1,
-                    created_at=now,
-                    deleted_at=None,
-                )
-            )
-            VaultKeys(container.keys).create(uow, rid, now)
-            uow.commit()
+        rid = make_resident(container)
         residents.append(rid)
     victim = residents[1]
     with container.uow() as uow:

@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import tracemalloc
-import uuid
-from datetime import UTC, datetime
 
 from api.container import Container
-from vault.residents.keys import VaultKeys
-from vault.storage.orm import ResidentRow
+from support.residents import make_resident
 
 SIZE = 20 * 1024 * 1024
 PIECE = 64 * 1024
 
 
 def test_upload_and_download_of_20_mb_stay_under_4_mb_of_memory(container: Container) -> None:
-    rid = uuid.uuid4()
-    with container.uow() as uow:
-        now = datetime.now(UTC)
-        uow.residents.add(
-            ResidentRow(
-                resident_id=rid,
-                status="active",
-                display_name_ct=None,
-                dek_version=1,
-                created_at=now,
-                deleted_at=None,
-            )
-        )
-        uow.flush()
-        VaultKeys(container.keys).create(uow, rid, now)
-        uow.commit()
+    rid = make_resident(container)
     record = container.records.create(
         rid, category="documents", record_type="documents.other", title="Scan", kind="file"
     )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
+from api.container import Container
 from support.passkeys import SoftPasskey
+from vault.residents.keys import VaultKeys
+from vault.storage.orm import ResidentRow
 
 
 @dataclass
@@ -54,3 +59,24 @@ def sign_in(client: TestClient, resident: Resident) -> str:
     token: str = done.json()["session_token"]
     resident.token = token
     return token
+
+
+def make_resident(container: Container) -> uuid.UUID:
+    """A resident with a data key, made below the API (for tests of storage and keys)."""
+    resident_id = uuid.uuid4()
+    with container.uow() as uow:
+        now = datetime.now(UTC)
+        uow.residents.add(
+            ResidentRow(
+                resident_id=resident_id,
+                status="active",
+                display_name_ct=None,
+                dek_version=1,
+                created_at=now,
+                deleted_at=None,
+            )
+        )
+        uow.flush()
+        VaultKeys(container.keys).create(uow, resident_id, now)
+        uow.commit()
+    return resident_id
