@@ -704,7 +704,9 @@ def wrk_once(
     pool.unlink(missing_ok=True)
     el = t1 - t0
     lines = stats.read_text().splitlines() if stats.exists() else []
-    lua = json.loads(lines[-1]) if len(lines) > n_before else {"used": 0, "exhausted": True}
+    lua: dict[str, Any] = (
+        json.loads(lines[-1]) if len(lines) > n_before else {"used": 0, "exhausted": True}
+    )
     sc.consumed(int(lua.get("used", 0)))
     (out / "raw").mkdir(exist_ok=True)
     (out / "raw" / f"{tag}.txt").write_text(" ".join(cmd) + "\n" + text)
@@ -730,7 +732,7 @@ def wrk_once(
         "cmd": " ".join(cmd),
     }
     rec.update(parse(text))
-    statuses = {k: int(v) for k, v in lua.get("statuses", {}).items()}
+    statuses: dict[str, int] = {k: int(v) for k, v in (lua.get("statuses") or {}).items()}
     rec["statuses"] = statuses
     rec["ok"] = statuses.get("200", 0)
     rec["ok_rps"] = round(rec["ok"] / duration, 1)
@@ -1077,9 +1079,11 @@ def sql_count(admin_url: str) -> str:
         mode="development", data_dir=tmp / "var", public_url=origin, database_url=url
     )
     c = build_container(settings)
+    engine = c.engine
+    assert engine is not None  # built from the URL, not from a session factory
     out: list[str] = []
     try:
-        upgrade(c.engine)
+        upgrade(engine)
         seen: list[str] = []
         checkouts = [0]
 
@@ -1093,8 +1097,8 @@ def sql_count(admin_url: str) -> str:
         def on_checkout(*_: Any) -> None:
             checkouts[0] += 1
 
-        event.listen(c.engine, "before_cursor_execute", on_sql)
-        event.listen(c.engine.pool, "checkout", on_checkout)
+        event.listen(engine, "before_cursor_execute", on_sql)
+        event.listen(engine.pool, "checkout", on_checkout)
         with TestClient(create_app(settings, container=c), base_url=origin) as client:
             agent = ServiceAgent(client, CLIENT_ID)
             c.services.add(
@@ -1147,7 +1151,7 @@ def sql_count(admin_url: str) -> str:
                 )
                 out += [f"    {x}" for x in seen]
     finally:
-        c.engine.dispose()
+        engine.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
