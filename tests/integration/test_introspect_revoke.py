@@ -25,7 +25,7 @@ from api.bootstrap import build_container
 from api.container import Container
 from api.settings import Settings
 from support.residents import Resident, sign_up
-from support.service_client import ASSERTION_TYPE, BASE, ServiceAgent
+from support.service_client import ASSERTION_TYPE, BASE, ServiceAgent, register_clinic_and_school
 
 INTROSPECT = "/oauth/introspect"
 REVOKE = "/oauth/revoke"
@@ -66,26 +66,7 @@ def scene(settings: Settings, connection: Connection) -> Iterator[Scene]:
     )
     container = build_container(settings, session_factory=factory, clock=clock)
     with TestClient(create_app(settings, container=container), base_url=BASE) as client:
-        clinic = ServiceAgent(client, "huisarts-de-linde")
-        school = ServiceAgent(client, "school-regenboog")
-        container.services.add(
-            name="Huisartsenpraktijk De Linde",
-            organisation="ura:12345678",
-            kind="care-provider",
-            datatypes=["health.medication", "health.allergies"],
-            actions=["read", "write"],
-            jwks=clinic.jwks,
-            client_id=clinic.client_id,
-        )
-        container.services.add(
-            name="Basisschool De Regenboog",
-            organisation="oin:00000001234567890000",
-            kind="school",
-            datatypes=["education.grades", "health.medication"],
-            actions=["read", "write"],
-            jwks=school.jwks,
-            client_id=school.client_id,
-        )
+        clinic, school = register_clinic_and_school(container, client)
         anna = sign_up(client, "Anna")
         anna_id = container.identity.authenticate(anna.token).resident_id
         record = client.post(

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.container import Container
 from support.residents import Resident, sign_up
-from support.service_client import ServiceAgent
+from support.service_client import ServiceAgent, register_clinic_and_school
 
 
 @dataclass
@@ -26,26 +26,7 @@ class Scene:
 
 @pytest.fixture
 def scene(client: TestClient, container: Container) -> Scene:
-    clinic = ServiceAgent(client, "huisarts-de-linde")
-    school = ServiceAgent(client, "school-regenboog")
-    container.services.add(
-        name="Huisartsenpraktijk De Linde",
-        organisation="ura:12345678",
-        kind="care-provider",
-        datatypes=["health.medication", "health.allergies"],
-        actions=["read", "write"],
-        jwks=clinic.jwks,
-        client_id=clinic.client_id,
-    )
-    container.services.add(
-        name="Basisschool De Regenboog",
-        organisation="oin:00000001234567890000",
-        kind="school",
-        datatypes=["education.grades", "health.medication"],
-        actions=["read", "write"],
-        jwks=school.jwks,
-        client_id=school.client_id,
-    )
+    clinic, school = register_clinic_and_school(container, client)
     anna = sign_up(client, "Anna")
     record = client.post(
         "/v1/me/records",

@@ -125,3 +125,28 @@ class ServiceAgent:
             "DPoP": self.proof(method, path, token=token, key=key),
         }
         return self.http.request(method, path, headers=headers, **kwargs)
+
+
+def register_clinic_and_school(container: Any, http: Any) -> tuple[ServiceAgent, ServiceAgent]:
+    """The two services most tests use, registered as `regie services add` would."""
+    clinic = ServiceAgent(http, "huisarts-de-linde")
+    school = ServiceAgent(http, "school-regenboog")
+    container.services.add(
+        name="Huisartsenpraktijk De Linde",
+        organisation="ura:12345678",
+        kind="care-provider",
+        datatypes=["health.medication", "health.allergies"],
+        actions=["read", "write"],
+        jwks=clinic.jwks,
+        client_id=clinic.client_id,
+    )
+    container.services.add(
+        name="Basisschool De Regenboog",
+        organisation="oin:00000001234567890000",
+        kind="school",
+        datatypes=["education.grades", "health.medication"],
+        actions=["read", "write"],
+        jwks=school.jwks,
+        client_id=school.client_id,
+    )
+    return clinic, school
