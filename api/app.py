@@ -14,6 +14,7 @@ from api.middleware import (
 )
 from api.oauth import endpoints as oauth_endpoints
 from api.oauth.errors import OAuthError, oauth_error_response
+from api.openapi import install_openapi
 from api.routers import auth, events, grants, health, me, records, service, wellknown
 from api.settings import Settings
 from api.workers import server_workers, workers_lifespan
@@ -52,6 +53,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     for router in routers:
         app.include_router(router)
     app.state.api_routes = [route for router in routers for route in router.routes]
+    install_openapi(app)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_json_bytes,
