@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # uvicorn's default (5 s) kills workers that are still importing on a loaded machine, and
+    # then their replacements, in a loop; a hung worker is still replaced, only later.
+    worker_healthcheck_seconds: int = Field(default=30, ge=5, le=600)
     grant_max_validity_days: int = Field(default=365, ge=1, le=3650)
     pending_request_days: int = Field(default=14, ge=1, le=90)
     access_token_seconds: int = Field(default=300, ge=30, le=300)

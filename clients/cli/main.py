@@ -117,6 +117,7 @@ def serve(
         host=os.environ["REGIE_HOST"],
         port=int(os.environ["REGIE_PORT"]),
         workers=workers,
+        timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
         log_level="info",
         proxy_headers=False,
     )
