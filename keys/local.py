@@ -29,13 +29,14 @@ class LocalKekBackend:
         return entries
 
     def _key(self, version: int) -> bytes:
-        for attempt in range(2):
-            for entry in self._entries():
-                if entry["version"] == version and entry["state"] == "active":
-                    return b64d(str(entry["key"]))
-            # Another process may have rotated: look at the file once more before giving up.
-            if attempt == 0 and not self._keyring.refresh():
-                break
+        # Look at the file on every use (a stat; it is re-read only when it changed): a keyring
+        # that became readable by others, or vanished, stops unwrapping at once (fail closed),
+        # and a version another process created is found. Data keys are cached above this, so
+        # this runs once per resident per cache lifetime, not per request.
+        self._keyring.refresh()
+        for entry in self._entries():
+            if entry["version"] == version and entry["state"] == "active":
+                return b64d(str(entry["key"]))
         raise UnknownKeyVersion(version)
 
     def current_version(self) -> int:

@@ -97,3 +97,33 @@ def test_an_unexpected_error_is_a_500_problem_and_its_message_is_not_logged(
     logged = caplog.text + "".join(capsys.readouterr())
     assert "ValueError" in logged
     assert "SECRET-RESIDENT-DATA" not in logged
+
+
+def test_key_backend_unavailable_fails_closed_and_recovers(client: TestClient, container) -> None:  # type: ignore[no-untyped-def]
+    from support.residents import sign_up
+
+    anna = sign_up(client, "Anna")
+    made = client.post(
+        "/v1/me/records",
+        headers=anna.headers,
+        json={"category": "health", "type": "health.medication", "title": "Lijst", "content": [1]},
+    )
+    assert made.status_code == 201, made.text
+    path = f"/v1/me/records/{made.json()['id']}"
+    container.keyring.path.chmod(0o644)
+    try:
+        # Data keys are cached per process for REGIE_DEK_CACHE_TTL_SECONDS; once it has passed
+        # (here: the cache is emptied), nothing that needs a key is served.
+        container.keys._cache.clear()
+        refused = client.get(path, headers=anna.headers)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"].endswith("/service-unavailable")
+        assert "Lijst" not in refused.text
+        assert client.get("/readyz").status_code == 503
+    finally:
+        container.keyring.path.chmod(0o600)
+    back = client.get(path, headers=anna.headers)
+    assert back.status_code == 200
+    assert back.json()["content"] == [1]
+    assert client.get("/readyz").status_code == 200
