@@ -147,7 +147,8 @@ def unknown_environment(environ: Mapping[str, str]) -> list[str]:
     """`REGIE_*` variables that are not settings: most likely typos (`REGIE_DATABSE_URL`).
 
     pydantic-settings ignores unknown environment variables, so we say it out loud. Variables
-    of the test suite (`REGIE_TEST_*`) are not settings and not reported.
+    of the test suite (`REGIE_TEST_*`) and of the client commands (`REGIE_SERVICE_*`, read by
+    `regie service ...`, clients/cli/service.py) are not settings and not reported.
     """
     known = {f"REGIE_{name.upper()}" for name in Settings.model_fields}
     return sorted(
@@ -155,5 +156,5 @@ def unknown_environment(environ: Mapping[str, str]) -> list[str]:
         for name in environ
         if name.upper().startswith("REGIE_")
         and name.upper() not in known
-        and not name.upper().startswith("REGIE_TEST_")
+        and not name.upper().startswith(("REGIE_TEST_", "REGIE_SERVICE_"))
     )

@@ -1,7 +1,9 @@
 """The `regie` command line.
 
 Exit codes: 0 done; 1 refused or failed (the message says why); 2 usage error (typer).
-Every command reads the same `REGIE_*` environment as the server (see docs/operations.md).
+Every server-side command reads the same `REGIE_*` environment as the server (see
+docs/operations.md). `regie service ...` is the client side (clients/cli/service.py): it speaks
+only HTTP, through the SDK, reads `REGIE_SERVICE_*` and has more exit codes (listed there).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.bootstrap import build_container
 from api.container import Container
 from api.settings import Settings, UnsafeSettingsError, unknown_environment
+from clients.cli.service import service_app
 from keys.errors import KeysError
 from vault.errors import VaultError
 from vault.services.service import ServiceInfo
@@ -35,6 +38,8 @@ services_app = typer.Typer(
     help="Registered services (OAuth clients) and their ceilings.", no_args_is_help=True
 )
 app.add_typer(services_app, name="services")
+# The client side: act as a service over HTTP, through the SDK (exit codes in its docstring).
+app.add_typer(service_app, name="service")
 console = Console()
 err = Console(stderr=True)
 

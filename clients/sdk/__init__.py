@@ -3,8 +3,13 @@
 The error tree is drawn in `clients.sdk._errors`; `tests/unit/test_sdk_errors.py` keeps
 `__all__` honest. Clients for residents, services and auditors build on `SyncHttp` /
 `AsyncHttp` (`clients.sdk._http`), which map every error response to that tree.
+
+For services: `ServiceClient` / `AsyncServiceClient` (`clients.sdk.service`) and, for the
+events the vault sends, `EventReceiver` / `AsyncEventReceiver` and `GrantCache`
+(`clients.sdk.events`). docs/integrators.md walks through them.
 """
 
+from clients.sdk._discovery import VaultMetadata
 from clients.sdk._errors import (
     AccessDenied,
     AuthError,
@@ -18,30 +23,79 @@ from clients.sdk._errors import (
     RegieError,
     RequestExpired,
     ServerError,
+    SetRejected,
+    SignatureInvalid,
     SlowDown,
     TransportError,
     Unavailable,
     VaultDeleted,
 )
+from clients.sdk._grants import (
+    AccessRequest,
+    FileTokenStore,
+    Grant,
+    MemoryTokenStore,
+    Procedure,
+    Purpose,
+    StoredGrant,
+    TokenStore,
+)
 from clients.sdk._http import AsyncHttp, SyncHttp
+from clients.sdk._jose import ServiceKey
+from clients.sdk._records import FileInfo, Provenance, Record, RecordSignature
+from clients.sdk.events import (
+    AsyncEventReceiver,
+    Event,
+    EventBatch,
+    EventReceiver,
+    GrantCache,
+    JtiStore,
+    MemoryJtiStore,
+)
+from clients.sdk.service import AsyncServiceClient, ServiceClient
 
 __all__ = [
     "AccessDenied",
+    "AccessRequest",
+    "AsyncEventReceiver",
     "AsyncHttp",
+    "AsyncServiceClient",
     "AuthError",
     "AuthorizationPending",
     "Conflict",
+    "Event",
+    "EventBatch",
+    "EventReceiver",
+    "FileInfo",
+    "FileTokenStore",
+    "Grant",
+    "GrantCache",
     "GrantEnded",
     "InvalidRequest",
+    "JtiStore",
+    "MemoryJtiStore",
+    "MemoryTokenStore",
     "NotFound",
+    "Procedure",
     "ProtocolError",
+    "Provenance",
+    "Purpose",
     "ReauthenticationRequired",
+    "Record",
+    "RecordSignature",
     "RegieError",
     "RequestExpired",
     "ServerError",
+    "ServiceClient",
+    "ServiceKey",
+    "SetRejected",
+    "SignatureInvalid",
     "SlowDown",
+    "StoredGrant",
     "SyncHttp",
+    "TokenStore",
     "TransportError",
     "Unavailable",
     "VaultDeleted",
+    "VaultMetadata",
 ]

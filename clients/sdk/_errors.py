@@ -14,15 +14,20 @@
     │   └── VaultDeleted        410: this vault has been deleted
     ├── InvalidRequest          400/405/413/415/422: the request is not acceptable (`errors`)
     │   └── Conflict            409: it changed underneath; read it and try again
-    └── AuthorizationPending    the resident has not answered yet (CIBA poll)
-        └── SlowDown            ... and you polled too fast: wait longer
+    ├── AuthorizationPending    the resident has not answered yet (CIBA poll)
+    │   └── SlowDown            ... and you polled too fast: wait longer
+    ├── SignatureInvalid        a record's issuer signature does not verify (or says otherwise)
+    └── SetRejected             a Security Event Token is not acceptable (`err`: RFC 8935 code)
 
-Every error carries the HTTP `status`, a stable `code` (the problem type's slug, or the
-OAuth `error`), the human `detail` and the whole decoded `body`.
+Every error carries the HTTP `status`, a stable `code` (the problem type's slug, the
+OAuth `error`, or the RFC 8935/8936 `err`), the human `detail` and the whole decoded `body`.
+The last two are raised by the SDK itself, about what it was given to check: they have no
+HTTP status of the vault (`SetRejected.status` is the 400 a push receiver answers with).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -121,6 +126,24 @@ class SlowDown(AuthorizationPending):
     pass
 
 
+class SignatureInvalid(RegieError):
+    pass
+
+
+class SetRejected(RegieError):
+    """A SET failed verification. `err` is the RFC 8935 §2.3 code a push receiver answers
+    with (`invalid_request`, `invalid_key`, `invalid_issuer`, `invalid_audience`); `status`
+    is 400 and `response_body` the JSON to send: the vault then never sends it again."""
+
+    def __init__(self, err: str, description: str) -> None:
+        super().__init__(description, status=400, code=err)
+        self.err = err
+
+    @property
+    def response_body(self) -> bytes:
+        return json.dumps({"err": self.err, "description": self.detail}).encode()
+
+
 # Problem type slugs (the last path segment of `type`, api/errors.py) to error classes.
 PROBLEM_SLUGS: dict[str, type[RegieError]] = {
     "not-found": NotFound,
@@ -163,6 +186,13 @@ OAUTH_ERRORS: dict[str, type[RegieError]] = {
     "insufficient_scope": AccessDenied,
     "temporarily_unavailable": Unavailable,
     "server_error": ServerError,
+}
+
+# RFC 8935 §2.3 / RFC 8936 §2.4.4 `err` codes (the event poll endpoint) to error classes.
+SET_ERRORS: dict[str, type[RegieError]] = {
+    "authentication_failed": AuthError,
+    "access_denied": AccessDenied,
+    "invalid_request": InvalidRequest,
 }
 
 # When a body names no known kind, the status decides.

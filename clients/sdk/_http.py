@@ -20,6 +20,7 @@ import httpx
 from clients.sdk._errors import (
     OAUTH_ERRORS,
     PROBLEM_SLUGS,
+    SET_ERRORS,
     STATUS_FALLBACK,
     ProtocolError,
     RegieError,
@@ -84,6 +85,10 @@ def error_for(response: httpx.Response) -> RegieError:
         code = body["error"]
         cls = OAUTH_ERRORS.get(code)
         detail = str(body.get("error_description") or code)
+    elif isinstance(body.get("err"), str):  # RFC 8935 §2.3, RFC 8936 §2.4.4 (event polls)
+        code = body["err"]
+        cls = SET_ERRORS.get(code)
+        detail = str(body.get("description") or code)
     else:  # RFC 9457
         slug = str(body.get("type") or "").rstrip("/").rsplit("/", 1)[-1]
         if slug:
@@ -95,6 +100,11 @@ def error_for(response: httpx.Response) -> RegieError:
     if issubclass(cls, Unavailable):
         return cls(detail, status=status, code=code, body=body, retry_after=_retry_after(response))
     return cls(detail, status=status, code=code, body=body)
+
+
+def _path_of(url: str) -> str:
+    """The path of a URL or path, for messages: never a query (it may hold a token)."""
+    return urlsplit(url).path or "/"
 
 
 def _raise_for(response: httpx.Response) -> httpx.Response:
@@ -126,11 +136,15 @@ class SyncHttp:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send; return a 2xx/3xx response or raise the matching `RegieError`."""
+        return _raise_for(self.send(method, path, **kwargs))
+
+    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send; return the response whatever its status (the caller reads errors with
+        `error_for`, e.g. to retry with a DPoP nonce). Transport failures still raise."""
         try:
-            response = self._client.request(method, path, **kwargs)
+            return self._client.request(method, path, **kwargs)
         except httpx.TransportError as e:
-            raise TransportError(f"{method} {path}: {type(e).__name__}") from e
-        return _raise_for(response)
+            raise TransportError(f"{method} {_path_of(path)}: {type(e).__name__}") from e
 
     @contextmanager
     def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
@@ -141,7 +155,7 @@ class SyncHttp:
                     response.read()
                 yield _raise_for(response)
         except httpx.TransportError as e:
-            raise TransportError(f"{method} {path}: {type(e).__name__}") from e
+            raise TransportError(f"{method} {_path_of(path)}: {type(e).__name__}") from e
 
     def close(self) -> None:
         self._client.close()
@@ -176,11 +190,15 @@ class AsyncHttp:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send; return a 2xx/3xx response or raise the matching `RegieError`."""
+        return _raise_for(await self.send(method, path, **kwargs))
+
+    async def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send; return the response whatever its status (the caller reads errors with
+        `error_for`, e.g. to retry with a DPoP nonce). Transport failures still raise."""
         try:
-            response = await self._client.request(method, path, **kwargs)
+            return await self._client.request(method, path, **kwargs)
         except httpx.TransportError as e:
-            raise TransportError(f"{method} {path}: {type(e).__name__}") from e
-        return _raise_for(response)
+            raise TransportError(f"{method} {_path_of(path)}: {type(e).__name__}") from e
 
     @asynccontextmanager
     async def stream(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
@@ -191,7 +209,7 @@ class AsyncHttp:
                     await response.aread()
                 yield _raise_for(response)
         except httpx.TransportError as e:
-            raise TransportError(f"{method} {path}: {type(e).__name__}") from e
+            raise TransportError(f"{method} {_path_of(path)}: {type(e).__name__}") from e
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -30,10 +30,31 @@ START_SECONDS = 60
 CLI_SECONDS = 60
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on; never the same one twice in a process (a port handed out
+    may not be bound yet). `REGIE_TEST_PORTS` (e.g. `8300-8399`) narrows the ports tried, so
+    that engineers sharing a machine do not collide; by default the system picks."""
+    wanted = os.environ.get("REGIE_TEST_PORTS")
+    if wanted:
+        low, _, high = wanted.partition("-")
+        candidates = list(range(int(low), int(high or low) + 1))
+    else:
+        candidates = [0]
+    for port in candidates:
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            chosen = int(s.getsockname()[1])
+        _HANDED_OUT.add(chosen)
+        return chosen
+    raise RuntimeError(f"no free port in REGIE_TEST_PORTS={wanted}")
 
 
 def regie_command() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 from typing import Any
 
 import anyio
@@ -184,5 +185,38 @@ def test_plain_http_only_to_loopback(url: str, ok: bool) -> None:
 
 
 def test_public_names_are_exported() -> None:
-    public = {name for name in dir(sdk) if not name.startswith("_")} - {"annotations"}
+    # Public submodules (clients.sdk.service, .events) are importable as modules; the names
+    # are what `__all__` lists.
+    public = {
+        name
+        for name in dir(sdk)
+        if not name.startswith("_") and not isinstance(getattr(sdk, name), types.ModuleType)
+    } - {"annotations"}
     assert set(sdk.__all__) == public
+
+
+def test_event_poll_errors_map_by_err(error_of: Any) -> None:
+    # RFC 8935 §2.3 / RFC 8936 §2.4.4 bodies, as /v1/service/events answers.
+    e = error_of(401, {"err": "authentication_failed", "description": "bad assertion"})
+    assert (type(e), e.code, e.detail) == (sdk.AuthError, "authentication_failed", "bad assertion")
+    e = error_of(400, {"err": "invalid_request", "description": "maxEvents"})
+    assert (type(e), e.code) == (sdk.InvalidRequest, "invalid_request")
+
+
+def test_send_returns_error_responses_for_the_caller_to_read() -> None:
+    body = {"error": "use_dpop_nonce", "error_description": "nonce"}
+    http = SyncHttp(BASE, transport=httpx.MockTransport(answering(400, body)))
+    response = http.send("POST", "/oauth/token")
+    assert response.status_code == 400
+    assert _errors.OAUTH_ERRORS["use_dpop_nonce"] is sdk.AuthError
+
+
+def test_transport_errors_never_repeat_a_query() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    http = SyncHttp(BASE, transport=httpx.MockTransport(refuse))
+    with pytest.raises(sdk.TransportError) as caught:
+        http.send("GET", "/v1/things?token=secret")
+    assert "secret" not in str(caught.value)
+    assert "/v1/things" in str(caught.value)
