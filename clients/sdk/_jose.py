@@ -169,8 +169,12 @@ class ServiceKey:
         return self._key.thumbprint()
 
     def public_jwk(self) -> dict[str, Any]:
-        public = {k: v for k, v in self._key.as_dict(private=False).items() if k != "kid"}
-        assert not _PRIVATE_MEMBERS & public.keys()
+        # as_dict(private=False) holds no private member; filtered again so none ever leaves.
+        public = {
+            k: v
+            for k, v in self._key.as_dict(private=False).items()
+            if k != "kid" and k not in _PRIVATE_MEMBERS
+        }
         return {**public, "kid": self.kid, "alg": self.alg, "use": "sig"}
 
     def public_jwks(self) -> dict[str, Any]:

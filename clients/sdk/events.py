@@ -15,10 +15,11 @@ the RFC 8935 §2.3 code a push endpoint answers with (400, final: the vault neve
 3. the signature verifies with that key (`invalid_key`);
 4. `iss` is the vault's issuer (`invalid_issuer`), `aud` is (or holds) your client_id
    (`invalid_audience`);
-5. `iat` is a number, not in the future (beyond `skew`) and, for pushed SETs, not older than
-   `max_age` (the vault retries a push for 24 hours; `invalid_request`); a polled SET is
-   exempt from `max_age`, because you fetched it yourself over an authenticated request and
-   a backlog must not be thrown away;
+5. `iat` is a number; for a pushed SET, not in the future (beyond `skew`, 5 minutes) and not
+   older than `max_age` (the vault retries a push for 24 hours; `invalid_request`). A polled
+   SET is exempt from both time checks: you fetched it yourself over an authenticated
+   request, a backlog must not be thrown away, and a refusal is final, so a receiver whose
+   clock is off must not refuse events for that;
 6. a `jti`, and exactly one event of a type this SDK knows, with a `grant_id` and `subject`
    (`invalid_request`).
 
@@ -205,7 +206,7 @@ def verify_set(
     audience: str,
     now: float,
     max_age: float | None,
-    skew: float = 60.0,
+    skew: float | None = 300.0,
 ) -> Event:
     """The event in `token`, or `SetRejected`; `_UnknownKey` when `keys` lacks its kid."""
     if not isinstance(token, str) or len(token) > _MAX_SET_CHARS or token.count(".") != 2:
@@ -243,7 +244,7 @@ def verify_set(
     iat = claims.get("iat")
     if isinstance(iat, bool) or not isinstance(iat, int | float):
         raise SetRejected("invalid_request", "iat is missing")
-    if iat > now + skew:
+    if skew is not None and iat > now + skew:
         raise SetRejected("invalid_request", "iat is in the future")
     if max_age is not None and iat < now - max_age:
         raise SetRejected("invalid_request", "the SET is too old")
@@ -332,7 +333,13 @@ class SetVerification:
 
         def check(keys: KeySet) -> Event:
             return verify_set(
-                token, keys, issuer=meta.issuer, audience=self.client_id, now=now, max_age=max_age
+                token,
+                keys,
+                issuer=meta.issuer,
+                audience=self.client_id,
+                now=now,
+                max_age=max_age,
+                skew=300.0 if check_age else None,
             )
 
         try:
