@@ -21,6 +21,7 @@ from keys.secrets import KeyedHasher
 from keys.service import KeyService
 from keys.signing import SigningKeyring
 from keys.unsafe import UnsafeMemoryKekBackend
+from vault.audit.events import AccessLog
 from vault.events.delivery import OutboxDelivery
 from vault.events.feed import EventFeed
 from vault.events.model import PushPolicy
@@ -36,7 +37,8 @@ from vault.records.service import RecordService
 from vault.residents.keys import VaultKeys
 from vault.residents.service import ResidentService
 from vault.services.service import ServiceRegistry
-from vault.storage.engine import build_engine
+from vault.storage.async_uow import AsyncUnitOfWorkFactory, async_uow_factory, blocking_uow_factory
+from vault.storage.engine import build_async_engine, build_engine
 from vault.storage.repositories import SqlReplayCache
 from vault.storage.unit_of_work import SessionFactory, SqlUnitOfWork
 
@@ -77,11 +79,20 @@ def build_container(
     """Build every service. Tests may pass a session factory (savepoint per test), a KEK
     backend or a clock; everything else comes from `settings`."""
     settings.assert_safe()
+    async_uow: AsyncUnitOfWorkFactory
     if session_factory is None:
         engine = engine or build_engine(
             settings.resolved_database_url, pool_size=settings.db_pool_size
         )
         session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+        async_uow = async_uow_factory(
+            build_async_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
+        )
+    else:
+        # Tests share one rolled-back connection between the sync and the async side.
+        if settings.mode != "development":
+            raise ValueError("an injected session factory is for tests (development mode) only")
+        async_uow = blocking_uow_factory(session_factory)
     factory = session_factory
 
     def uow() -> SqlUnitOfWork:
@@ -103,8 +114,13 @@ def build_container(
     registry = ServiceRegistry(
         uow=uow, hasher=hasher, clock=the_clock, allow_http_localhost=settings.mode == "development"
     )
+    access_log = AccessLog(uow=async_uow, clock=the_clock)
     tokens = TokenService(
-        uow=uow, clock=the_clock, access_lifetime=timedelta(seconds=settings.access_token_seconds)
+        uow=uow,
+        clock=the_clock,
+        access_lifetime=timedelta(seconds=settings.access_token_seconds),
+        async_uow=async_uow,
+        log=access_log,
     )
     events = OutboxWriter(signer=signing, registry=registry, issuer=settings.public_url)
     grants = GrantService(
@@ -118,6 +134,7 @@ def build_container(
             pending_lifetime=timedelta(days=settings.pending_request_days),
         ),
         events=events,
+        async_uow=async_uow,
     )
     tokens.on_reuse = grants.end_for_token_reuse
     residents.before_delete = grants.end_all_for_deleted_vault
@@ -161,7 +178,16 @@ def build_container(
         services=registry,
         tokens=tokens,
         grants=grants,
-        service_access=ServiceAccess(uow=uow, records=records, clock=the_clock),
+        service_access=ServiceAccess(
+            uow=uow,
+            async_uow=async_uow,
+            log=access_log,
+            records=records,
+            keys=vault_keys,
+            clock=the_clock,
+        ),
+        async_uow=async_uow,
+        access_log=access_log,
         replay=replay,
         client_keys=client_keys,
         client_auth=ClientAssertionVerifier(

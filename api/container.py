@@ -12,6 +12,7 @@ from api.settings import Settings
 from keys.keyring import KeyringFile
 from keys.service import KeyService
 from keys.signing import SigningKeyring
+from vault.audit.events import AccessLog
 from vault.events.delivery import OutboxDelivery
 from vault.events.feed import EventFeed
 from vault.events.outbox import OutboxWriter
@@ -25,6 +26,7 @@ from vault.records.export import VaultExporter
 from vault.records.service import RecordService
 from vault.residents.service import ResidentService
 from vault.services.service import ServiceRegistry
+from vault.storage.async_uow import AsyncUnitOfWorkFactory
 from vault.storage.repositories import SqlReplayCache
 from vault.storage.unit_of_work import UnitOfWorkFactory
 
@@ -47,6 +49,9 @@ class Container:
     tokens: TokenService
     grants: GrantService
     service_access: ServiceAccess
+    # The async side (ADR 0001): the data API's reads and the token endpoint.
+    async_uow: AsyncUnitOfWorkFactory
+    access_log: AccessLog
     replay: SqlReplayCache
     client_keys: JwksClientKeys
     client_auth: ClientAssertionVerifier

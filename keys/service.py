@@ -111,9 +111,10 @@ class KeyService:
         self._remember(key)
         return WrappedDataKey(resident_id, version, kek_version, wrapped), key
 
-    def data_key(self, wrapped: WrappedDataKey) -> DataKey:
-        """The unwrapped key, from the cache when fresh."""
-        slot = (wrapped.resident_id, wrapped.version)
+    def cached(self, resident_id: UUID, version: int) -> DataKey | None:
+        """The unwrapped key from the cache when fresh, else None: never calls the KEK backend
+        (an HSM call blocks), so an event loop may call this and unwrap elsewhere on a miss."""
+        slot = (resident_id, version)
         now = self._now()
         with self._mutex:
             hit = self._cache.get(slot)
@@ -122,6 +123,13 @@ class KeyService:
                 self.cache_hits += 1
                 return hit[1]
             self.cache_misses += 1
+        return None
+
+    def data_key(self, wrapped: WrappedDataKey) -> DataKey:
+        """The unwrapped key, from the cache when fresh."""
+        hit = self.cached(wrapped.resident_id, wrapped.version)
+        if hit is not None:
+            return hit
         raw = self.kek.unwrap(
             wrapped.kek_version,
             wrapped.wrapped,

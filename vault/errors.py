@@ -8,6 +8,7 @@
     ├── Conflict                   the state changed underneath (e.g. a stale version)
     ├── PayloadTooLarge            a file over the configured limit
     ├── AuthenticationFailed       a passkey, recovery code or session did not check out
+    │   └── ReplayDetected         a one-time value (a DPoP proof or client assertion jti) came back
     ├── ReauthenticationRequired   a destructive action needs a fresh sign-in
     ├── VaultDeleted               the resident's vault has been shredded
     ├── AccessDenied               the grant check said no (reason says why)
@@ -60,6 +61,16 @@ class PayloadTooLarge(VaultError):
 
 class AuthenticationFailed(VaultError):
     pass
+
+
+class ReplayDetected(AuthenticationFailed):
+    """A DPoP proof or client assertion `jti` was already used (by any worker).
+
+    `namespaces` says which kinds of value ("dpop", "client_assertion") were refused."""
+
+    def __init__(self, detail: str, *, namespaces: frozenset[str] = frozenset()) -> None:
+        super().__init__(detail)
+        self.namespaces = namespaces
 
 
 class ReauthenticationRequired(VaultError):

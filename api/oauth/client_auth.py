@@ -37,7 +37,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
@@ -59,6 +59,7 @@ __all__ = [
     "ClientKeyLookup",
     "ClientKeys",
     "JwksClientKeys",
+    "claimed_client_id",
 ]
 
 CLIENT_ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -106,6 +107,7 @@ _NOT_YET_VALID: Final = "client_assertion is not yet valid"
 _JTI_INVALID: Final = "client_assertion jti is missing or invalid"
 _FAILED: Final = "client authentication failed"
 _REPLAYED: Final = "client_assertion has already been used"
+REPLAYED: Final = _REPLAYED
 
 
 class ClientKeys(Protocol):
@@ -124,6 +126,9 @@ class AuthenticatedClient:
     jti: str
     #: The `kid` of the registered key that verified the assertion.
     key_id: str | None
+    # What the replay cache keeps of it (namespace REPLAY_NAMESPACE), and until when.
+    replay_value: str = field(default="", compare=False)
+    replay_expires_at: datetime = field(default=datetime.min.replace(tzinfo=UTC), compare=False)
 
 
 class ClientAuthError(Exception):
@@ -227,16 +232,35 @@ class ClientAssertionVerifier:
         once; the caller refuses repeated parameters and an `Authorization` header carrying
         other client credentials.
         """
+        client = self.check(form)
+        if not self._replay.first_use(
+            REPLAY_NAMESPACE, client.replay_value, client.replay_expires_at
+        ):
+            raise _refuse(_REPLAYED)
+        return client
+
+    def check(
+        self, form: Mapping[str, str], *, keys: ClientKeys | None = None
+    ) -> AuthenticatedClient:
+        """Every check of `authenticate` except the replay cache, with the client's keys from
+        `keys` when given (a registration the caller has just read). The caller records
+        (`REPLAY_NAMESPACE`, `replay_value`) until `replay_expires_at` in the transaction of
+        the request, and refuses the request with `REPLAYED` if it was there before.
+        """
         token = _read_assertion(form)
         self._check_header(token.headers())
         claims = _claims_of(token)
         client_id = self._check_claims(claims, form.get("client_id"))
         jti: str = claims["jti"]
-        key = self._verifying_key(token, client_id)
+        key = self._verifying_key(token, client_id, keys or self._keys)
         expires_at = datetime.fromtimestamp(float(claims["exp"]) + self._skew, tz=UTC)
-        if not self._replay.first_use(REPLAY_NAMESPACE, f"{client_id}:{jti}", expires_at):
-            raise _refuse(_REPLAYED)
-        return AuthenticatedClient(client_id=client_id, jti=jti, key_id=key.kid)
+        return AuthenticatedClient(
+            client_id=client_id,
+            jti=jti,
+            key_id=key.kid,
+            replay_value=f"{client_id}:{jti}",
+            replay_expires_at=expires_at,
+        )
 
     def _check_header(self, header: Mapping[str, Any]) -> None:
         if not header.keys() <= _ALLOWED_HEADER:
@@ -278,16 +302,16 @@ class ClientAssertionVerifier:
             raise _refuse(_JTI_INVALID)
         return iss
 
-    def _verifying_key(self, token: jws.CompactSignature, client_id: str) -> Key:
+    def _verifying_key(self, token: jws.CompactSignature, client_id: str, keys: ClientKeys) -> Key:
         kid = token.headers().get("kid")
-        key_set = self._keys.key_set(client_id)
+        key_set = keys.key_set(client_id)
         if key_set is None:
             raise _refuse(_FAILED)
         key = self._first_verifying(token, key_set, kid)
         # A new kid, or no key verifying a kid-less assertion, may mean the client rotated its
         # keys: ask once for the current ones. A known kid whose key does not verify may not.
         if key is None and (kid is None or all(k.kid != kid for k in key_set)):
-            refreshed = self._keys.key_set(client_id, refresh=True)
+            refreshed = keys.key_set(client_id, refresh=True)
             if refreshed is not None:
                 key = self._first_verifying(token, refreshed, kid)
         if key is None:
@@ -374,7 +398,8 @@ def _strong_enough(key: Key) -> bool:
 # --- Keys from registration: inline JWKS or jwks_uri -------------------------------------
 
 #: client_id -> (inline JWKS, jwks_uri) as registered, or None for an unknown or disabled client.
-ClientKeyLookup = Callable[[str], tuple[Mapping[str, Any] | None, str | None] | None]
+#: The inline JWKS may be given as its JSON text (as stored), which is cached by that text.
+ClientKeyLookup = Callable[[str], tuple[Mapping[str, Any] | str | None, str | None] | None]
 
 _KEY_TYPES: Final = frozenset({"EC", "OKP", "RSA"})
 # Private members of EC, OKP and RSA keys, and the secret of oct keys: a JWKS published by a
@@ -424,19 +449,63 @@ class JwksClientKeys:
         self._max_bytes = max_response_bytes
         self._lock = threading.Lock()
         self._fetched: dict[str, _Fetched] = {}
+        self._inline: dict[str, KeySet | None] = {}
 
     def key_set(self, client_id: str, *, refresh: bool = False) -> KeySet | None:
         registered = self._lookup(client_id)
         if registered is None:
             return None
         inline, jwks_uri = registered
+        return self.key_set_of(client_id, inline, jwks_uri, refresh=refresh)
+
+    def key_set_of(
+        self,
+        client_id: str,
+        inline: Mapping[str, Any] | str | None,
+        jwks_uri: str | None,
+        *,
+        refresh: bool = False,
+    ) -> KeySet | None:
+        """The key set of a registration the caller has read: (inline JWKS, jwks_uri).
+
+        An inline JWKS (a mapping, or its JSON text as stored) is imported once and kept by
+        its exact content, so a rotation (new content) is imported anew on its first use and
+        the old set is never consulted again; at most `_INLINE_CACHE` sets are kept.
+        """
         if inline is not None and jwks_uri is not None:
             return None
         if inline is not None:
-            return _public_key_set(inline)
+            return self._inline_key_set(inline)
         if jwks_uri is None or not jwks_uri.startswith("https://"):
             return None
         return self._remote_key_set(client_id, jwks_uri, refresh=refresh)
+
+    def bound(
+        self, client_id: str, inline: Mapping[str, Any] | str | None, jwks_uri: str | None
+    ) -> ClientKeys:
+        """`ClientKeys` for one registration just read (the async token endpoint reads it in
+        its own transaction); `key_set` of another client id finds nothing."""
+        return _BoundClientKeys(self, client_id, inline, jwks_uri)
+
+    def needs_fetch(self, inline: object, jwks_uri: str | None) -> bool:
+        """Whether resolving this registration may block on an HTTP fetch (jwks_uri)."""
+        return inline is None and jwks_uri is not None
+
+    def _inline_key_set(self, inline: Mapping[str, Any] | str) -> KeySet | None:
+        text = inline if isinstance(inline, str) else json.dumps(inline, sort_keys=True)
+        with self._lock:
+            if text in self._inline:
+                return self._inline[text]
+        try:
+            document = json.loads(text) if isinstance(inline, str) else inline
+        except ValueError:
+            document = None
+        key_set = _public_key_set(document)
+        with self._lock:
+            if len(self._inline) >= _INLINE_CACHE:
+                self._inline.clear()
+            self._inline[text] = key_set
+        return key_set
 
     def _remote_key_set(self, client_id: str, uri: str, *, refresh: bool) -> KeySet | None:
         now = self._clock.now()
@@ -492,6 +561,33 @@ class JwksClientKeys:
         except ValueError:
             return None
         return _public_key_set(document)
+
+
+_INLINE_CACHE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _BoundClientKeys:
+    keys: JwksClientKeys
+    client_id: str
+    inline: Mapping[str, Any] | str | None
+    jwks_uri: str | None
+
+    def key_set(self, client_id: str, *, refresh: bool = False) -> KeySet | None:
+        if client_id != self.client_id:
+            return None
+        return self.keys.key_set_of(client_id, self.inline, self.jwks_uri, refresh=refresh)
+
+
+def claimed_client_id(form: Mapping[str, str]) -> str | None:
+    """The `iss` a client assertion claims, unverified: only to find the registration whose
+    keys `ClientAssertionVerifier.check` then verifies it with. None when unreadable."""
+    try:
+        token = _read_assertion(form)
+        iss = _claims_of(token).get("iss")
+    except ClientAuthError:
+        return None
+    return iss if isinstance(iss, str) and 0 < len(iss) <= _MAX_CLIENT_ID_CHARS else None
 
 
 def _public_key_set(document: object) -> KeySet | None:

@@ -36,7 +36,7 @@ import hmac
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, TypeGuard
 from urllib.parse import urlsplit
@@ -49,13 +49,14 @@ from joserfc.jws import JWSRegistry
 
 from vault.ports import Clock, ReplayCache
 
-__all__ = ["DpopError", "DpopNonces", "DpopProof", "DpopVerifier"]
+__all__ = ["REPLAYED", "REPLAY_NAMESPACE", "DpopError", "DpopNonces", "DpopProof", "DpopVerifier"]
 
 ErrorCode = Literal["invalid_dpop_proof", "use_dpop_nonce"]
 
 PROOF_TYPE: Final = "dpop+jwt"
 REPLAY_NAMESPACE: Final = "dpop"
 MAX_JTI_LENGTH: Final = 256
+REPLAYED: Final = "DPoP proof has been used before"
 
 _MAX_HEADER = 4096  # an RSA-4096 `jwk` is about 1,100 characters of base64url
 _MAX_PAYLOAD = 4096
@@ -106,6 +107,9 @@ class DpopProof:
     jkt: str  # RFC 7638 SHA-256 thumbprint of the proof's public key (base64url)
     jti: str
     issued_at: datetime
+    # What the replay cache keeps of it (namespace REPLAY_NAMESPACE), and until when.
+    replay_value: str = field(default="", compare=False)
+    replay_expires_at: datetime = field(default=datetime.min.replace(tzinfo=UTC), compare=False)
 
 
 class DpopError(Exception):
@@ -278,6 +282,30 @@ class DpopVerifier:
         `expected_jkt` when that token is bound to a key (`cnf.jkt`). The caller refuses a
         request with more than one `DPoP` header before calling this.
         """
+        checked = self.check(
+            proof, method=method, url=url, access_token=access_token, expected_jkt=expected_jkt
+        )
+        # Recorded last, so only a proof that passed every other check uses up its jti.
+        if not self._replay.first_use(
+            REPLAY_NAMESPACE, checked.replay_value, expires_at=checked.replay_expires_at
+        ):
+            raise DpopError(REPLAYED)
+        return checked
+
+    def check(
+        self,
+        proof: str | None,
+        *,
+        method: str,
+        url: str,
+        access_token: str | None = None,
+        expected_jkt: str | None = None,
+    ) -> DpopProof:
+        """Every check of `verify` except the replay cache: the caller records
+        (`REPLAY_NAMESPACE`, `replay_value`) until `replay_expires_at` in the transaction of
+        the request it serves, and refuses the request with `REPLAYED` if it was there
+        before. The data API and the token endpoint do this (vault/audit/events.py).
+        """
         if not proof:
             raise DpopError("missing DPoP proof")
         if not isinstance(proof, str) or len(proof) > _MAX_PROOF:
@@ -333,11 +361,14 @@ class DpopVerifier:
         if self._nonce is not None and not self._nonce.check(claims.get("nonce")):
             raise DpopError("a current server nonce is required", error="use_dpop_nonce")
 
-        # Recorded last, so only a proof that passed every other check uses up its jti.
         expires_at = issued_at + timedelta(seconds=self._max_age + self._future_skew)
-        if not self._replay.first_use(REPLAY_NAMESPACE, f"{jkt}:{jti}", expires_at=expires_at):
-            raise DpopError("DPoP proof has been used before")
-        return DpopProof(jkt=jkt, jti=jti, issued_at=issued_at)
+        return DpopProof(
+            jkt=jkt,
+            jti=jti,
+            issued_at=issued_at,
+            replay_value=f"{jkt}:{jti}",
+            replay_expires_at=expires_at,
+        )
 
     def _check_header(self, header: dict[str, Any]) -> str:
         """The proof's `alg`, once `typ`, `alg` and the header's extensions are acceptable."""

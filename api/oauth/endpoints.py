@@ -21,11 +21,24 @@ from starlette.datastructures import UploadFile
 from api.container import Container
 from api.deps import container
 from api.oauth import rar
-from api.oauth.client_auth import ClientAuthError
-from api.oauth.dpop import DpopError
+from api.oauth.client_auth import REPLAY_NAMESPACE as CLIENT_ASSERTION
+from api.oauth.client_auth import REPLAYED as CLIENT_ASSERTION_REPLAYED
+from api.oauth.client_auth import ClientAuthError, claimed_client_id
+from api.oauth.dpop import REPLAY_NAMESPACE as DPOP
+from api.oauth.dpop import REPLAYED as DPOP_REPLAYED
+from api.oauth.dpop import DpopError, DpopProof
 from api.oauth.errors import OAuthError
-from vault.errors import AccessDenied, AuthenticationFailed, Conflict, InvalidInput, NotFound
-from vault.services.service import ServiceInfo
+from vault.audit.events import ReplayClaim
+from vault.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ReplayDetected,
+)
+from vault.services.service import ServiceInfo, service_info
+from vault.storage.queries import SERVICE_BY_CLIENT_ID
 
 router = APIRouter(tags=["OAuth (services)"])
 CIBA = "urn:openid:params:grant-type:ciba"
@@ -80,29 +93,63 @@ async def _form(request: Request) -> dict[str, str]:
     return fields
 
 
-async def _client(request: Request, fields: dict[str, str]) -> ServiceInfo:
+async def _authenticated(
+    request: Request, c: Container, fields: dict[str, str]
+) -> tuple[ServiceInfo, ReplayClaim]:
+    """The service whose `private_key_jwt` assertion checks out, and the assertion's replay
+    claim, which the caller commits in the request's transaction (RFC 7523 §3)."""
     if request.headers.get("authorization"):
         raise OAuthError("invalid_request", "use one client authentication method: private_key_jwt")
-    c = container(request)
+    client_id = claimed_client_id(fields)
+    row: Any = None
+    if client_id is not None:
+        async with c.async_uow(read_only=True) as uow:
+            row = (await uow.execute(SERVICE_BY_CLIENT_ID, {"client_id": client_id})).first()
+    active = row is not None and row.status == "active"
+    keys = c.client_keys.bound(
+        row.client_id if active else "",
+        row.jwks if active else None,
+        row.jwks_uri if active else None,
+    )
     try:
-        client = await run_in_threadpool(c.client_auth.authenticate, fields)
+        if active and c.client_keys.needs_fetch(row.jwks, row.jwks_uri):
+            client = await run_in_threadpool(c.client_auth.check, fields, keys=keys)  # HTTP
+        else:
+            client = c.client_auth.check(fields, keys=keys)
     except ClientAuthError as e:
         raise OAuthError("invalid_client", e.description) from e
-    try:
-        service = await run_in_threadpool(c.services.by_client_id, client.client_id)
-    except NotFound as e:
-        raise OAuthError("invalid_client", "client authentication failed") from e
-    if not service.active:
+    if not active:
         raise OAuthError("invalid_client", "client authentication failed")
+    claim = ReplayClaim(CLIENT_ASSERTION, client.replay_value, client.replay_expires_at)
+    return service_info(row), claim
+
+
+def _replayed(e: ReplayDetected) -> OAuthError:
+    if CLIENT_ASSERTION in e.namespaces:
+        return OAuthError("invalid_client", CLIENT_ASSERTION_REPLAYED)
+    return OAuthError("invalid_dpop_proof", DPOP_REPLAYED)
+
+
+async def _commit_claims(c: Container, claims: list[ReplayClaim]) -> None:
+    try:
+        await c.access_log.commit(claims, None, c.clock.now())
+    except ReplayDetected as e:
+        raise _replayed(e) from e
+
+
+async def _client(request: Request, fields: dict[str, str]) -> ServiceInfo:
+    c = container(request)
+    service, claim = await _authenticated(request, c, fields)
+    await _commit_claims(c, [claim])
     return service
 
 
-def _dpop_jkt(request: Request, c: Container, path: str) -> str:
+def _dpop_proof(request: Request, c: Container, path: str) -> DpopProof:
     proofs = request.headers.getlist("dpop")
     if len(proofs) != 1:
         raise OAuthError("invalid_dpop_proof", "send exactly one DPoP proof")
     try:
-        return c.dpop.verify(proofs[0], method=request.method, url=c.settings.public_url + path).jkt
+        return c.dpop.check(proofs[0], method=request.method, url=c.settings.public_url + path)
     except DpopError as e:
         raise OAuthError(e.error, e.description) from e
 
@@ -137,16 +184,28 @@ async def backchannel_authorize(request: Request) -> JSONResponse:
 
 @router.post("/oauth/token", summary="Redeem an approved request, or refresh (DPoP-bound tokens)")
 async def token(request: Request) -> JSONResponse:
+    # On the event loop (ADR 0001): the registration is read, both JWTs checked, and a CIBA
+    # redemption is one transaction with both replay claims (GrantService.poll).
     fields = await _form(request)
-    service = await _client(request, fields)
     c = container(request)
-    jkt = await run_in_threadpool(_dpop_jkt, request, c, "/oauth/token")
+    service, assertion = await _authenticated(request, c, fields)
+    try:
+        proof = _dpop_proof(request, c, "/oauth/token")
+    except OAuthError:
+        await _commit_claims(c, [assertion])  # the assertion is used up all the same
+        raise
+    claims = [assertion, ReplayClaim(DPOP, proof.replay_value, proof.replay_expires_at)]
+    jkt = proof.jkt
     grant_type = fields.get("grant_type")
     if grant_type == CIBA:
         auth_req_id = fields.get("auth_req_id")
         if not auth_req_id:
+            await _commit_claims(c, claims)
             raise OAuthError("invalid_request", "auth_req_id is required")
-        outcome = await run_in_threadpool(c.grants.poll, service, auth_req_id, jkt)
+        try:
+            outcome = await c.grants.poll(service, auth_req_id, jkt, claims)
+        except ReplayDetected as e:
+            raise _replayed(e) from e
         errors = {
             "pending": ("authorization_pending", "the resident has not answered yet"),
             "slow_down": ("slow_down", "poll less often: add 5 seconds to the interval"),
@@ -158,6 +217,7 @@ async def token(request: Request) -> JSONResponse:
             raise OAuthError(*errors.get(outcome.status, errors["invalid"]))
         pair, details = outcome.tokens, [outcome.granted]
     elif grant_type == "refresh_token":
+        await _commit_claims(c, claims)
         refreshed = await run_in_threadpool(
             c.tokens.refresh, service.service_id, fields.get("refresh_token", ""), jkt
         )
@@ -165,6 +225,7 @@ async def token(request: Request) -> JSONResponse:
             raise OAuthError("invalid_grant", "the refresh token is not valid (any more)")
         pair, details = refreshed.tokens, None
     else:
+        await _commit_claims(c, claims)
         raise OAuthError("unsupported_grant_type", "use the CIBA grant or refresh_token")
     body: dict[str, Any] = {
         "access_token": pair.access_token,

@@ -12,37 +12,57 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.container import Container
 from api.deps import ContainerDep, container
-from api.oauth.dpop import DpopError
+from api.oauth.dpop import REPLAY_NAMESPACE, REPLAYED, DpopError, DpopProof
 from api.oauth.errors import OAuthError
 from api.schemas.records import RecordListOut, RecordOut
-from vault.errors import AuthenticationFailed
+from vault.audit.events import ReplayClaim
+from vault.errors import AuthenticationFailed, ReplayDetected
 from vault.grants.model import TokenFacts
 
 router = APIRouter(prefix="/v1/service", tags=["service data"])
 
 
-def service_token(request: Request) -> TokenFacts:
-    """The grant a DPoP-bound access token speaks for (RFC 9449 §7)."""
-    c = container(request)
+def _dpop_bound(request: Request, c: Container) -> tuple[str, DpopProof]:
+    """The access token and its checked DPoP proof (RFC 9449 §7), not yet claimed once."""
     scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
     if scheme.lower() != "dpop" or not token:
         raise OAuthError("invalid_token", "send Authorization: DPoP <access token>", status=401)
     proofs = request.headers.getlist("dpop")
     if len(proofs) != 1:
         raise OAuthError("invalid_dpop_proof", "send exactly one DPoP proof", status=401)
+    token = token.strip()
     try:
-        proof = c.dpop.verify(
+        proof = c.dpop.check(
             proofs[0],
             method=request.method,
             url=c.settings.public_url + request.url.path,
-            access_token=token.strip(),
+            access_token=token,
         )
-        return c.tokens.authenticate(token.strip(), proof.jkt)
     except DpopError as e:
         raise OAuthError(e.error, e.description, status=401) from e
+    return token, proof
+
+
+def _claims(proof: DpopProof) -> list[ReplayClaim]:
+    return [ReplayClaim(REPLAY_NAMESPACE, proof.replay_value, proof.replay_expires_at)]
+
+
+def _refused(e: AuthenticationFailed) -> OAuthError:
+    if isinstance(e, ReplayDetected):
+        return OAuthError("invalid_dpop_proof", REPLAYED, status=401)
+    return OAuthError("invalid_token", e.detail, status=401)
+
+
+async def service_token(request: Request) -> TokenFacts:
+    """The grant a DPoP-bound access token speaks for (RFC 9449 §7)."""
+    c = container(request)
+    token, proof = _dpop_bound(request, c)
+    try:
+        return await c.tokens.authenticate(token, proof.jkt, _claims(proof))
     except AuthenticationFailed as e:
-        raise OAuthError("invalid_token", e.detail, status=401) from e
+        raise _refused(e) from e
 
 
 TokenDep = Annotated[TokenFacts, Depends(service_token)]
@@ -69,8 +89,17 @@ def list_records(who: TokenDep, c: ContainerDep) -> RecordListOut:
 
 
 @router.get("/records/{record_id}", summary="Read a record under the grant")
-def read_record(record_id: uuid.UUID, who: TokenDep, c: ContainerDep) -> RecordOut:
-    return RecordOut.of(c.service_access.read_record(who, record_id))
+async def read_record(record_id: uuid.UUID, request: Request) -> RecordOut:
+    # The hot path, on the event loop: the DPoP proof here, then one statement for token,
+    # grant, procedure, service and record, and the access event group-committed with the
+    # proof's replay claim (vault/grants/access.py).
+    c = container(request)
+    token, proof = _dpop_bound(request, c)
+    try:
+        view = await c.service_access.read_record(token, proof.jkt, _claims(proof), record_id)
+    except AuthenticationFailed as e:
+        raise _refused(e) from e
+    return RecordOut.of(view)
 
 
 @router.post("/records", status_code=201, summary="Write a record into the resident's vault")

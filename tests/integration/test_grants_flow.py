@@ -6,6 +6,7 @@ same through the OAuth endpoints.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from api.container import Container
 from api.settings import Settings
 from support.clock import FakeClock
 from support.residents import Resident, sign_up
+from vault.audit.events import ReplayClaim
 from vault.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -30,7 +32,9 @@ from vault.errors import (
     InvalidInput,
     NotFound,
 )
-from vault.grants.model import AccessRequestSpec, TokenFacts
+from vault.grants.model import AccessRequestSpec, TokenFacts, TokenPair
+from vault.grants.service import PollOutcome
+from vault.records.model import RecordView
 from vault.services.service import ServiceInfo
 
 JWKS = {
@@ -107,6 +111,26 @@ def spec(**changes: object) -> AccessRequestSpec:
     return AccessRequestSpec(**base)  # type: ignore[arg-type]
 
 
+def _claim(w: World) -> ReplayClaim:
+    """A DPoP proof's one-time value, as the API would claim it for this request."""
+    return ReplayClaim("dpop", uuid.uuid4().hex, w.clock.now() + timedelta(minutes=5))
+
+
+def read(w: World, tokens: TokenPair, record_id: uuid.UUID, jkt: str = JKT) -> RecordView:
+    """What GET /v1/service/records/{id} does below HTTP (the async hot path)."""
+    return asyncio.run(
+        w.c.service_access.read_record(tokens.access_token, jkt, [_claim(w)], record_id)
+    )
+
+
+def authenticate(w: World, access_token: str, jkt: str = JKT) -> TokenFacts:
+    return asyncio.run(w.c.tokens.authenticate(access_token, jkt, [_claim(w)]))
+
+
+def poll(w: World, service: ServiceInfo, auth_req_id: str, jkt: str = JKT) -> PollOutcome:
+    return asyncio.run(w.c.grants.poll(service, auth_req_id, jkt))
+
+
 def medication(w: World) -> uuid.UUID:
     return w.c.records.create(
         w.anna_id,
@@ -121,10 +145,10 @@ def approved_tokens(w: World, **approve: object):  # type: ignore[no-untyped-def
     accepted = w.c.grants.request(w.clinic, w.subject, spec())
     grant = w.c.grants.pending(w.anna_id)[0]
     w.c.grants.approve(w.anna_id, grant.grant_id, **approve)  # type: ignore[arg-type]
-    outcome = w.c.grants.poll(w.clinic, accepted.auth_req_id, JKT)
+    outcome = poll(w, w.clinic, accepted.auth_req_id)
     assert outcome.status == "approved"
     assert outcome.tokens is not None
-    return grant.grant_id, outcome.tokens, w.c.tokens.authenticate(outcome.tokens.access_token, JKT)
+    return grant.grant_id, outcome.tokens, authenticate(w, outcome.tokens.access_token)
 
 
 def test_the_whole_story_treatment_done_data_gone(world: World) -> None:
@@ -139,11 +163,11 @@ def test_the_whole_story_treatment_done_data_gone(world: World) -> None:
     ).record_id
     grant_id, tokens, who = approved_tokens(w, datatypes=["health.medication"])  # narrower
     assert tokens.expires_in <= 300
-    read = w.c.service_access.read_record(who, record_id)
-    assert read.current is not None
-    assert read.current.content == {"metformine": "500 mg"}
+    seen = read(w, tokens, record_id)
+    assert seen.current is not None
+    assert seen.current.content == {"metformine": "500 mg"}
     with pytest.raises(AccessDenied) as refused:
-        w.c.service_access.read_record(who, allergies)  # narrowed away
+        read(w, tokens, allergies)  # narrowed away
     assert refused.value.reason == "datatype-not-granted"
     written = w.c.service_access.write_record(
         who,
@@ -159,11 +183,10 @@ def test_the_whole_story_treatment_done_data_gone(world: World) -> None:
     assert listed == {record_id, written.record_id}  # allergies stay out of sight
 
     assert w.c.grants.close_procedure_by_service(w.clinic, w.subject, "BEH-2026-0042") == 1
-    with pytest.raises(GrantEnded) as ended:
-        w.c.service_access.read_record(who, record_id)
-    assert ended.value.reason == "grant-ended"
+    with pytest.raises(AuthenticationFailed, match=r"has ended \(procedure-closed\)"):
+        read(w, tokens, record_id)  # the token died with the grant
     with pytest.raises(AuthenticationFailed):
-        w.c.tokens.authenticate(tokens.access_token, JKT)  # the token died with the grant
+        authenticate(w, tokens.access_token)
     assert w.c.tokens.refresh(w.clinic.service_id, tokens.refresh_token, JKT).tokens is None
     # The resident keeps what the service wrote.
     assert w.c.records.get(w.anna_id, written.record_id).current.content == {
@@ -190,28 +213,25 @@ def test_the_whole_story_treatment_done_data_gone(world: World) -> None:
         ]
     assert ("record.read", "permit", None) in events
     assert ("record.read", "deny", "datatype-not-granted") in events
-    assert ("record.read", "deny", "grant-ended") in events
     assert ("record.write", "permit", None) in events
 
 
 def test_poll_states(world: World) -> None:
     w = world
     accepted = w.c.grants.request(w.clinic, w.subject, spec())
-    assert w.c.grants.poll(w.clinic, accepted.auth_req_id, JKT).status == "pending"
-    assert w.c.grants.poll(w.clinic, accepted.auth_req_id, JKT).status == "slow_down"
+    assert poll(w, w.clinic, accepted.auth_req_id).status == "pending"
+    assert poll(w, w.clinic, accepted.auth_req_id).status == "slow_down"
     w.clock.advance(seconds=11)
-    assert w.c.grants.poll(w.clinic, accepted.auth_req_id, JKT).status == "pending"
-    assert (
-        w.c.grants.poll(w.school, accepted.auth_req_id, JKT).status == "invalid"
-    )  # not its request
-    assert w.c.grants.poll(w.clinic, "rar_made-up", JKT).status == "invalid"
+    assert poll(w, w.clinic, accepted.auth_req_id).status == "pending"
+    assert poll(w, w.school, accepted.auth_req_id).status == "invalid"  # not its request
+    assert poll(w, w.clinic, "rar_made-up").status == "invalid"
     grant = w.c.grants.pending(w.anna_id)[0]
     w.c.grants.deny(w.anna_id, grant.grant_id)
-    assert w.c.grants.poll(w.clinic, accepted.auth_req_id, JKT).status == "denied"
+    assert poll(w, w.clinic, accepted.auth_req_id).status == "denied"
 
     lapsing = w.c.grants.request(w.clinic, w.subject, spec(procedure_ref="BEH-2"))
     w.clock.advance(days=15)
-    assert w.c.grants.poll(w.clinic, lapsing.auth_req_id, JKT).status == "expired"
+    assert poll(w, w.clinic, lapsing.auth_req_id).status == "expired"
     assert w.c.grants.pending(w.anna_id) == []
 
 
@@ -219,8 +239,8 @@ def test_an_auth_req_id_is_redeemed_once(world: World) -> None:
     w = world
     accepted = w.c.grants.request(w.clinic, w.subject, spec())
     w.c.grants.approve(w.anna_id, w.c.grants.pending(w.anna_id)[0].grant_id)
-    assert w.c.grants.poll(w.clinic, accepted.auth_req_id, JKT).status == "approved"
-    assert w.c.grants.poll(w.clinic, accepted.auth_req_id, JKT).status == "invalid"
+    assert poll(w, w.clinic, accepted.auth_req_id).status == "approved"
+    assert poll(w, w.clinic, accepted.auth_req_id).status == "invalid"
 
 
 def test_widening_at_approval_is_refused(world: World) -> None:
@@ -286,12 +306,17 @@ def test_connection_codes_are_single_use_and_short_lived(world: World) -> None:
 def test_expiry_is_enforced_with_no_sweeper_running(world: World) -> None:
     w = world
     record_id = medication(w)
-    _, _, who = approved_tokens(w, valid_until=w.clock.now() + timedelta(hours=1))
-    w.c.service_access.read_record(who, record_id)
+    _, tokens, who = approved_tokens(w, valid_until=w.clock.now() + timedelta(hours=1))
+    read(w, tokens, record_id)
     w.clock.advance(hours=1)
-    with pytest.raises(GrantEnded) as ended:
-        w.c.service_access.read_record(who, record_id)
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        read(w, tokens, record_id)  # an access token never outlives its grant (I5)
+    with pytest.raises(GrantEnded) as ended:  # and the check refuses the grant itself (I1)
+        w.c.service_access.list_records(who)
     assert ended.value.reason == "grant-expired"
+    with w.c.uow() as uow:
+        last = uow.access_events.of_resident(w.anna_id)[0]
+        assert (last.name, last.outcome, last.reason) == ("record.list", "deny", "grant-expired")
     assert w.c.grants.sweep() == {"expired": 1, "lapsed": 0, "procedures_closed": 0}
 
 
@@ -302,24 +327,27 @@ def test_planned_end_of_the_procedure_ends_access(world: World) -> None:
         w.clinic, w.subject, spec(procedure_planned_end=w.clock.now() + timedelta(days=2))
     )
     w.c.grants.approve(w.anna_id, w.c.grants.pending(w.anna_id)[0].grant_id)
-    tokens = w.c.grants.poll(w.clinic, accepted.auth_req_id, JKT).tokens
+    tokens = poll(w, w.clinic, accepted.auth_req_id).tokens
     assert tokens is not None
-    who = w.c.tokens.authenticate(tokens.access_token, JKT)
+    who = authenticate(w, tokens.access_token)
     w.clock.advance(days=2)
-    with pytest.raises(GrantEnded):
-        w.c.service_access.read_record(who, record_id)
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        read(w, tokens, record_id)  # its tokens never outlive the grant's planned end
+    with pytest.raises(GrantEnded) as ended:
+        w.c.service_access.list_records(who)
+    assert ended.value.reason in ("grant-expired", "procedure-ended")
     assert w.c.grants.sweep()["procedures_closed"] == 1
 
 
 def test_resident_revokes_and_the_next_read_fails(world: World) -> None:
     w = world
     record_id = medication(w)
-    grant_id, tokens, who = approved_tokens(w)
+    grant_id, tokens, _ = approved_tokens(w)
     w.c.grants.revoke(w.anna_id, grant_id)
-    with pytest.raises(GrantEnded):
-        w.c.service_access.read_record(who, record_id)
+    with pytest.raises(AuthenticationFailed, match=r"has ended \(revoked\)"):
+        read(w, tokens, record_id)
     with pytest.raises(AuthenticationFailed):
-        w.c.tokens.authenticate(tokens.access_token, JKT)
+        authenticate(w, tokens.access_token)
 
 
 def test_revoke_everything_for_a_service(world: World) -> None:
@@ -345,7 +373,7 @@ def test_refresh_rotates_and_reuse_ends_the_grant(world: World) -> None:
     assert replay.reused
     assert w.c.grants.get(w.anna_id, grant_id).end_reason == "token-reuse"
     with pytest.raises(AuthenticationFailed):
-        w.c.tokens.authenticate(second.access_token, JKT)
+        authenticate(w, second.access_token)
     assert w.c.tokens.refresh(w.clinic.service_id, second.refresh_token, JKT).tokens is None
     del record_id
 
@@ -354,10 +382,10 @@ def test_a_token_needs_its_own_dpop_key_and_dies_after_five_minutes(world: World
     w = world
     _, tokens, _ = approved_tokens(w)
     with pytest.raises(AuthenticationFailed):
-        w.c.tokens.authenticate(tokens.access_token, "another-key")
+        authenticate(w, tokens.access_token, "another-key")
     w.clock.advance(minutes=5)
     with pytest.raises(AuthenticationFailed):
-        w.c.tokens.authenticate(tokens.access_token, JKT)
+        authenticate(w, tokens.access_token)
 
 
 def test_a_token_of_one_resident_cannot_reach_another(world: World) -> None:
@@ -367,21 +395,21 @@ def test_a_token_of_one_resident_cannot_reach_another(world: World) -> None:
     bobs = w.c.records.create(
         bob_id, category="health", record_type="health.medication", title="Bob", content={"x": 1}
     ).record_id
-    _, _, who = approved_tokens(w)
-    with pytest.raises(NotFound):
-        w.c.service_access.read_record(who, bobs)
+    _, tokens, who = approved_tokens(w)
+    with pytest.raises(NotFound):  # the record is looked up in the token's resident's vault only
+        read(w, tokens, bobs)
     forged = TokenFacts(bob_id, who.grant_id, who.service_id)  # Anna's grant, Bob's vault
     with pytest.raises(AccessDenied):
-        w.c.service_access.read_record(forged, bobs)
+        w.c.service_access.list_records(forged)
 
 
 def test_a_disabled_service_loses_access(world: World) -> None:
     w = world
     record_id = medication(w)
-    _, _, who = approved_tokens(w)
+    _, tokens, _ = approved_tokens(w)
     w.c.services.disable(w.clinic.client_id)
     with pytest.raises(AccessDenied) as refused:
-        w.c.service_access.read_record(who, record_id)
+        read(w, tokens, record_id)
     assert refused.value.reason == "service-disabled"
 
 
@@ -390,7 +418,7 @@ def test_deleting_the_vault_ends_service_access(world: World) -> None:
     _, tokens, who = approved_tokens(w)
     w.c.residents.delete_vault(w.anna_id)
     with pytest.raises(AuthenticationFailed):
-        w.c.tokens.authenticate(tokens.access_token, JKT)
+        authenticate(w, tokens.access_token)
     with pytest.raises(AccessDenied):
         w.c.service_access.list_records(who)
 

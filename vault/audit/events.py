@@ -1,18 +1,34 @@
-"""The one function through which every access attempt and lifecycle change is recorded.
+"""Access events: every access attempt and lifecycle change, recorded through one place.
 
-`record` adds the event to the caller's unit of work, so it commits atomically with the action
-it describes (invariant I2): if the event cannot be written, the transaction fails and the
-action with it. A denied attempt is recorded too: the caller commits the event, then refuses.
-The verifiable log (its own issue) makes these rows tamper-evident without touching callers.
+`event_row` builds the stored values of an event (the one place they are built). Two ways
+write them, each atomic with what it describes (invariant I2):
+
+- `record(uow, event, at)` adds the event to the caller's sync unit of work, so it commits
+  (or fails) with the caller's action. A denied attempt is recorded too: the caller commits
+  the event, then refuses.
+- `AccessLog.commit(claims, event, at)` is the async hot path's writer (the data API, the
+  token endpoint's client authentication): it writes the event together with the request's
+  replay-cache claims (DPoP proof and client assertion `jti`s) and returns once they are
+  committed, or raises, so the caller answers only after its event is durable. Concurrent
+  requests share one transaction (group commit): while one batch commits, the next gathers.
+
+The verifiable log (its own issue) makes these rows tamper-evident by changing `event_row`
+and the two writers here, without touching callers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
+from vault.errors import ReplayDetected, StorageUnavailable
+from vault.ports import Clock
+from vault.storage import queries
+from vault.storage.async_uow import AsyncUnitOfWork, AsyncUnitOfWorkFactory
 from vault.storage.orm import AccessEventRow
 from vault.storage.unit_of_work import SqlUnitOfWork
 
@@ -36,25 +52,162 @@ class AccessEvent:
     action: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayClaim:
+    """A one-time value (a `jti`) to remember until it expires; refused if seen before."""
+
+    namespace: str  # "dpop" | "client_assertion"
+    value: str
+    expires_at: datetime
+
+
+def event_row(event: AccessEvent, at: datetime) -> dict[str, Any]:
+    """The stored values of `event` (table access_events): built here and nowhere else."""
+    return {
+        "resident_id": event.resident_id,
+        "event_id": uuid.uuid4(),
+        "at": at,
+        "name": event.name,
+        "outcome": event.outcome,
+        "reason": event.reason,
+        "actor": event.actor,
+        "actor_id": event.actor_id,
+        "service_id": event.service_id,
+        "grant_id": event.grant_id,
+        "procedure_id": event.procedure_id,
+        "record_id": event.record_id,
+        "datatype": event.datatype,
+        "action": event.action,
+    }
+
+
 def record(uow: SqlUnitOfWork, event: AccessEvent, at: datetime) -> uuid.UUID:
     """Add `event` to the unit of work; it commits (or fails) with the caller's action."""
-    event_id = uuid.uuid4()
-    uow.session.add(
-        AccessEventRow(
-            resident_id=event.resident_id,
-            event_id=event_id,
-            at=at,
-            name=event.name,
-            outcome=event.outcome,
-            reason=event.reason,
-            actor=event.actor,
-            actor_id=event.actor_id,
-            service_id=event.service_id,
-            grant_id=event.grant_id,
-            procedure_id=event.procedure_id,
-            record_id=event.record_id,
-            datatype=event.datatype,
-            action=event.action,
+    values = event_row(event, at)
+    uow.session.add(AccessEventRow(**values))
+    event_id: uuid.UUID = values["event_id"]
+    return event_id
+
+
+async def claim_replays(uow: AsyncUnitOfWork, claims: Sequence[ReplayClaim], now: datetime) -> None:
+    """Record `claims` in the caller's transaction; `ReplayDetected` (naming the namespaces)
+    if any was seen before, by any worker. Then the caller must not commit."""
+    if not claims:
+        return
+    keys = [(c.namespace, c.value) for c in claims]
+    if len(set(keys)) != len(keys):
+        raise ReplayDetected(
+            "a one-time value was used twice", namespaces=frozenset(k[0] for k in keys)
+        )
+    result = await uow.execute(
+        queries.claim_replays(
+            uow.dialect, [(c.namespace, c.value, c.expires_at) for c in claims], now
         )
     )
-    return event_id
+    fresh = {(row.namespace, row.value) for row in result}
+    seen = frozenset(n for n, v in keys if (n, v) not in fresh)
+    if seen:
+        raise ReplayDetected("a one-time value was used before", namespaces=seen)
+
+
+@dataclass(slots=True)
+class _Pending:
+    claims: tuple[ReplayClaim, ...]
+    event: dict[str, Any] | None
+    done: asyncio.Future[None]
+    replayed: bool = field(default=False)
+
+
+class AccessLog:
+    """Group commit of access events and replay claims for the async hot path.
+
+    `commit` queues one request's claims and event and waits for the transaction that holds
+    them. One flusher per event loop takes everything queued, claims the replay values in one
+    statement, inserts the events of the requests whose claims were all new, commits, and
+    then wakes each request: done, `ReplayDetected` (nothing of that request was written but
+    its new claims), or `StorageUnavailable` when the transaction failed (fail closed: the
+    caller must not serve).
+    """
+
+    def __init__(self, *, uow: AsyncUnitOfWorkFactory, clock: Clock, max_batch: int = 256) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be positive")
+        self._uow = uow
+        self._clock = clock
+        self._max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def commit(
+        self, claims: Sequence[ReplayClaim], event: AccessEvent | None, at: datetime
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        pending = _Pending(
+            tuple(claims), event_row(event, at) if event else None, loop.create_future()
+        )
+        self._queue.append(pending)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        # shield: a request that goes away (client disconnect) leaves its batch alone.
+        await asyncio.shield(pending.done)
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            try:
+                await self._write(batch)
+            except BaseException as e:
+                failure = (
+                    e
+                    if isinstance(e, StorageUnavailable)
+                    else StorageUnavailable("the access log could not be written")
+                )
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(failure)
+                if not isinstance(e, Exception):
+                    raise
+                continue
+            for item in batch:
+                if item.done.done():
+                    continue
+                if item.replayed:
+                    item.done.set_exception(
+                        ReplayDetected(
+                            "a one-time value was used before",
+                            namespaces=frozenset(c.namespace for c in item.claims),
+                        )
+                    )
+                else:
+                    item.done.set_result(None)
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        seen: set[tuple[str, str]] = set()
+        claims: list[tuple[str, str, datetime]] = []
+        for item in batch:
+            for c in item.claims:
+                key = (c.namespace, c.value)
+                if key in seen:  # twice in one batch: the second is a replay
+                    item.replayed = True
+                    continue
+                seen.add(key)
+                claims.append((c.namespace, c.value, c.expires_at))
+        async with self._uow() as uow:
+            fresh: set[tuple[str, str]] = set()
+            if claims:
+                result = await uow.execute(
+                    queries.claim_replays(uow.dialect, claims, self._clock.now())
+                )
+                fresh = {(row.namespace, row.value) for row in result}
+            events = []
+            for item in batch:
+                if not item.replayed and any(
+                    (c.namespace, c.value) not in fresh for c in item.claims
+                ):
+                    item.replayed = True
+                if not item.replayed and item.event is not None:
+                    events.append(item.event)
+            if events:
+                await uow.execute(queries.INSERT_ACCESS_EVENTS, events)
+            await uow.commit()

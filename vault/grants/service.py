@@ -9,6 +9,7 @@ transaction; ending a grant revokes every token issued under it at once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -16,10 +17,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from keys.service import Binding, DataKey
-from vault.audit.events import AccessEvent, record
+from vault.audit.events import AccessEvent, ReplayClaim, claim_replays, record
 from vault.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from vault.events.outbox import OutboxWriter
 from vault.grants import stored
@@ -37,6 +38,8 @@ from vault.ports import Clock
 from vault.records.catalogue import TYPES
 from vault.residents.keys import VaultKeys
 from vault.services.service import ServiceInfo, ServiceRegistry
+from vault.storage import queries
+from vault.storage.async_uow import AsyncUnitOfWorkFactory
 from vault.storage.orm import GrantEventRow, GrantRow, ProcedureRow
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
@@ -82,8 +85,10 @@ class GrantService:
         clock: Clock,
         settings: GrantPolicySettings | None = None,
         events: OutboxWriter | None = None,
+        async_uow: AsyncUnitOfWorkFactory | None = None,
     ) -> None:
         self._uow = uow
+        self._async_uow = async_uow
         self._keys = keys
         self._registry = registry
         self._tokens = tokens
@@ -210,38 +215,88 @@ class GrantService:
 
     # -- the service polls (CIBA poll mode) -----------------------------------------------
 
-    def poll(self, service: ServiceInfo, auth_req_id: str, jkt: str) -> PollOutcome:
+    async def poll(
+        self,
+        service: ServiceInfo,
+        auth_req_id: str,
+        jkt: str,
+        claims: Sequence[ReplayClaim] = (),
+    ) -> PollOutcome:
+        """What the token endpoint answers a CIBA poll with; redeems an approved request once.
+
+        One async transaction (the token endpoint's): the request's replay claims (client
+        assertion and DPoP `jti`s; `ReplayDetected` if one was seen before, and then nothing
+        is written), the grant locked by its handle, and on approval the token pair.
+        """
+        if self._async_uow is None:
+            raise RuntimeError("GrantService.poll needs the async unit of work")
         now = self._clock.now()
-        with self._uow() as uow:
-            grant = uow.grants.by_auth_req_id(_hash(auth_req_id))
+        lapse: tuple[uuid.UUID, uuid.UUID] | None = None
+        async with self._async_uow() as uow:
+            await claim_replays(uow, claims, now)
+            found = await uow.execute(
+                queries.GRANT_FOR_POLL, {"auth_req_id_hash": _hash(auth_req_id)}
+            )
+            grant: Any = found.first()
+            outcome: PollOutcome
             if grant is None or grant.service_id != service.service_id:
-                return PollOutcome("invalid")
-            if grant.status == "requested" and grant.request_expires_at <= now:
-                self._set_status(uow, grant, "lapsed", "system", None, None, now)
-                uow.commit()
-                return PollOutcome("expired")
-            if grant.status == "requested":
+                outcome = PollOutcome("invalid")
+            elif grant.status == "requested" and grant.request_expires_at <= now:
+                lapse = (grant.resident_id, grant.grant_id)  # marked below, after the commit
+                outcome = PollOutcome("expired")
+            elif grant.status == "requested":
                 too_soon = (
                     grant.last_polled_at is not None
                     and now - grant.last_polled_at < timedelta(seconds=grant.poll_interval)
                 )
-                grant.last_polled_at = now
-                if too_soon:
-                    grant.poll_interval += 5  # CIBA §11: slow_down adds 5 seconds
+                await uow.execute(
+                    queries.MARK_POLLED,
+                    {
+                        "resident_id_": grant.resident_id,
+                        "grant_id_": grant.grant_id,
+                        "last_polled_at": now,
+                        # CIBA §11: slow_down adds 5 seconds
+                        "poll_interval": grant.poll_interval + (5 if too_soon else 0),
+                    },
+                )
+                outcome = PollOutcome("slow_down" if too_soon else "pending")
+            elif grant.status == "lapsed":
+                outcome = PollOutcome("expired")
+            elif grant.status in ("denied", "ended"):
+                outcome = PollOutcome("denied")
+            elif grant.tokens_issued_at is not None:
+                outcome = PollOutcome("invalid")  # an auth_req_id is redeemed once
+            else:
+                pair, rows = self._tokens.mint(grant, jkt, now)
+                await uow.execute(
+                    queries.MARK_REDEEMED,
+                    {
+                        "resident_id_": grant.resident_id,
+                        "grant_id_": grant.grant_id,
+                        "tokens_issued_at": now,
+                    },
+                )
+                await uow.execute(queries.INSERT_TOKENS, rows)
+                granted = stored.authorization_details(grant, grant.procedure_ref)
+                outcome = PollOutcome("approved", pair, granted)
+            await uow.commit()
+        if lapse is not None:
+            # Marking it lapsed writes its history, an access event and the service's event
+            # through the sync unit of work (rare: a poll after the request expired).
+            await asyncio.to_thread(self._lapse_if_expired, *lapse)
+        return outcome
+
+    def _lapse_if_expired(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> None:
+        now = self._clock.now()
+        with self._uow() as uow:
+            grant = uow.grants.get(resident_id, grant_id, for_update=True)
+            if (
+                grant is not None
+                and grant.status == "requested"
+                and grant.request_expires_at <= now
+            ):
+                self._set_status(uow, grant, "lapsed", "system", None, None, now)
                 uow.commit()
-                return PollOutcome("slow_down" if too_soon else "pending")
-            if grant.status == "lapsed":
-                return PollOutcome("expired")
-            if grant.status in ("denied", "ended"):
-                return PollOutcome("denied")
-            if grant.tokens_issued_at is not None:
-                return PollOutcome("invalid")  # an auth_req_id is redeemed once
-            grant.tokens_issued_at = now
-            pair = self._tokens.issue(uow, grant, jkt, now)
-            procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)
-            granted = stored.authorization_details(grant, procedure)
-            uow.commit()
-            return PollOutcome("approved", pair, granted)
 
     # -- the resident decides ---------------------------------------------------------------
 

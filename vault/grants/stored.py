@@ -1,7 +1,10 @@
 """The access check and the granted details, on grants as stored: one way to read them.
 
-`check` loads the grant's procedure and service and runs `policy.decide`; everything that
-asks "is this grant live for this access?" (the data API, introspection) goes through it.
+`decide_stored` turns a grant, its procedure and its service's status, as read, into the
+facts `policy.decide` takes and decides; `check` reads them with the sync unit of work
+(writes, listings, introspection), and the async data API reads them with one joined
+statement (`vault/storage/queries.py`, labelled with these field names). Either way the
+decision is `policy.decide`'s, on current state.
 """
 
 from __future__ import annotations
@@ -9,33 +12,70 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
+from typing import Protocol
 
 from vault.grants.policy import Decision, GrantFacts, ProcedureFacts, decide
-from vault.storage.orm import GrantRow, ProcedureRow
 from vault.storage.unit_of_work import SqlUnitOfWork
 
 
-def granted_datatypes(grant: GrantRow) -> frozenset[str]:
+class GrantFields(Protocol):
+    """What the check reads of a grant: a `GrantRow`, or a row of a hot-path statement."""
+
+    @property
+    def grant_id(self) -> uuid.UUID: ...
+    @property
+    def resident_id(self) -> uuid.UUID: ...
+    @property
+    def service_id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def end_reason(self) -> str | None: ...
+    @property
+    def datatypes(self) -> str | None: ...
+    @property
+    def actions(self) -> str | None: ...
+    @property
+    def valid_until(self) -> datetime | None: ...
+    @property
+    def procedure_id(self) -> uuid.UUID: ...
+
+
+class GrantedFields(Protocol):
+    """What the granted authorization_details show of a grant."""
+
+    @property
+    def datatypes(self) -> str | None: ...
+    @property
+    def actions(self) -> str | None: ...
+    @property
+    def purpose_uri(self) -> str: ...
+    @property
+    def legal_basis(self) -> str: ...
+    @property
+    def valid_until(self) -> datetime | None: ...
+
+
+def granted_datatypes(grant: GrantFields | GrantedFields) -> frozenset[str]:
     return frozenset(json.loads(grant.datatypes or "[]"))
 
 
-def granted_actions(grant: GrantRow) -> frozenset[str]:
+def granted_actions(grant: GrantFields | GrantedFields) -> frozenset[str]:
     return frozenset(json.loads(grant.actions or "[]"))
 
 
-def check(
-    uow: SqlUnitOfWork,
-    grant: GrantRow | None,
+def decide_stored(
+    grant: GrantFields | None,
+    procedure: ProcedureFacts | None,
     *,
+    service_active: bool,
     service_id: uuid.UUID,
     resident_id: uuid.UUID,
     datatype: str,
     action: str,
     now: datetime,
 ) -> Decision:
-    """`policy.decide` on the grant, its procedure and its service as they are now."""
-    procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id) if grant else None
-    service = uow.services.get(service_id)
+    """`policy.decide` on a grant, its procedure and its service's status as read just now."""
     return decide(
         grant=GrantFacts(
             grant_id=grant.grant_id,
@@ -49,11 +89,9 @@ def check(
         )
         if grant is not None
         else None,
-        procedure=ProcedureFacts(procedure.procedure_id, procedure.status, procedure.planned_end)
-        if procedure is not None
-        else None,
+        procedure=procedure,
         service_id=service_id,
-        service_active=service is not None and service.status == "active",
+        service_active=service_active,
         resident_id=resident_id,
         datatype=datatype,
         action=action,
@@ -61,7 +99,34 @@ def check(
     )
 
 
-def authorization_details(grant: GrantRow, procedure: ProcedureRow | None) -> dict[str, object]:
+def check(
+    uow: SqlUnitOfWork,
+    grant: GrantFields | None,
+    *,
+    service_id: uuid.UUID,
+    resident_id: uuid.UUID,
+    datatype: str,
+    action: str,
+    now: datetime,
+) -> Decision:
+    """`policy.decide` on the grant, its procedure and its service as they are now."""
+    procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id) if grant else None
+    service = uow.services.get(service_id)
+    return decide_stored(
+        grant,
+        ProcedureFacts(procedure.procedure_id, procedure.status, procedure.planned_end)
+        if procedure is not None
+        else None,
+        service_active=service is not None and service.status == "active",
+        service_id=service_id,
+        resident_id=resident_id,
+        datatype=datatype,
+        action=action,
+        now=now,
+    )
+
+
+def authorization_details(grant: GrantedFields, procedure_ref: str | None) -> dict[str, object]:
     """What was granted, in the RFC 9396 shape services receive (no free texts)."""
     return {
         "type": "regie:records",
@@ -69,6 +134,6 @@ def authorization_details(grant: GrantRow, procedure: ProcedureRow | None) -> di
         "datatypes": sorted(granted_datatypes(grant)),
         "purpose": {"id": grant.purpose_uri},
         "legal_basis": grant.legal_basis,
-        "procedure": {"ref": procedure.ref if procedure else None},
+        "procedure": {"ref": procedure_ref},
         "valid_until": grant.valid_until.isoformat() if grant.valid_until else None,
     }

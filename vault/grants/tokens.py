@@ -17,17 +17,19 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, Protocol
 
-from vault.audit.events import AccessEvent, record
+from vault.audit.events import AccessEvent, AccessLog, ReplayClaim, record
 from vault.errors import AuthenticationFailed
 from vault.grants import stored
 from vault.grants.model import TokenFacts, TokenPair
 from vault.grants.policy import Permit
 from vault.ports import Clock
+from vault.storage import queries
+from vault.storage.async_uow import AsyncUnitOfWorkFactory
 from vault.storage.orm import GrantRow, OAuthTokenRow
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
@@ -53,61 +55,80 @@ class TokenService:
         clock: Clock,
         access_lifetime: timedelta = timedelta(minutes=5),
         on_reuse: Callable[[SqlUnitOfWork, GrantRow, datetime], None] | None = None,
+        async_uow: AsyncUnitOfWorkFactory | None = None,
+        log: AccessLog | None = None,
     ) -> None:
         if access_lifetime > timedelta(minutes=5):
             raise ValueError("access tokens live 5 minutes at most")
         self._uow = uow
+        self._async_uow = async_uow
+        self._log = log
         self._clock = clock
         self._lifetime = access_lifetime
         self.on_reuse = on_reuse
 
-    def issue(self, uow: SqlUnitOfWork, grant: GrantRow, jkt: str, now: datetime) -> TokenPair:
-        """A new access + refresh pair for an approved grant, in the caller's transaction."""
+    def mint(
+        self, grant: IssuableGrant, jkt: str, now: datetime
+    ) -> tuple[TokenPair, list[dict[str, object]]]:
+        """A new access + refresh pair for an approved grant, and the `oauth_tokens` rows
+        (hashes only) that the caller stores in its transaction."""
         if grant.valid_until is None or grant.status != "approved":
             raise AuthenticationFailed("the grant is not approved")
         access = ACCESS_PREFIX + secrets.token_urlsafe(32)
         refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
         access_until = min(now + self._lifetime, grant.valid_until)
-        for token, kind, until in (
-            (access, "access", access_until),
-            (refresh, "refresh", grant.valid_until),
-        ):
-            uow.tokens.add(
-                OAuthTokenRow(
-                    token_hash=token_hash(token),
-                    kind=kind,
-                    resident_id=grant.resident_id,
-                    grant_id=grant.grant_id,
-                    service_id=grant.service_id,
-                    jkt=jkt,
-                    created_at=now,
-                    expires_at=until,
-                    revoked_at=None,
-                    rotated_at=None,
-                )
+        rows: list[dict[str, object]] = [
+            {
+                "token_hash": token_hash(token),
+                "kind": kind,
+                "resident_id": grant.resident_id,
+                "grant_id": grant.grant_id,
+                "service_id": grant.service_id,
+                "jkt": jkt,
+                "created_at": now,
+                "expires_at": until,
+                "revoked_at": None,
+                "rotated_at": None,
+            }
+            for token, kind, until in (
+                (access, "access", access_until),
+                (refresh, "refresh", grant.valid_until),
             )
-        return TokenPair(access, refresh, int((access_until - now).total_seconds()), grant.grant_id)
+        ]
+        pair = TokenPair(access, refresh, int((access_until - now).total_seconds()), grant.grant_id)
+        return pair, rows
 
-    def authenticate(self, access_token: str, jkt: str) -> TokenFacts:
+    def issue(self, uow: SqlUnitOfWork, grant: GrantRow, jkt: str, now: datetime) -> TokenPair:
+        """A new access + refresh pair for an approved grant, in the caller's transaction."""
+        pair, rows = self.mint(grant, jkt, now)
+        for values in rows:
+            uow.tokens.add(OAuthTokenRow(**values))
+        return pair
+
+    async def authenticate(
+        self, access_token: str, jkt: str, claims: Sequence[ReplayClaim]
+    ) -> TokenFacts:
         """The grant an access token speaks for, if it is live and the DPoP key matches.
 
         Says nothing about the grant itself: the access check (policy.decide) runs next, on
-        current state.
+        current state. `claims` (the DPoP proof's `jti`) are committed before it returns or
+        refuses (`ReplayDetected` if seen before).
         """
-        if not access_token.startswith(ACCESS_PREFIX) or len(access_token) > 100:
+        if not well_formed_access_token(access_token):
             raise AuthenticationFailed("invalid access token")
-        with self._uow() as uow:
-            row = uow.tokens.get(token_hash(access_token))
-            now = self._clock.now()
-            if row is None or row.kind != "access" or not hmac.compare_digest(row.jkt, jkt):
-                raise AuthenticationFailed("invalid access token")
-            if row.revoked_at is not None:
-                grant = uow.grants.get(row.resident_id, row.grant_id)
-                reason = grant.end_reason if grant is not None and grant.end_reason else "ended"
-                raise AuthenticationFailed(f"the grant of this token has ended ({reason})")
-            if row.expires_at <= now:
-                raise AuthenticationFailed("the access token has expired: refresh it")
-            return TokenFacts(row.resident_id, row.grant_id, row.service_id)
+        if self._async_uow is None or self._log is None:
+            raise RuntimeError("TokenService.authenticate needs the async unit of work")
+        async with self._async_uow(read_only=True) as uow:
+            result = await uow.execute(
+                queries.TOKEN_FACTS, {"token_hash": token_hash(access_token)}
+            )
+            row: Any = result.first()
+        now = self._clock.now()
+        try:
+            who = checked_token(row, jkt, now)
+        finally:
+            await self._log.commit(claims, None, now)
+        return who
 
     def refresh(self, service_id: uuid.UUID, refresh_token: str, jkt: str) -> RefreshOutcome:
         """Exchange a refresh token for a new pair; a reused one ends the grant."""
@@ -163,7 +184,7 @@ class TokenService:
             if grant is None or not _grant_is_live(uow, grant, now):
                 return None
             procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)
-            granted = stored.authorization_details(grant, procedure)
+            granted = stored.authorization_details(grant, procedure.ref if procedure else None)
             return TokenIntrospection(
                 kind=kind,
                 resident_id=row.resident_id,
@@ -225,6 +246,40 @@ class TokenIntrospection:
     issued_at: datetime
     expires_at: datetime
     authorization_details: dict[str, object]
+
+
+class IssuableGrant(Protocol):
+    """What minting tokens reads of a grant: a `GrantRow`, or a row of `GRANT_FOR_POLL`."""
+
+    @property
+    def resident_id(self) -> uuid.UUID: ...
+    @property
+    def grant_id(self) -> uuid.UUID: ...
+    @property
+    def service_id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def valid_until(self) -> datetime | None: ...
+
+
+def well_formed_access_token(token: str) -> bool:
+    return token.startswith(ACCESS_PREFIX) and len(token) <= 100
+
+
+def checked_token(row: Any, jkt: str, now: datetime) -> TokenFacts:
+    """The facts of an access token as read by `queries.TOKEN_FACTS*` (None: not found), if
+    it is an access token bound to `jkt`, not revoked and not expired; else
+    `AuthenticationFailed`. A revoked token says why its grant ended."""
+    kind = row.token_kind if row is not None else None
+    if row is None or kind != "access" or not hmac.compare_digest(row.token_jkt, jkt):
+        raise AuthenticationFailed("invalid access token")
+    if row.token_revoked_at is not None:
+        reason = row.end_reason or "ended"
+        raise AuthenticationFailed(f"the grant of this token has ended ({reason})")
+    if row.token_expires_at <= now:
+        raise AuthenticationFailed("the access token has expired: refresh it")
+    return TokenFacts(row.token_resident_id, row.token_grant_id, row.token_service_id)
 
 
 def _kind_of(token: str) -> Literal["access", "refresh"] | None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
 
 from keys.errors import DecryptionError
 from keys.service import Binding, DataKey
@@ -87,6 +89,149 @@ def _encode_content(content: JsonValue) -> bytes:
         ).encode()
     except (TypeError, ValueError) as e:
         raise InvalidInput("the content must be JSON") from e
+
+
+class VersionFields(Protocol):
+    """What opening a version reads: a `RecordVersionRow`, or a `StoredVersion`."""
+
+    @property
+    def record_id(self) -> uuid.UUID: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def title_ct(self) -> bytes: ...
+    @property
+    def content_ct(self) -> bytes | None: ...
+    @property
+    def blob_id(self) -> uuid.UUID | None: ...
+    @property
+    def filename_ct(self) -> bytes | None: ...
+    @property
+    def media_type(self) -> str | None: ...
+    @property
+    def size_bytes(self) -> int | None: ...
+    @property
+    def written_by(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def signature_jws(self) -> str | None: ...
+    @property
+    def signer_client_id(self) -> str | None: ...
+    @property
+    def signer_kid(self) -> str | None: ...
+    @property
+    def signer_alg(self) -> str | None: ...
+
+
+class RecordFields(Protocol):
+    """What a record view shows besides its version: a `RecordRow`, or a `StoredRecord`."""
+
+    @property
+    def record_id(self) -> uuid.UUID: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def current_version(self) -> int: ...
+    @property
+    def written_by(self) -> str: ...
+    @property
+    def writer_service_id(self) -> uuid.UUID | None: ...
+    @property
+    def writer_grant_id(self) -> uuid.UUID | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """A record version as a Core statement read it (vault/storage/queries.py)."""
+
+    record_id: uuid.UUID
+    version: int
+    title_ct: bytes
+    content_ct: bytes | None
+    blob_id: uuid.UUID | None
+    filename_ct: bytes | None
+    media_type: str | None
+    size_bytes: int | None
+    written_by: str
+    created_at: datetime
+    signature_jws: str | None
+    signer_client_id: str | None
+    signer_kid: str | None
+    signer_alg: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record's own fields as a Core statement read them."""
+
+    record_id: uuid.UUID
+    category: str
+    type: str
+    kind: str
+    current_version: int
+    written_by: str
+    writer_service_id: uuid.UUID | None
+    writer_grant_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _open(key: DataKey, sealed: bytes, binding: Binding) -> bytes:
+    try:
+        return key.open(sealed, binding)
+    except DecryptionError as e:
+        # Storage was changed behind our back, or rows were moved: fail closed.
+        raise KeyServiceUnavailable("a stored value could not be opened") from e
+
+
+def open_version(key: DataKey, row: VersionFields, *, with_content: bool) -> VersionView:
+    """A version's view, its title (and content) opened with `key`, its data key."""
+    title = _open(key, row.title_ct, title_binding(row.record_id, row.version)).decode()
+    content: JsonValue | None = None
+    if with_content and row.content_ct is not None:
+        content = json.loads(
+            _open(key, row.content_ct, content_binding(row.record_id, row.version))
+        )
+    file = None
+    if row.blob_id is not None and row.filename_ct is not None:
+        filename = _open(
+            key, row.filename_ct, filename_binding(row.record_id, row.version)
+        ).decode()
+        file = FileInfo(row.media_type or "application/octet-stream", filename, row.size_bytes or 0)
+    signature = (
+        SignatureInfo(
+            row.signature_jws,
+            row.signer_client_id or "",
+            row.signer_kid or "",
+            row.signer_alg or "",
+        )
+        if row.signature_jws
+        else None
+    )
+    return VersionView(row.version, title, row.written_by, row.created_at, content, file, signature)
+
+
+def record_view(record: RecordFields, current: VersionView | None) -> RecordView:
+    return RecordView(
+        record_id=record.record_id,
+        category=record.category,
+        type=record.type,
+        kind=record.kind,
+        current_version=record.current_version,
+        provenance=Provenance(record.written_by, record.writer_service_id, record.writer_grant_id),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        current=current,
+    )
 
 
 class RecordService:
@@ -174,44 +319,11 @@ class RecordService:
             raise NotFound("no such record in this vault")
         return record
 
-    def _open(self, key: DataKey, sealed: bytes, binding: Binding) -> bytes:
-        try:
-            return key.open(sealed, binding)
-        except DecryptionError as e:
-            # Storage was changed behind our back, or rows were moved: fail closed.
-            raise KeyServiceUnavailable("a stored value could not be opened") from e
-
     def _version_view(
         self, uow: SqlUnitOfWork, row: RecordVersionRow, *, with_content: bool
     ) -> VersionView:
         key = self._keys.key(uow, row.resident_id, row.dek_version)
-        title = self._open(key, row.title_ct, title_binding(row.record_id, row.version)).decode()
-        content: JsonValue | None = None
-        if with_content and row.content_ct is not None:
-            content = json.loads(
-                self._open(key, row.content_ct, content_binding(row.record_id, row.version))
-            )
-        file = None
-        if row.blob_id is not None and row.filename_ct is not None:
-            filename = self._open(
-                key, row.filename_ct, filename_binding(row.record_id, row.version)
-            ).decode()
-            file = FileInfo(
-                row.media_type or "application/octet-stream", filename, row.size_bytes or 0
-            )
-        signature = (
-            SignatureInfo(
-                row.signature_jws,
-                row.signer_client_id or "",
-                row.signer_kid or "",
-                row.signer_alg or "",
-            )
-            if row.signature_jws
-            else None
-        )
-        return VersionView(
-            row.version, title, row.written_by, row.created_at, content, file, signature
-        )
+        return open_version(key, row, with_content=with_content)
 
     def _view(
         self,
@@ -221,20 +333,9 @@ class RecordService:
         *,
         with_content: bool,
     ) -> RecordView:
-        return RecordView(
-            record_id=record.record_id,
-            category=record.category,
-            type=record.type,
-            kind=record.kind,
-            current_version=record.current_version,
-            provenance=Provenance(
-                record.written_by, record.writer_service_id, record.writer_grant_id
-            ),
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            current=self._version_view(uow, current, with_content=with_content)
-            if current
-            else None,
+        return record_view(
+            record,
+            self._version_view(uow, current, with_content=with_content) if current else None,
         )
 
     # -- writing ---------------------------------------------------------------------------
@@ -395,9 +496,7 @@ class RecordService:
         plain_title = (
             _clean_title(title)
             if title is not None
-            else self._open(
-                old_key, previous.title_ct, title_binding(rid, previous.version)
-            ).decode()
+            else _open(old_key, previous.title_ct, title_binding(rid, previous.version)).decode()
         )
         new = RecordVersionRow(
             resident_id=record.resident_id,
@@ -414,12 +513,10 @@ class RecordService:
             created_at=self._clock.now(),
         )
         if previous.content_ct is not None:
-            plain = self._open(old_key, previous.content_ct, content_binding(rid, previous.version))
+            plain = _open(old_key, previous.content_ct, content_binding(rid, previous.version))
             new.content_ct = key.seal(plain, content_binding(rid, number))
         if previous.filename_ct is not None:
-            plain = self._open(
-                old_key, previous.filename_ct, filename_binding(rid, previous.version)
-            )
+            plain = _open(old_key, previous.filename_ct, filename_binding(rid, previous.version))
             new.filename_ct = key.seal(plain, filename_binding(rid, number))
         return new
 
@@ -550,7 +647,7 @@ class RecordService:
                 if stored_seq != seq:
                     raise KeyServiceUnavailable("the file is incomplete in storage")
                 last = seq == count - 1
-                yield self._open(key, sealed, chunk_binding(blob_id, seq, last=last))
+                yield _open(key, sealed, chunk_binding(blob_id, seq, last=last))
                 seq += 1
 
 

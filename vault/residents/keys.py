@@ -57,6 +57,17 @@ class VaultKeys:
         except KeysError as e:
             raise KeyServiceUnavailable("the data key of this vault cannot be opened") from e
 
+    def cached(self, resident_id: uuid.UUID, version: int) -> DataKey | None:
+        """A data key from the process cache, without touching the KEK backend; None on a miss."""
+        return self._keys.cached(resident_id, version)
+
+    def unwrap(self, wrapped: WrappedDataKey) -> DataKey:
+        """A data key read by the caller (the async read path), unwrapped; may block (HSM)."""
+        try:
+            return self._keys.data_key(wrapped)
+        except KeysError as e:
+            raise KeyServiceUnavailable("the data key of this vault cannot be opened") from e
+
     def current(self, uow: SqlUnitOfWork, resident: ResidentRow) -> DataKey:
         return self.key(uow, resident.resident_id, resident.dek_version)
 

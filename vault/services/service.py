@@ -218,13 +218,14 @@ class ServiceRegistry:
             uow.commit()
             return service_info(row)
 
-    def key_source(self, client_id: str) -> tuple[dict[str, Any] | None, str | None] | None:
-        """(inline JWKS, jwks_uri) of an active service, None otherwise: for client auth."""
+    def key_source(self, client_id: str) -> tuple[str | None, str | None] | None:
+        """(inline JWKS as JSON text, jwks_uri) of an active service, None otherwise: for
+        client auth (which imports a JWKS once per distinct text)."""
         with self._uow() as uow:
             row = uow.services.by_client_id(client_id)
             if row is None or row.status != "active":
                 return None
-            return (json.loads(row.jwks) if row.jwks else None, row.jwks_uri)
+            return (row.jwks or None, row.jwks_uri)
 
     # -- pairwise subjects and connecting ----------------------------------------------------
 

@@ -1,4 +1,12 @@
-"""Engines for the two supported databases: SQLite (embedded default) and PostgreSQL."""
+"""Engines for the two supported databases: SQLite (embedded default) and PostgreSQL.
+
+Two engines per process on the same database: the sync engine the resident side, the CLI and
+the background workers use, and the async engine (psycopg async, aiosqlite) the data API and
+the token endpoint use (ADR 0001). Neither pings a connection before each checkout: a
+connection that died is found by the statement that uses it, SQLAlchemy then discards the
+pool's stale connections, and the unit of work turns the error into `StorageUnavailable`
+(503 problem+json). The next request connects afresh.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_SQLITE_CONNECT = {"check_same_thread": False, "timeout": 15}
 
 
 def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
@@ -16,21 +27,42 @@ def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine
             url,
             echo=echo,
             # One engine serves the threadpool; SQLite connections are used by one thread at a time.
-            connect_args={"check_same_thread": False, "timeout": 15},
+            connect_args=_SQLITE_CONNECT,
         )
         _sqlite_proper_transactions(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(
-            url,
-            echo=echo,
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=True,
-        )
+        return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
     raise ValueError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
     )
+
+
+def build_async_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """The async engine for the same database `build_engine(url)` reaches.
+
+    PostgreSQL: psycopg 3 in async mode (the same `postgresql+psycopg` URL). The pool is not
+    allowed to overflow: under load, requests queue for one of `pool_size` connections
+    instead of opening and closing extra backends (each one a PostgreSQL fork). SQLite:
+    aiosqlite, with the same pragmas and IMMEDIATE write transactions as the sync engine.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_async_engine(
+            parsed.set(drivername="sqlite+aiosqlite"), echo=echo, connect_args=_SQLITE_CONNECT
+        )
+        _sqlite_proper_transactions(engine.sync_engine)
+        return engine
+    if backend == "postgresql":
+        return create_async_engine(
+            parsed.set(drivername="postgresql+psycopg"),
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=10,
+        )
+    raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
 def _sqlite_proper_transactions(engine: Engine) -> None:
@@ -45,7 +77,9 @@ def _sqlite_proper_transactions(engine: Engine) -> None:
     once another connection has committed (SQLITE_BUSY_SNAPSHOT, which the busy timeout does
     not cover), so under concurrent writes it would fail at once. IMMEDIATE makes writers
     queue on the busy timeout instead; our transactions are short, and SQLite is the
-    single-node embedded default (PostgreSQL is the production database).
+    single-node embedded default (PostgreSQL is the production database). A read-only unit
+    of work (execution option `regie_read_only`, vault/storage/async_uow.py) begins DEFERRED:
+    it never writes, so it need not queue behind writers.
     """
 
     @event.listens_for(engine, "connect")
@@ -60,4 +94,5 @@ def _sqlite_proper_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get("regie_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

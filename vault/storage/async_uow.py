@@ -1,0 +1,170 @@
+"""The async unit of work: what the data API and the token endpoint run on (ADR 0001).
+
+One connection per unit of work, Core statements only (`vault/storage/queries.py`); nothing
+is written unless `commit` is called. A read-only unit of work runs its statements in
+autocommit mode on PostgreSQL (no BEGIN/ROLLBACK round trips: each statement is one
+snapshot, and the hot path reads with one statement) and in a deferred transaction on SQLite.
+
+A database that cannot be reached, a connection that died and a pool that stays exhausted
+all surface as `StorageUnavailable` (503 problem+json), never as a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol
+
+from sqlalchemy import CursorResult, Executable
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vault.errors import StorageUnavailable
+from vault.storage.unit_of_work import SessionFactory
+
+Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
+
+
+def _unreachable(e: BaseException) -> bool:
+    if isinstance(e, _UNAVAILABLE):
+        return True
+    return isinstance(e, DBAPIError) and bool(e.connection_invalidated)
+
+
+class AsyncUnitOfWork(Protocol):
+    """One transaction (or, read-only, one snapshot per statement) on one connection."""
+
+    dialect: str  # "postgresql" | "sqlite"
+
+    async def __aenter__(self) -> AsyncUnitOfWork: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def execute(
+        self, statement: Executable, parameters: Parameters = None
+    ) -> CursorResult[Any]: ...
+
+    async def commit(self) -> None: ...
+
+
+class AsyncUnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> AsyncUnitOfWork: ...
+
+
+class SqlAsyncUnitOfWork:
+    """`AsyncUnitOfWork` on an `AsyncEngine` (psycopg async, aiosqlite)."""
+
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+        self._engine = engine
+        self._read_only = read_only
+        self.dialect = engine.dialect.name
+        self._conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> SqlAsyncUnitOfWork:
+        try:
+            conn = await self._engine.connect()
+            if self._read_only:
+                if self.dialect == "postgresql":
+                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                else:
+                    conn = await conn.execution_options(regie_read_only=True)
+        except Exception as e:
+            if _unreachable(e):
+                raise StorageUnavailable("the database cannot be reached") from e
+            raise
+        self._conn = conn
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.rollback()
+                await conn.close()
+            except Exception as e:
+                if exc is None and not _unreachable(e):
+                    raise
+                # The connection is gone; the pool has already discarded it.
+        if exc is not None and _unreachable(exc):
+            raise StorageUnavailable("the database cannot be reached") from exc
+
+    async def execute(
+        self, statement: Executable, parameters: Parameters = None
+    ) -> CursorResult[Any]:
+        assert self._conn is not None, "use the unit of work as `async with`"
+        return await self._conn.execute(statement, parameters)
+
+    async def commit(self) -> None:
+        assert self._conn is not None, "use the unit of work as `async with`"
+        await self._conn.commit()
+
+
+def async_uow_factory(engine: AsyncEngine) -> AsyncUnitOfWorkFactory:
+    def factory(*, read_only: bool = False) -> AsyncUnitOfWork:
+        return SqlAsyncUnitOfWork(engine, read_only=read_only)
+
+    return factory
+
+
+class BlockingUnitOfWork:
+    """`AsyncUnitOfWork` over a Session from a sync session factory: the same Core statements,
+    run synchronously inside the coroutine, so it blocks the event loop while the database
+    works.
+
+    For tests only: each test runs in one rolled-back connection that the sync services and
+    the async hot path must share, and an AsyncEngine cannot share a sync connection.
+    `api.bootstrap.build_container` uses it only when handed a session factory, and refuses
+    that outside development mode. Production uses `SqlAsyncUnitOfWork`.
+    """
+
+    def __init__(self, factory: SessionFactory, *, read_only: bool = False) -> None:
+        self._factory = factory
+        self._read_only = read_only
+        self.dialect = ""
+
+    async def __aenter__(self) -> BlockingUnitOfWork:
+        self._session = self._factory()
+        bind = self._session.get_bind()
+        self.dialect = bind.dialect.name
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self._session.rollback()
+        finally:
+            self._session.close()
+        if exc is not None and _unreachable(exc):
+            raise StorageUnavailable("the database cannot be reached") from exc
+
+    async def execute(
+        self, statement: Executable, parameters: Parameters = None
+    ) -> CursorResult[Any]:
+        result: CursorResult[Any] = self._session.connection().execute(statement, parameters)
+        return result
+
+    async def commit(self) -> None:
+        self._session.commit()
+
+
+def blocking_uow_factory(factory: SessionFactory) -> AsyncUnitOfWorkFactory:
+    def make(*, read_only: bool = False) -> AsyncUnitOfWork:
+        return BlockingUnitOfWork(factory, read_only=read_only)
+
+    return make

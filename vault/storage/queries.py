@@ -1,0 +1,202 @@
+"""The Core statements of the hot path: the data API's reads and the token endpoint.
+
+Built once at import with named bind parameters; SQLAlchemy compiles each once per dialect
+and reuses it. Each reads what one decision needs in one statement (one snapshot), so the
+grant check sees current state without a cache: a revoke or close that has committed is
+seen by the next statement on every worker.
+
+Columns are labelled with the names `vault.grants.stored` reads (`grant_fields` et al.), so
+one function turns a row into the facts `policy.decide` takes, whichever path read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Insert, Select, Table, and_, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vault.storage.orm import (
+    AccessEventRow,
+    DataKeyRow,
+    GrantRow,
+    OAuthTokenRow,
+    ProcedureRow,
+    RecordRow,
+    RecordVersionRow,
+    ReplayRow,
+    ServiceRow,
+)
+
+_t = cast(Table, OAuthTokenRow.__table__)
+_g = cast(Table, GrantRow.__table__)
+_p = cast(Table, ProcedureRow.__table__)
+_s = cast(Table, ServiceRow.__table__)
+_r = cast(Table, RecordRow.__table__)
+_v = cast(Table, RecordVersionRow.__table__)
+_k = cast(Table, DataKeyRow.__table__)
+_replay = cast(Table, ReplayRow.__table__)
+ACCESS_EVENTS = cast(Table, AccessEventRow.__table__)
+OAUTH_TOKENS = _t
+
+_TOKEN = (
+    _t.c.kind.label("token_kind"),
+    _t.c.resident_id.label("token_resident_id"),
+    _t.c.grant_id.label("token_grant_id"),
+    _t.c.service_id.label("token_service_id"),
+    _t.c.jkt.label("token_jkt"),
+    _t.c.expires_at.label("token_expires_at"),
+    _t.c.revoked_at.label("token_revoked_at"),
+)
+_GRANT = (
+    _g.c.grant_id,
+    _g.c.resident_id,
+    _g.c.service_id,
+    _g.c.status,
+    _g.c.end_reason,
+    _g.c.datatypes,
+    _g.c.actions,
+    _g.c.valid_until,
+    _g.c.procedure_id,
+)
+_PROCEDURE = (
+    _p.c.procedure_id.label("procedure_row_id"),
+    _p.c.status.label("procedure_status"),
+    _p.c.planned_end.label("procedure_planned_end"),
+)
+_SERVICE = (_s.c.status.label("service_status"),)
+_RECORD = (
+    _r.c.record_id.label("record_id"),
+    _r.c.category.label("record_category"),
+    _r.c.type.label("record_type"),
+    _r.c.kind.label("record_kind"),
+    _r.c.current_version.label("record_current_version"),
+    _r.c.written_by.label("record_written_by"),
+    _r.c.writer_service_id.label("record_writer_service_id"),
+    _r.c.writer_grant_id.label("record_writer_grant_id"),
+    _r.c.created_at.label("record_created_at"),
+    _r.c.updated_at.label("record_updated_at"),
+)
+_VERSION = (
+    _v.c.version.label("version"),
+    _v.c.dek_version.label("version_dek_version"),
+    _v.c.title_ct.label("version_title_ct"),
+    _v.c.content_ct.label("version_content_ct"),
+    _v.c.blob_id.label("version_blob_id"),
+    _v.c.media_type.label("version_media_type"),
+    _v.c.filename_ct.label("version_filename_ct"),
+    _v.c.size_bytes.label("version_size_bytes"),
+    _v.c.written_by.label("version_written_by"),
+    _v.c.created_at.label("version_created_at"),
+    _v.c.signature_jws.label("version_signature_jws"),
+    _v.c.signer_client_id.label("version_signer_client_id"),
+    _v.c.signer_kid.label("version_signer_kid"),
+    _v.c.signer_alg.label("version_signer_alg"),
+)
+_KEY = (
+    _k.c.version.label("key_version"),
+    _k.c.kek_version.label("key_kek_version"),
+    _k.c.wrapped.label("key_wrapped"),
+)
+
+
+def _token_facts(*, with_record: bool) -> Select[Any]:
+    # The token, its grant, the grant's procedure and the token's service, by the token's
+    # hash; optionally the record asked for (in the token's resident's vault only), its
+    # current version and that version's data key.
+    columns = [*_TOKEN, *_GRANT, *_PROCEDURE, *_SERVICE]
+    joined = (
+        _t.outerjoin(_g, and_(_g.c.resident_id == _t.c.resident_id, _g.c.grant_id == _t.c.grant_id))
+        .outerjoin(
+            _p, and_(_p.c.resident_id == _g.c.resident_id, _p.c.procedure_id == _g.c.procedure_id)
+        )
+        .outerjoin(_s, _s.c.service_id == _t.c.service_id)
+    )
+    if with_record:
+        columns += [*_RECORD, *_VERSION, *_KEY]
+        joined = (
+            joined.outerjoin(
+                _r,
+                and_(
+                    _r.c.resident_id == _t.c.resident_id,
+                    _r.c.record_id == bindparam("record_id", type_=_r.c.record_id.type),
+                ),
+            )
+            .outerjoin(
+                _v,
+                and_(
+                    _v.c.resident_id == _r.c.resident_id,
+                    _v.c.record_id == _r.c.record_id,
+                    _v.c.version == _r.c.current_version,
+                ),
+            )
+            .outerjoin(
+                _k, and_(_k.c.resident_id == _v.c.resident_id, _k.c.version == _v.c.dek_version)
+            )
+        )
+    return select(*columns).select_from(joined).where(_t.c.token_hash == bindparam("token_hash"))
+
+
+#: params: token_hash
+TOKEN_FACTS = _token_facts(with_record=False)
+#: params: token_hash, record_id
+TOKEN_FACTS_AND_RECORD = _token_facts(with_record=True)
+
+#: A registered service by client_id (params: client_id): its keys and what ServiceInfo holds.
+SERVICE_BY_CLIENT_ID = select(_s).where(_s.c.client_id == bindparam("client_id"))
+
+#: A CIBA request by its handle, locked for redeeming (params: auth_req_id_hash), with the
+#: reference of its procedure (what the granted authorization_details name).
+GRANT_FOR_POLL = (
+    select(_g, _p.c.ref.label("procedure_ref"))
+    .select_from(
+        _g.outerjoin(
+            _p, and_(_p.c.resident_id == _g.c.resident_id, _p.c.procedure_id == _g.c.procedure_id)
+        )
+    )
+    .where(_g.c.auth_req_id_hash == bindparam("auth_req_id_hash"))
+    .with_for_update(of=_g)
+)
+
+#: params: resident_id, grant_id, and the new values
+MARK_REDEEMED = (
+    update(_g)
+    .where(_g.c.resident_id == bindparam("resident_id_"), _g.c.grant_id == bindparam("grant_id_"))
+    .values(tokens_issued_at=bindparam("tokens_issued_at"))
+)
+MARK_POLLED = (
+    update(_g)
+    .where(_g.c.resident_id == bindparam("resident_id_"), _g.c.grant_id == bindparam("grant_id_"))
+    .values(last_polled_at=bindparam("last_polled_at"), poll_interval=bindparam("poll_interval"))
+)
+
+INSERT_TOKENS = insert(_t)
+INSERT_ACCESS_EVENTS = insert(ACCESS_EVENTS)
+
+
+def claim_replays(
+    dialect: str, claims: Sequence[tuple[str, str, datetime]], now: datetime
+) -> Insert:
+    """Record (namespace, value, expires_at) claims; RETURNING gives the ones that are new.
+
+    A value already there and not yet expired conflicts and is not returned: it was seen
+    before, by this worker or any other. One there but expired is taken over. The caller
+    passes each (namespace, value) once: PostgreSQL refuses a statement that would update
+    the same row twice.
+    """
+    rows = [{"namespace": n, "value": v, "expires_at": e} for n, v, e in claims]
+    if dialect == "postgresql":
+        pg = postgresql.insert(_replay).values(rows)
+        return pg.on_conflict_do_update(
+            index_elements=[_replay.c.namespace, _replay.c.value],
+            set_={"expires_at": pg.excluded.expires_at},
+            where=_replay.c.expires_at <= now,
+        ).returning(_replay.c.namespace, _replay.c.value)
+    lite = sqlite.insert(_replay).values(rows)
+    return lite.on_conflict_do_update(
+        index_elements=[_replay.c.namespace, _replay.c.value],
+        set_={"expires_at": lite.excluded.expires_at},
+        where=_replay.c.expires_at <= now,
+    ).returning(_replay.c.namespace, _replay.c.value)
