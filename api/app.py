@@ -39,15 +39,17 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     app.state.container = built
     install_error_handlers(app, settings.public_url)
     app.add_exception_handler(OAuthError, oauth_error_response)
+    # The services' hot routes first: a request is matched against the routes in order, and
+    # no two routers share a path.
     routers = (
+        service.router,
+        oauth_endpoints.router,
         health.router,
         wellknown.router,
         auth.router,
         me.router,
         records.router,
         grants.router,
-        oauth_endpoints.router,
-        service.router,
         events.router,
     )
     for router in routers:

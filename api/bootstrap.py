@@ -38,7 +38,7 @@ from vault.residents.keys import VaultKeys
 from vault.residents.service import ResidentService
 from vault.services.service import ServiceRegistry
 from vault.storage.async_uow import AsyncUnitOfWorkFactory, async_uow_factory, blocking_uow_factory
-from vault.storage.engine import build_async_engine, build_engine
+from vault.storage.engine import build_async_engines, build_engine
 from vault.storage.repositories import SqlReplayCache
 from vault.storage.unit_of_work import SessionFactory, SqlUnitOfWork
 
@@ -86,7 +86,7 @@ def build_container(
         )
         session_factory = sessionmaker(bind=engine, expire_on_commit=False)
         async_uow = async_uow_factory(
-            build_async_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
+            *build_async_engines(settings.resolved_database_url, pool_size=settings.db_pool_size)
         )
     else:
         # Tests share one rolled-back connection between the sync and the async side.

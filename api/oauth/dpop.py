@@ -96,6 +96,7 @@ _KEY_CLASS: Final[dict[str, type[ECKey] | type[RSAKey] | type[OKPKey]]] = {
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _RSA_BITS: Final = (2048, 4096)
 _DEFAULT_PORTS: Final[dict[str, int]] = {"http": 80, "https": 443}
+_HEADER_CACHE = 4096  # distinct proof headers (client keys) kept per verifier
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
@@ -260,6 +261,7 @@ class DpopVerifier:
         self._future_skew = future_skew_seconds
         self._registry = _DpopRegistry(models)
         self._nonce = nonce
+        self._headers: dict[str, tuple[str, ECKey | RSAKey | OKPKey, str]] = {}
 
     @property
     def nonces(self) -> DpopNonces | None:
@@ -314,11 +316,7 @@ class DpopVerifier:
             raise DpopError("malformed DPoP proof")
 
         header_segment = proof.split(".", 1)[0]
-        header = _json_object(_b64url_decode(header_segment))
-        if header is None:
-            raise DpopError("malformed DPoP proof header")
-        alg = self._check_header(header)
-        key = _public_key(header.get("jwk"), alg)
+        _alg, key, jkt = self._header(header_segment)
 
         try:
             signed = jws.extract_compact(proof.encode("ascii"), registry=self._registry)
@@ -352,7 +350,6 @@ class DpopVerifier:
             ):
                 raise DpopError("DPoP proof ath does not match the access token")
 
-        jkt = key.thumbprint()
         if expected_jkt is not None and not hmac.compare_digest(
             jkt.encode("ascii"), expected_jkt.encode("utf-8")
         ):
@@ -369,6 +366,26 @@ class DpopVerifier:
             replay_value=f"{jkt}:{jti}",
             replay_expires_at=expires_at,
         )
+
+    def _header(self, segment: str) -> tuple[str, ECKey | RSAKey | OKPKey, str]:
+        """(alg, public key, RFC 7638 thumbprint) of a protected header that passes every
+        header check. A client signs all its proofs with one key, so their header segments
+        are the same bytes: the result is a pure function of them and is kept (bounded), and
+        the JSON parse, key import and thumbprint run once per key instead of per request.
+        Refusals are not kept."""
+        hit = self._headers.get(segment)
+        if hit is not None:
+            return hit
+        header = _json_object(_b64url_decode(segment))
+        if header is None:
+            raise DpopError("malformed DPoP proof header")
+        alg = self._check_header(header)
+        key = _public_key(header.get("jwk"), alg)
+        checked = (alg, key, key.thumbprint())
+        if len(self._headers) >= _HEADER_CACHE:
+            self._headers.clear()
+        self._headers[segment] = checked
+        return checked
 
     def _check_header(self, header: dict[str, Any]) -> str:
         """The proof's `alg`, once `typ`, `alg` and the header's extensions are acceptable."""

@@ -61,8 +61,10 @@ class AsyncUnitOfWorkFactory(Protocol):
 class SqlAsyncUnitOfWork:
     """`AsyncUnitOfWork` on an `AsyncEngine` (psycopg async, aiosqlite)."""
 
-    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
-        self._engine = engine
+    def __init__(
+        self, engine: AsyncEngine, *, read_only: bool = False, reader: AsyncEngine | None = None
+    ) -> None:
+        self._engine = reader if read_only and reader is not None else engine
         self._read_only = read_only
         self.dialect = engine.dialect.name
         self._conn: AsyncConnection | None = None
@@ -70,11 +72,8 @@ class SqlAsyncUnitOfWork:
     async def __aenter__(self) -> SqlAsyncUnitOfWork:
         try:
             conn = await self._engine.connect()
-            if self._read_only:
-                if self.dialect == "postgresql":
-                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                else:
-                    conn = await conn.execution_options(regie_read_only=True)
+            if self._read_only and self.dialect != "postgresql":
+                conn = await conn.execution_options(regie_read_only=True)
         except Exception as e:
             if _unreachable(e):
                 raise StorageUnavailable("the database cannot be reached") from e
@@ -111,9 +110,15 @@ class SqlAsyncUnitOfWork:
         await self._conn.commit()
 
 
-def async_uow_factory(engine: AsyncEngine) -> AsyncUnitOfWorkFactory:
+def async_uow_factory(
+    engine: AsyncEngine, reader: AsyncEngine | None = None
+) -> AsyncUnitOfWorkFactory:
+    """Units of work on `engine`; read-only ones on `reader` when given (on PostgreSQL an
+    engine whose connections are in autocommit mode from the start, so a checkout sets no
+    isolation level)."""
+
     def factory(*, read_only: bool = False) -> AsyncUnitOfWork:
-        return SqlAsyncUnitOfWork(engine, read_only=read_only)
+        return SqlAsyncUnitOfWork(engine, read_only=read_only, reader=reader)
 
     return factory
 

@@ -38,7 +38,22 @@ def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine
     )
 
 
-def build_async_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def build_async_engines(
+    url: str, *, pool_size: int = 10, echo: bool = False
+) -> tuple[AsyncEngine, AsyncEngine | None]:
+    """(the async engine, an async engine for reads or None): on PostgreSQL the reader's
+    connections are in autocommit mode (a statement is its own snapshot, with no BEGIN and
+    ROLLBACK round trips); on SQLite reads use the one engine in deferred transactions."""
+    engine = build_async_engine(url, pool_size=pool_size, echo=echo)
+    if engine.dialect.name != "postgresql":
+        return engine, None
+    reader = build_async_engine(url, pool_size=pool_size, echo=echo, autocommit=True)
+    return engine, reader
+
+
+def build_async_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, autocommit: bool = False
+) -> AsyncEngine:
     """The async engine for the same database `build_engine(url)` reaches.
 
     PostgreSQL: psycopg 3 in async mode (the same `postgresql+psycopg` URL). The pool is not
@@ -61,6 +76,7 @@ def build_async_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> 
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=10,
+            **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
         )
     raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
 
