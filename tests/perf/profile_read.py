@@ -1,107 +1,271 @@
-"""In-process profile of one authorized service read (docs/performance.md, "Where the time goes").
+"""In-process profile of the grant API's hot path: authorized reads, and CIBA token requests
+(docs/performance.md, "Where the time goes").
 
-Run: .venv/bin/python tests/perf/profile_read.py
+No HTTP server and no sockets to the client: the ASGI app is called directly, `--conns`
+requests in flight on one event loop, so the figure is the app's own CPU per request
+(process CPU time / requests; PostgreSQL's backends are not counted). The database is
+PostgreSQL (a fresh schema in database `test`, dropped at the end) with the real async
+engine, or SQLite with `--sqlite`.
+
+    .venv/bin/python tests/perf/profile_read.py                 # reads and tokens, c=32
+    .venv/bin/python tests/perf/profile_read.py --profile read  # + cProfile of the reads
 """
 
+from __future__ import annotations
+
+import argparse
+import asyncio
 import cProfile
 import io
+import os
 import pstats
 import sys
 import tempfile
-
-sys.path.insert(0, "tests")
+import time
+import uuid
+import warnings
+from collections import Counter
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
-from fastapi.testclient import TestClient
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE.parents[1] / "tests"))
+warnings.filterwarnings("ignore", message=".*httpx.*")
 
-from api.app import create_app
-from api.bootstrap import build_container
-from api.settings import Settings
-from support.residents import sign_up
-from support.service_client import ServiceAgent
-from vault.storage.engine import build_engine
-from vault.storage.migrate import upgrade
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 
-tmp = Path(tempfile.mkdtemp())
-url = f"sqlite:///{tmp / 'p.db'}"
-eng = build_engine(url)
-upgrade(eng)
-s = Settings(
-    mode="development",
-    data_dir=tmp / "var",
-    database_url=url,
-    public_url="http://localhost:8000",
-    events_push=False,
-    sweep_interval_seconds=0,
-)
-c = build_container(s, engine=eng)
-with TestClient(create_app(s, container=c), base_url="http://localhost:8000") as client:
-    clinic = ServiceAgent(client, "clinic-x")
-    c.services.add(
-        name="X",
-        organisation="ura:12345678",
-        kind="care-provider",
-        datatypes=["health.medication"],
-        actions=["read"],
-        jwks=clinic.jwks,
-        client_id=clinic.client_id,
+from api.app import create_app  # noqa: E402
+from api.bootstrap import build_container  # noqa: E402
+from api.settings import Settings  # noqa: E402
+from support.residents import sign_up  # noqa: E402
+from support.service_client import BASE, ServiceAgent  # noqa: E402
+from vault.storage.engine import build_engine  # noqa: E402
+from vault.storage.migrate import upgrade  # noqa: E402
+
+PG = os.environ.get("REGIE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def database(sqlite: bool, tmp: Path) -> tuple[str, str | None]:
+    if sqlite:
+        return f"sqlite:///{tmp / 'p.db'}", None
+    schema = f"regie_prof_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return f"{PG}?options=-csearch_path%3D{schema}", schema
+
+
+def drop(schema: str | None) -> None:
+    if schema:
+        admin = create_engine(PG)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+async def call(
+    app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> int:
+    """One request straight into the ASGI app; its status."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost:8000"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def drive(
+    app: Any, requests: list[tuple[str, str, list[tuple[bytes, bytes]], bytes]], conns: int
+) -> Counter[int]:
+    statuses: Counter[int] = Counter()
+    queue = list(reversed(requests))
+
+    async def worker() -> None:
+        while queue:
+            method, path, headers, body = queue.pop()
+            statuses[await call(app, method, path, headers, body)] += 1
+
+    await asyncio.gather(*(worker() for _ in range(conns)))
+    return statuses
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    anna = sign_up(client)
-    rid = client.post(
-        "/v1/me/records",
-        headers=anna.headers,
-        json={
-            "category": "health",
-            "type": "health.medication",
-            "title": "M",
-            "content": {"x": "a" * 1000},
-        },
-    ).json()["id"]
-    subject = clinic.connect(
-        client.post("/v1/me/connection-codes", headers=anna.headers).json()["code"]
-    )
-    asked = clinic.ask(subject, datatypes=["health.medication"], actions=["read"])
-    g = client.get("/v1/me/requests", headers=anna.headers).json()["grants"][0]
-    client.post(f"/v1/me/grants/{g['id']}/approve", json={}, headers=anna.headers)
-    token = clinic.poll(asked.json()["auth_req_id"]).json()["access_token"]
-    path = f"/v1/service/records/{rid}"
-    proofs = [clinic.proof("GET", path, token=token) for _ in range(200)]
-    import time
-    import uuid as _uuid
+    ap.add_argument("--sqlite", action="store_true")
+    ap.add_argument("--n", type=int, default=2000, help="requests per scenario")
+    ap.add_argument("--conns", type=int, default=32)
+    ap.add_argument("--profile", choices=["read", "token"], default=None)
+    args = ap.parse_args()
 
-    from support.service_client import BASE
+    tmp = Path(tempfile.mkdtemp())
+    url, schema = database(args.sqlite, tmp)
+    try:
+        upgrade(build_engine(url))
+        settings = Settings(
+            mode="development",
+            data_dir=tmp / "var",
+            database_url=url,
+            public_url=BASE,
+            events_push=False,
+            sweep_interval_seconds=0,
+        )
+        setup = build_container(settings)
+        with TestClient(create_app(settings, container=setup), base_url=BASE) as client:
+            clinic = ServiceAgent(client, "clinic-prof")
+            setup.services.add(
+                name="X",
+                organisation="ura:12345678",
+                kind="care-provider",
+                datatypes=["health.medication"],
+                actions=["read"],
+                jwks=clinic.jwks,
+                client_id=clinic.client_id,
+            )
+            anna = sign_up(client)
+            rid = client.post(
+                "/v1/me/records",
+                headers=anna.headers,
+                json={
+                    "category": "health",
+                    "type": "health.medication",
+                    "title": "M",
+                    "content": {"x": "a" * 1000},
+                },
+            ).json()["id"]
+            subject = clinic.connect(
+                client.post("/v1/me/connection-codes", headers=anna.headers).json()["code"]
+            )
+            asked = clinic.ask(subject, datatypes=["health.medication"], actions=["read"])
+            g = client.get("/v1/me/requests", headers=anna.headers).json()["grants"][0]
+            client.post(f"/v1/me/grants/{g['id']}/approve", json={}, headers=anna.headers)
+            read_handle = asked.json()["auth_req_id"]
+            # Approved requests for the token scenario (as grant_bench.py makes them).
+            resident_id = setup.identity.authenticate(anna.token).resident_id
+            service = setup.services.by_client_id(clinic.client_id)
+            from vault.grants.model import AccessRequestSpec
 
-    proofs = [clinic.proof("GET", path, token=token) for _ in range(200)]
-    record_id = _uuid.UUID(rid)
+            handles = []
+            for i in range(args.n):
+                spec = AccessRequestSpec(
+                    datatypes=frozenset({"health.medication"}),
+                    actions=frozenset({"read"}),
+                    purpose_uri="https://w3id.org/dpv#ServiceProvision",
+                    purpose_text="Bench",
+                    legal_basis="https://w3id.org/dpv#Consent",
+                    procedure_ref=f"P-{i}",
+                    procedure_description=None,
+                    procedure_planned_end=None,
+                    valid_until=None,
+                    binding_message=None,
+                )
+                accepted = setup.grants.request(service, subject, spec)
+                pending = setup.grants.pending(resident_id)
+                for p in pending:
+                    setup.grants.approve(resident_id, p.grant_id)
+                handles.append(accepted.auth_req_id)
+            # Redeemed last, so that the access token (5 minutes) is fresh for the reads.
+            token = clinic.poll(read_handle).json()["access_token"]
 
-    def one(p):
-        proof = c.dpop.verify(p, method="GET", url=BASE + path, access_token=token)
-        who = c.tokens.authenticate(token, proof.jkt)
-        return c.service_access.read_record(who, record_id)
+        # A fresh container for the measured part: its async engine lives on this loop.
+        c = build_container(settings)
+        app = create_app(settings, container=c)
 
-    def parts(p):
-        t0 = time.perf_counter()
-        proof = c.dpop.verify(p, method="GET", url=BASE + path, access_token=token)
-        t1 = time.perf_counter()
-        who = c.tokens.authenticate(token, proof.jkt)
-        t2 = time.perf_counter()
-        c.service_access.read_record(who, record_id)
-        t3 = time.perf_counter()
-        return (t1 - t0, t2 - t1, t3 - t2)
+        path = f"/v1/service/records/{rid}"
 
-    sums = [0, 0, 0]
-    for p in proofs[:100]:
-        for i, v in enumerate(parts(p)):
-            sums[i] += v
-    print(
-        "ms per step (dpop verify, token auth, checked read):",
-        [round(x / 100 * 1000, 2) for x in sums],
-    )
-    prof = cProfile.Profile()
-    prof.enable()
-    for p in proofs[100:]:
-        one(p)
-    prof.disable()
-    out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(25)
-    print(out.getvalue()[:7000])
+        def requests_for(name: str) -> list[tuple[str, str, list[tuple[bytes, bytes]], bytes]]:
+            # Made just before their run: proofs and assertions are short-lived.
+            if name == "read":
+                return [
+                    (
+                        "GET",
+                        path,
+                        [
+                            (b"authorization", f"DPoP {token}".encode()),
+                            (b"dpop", clinic.proof("GET", path, token=token).encode()),
+                        ],
+                        b"",
+                    )
+                    for _ in range(args.n)
+                ]
+            out = []
+            for handle in handles:
+                body = urlencode(
+                    clinic.form(grant_type="urn:openid:params:grant-type:ciba", auth_req_id=handle)
+                ).encode()
+                out.append(
+                    (
+                        "POST",
+                        "/oauth/token",
+                        [
+                            (b"content-type", b"application/x-www-form-urlencoded"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"dpop", clinic.proof("POST", "/oauth/token").encode()),
+                        ],
+                        body,
+                    )
+                )
+            return out
+
+        async def run() -> None:
+            for name in ("read", "token"):
+                requests = requests_for(name)
+                warm, measured = requests[:100], requests[100:]
+                await drive(app, warm, args.conns)
+                prof = cProfile.Profile() if args.profile == name else None
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                if prof:
+                    prof.enable()
+                statuses = await drive(app, measured, args.conns)
+                if prof:
+                    prof.disable()
+                cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+                n = len(measured)
+                print(
+                    f"{name:5s} c={args.conns}: {n} requests, statuses {dict(statuses)},"
+                    f" {1000 * cpu / n:.3f} ms CPU/request in process,"
+                    f" {n / wall:.0f} req/s (one loop, no HTTP)"
+                )
+                if prof:
+                    out = io.StringIO()
+                    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
+                    print(out.getvalue()[:9000])
+
+        asyncio.run(run())
+    finally:
+        drop(schema)
+
+
+if __name__ == "__main__":
+    main()

@@ -100,7 +100,7 @@ async def claim_replays(uow: AsyncUnitOfWork, claims: Sequence[ReplayClaim], now
             "a one-time value was used twice", namespaces=frozenset(k[0] for k in keys)
         )
     result = await uow.execute(
-        queries.claim_replays(
+        *queries.claim_replays(
             uow.dialect, [(c.namespace, c.value, c.expires_at) for c in claims], now
         )
     )
@@ -197,7 +197,7 @@ class AccessLog:
             fresh: set[tuple[str, str]] = set()
             if claims:
                 result = await uow.execute(
-                    queries.claim_replays(uow.dialect, claims, self._clock.now())
+                    *queries.claim_replays(uow.dialect, claims, self._clock.now())
                 )
                 fresh = {(row.namespace, row.value) for row in result}
             events = []

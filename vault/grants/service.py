@@ -276,7 +276,7 @@ class GrantService:
                         "tokens_issued_at": now,
                     },
                 )
-                await uow.execute(queries.INSERT_TOKENS, rows)
+                await uow.execute(*queries.insert_rows(queries.OAUTH_TOKENS_TABLE, rows))
                 granted = stored.authorization_details(grant, grant.procedure_ref)
                 outcome = PollOutcome("approved", pair, granted)
             await uow.commit()

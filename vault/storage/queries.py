@@ -11,7 +11,8 @@ one function turns a row into the facts `policy.decide` takes, whichever path re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -172,31 +173,58 @@ MARK_POLLED = (
     .values(last_polled_at=bindparam("last_polled_at"), poll_interval=bindparam("poll_interval"))
 )
 
-INSERT_TOKENS = insert(_t)
-INSERT_ACCESS_EVENTS = insert(ACCESS_EVENTS)
+OAUTH_TOKENS_TABLE = "oauth_tokens"
+ACCESS_EVENTS_TABLE = "access_events"
+_TABLES = {OAUTH_TOKENS_TABLE: _t, ACCESS_EVENTS_TABLE: ACCESS_EVENTS}
+
+
+def insert_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> tuple[Insert, dict[str, Any]]:
+    """One multi-row INSERT of `rows` (all with the same keys) into `table`, and its
+    parameters. The statement for each (table, columns, row count) is built once, so
+    SQLAlchemy's memoised cache key and compiled form are reused (a statement built per
+    call costs more than running it)."""
+    columns = tuple(rows[0])
+    statement = _insert_shape(table, columns, len(rows))
+    params = {f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in columns}
+    return statement, params
+
+
+@functools.lru_cache(maxsize=512)
+def _insert_shape(table: str, columns: tuple[str, ...], n: int) -> Insert:
+    target = _TABLES[table]
+    return insert(target).values(
+        [{c: bindparam(f"{c}_{i}", type_=target.c[c].type) for c in columns} for i in range(n)]
+    )
 
 
 def claim_replays(
     dialect: str, claims: Sequence[tuple[str, str, datetime]], now: datetime
-) -> Insert:
+) -> tuple[Insert, list[dict[str, Any]]]:
     """Record (namespace, value, expires_at) claims; RETURNING gives the ones that are new.
 
     A value already there and not yet expired conflicts and is not returned: it was seen
     before, by this worker or any other. One there but expired is taken over. The caller
     passes each (namespace, value) once: PostgreSQL refuses a statement that would update
-    the same row twice.
+    the same row twice. Executed with a list of parameter sets, SQLAlchemy sends it as one
+    multi-row INSERT ("insertmanyvalues"), compiled once whatever the number of rows.
     """
-    rows = [{"namespace": n, "value": v, "expires_at": e} for n, v, e in claims]
-    if dialect == "postgresql":
-        pg = postgresql.insert(_replay).values(rows)
-        return pg.on_conflict_do_update(
-            index_elements=[_replay.c.namespace, _replay.c.value],
-            set_={"expires_at": pg.excluded.expires_at},
-            where=_replay.c.expires_at <= now,
-        ).returning(_replay.c.namespace, _replay.c.value)
-    lite = sqlite.insert(_replay).values(rows)
-    return lite.on_conflict_do_update(
-        index_elements=[_replay.c.namespace, _replay.c.value],
-        set_={"expires_at": lite.excluded.expires_at},
-        where=_replay.c.expires_at <= now,
-    ).returning(_replay.c.namespace, _replay.c.value)
+    params = [{"namespace": n, "value": v, "expires_at": e, "now": now} for n, v, e in claims]
+    return _CLAIM[dialect], params
+
+
+def _claim_statement(dialect: str) -> Insert:
+    c = _replay.c
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_(_replay)
+    return statement.on_conflict_do_update(
+        index_elements=[c.namespace, c.value],
+        set_={"expires_at": statement.excluded.expires_at},
+        where=c.expires_at <= bindparam("now", type_=c.expires_at.type),
+    ).returning(c.namespace, c.value)
+
+
+_CLAIM = {dialect: _claim_statement(dialect) for dialect in ("postgresql", "sqlite")}
+
+#: Access events, executed with a list of rows: RETURNING makes SQLAlchemy send one multi-row
+#: INSERT per batch (insertmanyvalues) instead of one statement per row.
+INSERT_ACCESS_EVENTS = insert(ACCESS_EVENTS).returning(ACCESS_EVENTS.c.event_id)
