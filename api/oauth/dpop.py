@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -446,6 +447,11 @@ def _public_key(jwk: object, alg: str) -> ECKey | RSAKey | OKPKey:
     return key
 
 
+def _visible_ascii(text: str) -> bool:
+    return text.isascii() and text.isprintable() and " " not in text
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of the text; a client sends few URLs
 def _normalised_target(url: str) -> str | None:
     """`scheme://host[:port]/path` of an absolute http(s) URL, or None when it is not one.
 
@@ -456,7 +462,8 @@ def _normalised_target(url: str) -> str | None:
     base = _QUERY_OR_FRAGMENT.split(url, maxsplit=1)[0]
     # urlsplit silently drops tabs and newlines; a URL with any of them, or with spaces or
     # non-ASCII characters, is not one a client could have meant.
-    if not base or len(base) > _MAX_PAYLOAD or not all("!" <= c <= "~" for c in base):
+    # (Printable ASCII without the space is exactly "!" to "~".)
+    if not base or len(base) > _MAX_PAYLOAD or not _visible_ascii(base):
         return None
     try:
         parts = urlsplit(base)

@@ -126,6 +126,7 @@ def main() -> None:
     ap.add_argument("--sqlite", action="store_true")
     ap.add_argument("--n", type=int, default=2000, help="requests per scenario")
     ap.add_argument("--conns", type=int, default=32)
+    ap.add_argument("--sort", default="tottime", help="cProfile order: tottime, cumulative")
     ap.add_argument("--profile", choices=["read", "token"], default=None)
     args = ap.parse_args()
 
@@ -243,7 +244,7 @@ def main() -> None:
                 requests = requests_for(name)
                 warm, measured = requests[:100], requests[100:]
                 await drive(app, warm, args.conns)
-                prof = cProfile.Profile() if args.profile == name else None
+                prof = cProfile.Profile(time.process_time) if args.profile == name else None
                 cpu0, wall0 = time.process_time(), time.perf_counter()
                 if prof:
                     prof.enable()
@@ -259,7 +260,7 @@ def main() -> None:
                 )
                 if prof:
                     out = io.StringIO()
-                    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
+                    pstats.Stats(prof, stream=out).sort_stats(args.sort).print_stats(45)
                     print(out.getvalue()[:9000])
 
         asyncio.run(run())

@@ -209,5 +209,5 @@ class AccessLog:
                 if not item.replayed and item.event is not None:
                     events.append(item.event)
             if events:
-                await uow.execute(queries.INSERT_ACCESS_EVENTS, events)
+                await uow.execute(*queries.insert_access_events(uow.dialect, events))
             await uow.commit()

@@ -16,7 +16,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Select, Table, and_, bindparam, insert, select, update
+from sqlalchemy import (
+    Executable,
+    Insert,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vault.storage.orm import (
@@ -197,9 +208,50 @@ def _insert_shape(table: str, columns: tuple[str, ...], n: int) -> Insert:
     )
 
 
+# PostgreSQL: one statement text whatever the number of rows, the rows as arrays. psycopg then
+# keeps the statement parsed and prepared; a multi-row VALUES text differs with every batch
+# size and is parsed anew each time (its length keeps it out of psycopg's cache).
+_PG_CLAIM = text(
+    "INSERT INTO replay_cache (namespace, value, expires_at)"
+    " SELECT * FROM unnest(CAST(:namespaces AS varchar[]), CAST(:vals AS varchar[]),"
+    " CAST(:expires AS timestamptz[]))"
+    " ON CONFLICT (namespace, value) DO UPDATE SET expires_at = excluded.expires_at"
+    " WHERE replay_cache.expires_at <= :now"
+    " RETURNING namespace, value"
+)
+_EVENT_COLUMNS = (
+    ("resident_id", "uuid"),
+    ("event_id", "uuid"),
+    ("at", "timestamptz"),
+    ("name", "varchar"),
+    ("outcome", "varchar"),
+    ("reason", "varchar"),
+    ("actor", "varchar"),
+    ("actor_id", "varchar"),
+    ("service_id", "uuid"),
+    ("grant_id", "uuid"),
+    ("procedure_id", "uuid"),
+    ("record_id", "uuid"),
+    ("datatype", "varchar"),
+    ("action", "varchar"),
+)
+_PG_EVENTS = text(
+    # Built from the constant column list above, never from input.
+    f"INSERT INTO access_events ({', '.join(c for c, _ in _EVENT_COLUMNS)})"  # noqa: S608
+    " SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _EVENT_COLUMNS) + ")"
+)
+
+
+def insert_access_events(dialect: str, rows: Sequence[Mapping[str, Any]]) -> tuple[Executable, Any]:
+    """The access events `rows` (values of `vault.audit.events.event_row`) as one INSERT."""
+    if dialect == "postgresql":
+        return _PG_EVENTS, {c: [row[c] for row in rows] for c, _ in _EVENT_COLUMNS}
+    return INSERT_ACCESS_EVENTS, list(rows)
+
+
 def claim_replays(
     dialect: str, claims: Sequence[tuple[str, str, datetime]], now: datetime
-) -> tuple[Insert, list[dict[str, Any]]]:
+) -> tuple[Executable, Any]:
     """Record (namespace, value, expires_at) claims; RETURNING gives the ones that are new.
 
     A value already there and not yet expired conflicts and is not returned: it was seen
@@ -208,6 +260,13 @@ def claim_replays(
     the same row twice. Executed with a list of parameter sets, SQLAlchemy sends it as one
     multi-row INSERT ("insertmanyvalues"), compiled once whatever the number of rows.
     """
+    if dialect == "postgresql":
+        return _PG_CLAIM, {
+            "namespaces": [n for n, _, _ in claims],
+            "vals": [v for _, v, _ in claims],
+            "expires": [e for _, _, e in claims],
+            "now": now,
+        }
     params = [{"namespace": n, "value": v, "expires_at": e, "now": now} for n, v, e in claims]
     return _CLAIM[dialect], params
 
