@@ -1058,7 +1058,7 @@ def sql_count(admin_url: str) -> str:
     import tempfile
 
     from fastapi.testclient import TestClient
-    from sqlalchemy import create_engine, event, text
+    from sqlalchemy import Engine, Pool, create_engine, event, text
 
     from api.app import create_app
     from api.bootstrap import build_container
@@ -1097,8 +1097,23 @@ def sql_count(admin_url: str) -> str:
         def on_checkout(*_: Any) -> None:
             checkouts[0] += 1
 
-        event.listen(engine, "before_cursor_execute", on_sql)
-        event.listen(engine.pool, "checkout", on_checkout)
+        begins = [0]
+        commits = [0]
+
+        def on_begin(conn: Any) -> None:
+            # An AUTOCOMMIT connection (the async reader) begins nothing on the server.
+            if not getattr(conn.connection.dbapi_connection, "autocommit", False):
+                begins[0] += 1
+
+        def on_commit(_conn: Any) -> None:
+            commits[0] += 1
+
+        # On the Engine and Pool classes: the sync engine and both async engines (whose sync
+        # engines the container keeps to itself) are counted.
+        event.listen(Engine, "before_cursor_execute", on_sql)
+        event.listen(Engine, "begin", on_begin)
+        event.listen(Engine, "commit", on_commit)
+        event.listen(Pool, "checkout", on_checkout)
         with TestClient(create_app(settings, container=c), base_url=origin) as client:
             agent = ServiceAgent(client, CLIENT_ID)
             c.services.add(
@@ -1138,7 +1153,7 @@ def sql_count(admin_url: str) -> str:
             token = ""
             for label, call in steps:
                 seen.clear()
-                checkouts[0] = 0
+                checkouts[0] = begins[0] = commits[0] = 0
                 if call is None:
                     got = agent.call("GET", f"/v1/service/records/{record_id}", token)
                 else:
@@ -1146,8 +1161,10 @@ def sql_count(admin_url: str) -> str:
                     token = got.json()["access_token"]
                 assert got.status_code == 200, got.text
                 out.append(
-                    f"{label}: {len(seen)} SQL statements, {checkouts[0]} pool checkouts"
-                    " (each: pre-ping, BEGIN, COMMIT or ROLLBACK)"
+                    f"{label}: {len(seen)} SQL statements, {begins[0]} transactions"
+                    f" ({commits[0]} committed), {checkouts[0]} pool checkouts (no pre-ping);"
+                    f" round trips to PostgreSQL: {len(seen) + 2 * begins[0]}"
+                    " (each statement, and BEGIN and COMMIT/ROLLBACK per transaction)"
                 )
                 out += [f"    {x}" for x in seen]
     finally:

@@ -28,6 +28,10 @@ OUT=${OUT:-/tmp/regie_grant_bench/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 export RESULTS=$OUT/results.jsonl
 QUICK=${QUICK:-0}
+# Ports: PORT for Regie, PORT+1 for the FastAPI ceiling, PORT+2/+3 for oidc-provider.
+PORT=${PORT:-8400}
+PORT_PY=${PORT_PY:-$((PORT + 1))}
+PORT_OIDC=${PORT_OIDC:-$((PORT + 2))}
 QUIET_LOAD=${QUIET_LOAD:-0.6}
 QUIET_MAX=${QUIET_MAX:-2400}
 PROFILE=${PROFILE:-10}
@@ -70,7 +74,6 @@ fi
 note_load "start"
 
 # --- FastAPI ceiling (bench_python.sh's run_uvicorn, /ping only) -----------------------------
-PORT_PY=${PORT_PY:-8001}
 for w in 1 2; do
   (cd "$PEERS_SRC/python" && exec "$PEERS/venv/bin/uvicorn" fastapi_app:app --host 127.0.0.1 \
       --port "$PORT_PY" --workers "$w" --no-access-log --log-level warning) \
@@ -86,9 +89,8 @@ note_load "after fastapi"
 
 # --- oidc-provider -------------------------------------------------------------------------
 if [ "$QUICK" != 1 ]; then
-  bash "$PEERS_SRC/bench_oidc.sh" 2>&1 | tee "$OUT/oidc.txt"
+  PORT=$PORT_OIDC bash "$PEERS_SRC/bench_oidc.sh" 2>&1 | tee "$OUT/oidc.txt"
 else
-  PORT_OIDC=${PORT_OIDC:-3100}
   cp "$PEERS_SRC/oidc/server.mjs" "$PEERS/oidc/server.mjs"
   (cd "$PEERS/oidc" && PORT=$PORT_OIDC exec node server.mjs) > "$OUT/oidc.log" 2>&1 &
   pid=$!
@@ -103,7 +105,7 @@ fi
 note_load "after oidc"
 
 # --- Regie ---------------------------------------------------------------------------------
-(cd "$REPO" && .venv/bin/python tests/perf/grant_bench.py run --out "$OUT" --results "$RESULTS" \
+(cd "$REPO" && .venv/bin/python tests/perf/grant_bench.py run --out "$OUT" --results "$RESULTS" --port "$PORT" \
    --profile "$PROFILE" "${REGIE_ARGS[@]}") 2>&1 | tee "$OUT/regie.txt"
 note_load "after regie"
 
@@ -111,9 +113,9 @@ note_load "after regie"
 # base = as above; pin1 = the server on one CPU (taskset); threadsN = anyio threadpool of N
 # threads (tests/perf/grant_bench_app.py); pool40 = REGIE_DB_POOL_SIZE=40 (no overflow churn).
 if [ "${DIAG:-1}" = 1 ]; then
-  (cd "$REPO" && .venv/bin/python tests/perf/grant_bench.py run --out "$OUT/diag" \
+  (cd "$REPO" && .venv/bin/python tests/perf/grant_bench.py run --out "$OUT/diag" --port "$PORT" \
      --results "$OUT/diagnostics.jsonl" --workers 1 --conns 32 --no-diag-c1 --profile 0 \
-     --variants "${DIAG_VARIANTS:-base,pin1,threads4,threads1,pool40}" "${DIAG_ARGS[@]}") \
+     --variants "${DIAG_VARIANTS:-base,pin1}" "${DIAG_ARGS[@]}") \
      2>&1 | tee "$OUT/diag.txt"
 fi
 note_load "end"
