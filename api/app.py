@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 
 from api.bootstrap import build_container
@@ -26,6 +30,20 @@ export, deletion). Errors are RFC 9457 problem+json.
 """
 
 
+def _lifespan(built: Container) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    workers = workers_lifespan(server_workers(built))
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        async with workers(app):
+            yield
+        # The async engines' connections belong to this event loop: close them with it.
+        for engine in built.async_engines:
+            await engine.dispose()
+
+    return lifespan
+
+
 def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
     """Build the application. Tests may pass a prepared `container` (see api.bootstrap)."""
     built = container or build_container(settings)
@@ -34,7 +52,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         version="0.1.0",
         description=DESCRIPTION,
         # Sweeps grants and pushes events while serving (api/workers.py).
-        lifespan=workers_lifespan(server_workers(built)),
+        lifespan=_lifespan(built),
     )
     app.state.container = built
     install_error_handlers(app, settings.public_url)

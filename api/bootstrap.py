@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import sessionmaker
 
 from api.container import Container
@@ -80,14 +81,17 @@ def build_container(
     backend or a clock; everything else comes from `settings`."""
     settings.assert_safe()
     async_uow: AsyncUnitOfWorkFactory
+    async_engines: tuple[AsyncEngine, ...] = ()
     if session_factory is None:
         engine = engine or build_engine(
             settings.resolved_database_url, pool_size=settings.db_pool_size
         )
         session_factory = sessionmaker(bind=engine, expire_on_commit=False)
-        async_uow = async_uow_factory(
-            *build_async_engines(settings.resolved_database_url, pool_size=settings.db_pool_size)
+        writer, reader = build_async_engines(
+            settings.resolved_database_url, pool_size=settings.db_pool_size
         )
+        async_engines = (writer,) if reader is None else (writer, reader)
+        async_uow = async_uow_factory(writer, reader)
     else:
         # Tests share one rolled-back connection between the sync and the async side.
         if settings.mode != "development":
@@ -187,6 +191,7 @@ def build_container(
             clock=the_clock,
         ),
         async_uow=async_uow,
+        async_engines=async_engines,
         access_log=access_log,
         replay=replay,
         client_keys=client_keys,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
 from api.oauth.dpop import DpopVerifier
@@ -51,6 +52,7 @@ class Container:
     service_access: ServiceAccess
     # The async side (ADR 0001): the data API's reads and the token endpoint.
     async_uow: AsyncUnitOfWorkFactory
+    async_engines: tuple[AsyncEngine, ...]  # disposed when the app shuts down
     access_log: AccessLog
     replay: SqlReplayCache
     client_keys: JwksClientKeys
