@@ -65,6 +65,9 @@ class SqlAsyncUnitOfWork:
         self, engine: AsyncEngine, *, read_only: bool = False, reader: AsyncEngine | None = None
     ) -> None:
         self._engine = reader if read_only and reader is not None else engine
+        # The other engine on the same database: when this one finds the server gone, the
+        # other's idle connections are gone too.
+        self._sibling = (engine if self._engine is reader else reader) if reader else None
         self._read_only = read_only
         self.dialect = engine.dialect.name
         self._conn: AsyncConnection | None = None
@@ -97,6 +100,11 @@ class SqlAsyncUnitOfWork:
                     raise
                 # The connection is gone; the pool has already discarded it.
         if exc is not None and _unreachable(exc):
+            invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
+            if self._sibling is not None and invalidated:
+                # SQLAlchemy has discarded this engine's pool; a fresh one for the other, so
+                # that the next request does not meet a dead connection there either.
+                await self._sibling.dispose()
             raise StorageUnavailable("the database cannot be reached") from exc
 
     async def execute(
