@@ -16,21 +16,14 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from sqlalchemy import CursorResult, Executable
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vault.errors import StorageUnavailable
-from vault.storage.unit_of_work import SessionFactory
+from vault.storage.unit_of_work import SessionFactory, unreachable
 
 Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
-_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
-
-
-def _unreachable(e: BaseException) -> bool:
-    if isinstance(e, _UNAVAILABLE):
-        return True
-    return isinstance(e, DBAPIError) and bool(e.connection_invalidated)
+_unreachable = unreachable
 
 
 class AsyncUnitOfWork(Protocol):

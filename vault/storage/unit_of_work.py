@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from vault.errors import StorageUnavailable
@@ -22,6 +23,15 @@ from vault.storage.repositories import (
 )
 
 SessionFactory = Callable[[], Session]
+_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
+
+
+def unreachable(e: BaseException) -> bool:
+    """Whether `e` means the database cannot be used right now (down, restarting, a dead
+    connection, an exhausted pool): answered with 503, never 500."""
+    if isinstance(e, _UNAVAILABLE):
+        return True
+    return isinstance(e, DBAPIError) and bool(e.connection_invalidated)
 
 
 class SqlUnitOfWork:
@@ -61,9 +71,16 @@ class SqlUnitOfWork:
     ) -> None:
         try:
             self.session.rollback()
+        except Exception as e:
+            # Without a pre-ping, a connection that died is found here too: rolling back on it
+            # fails. That is the same outage as the statement's error, not a second fault.
+            if not unreachable(e) and (exc is None or not unreachable(exc)):
+                raise
+            if exc is None or not unreachable(exc):
+                raise StorageUnavailable("the database cannot be reached") from e
         finally:
             self.session.close()
-        if isinstance(exc, OperationalError | InterfaceError):
+        if exc is not None and unreachable(exc):
             raise StorageUnavailable("the database cannot be reached") from exc
 
     def flush(self) -> None:
