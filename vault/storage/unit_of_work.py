@@ -23,7 +23,7 @@ from vault.storage.repositories import (
 )
 
 SessionFactory = Callable[[], Session]
-_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
+_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def unreachable(e: BaseException) -> bool:
