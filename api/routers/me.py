@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
@@ -14,6 +16,8 @@ from api.schemas.auth import (
     PasskeyOut,
     PasskeyVerifyIn,
     RecoveryCodesOut,
+    SessionListOut,
+    SessionOut,
 )
 from vault.errors import NotFound
 
@@ -82,6 +86,50 @@ def remove_passkey(passkey_id: str, session: SessionDep, c: ContainerDep) -> Res
 )
 def new_recovery_codes(session: SessionDep, c: ContainerDep) -> RecoveryCodesOut:
     return RecoveryCodesOut(recovery_codes=list(c.identity.regenerate_recovery_codes(session)))
+
+
+@router.get("/sessions", summary="Where I am signed in: my live sessions")
+def list_sessions(session: SessionDep, c: ContainerDep) -> SessionListOut:
+    return SessionListOut(
+        sessions=[
+            SessionOut(
+                id=s.session_id,
+                auth_method=s.auth_method,
+                created_at=s.created_at,
+                last_used_at=s.last_seen_at,
+                expires_at=s.expires_at,
+                current=s.session_id == session.session_id,
+            )
+            for s in c.identity.sessions(session.resident_id)
+        ]
+    )
+
+
+@router.delete("/sessions/{session_id}", status_code=204, summary="Sign one session out")
+def end_session(session_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> Response:
+    c.identity.end_session(session.resident_id, session_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/reauthenticate/options",
+    summary="Start confirming with a passkey (for deleting the vault and other big steps)",
+)
+def reauthenticate_options(session: SessionDep, c: ContainerDep) -> CeremonyOut:
+    ceremony = c.identity.begin_reauthentication(session)
+    return CeremonyOut(
+        flow_id=ceremony.flow_id, public_key=ceremony.public_key, expires_at=ceremony.expires_at
+    )
+
+
+@router.post(
+    "/reauthenticate/verify",
+    status_code=204,
+    summary="Finish confirming: this session counts as a passkey sign-in of just now",
+)
+def reauthenticate_verify(body: PasskeyVerifyIn, session: SessionDep, c: ContainerDep) -> Response:
+    c.identity.finish_reauthentication(session, body.flow_id, body.credential)
+    return Response(status_code=204)
 
 
 @router.get(

@@ -77,3 +77,16 @@ class PasskeyListOut(BaseModel):
 
 class RecoveryCodesOut(BaseModel):
     recovery_codes: list[str] = Field(description="Shown once: the old codes no longer work")
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    auth_method: str = Field(description="passkey | recovery: how this session signed in")
+    created_at: datetime = Field(description="when this session signed in")
+    last_used_at: datetime
+    expires_at: datetime = Field(description="the absolute end (idle expiry may come sooner)")
+    current: bool = Field(description="the session that asks")
+
+
+class SessionListOut(BaseModel):
+    sessions: list[SessionOut]

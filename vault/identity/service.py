@@ -97,6 +97,17 @@ class PasskeyInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionEntry:
+    """One live session of a resident, as the resident's sessions list shows it."""
+
+    session_id: uuid.UUID
+    auth_method: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SessionInfo:
     session_id: uuid.UUID
     resident_id: uuid.UUID
@@ -323,6 +334,51 @@ class IdentityService:
             uow.auth.add(_credential_row(resident_id, verified, credential, self._clock.now()))
             uow.commit()
 
+    def begin_reauthentication(self, session: SessionInfo) -> Ceremony:
+        """A passkey assertion limited to this resident's own passkeys, to confirm a
+        destructive action (step-up). Bound to the resident, so another person's passkey on a
+        shared device cannot confirm it."""
+        with self._uow() as uow:
+            self._keys.active_resident(uow, session.resident_id)
+            flow_id, challenge, expires = self._start(uow, "reauthenticate", session.resident_id)
+            options = webauthn.generate_authentication_options(
+                rp_id=self._policy.rp_id,
+                challenge=challenge,
+                timeout=self._timeout_ms,
+                allow_credentials=[
+                    PublicKeyCredentialDescriptor(id=c.credential_id)
+                    for c in uow.auth.credentials(session.resident_id)
+                ],
+                user_verification=UserVerificationRequirement.REQUIRED,
+            )
+            uow.commit()
+        return Ceremony(flow_id, json.loads(webauthn.options_to_json(options)), expires)
+
+    def finish_reauthentication(
+        self, session: SessionInfo, flow_id: uuid.UUID, credential: dict[str, Any]
+    ) -> None:
+        """Check the assertion and mark this session as signed in with a passkey just now."""
+        with self._uow() as uow:
+            row = self._consume(uow, flow_id, "reauthenticate")
+            if row.resident_id != session.resident_id:
+                raise AuthenticationFailed("this attempt belongs to another session")
+            stored = self._verify_assertion(uow, row, credential)
+            if stored.resident_id != session.resident_id:
+                raise AuthenticationFailed("this passkey belongs to someone else")
+            live = next(
+                (
+                    s
+                    for s in uow.auth.sessions(session.resident_id)
+                    if s.session_id == session.session_id and s.revoked_at is None
+                ),
+                None,
+            )
+            if live is None:
+                raise AuthenticationFailed("not signed in, or the session has ended")
+            live.auth_method = "passkey"
+            live.auth_time = row.used_at or self._clock.now()
+            uow.commit()
+
     def passkeys(self, resident_id: uuid.UUID) -> list[PasskeyInfo]:
         with self._uow() as uow:
             return [
@@ -457,6 +513,37 @@ class IdentityService:
         ):
             raise ReauthenticationRequired("sign in again with your passkey to confirm this action")
 
+    def _live(self, row: SessionRow, now: datetime) -> bool:
+        return (
+            row.revoked_at is None
+            and row.expires_at > now
+            and row.last_seen_at + self._policy.session_idle > now
+        )
+
+    def sessions(self, resident_id: uuid.UUID) -> list[SessionEntry]:
+        """The resident's live sessions, oldest first (ended ones are not shown)."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            return [
+                SessionEntry(
+                    r.session_id, r.auth_method, r.created_at, r.last_seen_at, r.expires_at
+                )
+                for r in uow.auth.sessions(resident_id)
+                if self._live(r, now)
+            ]
+
+    def end_session(self, resident_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        """Sign one of the resident's sessions out (e.g. a phone left somewhere)."""
+        with self._uow() as uow:
+            now = self._clock.now()
+            row = next(
+                (r for r in uow.auth.sessions(resident_id) if r.session_id == session_id), None
+            )
+            if row is None or not self._live(row, now):
+                raise NotFound("no such session, or it has already ended")
+            row.revoked_at = now
+            uow.commit()
+
     def sign_out(self, session: SessionInfo) -> None:
         with self._uow() as uow:
             for row in uow.auth.sessions(session.resident_id):
@@ -507,6 +594,7 @@ __all__ = [
     "IdentityPolicy",
     "IdentityService",
     "PasskeyInfo",
+    "SessionEntry",
     "SessionInfo",
     "SignedIn",
 ]
