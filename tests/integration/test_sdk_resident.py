@@ -1,0 +1,198 @@
+"""The resident client against the real app, in-process: the whole resident API, sync and
+async, with a software passkey standing in for the browser."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import anyio
+import httpx
+import pytest
+from conftest import ORIGIN
+from fastapi.testclient import TestClient
+
+import clients.sdk as sdk
+from api.container import Container
+from clients.sdk.resident import AsyncResidentClient, ResidentClient
+from support.passkeys import SoftPasskey
+from support.service_client import register_clinic_and_school
+
+
+def sync_client(client: TestClient) -> ResidentClient:
+    # TestClient's own transport runs the app in-process with its lifespan already started.
+    return ResidentClient(ORIGIN, transport=client._transport)
+
+
+def signed_up(rc: ResidentClient, name: str = "Anna") -> SoftPasskey:
+    passkey = SoftPasskey(ORIGIN)
+    ceremony = rc.begin_sign_up(name)
+    rc.finish_sign_up(ceremony.flow_id, name, passkey.create(ceremony.public_key))
+    return passkey
+
+
+def test_the_whole_resident_api_through_the_sync_client(
+    client: TestClient, container: Container
+) -> None:
+    rc = sync_client(client)
+    passkey = SoftPasskey(ORIGIN)
+    ceremony = rc.begin_sign_up("Anna de Vries")
+    signed = rc.finish_sign_up(
+        ceremony.flow_id, "Anna de Vries", passkey.create(ceremony.public_key)
+    )
+    assert len(signed.recovery_codes) == 10
+    assert rc.token == signed.session_token
+    me = rc.me()
+    assert (me.display_name, me.auth_method, me.recovery_codes_left) == (
+        "Anna de Vries",
+        "passkey",
+        10,
+    )
+
+    # Records: create, change (a version), read an old version, delete.
+    catalogue = rc.catalogue()
+    assert catalogue.type_label("health.medication") is not None
+    record = rc.create_record("health", "health.medication", "Medicatie", {"note": "500 mg"})
+    assert (record.current_version, record.provenance.written_by) == (1, "resident")
+    changed = rc.update_record(record.id, content={"note": "1000 mg"}, expected_version=1)
+    assert changed.current_version == 2
+    with pytest.raises(sdk.Conflict):
+        rc.update_record(record.id, title="Oud", expected_version=1)
+    assert rc.record(record.id, 1).content == {"note": "500 mg"}
+    assert [v.version for v in rc.versions(record.id)] == [1, 2]
+    assert [r.id for r in rc.records("health")] == [record.id]
+    assert rc.records("education") == []
+
+    # A file record: upload streamed, download streamed, an old version too.
+    plan = rc.create_record("care", "care.care_plan", "Zorgplan", kind="file")
+    rc.upload_file(
+        plan.id,
+        iter([b"%PDF-1.4 ", b"een"]),
+        filename="zorgplan é.pdf",
+        media_type="application/pdf",
+    )
+    rc.upload_file(plan.id, b"%PDF-1.4 twee", filename="zorgplan.pdf", media_type="application/pdf")
+    with rc.download_file(plan.id, version=1) as (info, chunks):
+        assert (info.filename, info.media_type) == ("zorgplan é.pdf", "application/pdf")
+        assert b"".join(chunks) == b"%PDF-1.4 een"
+    with rc.download_file(plan.id) as (info, chunks):
+        assert b"".join(chunks) == b"%PDF-1.4 twee"
+
+    # A service asks; approve narrower; it shows as active; stop it.
+    clinic, _ = register_clinic_and_school(container, client)
+    subject = clinic.connect(rc.connection_code().code)
+    assert clinic.ask(subject).status_code == 200
+    [waiting] = rc.requests()
+    assert waiting.status == "requested"
+    assert waiting.purpose_text == "Medicatiebeoordeling voor uw behandeling"
+    until = datetime.now(UTC) + timedelta(days=30)
+    approved = rc.approve(
+        waiting.id, datatypes=["health.medication"], actions=["read"], valid_until=until
+    )
+    assert (approved.status, approved.datatypes, approved.actions) == (
+        "approved",
+        ("health.medication",),
+        ("read",),
+    )
+    assert set(approved.requested.datatypes) == {"health.medication", "health.allergies"}
+    with pytest.raises(sdk.InvalidRequest):
+        rc.approve(waiting.id)  # already answered
+    assert rc.requests() == []
+    assert [g.id for g in rc.grants() if g.active] == [waiting.id]
+    stopped = rc.revoke(waiting.id)
+    assert (stopped.status, stopped.end_reason) == ("ended", "revoked")
+    assert [h.status for h in rc.grant(waiting.id).history][:2] == ["requested", "approved"]
+
+    # Ask twice more: deny one, stop all of the service with the other approved.
+    assert clinic.ask(subject).status_code == 200
+    rc.deny(rc.requests()[0].id)
+    assert clinic.ask(subject).status_code == 200
+    again = rc.approve(rc.requests()[0].id)
+    assert rc.revoke_service(again.service_id) == 1
+    assert clinic.ask(subject, procedure={"ref": "BEH-2", "description": "Knie"}).status_code == 200
+    third = rc.approve(rc.requests()[0].id)
+    assert rc.close_procedure(third.procedure.id) == 1
+
+    # Sessions: a second sign-in, listed; end the first; sign out everywhere.
+    first_token = rc.token
+    ceremony = rc.begin_sign_in()
+    rc.finish_sign_in(ceremony.flow_id, passkey.get(ceremony.public_key))
+    sessions = rc.sessions()
+    assert [s.current for s in sessions] == [False, True]
+    rc.end_session(sessions[0].id)
+    with pytest.raises(sdk.AuthError):
+        rc.with_token(first_token).me()
+
+    # Passkeys and recovery codes.
+    [only] = rc.passkeys()
+    assert only.transports == ("internal",)
+    codes = rc.new_recovery_codes()
+    assert len(codes) == 10
+    recovered = rc.with_token(None)
+    recovered.recover(codes[0])
+    assert recovered.me().auth_method == "recovery"
+    with pytest.raises(sdk.ReauthenticationRequired):
+        recovered.delete_vault()
+    second = SoftPasskey(ORIGIN)
+    add = recovered.begin_add_passkey()
+    recovered.finish_add_passkey(add.flow_id, second.create(add.public_key))
+    assert len(recovered.passkeys()) == 2
+    confirm = recovered.begin_reauthentication()
+    recovered.finish_reauthentication(confirm.flow_id, second.get(confirm.public_key))
+    recovered.remove_passkey(only.id)
+    assert [p.id for p in recovered.passkeys()] != [only.id]
+
+    # Export, then delete the vault.
+    with recovered.export() as chunks:
+        archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["format"] == "regie-export/1"
+    recovered.sign_out_everywhere()
+    with pytest.raises(sdk.AuthError):
+        rc.me()
+    assert recovered.token is None
+    ceremony = recovered.begin_sign_in()
+    recovered.finish_sign_in(ceremony.flow_id, second.get(ceremony.public_key))
+    recovered.delete_vault()
+    ceremony = recovered.begin_sign_in()
+    with pytest.raises(sdk.AuthError):
+        recovered.finish_sign_in(ceremony.flow_id, second.get(ceremony.public_key))
+
+
+def test_the_async_client_against_the_real_app(client: TestClient) -> None:
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=client.app)
+        async with AsyncResidentClient(ORIGIN, transport=transport) as rc:
+            passkey = SoftPasskey(ORIGIN)
+            ceremony = await rc.begin_sign_up("Bram")
+            await rc.finish_sign_up(ceremony.flow_id, "Bram", passkey.create(ceremony.public_key))
+            record = await rc.create_record(
+                "health", "health.allergies", "Allergie", {"noten": True}
+            )
+            await rc.update_record(record.id, title="Allergieën")
+            assert [v.title for v in await rc.versions(record.id)] == ["Allergie", "Allergieën"]
+            plan = await rc.create_record("care", "care.care_plan", "Plan", kind="file")
+
+            async def pieces():  # type: ignore[no-untyped-def]
+                yield b"een "
+                yield b"twee"
+
+            await rc.upload_file(plan.id, pieces(), filename="plan.txt", media_type="text/plain")
+            async with rc.download_file(plan.id) as (info, chunks):
+                assert info.filename == "plan.txt"
+                assert b"".join([c async for c in chunks]) == b"een twee"
+            code = await rc.connection_code()
+            assert len(code.code) >= 10
+            assert await rc.requests() == []
+            async with rc.export() as chunks:
+                data = b"".join([c async for c in chunks])
+            assert zipfile.ZipFile(io.BytesIO(data)).read("manifest.json")
+            with pytest.raises(sdk.NotFound):
+                await rc.record(plan.id.replace(plan.id[:8], "00000000"))
+            await rc.delete_vault()  # just signed up: a fresh passkey sign-in
+            with pytest.raises(sdk.AuthError):
+                await rc.me()
+
+    anyio.run(go)
