@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from api.bootstrap import build_container
@@ -13,6 +14,7 @@ from api.container import Container
 from api.errors import install_error_handlers
 from api.middleware import (
     BodyLimitMiddleware,
+    ResidentAppDispatch,
     SecurityHeadersMiddleware,
     UnexpectedErrorMiddleware,
 )
@@ -22,6 +24,8 @@ from api.openapi import install_openapi
 from api.routers import auth, events, grants, health, me, records, service, wellknown
 from api.settings import Settings
 from api.workers import server_workers, workers_lifespan
+from clients.app import AppConfig, create_resident_app
+from keys.secrets import KeyedHasher
 
 DESCRIPTION = """
 Regie keeps each resident's records in their own encrypted vault and lends access to
@@ -44,8 +48,15 @@ def _lifespan(built: Container) -> Callable[[Any], AbstractAsyncContextManager[N
     return lifespan
 
 
-def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
-    """Build the application. Tests may pass a prepared `container` (see api.bootstrap)."""
+def create_app(
+    settings: Settings, *, container: Container | None = None, resident_app: bool = True
+) -> FastAPI:
+    """Build the application. Tests may pass a prepared `container` (see api.bootstrap).
+
+    The resident web app (clients/app) is served beside the API on the same origin, so that
+    passkeys made in the browser are for the API's relying party. It reaches the API through
+    the SDK over an in-process ASGI transport: the same HTTP surface services use.
+    """
     built = container or build_container(settings)
     app = FastAPI(
         title="Regie",
@@ -81,6 +92,19 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         public_url=settings.public_url,
     )
     app.add_middleware(UnexpectedErrorMiddleware, public_url=settings.public_url)
-    # Added last, so outermost: every response gets the headers, errors included.
+    # Added after the others, so outside them: every API response gets the headers.
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_url.startswith("https://"))
+    if resident_app:
+        resident = create_resident_app(
+            AppConfig(
+                public_url=settings.public_url,
+                # Every server process derives the same secret from the keyring.
+                csrf_secret=KeyedHasher(built.keyring).digest("resident-app/csrf", b""),
+                api_transport=httpx.ASGITransport(app=app),
+                max_upload_bytes=settings.max_file_bytes,
+            )
+        )
+        app.add_middleware(
+            ResidentAppDispatch, resident=resident, api_routes=lambda: app.router.routes
+        )
     return app

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("regie.api")
@@ -201,3 +202,39 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# Paths the API owns whether or not a route matches: unknown ones get a problem+json 404.
+API_PREFIXES = ("/v1/", "/oauth/", "/.well-known/", "/problems/")
+
+
+class ResidentAppDispatch:
+    """One host for the API and the resident app, without either shadowing the other's 404s.
+
+    A request goes to the API when its path is under an API prefix or matches an API route
+    (`/healthz`, `/docs`, ...); every other path goes to the resident app, which answers
+    unknown pages with a kind page. The resident app sets its own security headers.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        resident: ASGIApp,
+        api_routes: Callable[[], Sequence[BaseRoute]],
+    ) -> None:
+        self.app = app
+        self.resident = resident
+        self.api_routes = api_routes
+
+    def _api_owns(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        if path == "/v1" or path.startswith(API_PREFIXES):
+            return True
+        return any(route.matches(scope)[0] is not Match.NONE for route in self.api_routes())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self._api_owns(scope):
+            await self.resident(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

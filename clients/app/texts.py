@@ -1,0 +1,632 @@
+"""Every text a resident reads, in Dutch (B1, first) and English: one catalogue.
+
+Each entry is `key: (dutch, english)`, so a text cannot exist in one language only;
+`tests/unit/test_app_texts.py` checks that every key a template or view uses is here, that
+both sides have the same `{placeholders}`, and that none is empty. Writing rules: short
+sentences, no jargon ("toegang", not "autorisatie"; "stoppen", not "intrekken"), say what
+happens before the button, and never blame the resident.
+"""
+
+from __future__ import annotations
+
+import string
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+LANGUAGES = ("nl", "en")
+DEFAULT_LANGUAGE = "nl"
+LOCAL_TIME = ZoneInfo("Europe/Amsterdam")
+
+MONTHS = {
+    "nl": [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+}
+
+TEXTS: dict[str, tuple[str, str]] = {
+    # -- the frame ---------------------------------------------------------------------------
+    "app.name": ("Regie", "Regie"),
+    "app.tagline": ("Uw gegevens, in uw eigen kluis.", "Your data, in your own vault."),
+    "nav.label": ("Menu", "Menu"),
+    "nav.home": ("Overzicht", "Overview"),
+    "nav.data": ("Mijn gegevens", "My data"),
+    "nav.access": ("Wie ziet wat", "Who sees what"),
+    "nav.connect": ("Koppelen", "Connect"),
+    "nav.account": ("Mijn account", "My account"),
+    "nav.skip": ("Direct naar de inhoud", "Skip to content"),
+    "lang.switch": ("English", "Nederlands"),
+    "lang.switch.label": ("Read this in English", "Lees dit in het Nederlands"),
+    "sign_out.button": ("Uitloggen", "Sign out"),
+    "back.home": ("Terug naar het overzicht", "Back to the overview"),
+    "back": ("Terug", "Back"),
+    "cancel": ("Nee, ga terug", "No, go back"),
+    "footer.text": (
+        "Regie bewaart uw gegevens versleuteld. Alleen u bepaalt wie ze mag zien.",
+        "Regie keeps your data encrypted. Only you decide who may see it.",
+    ),
+    # -- welcome, sign up, sign in -------------------------------------------------------------
+    "welcome.title": ("Welkom bij Regie", "Welcome to Regie"),
+    "welcome.intro": (
+        "In Regie staan uw gegevens in uw eigen kluis. U kiest zelf wie ze mag zien, waarvoor "
+        "en hoe lang.",
+        "In Regie your data is in your own vault. You choose who may see it, what for, and "
+        "for how long.",
+    ),
+    "welcome.have_account": ("Heeft u al een kluis?", "Do you have a vault already?"),
+    "welcome.new": ("Nieuw bij Regie?", "New to Regie?"),
+    "welcome.sign_up": ("Maak een kluis", "Make a vault"),
+    "welcome.sign_in": ("Inloggen", "Sign in"),
+    "passkey.what": (
+        "U logt in met een sleutel op uw telefoon of computer. Dat is uw vingerafdruk, uw "
+        "gezicht of de pincode van uw toestel. U heeft geen wachtwoord nodig.",
+        "You sign in with a key on your phone or computer: your fingerprint, your face or "
+        "your device's PIN. You do not need a password.",
+    ),
+    "sign_up.title": ("Een kluis maken", "Make a vault"),
+    "sign_up.intro": (
+        "Uw telefoon of computer maakt een sleutel voor uw kluis. Die sleutel blijft op uw "
+        "toestel.",
+        "Your phone or computer makes a key for your vault. The key stays on your device.",
+    ),
+    "sign_up.name": ("Hoe wilt u genoemd worden?", "What should we call you?"),
+    "sign_up.name.hint": (
+        "Bijvoorbeeld uw voornaam. Alleen u ziet deze naam.",
+        "For example your first name. Only you see this name.",
+    ),
+    "sign_up.button": ("Maak mijn kluis", "Make my vault"),
+    "sign_up.name.missing": (
+        "Vul een naam in. Eén woord is genoeg.",
+        "Please fill in a name. One word is enough.",
+    ),
+    "sign_in.title": ("Inloggen", "Sign in"),
+    "sign_in.intro": (
+        "Druk op de knop. Uw toestel vraagt dan om uw vingerafdruk, gezicht of pincode.",
+        "Press the button. Your device then asks for your fingerprint, face or PIN.",
+    ),
+    "sign_in.button": ("Inloggen met mijn sleutel", "Sign in with my key"),
+    "sign_in.lost": ("Sleutel kwijt?", "Lost your key?"),
+    "sign_in.use_code": ("Log in met een herstelcode", "Sign in with a recovery code"),
+    "sign_in.expired": (
+        "U bent uitgelogd, omdat u een tijdje niets deed. Zo blijven uw gegevens veilig. Log "
+        "opnieuw in.",
+        "You were signed out because nothing happened for a while. This keeps your data "
+        "safe. Please sign in again.",
+    ),
+    "passkey.needs_js": (
+        "Voor de sleutel moet JavaScript aan staan in uw browser. Zet het aan en probeer het "
+        "opnieuw.",
+        "The key needs JavaScript in your browser. Please turn it on and try again.",
+    ),
+    "passkey.working": ("Even wachten op uw toestel…", "Waiting for your device…"),
+    "passkey.cancelled": (
+        "Het maken of gebruiken van de sleutel is gestopt. Probeer het gerust opnieuw.",
+        "Making or using the key was stopped. Please try again.",
+    ),
+    "passkey.unsupported": (
+        "Deze browser kan niet met sleutels werken. Probeer een nieuwere browser.",
+        "This browser cannot work with keys. Please try a newer browser.",
+    ),
+    "passkey.failed": (
+        "Het inloggen met de sleutel lukte niet. Probeer het opnieuw.",
+        "Signing in with the key did not work. Please try again.",
+    ),
+    "passkey.unknown": (
+        "Deze sleutel kennen we niet. Misschien hoort hij bij een kluis die niet meer bestaat. "
+        "Maak een nieuwe kluis, of gebruik een herstelcode.",
+        "We do not know this key. It may belong to a vault that no longer exists. Make a new "
+        "vault, or use a recovery code.",
+    ),
+    # -- recovery codes -----------------------------------------------------------------------
+    "codes.title": ("Uw herstelcodes", "Your recovery codes"),
+    "codes.intro": (
+        "Raakt u uw telefoon of computer kwijt? Dan kunt u met een van deze codes toch in uw "
+        "kluis. Elke code werkt één keer.",
+        "If you lose your phone or computer, one of these codes still lets you into your "
+        "vault. Each code works once.",
+    ),
+    "codes.once": (
+        "U ziet deze codes alleen nu. Schrijf ze op of print deze pagina. Bewaar ze op een "
+        "veilige plek, niet op hetzelfde toestel.",
+        "You only see these codes now. Write them down or print this page. Keep them in a "
+        "safe place, not on the same device.",
+    ),
+    "codes.list": ("Herstelcodes", "Recovery codes"),
+    "codes.done": ("Ik heb de codes bewaard", "I have kept the codes"),
+    "recover.title": ("Inloggen met een herstelcode", "Sign in with a recovery code"),
+    "recover.intro": (
+        "Vul een van uw herstelcodes in. Streepjes en hoofdletters maken niet uit.",
+        "Fill in one of your recovery codes. Dashes and capitals do not matter.",
+    ),
+    "recover.code": ("Herstelcode", "Recovery code"),
+    "recover.button": ("Inloggen", "Sign in"),
+    "recover.invalid": (
+        "Deze code werkt niet. Misschien is hij al gebruikt. Kijk of u hem goed heeft "
+        "overgenomen, of probeer een andere code.",
+        "This code does not work. Perhaps it was used already. Check that it was copied "
+        "correctly, or try another code.",
+    ),
+    "recover.banner": (
+        "U bent ingelogd met een herstelcode. Maak nu een nieuwe sleutel, dan kunt u weer "
+        "gewoon inloggen.",
+        "You signed in with a recovery code. Make a new key now, so you can sign in as usual "
+        "again.",
+    ),
+    "recover.banner.link": ("Nieuwe sleutel maken", "Make a new key"),
+    # -- home -----------------------------------------------------------------------------------
+    "home.title": ("Hallo {name}", "Hello {name}"),
+    "home.waiting": ("Wacht op uw antwoord", "Waiting for your answer"),
+    "home.waiting.none": (
+        "Er wachten geen vragen op u.",
+        "No questions are waiting for you.",
+    ),
+    "home.waiting.one": ("{service} vraagt om uw gegevens.", "{service} asks for your data."),
+    "home.waiting.open": ("Bekijk de vraag", "See the question"),
+    "home.seeing": ("Wie kan nu uw gegevens zien", "Who can see your data now"),
+    "home.seeing.none": (
+        "Niemand kan nu uw gegevens zien.",
+        "Nobody can see your data now.",
+    ),
+    "home.seeing.service": ("{service}: {what}", "{service}: {what}"),
+    "home.seeing.all": ("Bekijk wie wat ziet", "See who sees what"),
+    "home.data": ("Mijn gegevens", "My data"),
+    "home.data.count": ("Er staan {count} stukken in uw kluis.", "Your vault holds {count} items."),
+    "home.data.open": ("Naar mijn gegevens", "Go to my data"),
+    # -- my data --------------------------------------------------------------------------------
+    "data.title": ("Mijn gegevens", "My data"),
+    "data.intro": (
+        "Dit staat in uw kluis. Alleen u ziet het, en wie u toegang geeft.",
+        "This is in your vault. Only you can see it, and whoever you give access.",
+    ),
+    "data.empty": (
+        "Uw kluis is nog leeg. Voeg iets toe, of laat een dienst iets voor u in uw kluis zetten.",
+        "Your vault is still empty. Add something, or let a service put something in it for you.",
+    ),
+    "data.add": ("Iets toevoegen", "Add something"),
+    "data.by_service": ("Gezet door {service}", "Put here by {service}"),
+    "data.by_you": ("Door u gezet", "Put here by you"),
+    "data.a_service": ("een dienst", "a service"),
+    "data.versions_count": ("{count} versies", "{count} versions"),
+    "data.no_title": ("(zonder naam)", "(no name)"),
+    "record.kept": (
+        "{service} heeft dit in uw kluis gezet. Het blijft van u, ook als {service} geen "
+        "toegang meer heeft.",
+        "{service} put this in your vault. It stays yours, also when {service} no longer has "
+        "access.",
+    ),
+    "record.signed": (
+        "{service} heeft dit ondertekend. Zo kan een andere dienst zien dat het echt van "
+        "{service} komt.",
+        "{service} signed this. Another service can then check that it really comes from "
+        "{service}.",
+    ),
+    "record.kind": ("Soort", "Kind"),
+    "record.category": ("Onderwerp", "Subject"),
+    "record.content": ("Inhoud", "Content"),
+    "record.file": ("Bestand", "File"),
+    "record.download": ("Download {filename}", "Download {filename}"),
+    "record.no_file": ("Er is nog geen bestand.", "There is no file yet."),
+    "record.changed": ("Laatst veranderd", "Last changed"),
+    "record.versions": ("Eerdere versies", "Earlier versions"),
+    "record.version": ("Versie {number}", "Version {number}"),
+    "record.version.of": ("{date}, door {who}", "{date}, by {who}"),
+    "record.version.you": ("u", "you"),
+    "record.version.title": ("Versie {number} van {title}", "Version {number} of {title}"),
+    "record.version.old": (
+        "Dit is een oudere versie. De nieuwste versie is {number}.",
+        "This is an older version. The newest version is {number}.",
+    ),
+    "record.edit": ("Veranderen", "Change"),
+    "record.delete": ("Weggooien", "Delete"),
+    "record.back": ("Terug naar mijn gegevens", "Back to my data"),
+    "record.new.title": ("Iets toevoegen", "Add something"),
+    "record.new.type": ("Wat is het?", "What is it?"),
+    "record.new.name": ("Naam", "Name"),
+    "record.new.name.hint": (
+        "Een korte naam, zodat u het terugvindt.",
+        "A short name, so you can find it again.",
+    ),
+    "record.new.note": ("Tekst", "Text"),
+    "record.new.note.hint": (
+        "Schrijf hier wat u wilt bewaren. Dit mag ook leeg blijven als u een bestand kiest.",
+        "Write what you want to keep. You may leave this empty when you choose a file.",
+    ),
+    "record.new.file": ("Of een bestand (niet verplicht)", "Or a file (optional)"),
+    "record.new.file.hint": (
+        "Bijvoorbeeld een brief of een foto. Hoogstens 25 MB.",
+        "For example a letter or a photo. At most 25 MB.",
+    ),
+    "record.new.button": ("Bewaar in mijn kluis", "Keep in my vault"),
+    "record.new.missing_name": ("Geef het een naam.", "Please give it a name."),
+    "record.new.missing_type": ("Kies wat het is.", "Please choose what it is."),
+    "record.edit.title": ("{title} veranderen", "Change {title}"),
+    "record.edit.intro": (
+        "Als u iets verandert, bewaart Regie de oude versie ook. U kunt die altijd terugzien.",
+        "When you change something, Regie keeps the old version too. You can always see it again.",
+    ),
+    "record.edit.fixed": (
+        "De inhoud is door een dienst gezet en kunt u hier niet veranderen. De naam wel.",
+        "A service put the content here; you cannot change it here. You can change the name.",
+    ),
+    "record.edit.new_file": ("Nieuw bestand (niet verplicht)", "New file (optional)"),
+    "record.edit.button": ("Bewaar de verandering", "Save the change"),
+    "record.edit.stale": (
+        "Dit is intussen ergens anders veranderd. Kijk of uw verandering nog klopt en probeer "
+        "het opnieuw.",
+        "This was changed somewhere else in the meantime. Check that your change is still "
+        "right and try again.",
+    ),
+    "record.edit.nothing": ("Er is niets veranderd.", "Nothing was changed."),
+    "record.delete.title": ("{title} weggooien?", "Delete {title}?"),
+    "record.delete.warning": (
+        "Als u dit weggooit, is het met alle versies uit uw kluis verdwenen. Dat kunt u niet "
+        "terugdraaien. Diensten die het al gelezen hebben, hebben het misschien nog.",
+        "If you delete this, it is gone from your vault with all its versions. You cannot "
+        "undo this. Services that read it before may still have it.",
+    ),
+    "record.delete.button": ("Ja, gooi het weg", "Yes, delete it"),
+    "record.deleted": ("{title} is weggegooid.", "{title} was deleted."),
+    "record.saved": ("Bewaard in uw kluis.", "Kept in your vault."),
+    "record.too_large": (
+        "Dit bestand is te groot. Het mag hoogstens 25 MB zijn.",
+        "This file is too large. It may be 25 MB at most.",
+    ),
+    # -- a request --------------------------------------------------------------------------------
+    "request.title": ("{service} vraagt om uw gegevens", "{service} asks for your data"),
+    "request.why": ("Waarom", "Why"),
+    "request.for": ("Waarvoor", "What for"),
+    "request.what": ("Welke gegevens", "Which data"),
+    "request.how": ("Wat mag {service}", "What {service} may do"),
+    "request.until": ("Tot wanneer", "Until when"),
+    "request.code": ("Code van de dienst", "Code from the service"),
+    "request.code.hint": (
+        "Klopt deze code met wat de dienst u liet zien? Zo weet u dat de vraag echt van hen komt.",
+        "Does this code match what the service showed you? Then you know the question really "
+        "comes from them.",
+    ),
+    "request.answer_before": ("Geef antwoord voor {date}.", "Please answer before {date}."),
+    "request.choose": (
+        "U mag minder geven dan gevraagd. Haal dan het vinkje weg bij wat u niet wilt delen.",
+        "You may give less than asked. Untick whatever you do not want to share.",
+    ),
+    "request.read_only": (
+        "Alleen lezen: {service} mag niets in mijn kluis zetten",
+        "Read only: {service} may not put anything in my vault",
+    ),
+    "request.until.hint": (
+        "U mag een eerdere datum kiezen. Na deze dag stopt de toegang vanzelf.",
+        "You may choose an earlier date. After this day access stops by itself.",
+    ),
+    "request.consequence": (
+        "Als u ja zegt, kan {service} de gegevens met een vinkje zien tot en met de datum "
+        "hierboven, of tot de behandeling of zaak klaar is. U kunt de toegang altijd zelf "
+        "stoppen.",
+        "If you say yes, {service} can see the ticked data until the date above, or until the "
+        "treatment or case is finished. You can always stop the access yourself.",
+    ),
+    "request.approve": ("Ja, geef toegang", "Yes, give access"),
+    "request.deny": ("Nee, geen toegang", "No access"),
+    "request.deny.consequence": (
+        "Zegt u nee, dan krijgt {service} niets. {service} hoort alleen dat u nee zei.",
+        "If you say no, {service} gets nothing. {service} only hears that you said no.",
+    ),
+    "request.none_chosen": (
+        "U heeft geen gegevens aangevinkt. Vink minstens één ding aan, of kies 'Nee, geen "
+        "toegang'.",
+        "You did not tick any data. Tick at least one thing, or choose 'No access'.",
+    ),
+    "request.bad_date": (
+        "Kies een datum tussen vandaag en {date}.",
+        "Please choose a date between today and {date}.",
+    ),
+    "request.answered": (
+        "Deze vraag is al beantwoord of verlopen. Er hoeft niets meer te gebeuren.",
+        "This question has been answered already or has expired. Nothing more is needed.",
+    ),
+    "request.approved": (
+        "Gelukt. {service} heeft nu toegang. U kunt die altijd stoppen.",
+        "Done. {service} has access now. You can always stop it.",
+    ),
+    "request.denied": (
+        "U heeft nee gezegd. {service} krijgt niets.",
+        "You said no. {service} gets nothing.",
+    ),
+    "action.read": ("lezen", "read"),
+    "action.write": ("iets in uw kluis zetten", "put something in your vault"),
+    "actions.read": ("Lezen", "Read"),
+    "actions.read_write": (
+        "Lezen, en iets in uw kluis zetten",
+        "Read, and put something in your vault",
+    ),
+    # -- who sees what --------------------------------------------------------------------------
+    "access.title": ("Wie ziet wat", "Who sees what"),
+    "access.intro": (
+        "Deze diensten kunnen nu gegevens uit uw kluis zien. U kunt de toegang altijd stoppen.",
+        "These services can see data from your vault now. You can always stop the access.",
+    ),
+    "access.none": (
+        "Geen enkele dienst kan nu uw gegevens zien.",
+        "No service can see your data now.",
+    ),
+    "access.procedure": ("Voor", "For"),
+    "access.sees": ("Ziet", "Sees"),
+    "access.may": ("Mag", "May"),
+    "access.until": ("Tot en met", "Until"),
+    "access.until_procedure": (
+        "{date}, of eerder als de behandeling of zaak klaar is",
+        "{date}, or sooner when the treatment or case is finished",
+    ),
+    "access.details": ("Meer over deze toegang", "More about this access"),
+    "access.stop": ("Stoppen", "Stop"),
+    "access.stop.named": ("Stop de toegang van {service}", "Stop access for {service}"),
+    "access.stop_service": ("Stop alles voor {service}", "Stop everything for {service}"),
+    "access.close_procedure": (
+        "Deze behandeling of zaak is klaar",
+        "This treatment or case is finished",
+    ),
+    "access.history": ("Wat er gebeurde", "What happened"),
+    "access.earlier": ("Eerder", "Earlier"),
+    "access.earlier.intro": (
+        "Vragen en toegang die voorbij zijn.",
+        "Questions and access that are over.",
+    ),
+    "stop.title": ("Toegang van {service} stoppen?", "Stop access for {service}?"),
+    "stop.consequence": (
+        "Als u stopt, kan {service} deze gegevens meteen niet meer zien. Wat {service} in uw "
+        "kluis zette, blijft van u. Wil {service} later weer iets zien, dan moet {service} het "
+        "opnieuw vragen.",
+        "If you stop, {service} immediately can no longer see this data. What {service} put in "
+        "your vault stays yours. If {service} wants to see something later, {service} has to ask "
+        "again.",
+    ),
+    "stop.button": ("Ja, stop de toegang", "Yes, stop the access"),
+    "stop.done": ("De toegang van {service} is gestopt.", "Access for {service} has stopped."),
+    "stop.already": (
+        "Deze toegang was al gestopt. Er hoeft niets meer te gebeuren.",
+        "This access had stopped already. Nothing more is needed.",
+    ),
+    "stop_service.title": ("Alles stoppen voor {service}?", "Stop everything for {service}?"),
+    "stop_service.consequence": (
+        "Als u alles stopt, kan {service} niets meer uit uw kluis zien, voor geen enkele "
+        "behandeling of zaak. Vragen die nog wachten, vervallen ook.",
+        "If you stop everything, {service} can no longer see anything in your vault, for any "
+        "treatment or case. Questions still waiting are dropped too.",
+    ),
+    "stop_service.button": ("Ja, stop alles", "Yes, stop everything"),
+    "stop_service.done": (
+        "Alles voor {service} is gestopt.",
+        "Everything for {service} has stopped.",
+    ),
+    "close.title": ("Is {procedure} klaar?", "Is {procedure} finished?"),
+    "close.consequence": (
+        "Als u dit klaar meldt, stopt alle toegang die bij {procedure} hoort, voor elke dienst. "
+        "Dat kunt u niet terugdraaien.",
+        "If you mark this as finished, all access that belongs to {procedure} stops, for every "
+        "service. You cannot undo this.",
+    ),
+    "close.button": ("Ja, het is klaar", "Yes, it is finished"),
+    "close.done": (
+        "{procedure} is klaar. De toegang is gestopt.",
+        "{procedure} is finished. Access has stopped.",
+    ),
+    "status.requested": ("gevraagd", "asked"),
+    "status.approved": ("u zei ja", "you said yes"),
+    "status.denied": ("u zei nee", "you said no"),
+    "status.lapsed": ("niet op tijd beantwoord", "not answered in time"),
+    "status.ended": ("gestopt", "stopped"),
+    "reason.revoked": ("u heeft het gestopt", "you stopped it"),
+    "reason.relinquished": ("de dienst gaf de toegang terug", "the service gave the access back"),
+    "reason.procedure-closed": (
+        "de behandeling of zaak is klaar",
+        "the treatment or case is finished",
+    ),
+    "reason.expired": ("de einddatum was bereikt", "the end date was reached"),
+    "reason.token-reuse": (
+        "gestopt voor uw veiligheid: er werd iets dubbel gebruikt",
+        "stopped for your safety: something was used twice",
+    ),
+    "reason.vault-deleted": ("de kluis is weggegooid", "the vault was deleted"),
+    "actor.resident": ("u", "you"),
+    "actor.service": ("de dienst", "the service"),
+    "actor.system": ("Regie", "Regie"),
+    "history.line": ("{date}: {status}, door {actor}", "{date}: {status}, by {actor}"),
+    "history.line.reason": (
+        "{date}: {status}, door {actor} ({reason})",
+        "{date}: {status}, by {actor} ({reason})",
+    ),
+    # -- connect a service ------------------------------------------------------------------------
+    "connect.title": ("Een dienst koppelen", "Connect a service"),
+    "connect.intro": (
+        "Wil een dienst, zoals uw huisarts of school, u iets vragen via Regie? Geef de dienst "
+        "dan een code. Daarna kan de dienst u om gegevens vragen. De dienst ziet nog niets: u "
+        "beslist per vraag.",
+        "Does a service, such as your doctor or school, want to ask you something through "
+        "Regie? Then give the service a code. After that, the service can ask you for data. "
+        "The service sees nothing yet: you decide for each question.",
+    ),
+    "connect.button": ("Maak een code", "Make a code"),
+    "connect.code": ("Uw code", "Your code"),
+    "connect.code.hint": (
+        "Geef deze code aan de dienst, bijvoorbeeld aan de balie of door hem in te typen. "
+        "De code werkt één keer, tot {time}.",
+        "Give this code to the service, for example at the desk or by typing it in. The code "
+        "works once, until {time}.",
+    ),
+    "connect.another": ("Nog een code maken", "Make another code"),
+    # -- account, sessions, passkeys -------------------------------------------------------------
+    "account.title": ("Mijn account", "My account"),
+    "account.sessions": ("Waar bent u ingelogd", "Where you are signed in"),
+    "account.sessions.intro": (
+        "Ziet u iets wat u niet kent? Log daar dan uit. Of log overal uit.",
+        "Do you see something you do not recognise? Sign it out, or sign out everywhere.",
+    ),
+    "account.session.this": ("Dit toestel, nu", "This device, now"),
+    "account.session.other": ("Een ander toestel of venster", "Another device or window"),
+    "account.session.since": ("Ingelogd op {date}", "Signed in on {date}"),
+    "account.session.last": ("Laatst gebruikt {date}", "Last used {date}"),
+    "account.session.by_code": ("met een herstelcode", "with a recovery code"),
+    "account.session.by_key": ("met een sleutel", "with a key"),
+    "account.session.end": ("Log dit uit", "Sign this out"),
+    "account.session.ended": ("Dat toestel is uitgelogd.", "That device is signed out."),
+    "account.everywhere": ("Overal uitloggen", "Sign out everywhere"),
+    "account.everywhere.consequence": (
+        "U wordt dan op al uw toestellen uitgelogd, ook hier.",
+        "You are then signed out on all your devices, here too.",
+    ),
+    "account.keys": ("Uw sleutels", "Your keys"),
+    "account.keys.intro": (
+        "Met een sleutel logt u in. Heeft u een tweede toestel? Maak daar ook een sleutel. "
+        "Dan komt u altijd in uw kluis.",
+        "You sign in with a key. Do you have a second device? Make a key there too, so you "
+        "can always get into your vault.",
+    ),
+    "account.key.made": ("Gemaakt op {date}", "Made on {date}"),
+    "account.key.used": ("laatst gebruikt {date}", "last used {date}"),
+    "account.key.add": ("Nog een sleutel maken", "Make another key"),
+    "account.key.added": ("De nieuwe sleutel is klaar.", "The new key is ready."),
+    "account.codes": ("Herstelcodes", "Recovery codes"),
+    "account.codes.left": (
+        "U heeft nog {count} herstelcodes over.",
+        "You have {count} recovery codes left.",
+    ),
+    "account.codes.new": ("Maak nieuwe herstelcodes", "Make new recovery codes"),
+    "account.codes.new.consequence": (
+        "De oude codes werken dan niet meer. U bevestigt dit eerst met uw sleutel.",
+        "The old codes then stop working. You confirm this with your key first.",
+    ),
+    "account.export": ("Al mijn gegevens downloaden", "Download all my data"),
+    "account.delete": ("Mijn kluis weggooien", "Delete my vault"),
+    "signed_out.title": ("U bent uitgelogd", "You are signed out"),
+    "signed_out.text": ("Tot ziens.", "Goodbye."),
+    "signed_out.everywhere": (
+        "U bent op al uw toestellen uitgelogd.",
+        "You are signed out on all your devices.",
+    ),
+    "confirm.button": ("Bevestig met mijn sleutel", "Confirm with my key"),
+    "confirm.needed": (
+        "Bevestig dit eerst met uw sleutel. Zo weten we zeker dat u het bent.",
+        "Please confirm this with your key first, so we know it is really you.",
+    ),
+    "confirm.failed": (
+        "Het bevestigen met uw sleutel lukte niet. Er is niets veranderd. Probeer het opnieuw.",
+        "Confirming with your key did not work. Nothing was changed. Please try again.",
+    ),
+    # -- export and delete ---------------------------------------------------------------------
+    "export.title": ("Al mijn gegevens downloaden", "Download all my data"),
+    "export.intro": (
+        "U krijgt één zip-bestand met alles uit uw kluis: alle stukken, alle versies en alle "
+        "bestanden. Bewaar het op een veilige plek: het is niet versleuteld.",
+        "You get one zip file with everything from your vault: every item, every version and "
+        "every file. Keep it somewhere safe: it is not encrypted.",
+    ),
+    "export.button": ("Download mijn gegevens", "Download my data"),
+    "delete.title": ("Mijn kluis weggooien", "Delete my vault"),
+    "delete.warning": (
+        "Let op: dit kunt u niet terugdraaien.",
+        "Please note: you cannot undo this.",
+    ),
+    "delete.consequence": (
+        "Als u uw kluis weggooit, vernietigt Regie de sleutel waarmee uw gegevens versleuteld "
+        "zijn. Daarna kan niemand ze meer lezen, ook wij niet. Alle toegang stopt meteen en de "
+        "diensten horen dat. Uw sleutels en herstelcodes werken niet meer.",
+        "If you delete your vault, Regie destroys the key your data is encrypted with. After "
+        "that nobody can read it any more, not even us. All access stops at once and the "
+        "services are told. Your keys and recovery codes stop working.",
+    ),
+    "delete.export_first": (
+        "Wilt u uw gegevens houden? Download ze dan eerst.",
+        "Do you want to keep your data? Download it first.",
+    ),
+    "delete.button": ("Bevestig met mijn sleutel en gooi weg", "Confirm with my key and delete"),
+    "deleted.title": ("Uw kluis is weggegooid", "Your vault was deleted"),
+    "deleted.text": (
+        "Uw gegevens zijn niet meer te lezen. Alle toegang is gestopt. U kunt altijd een nieuwe "
+        "kluis maken.",
+        "Your data can no longer be read. All access has stopped. You can always make a new vault.",
+    ),
+    # -- kind errors -----------------------------------------------------------------------------
+    "error.title": ("Dat lukte niet", "That did not work"),
+    "error.not_found.title": ("Deze pagina bestaat niet", "This page does not exist"),
+    "error.not_found": (
+        "We kunnen deze pagina niet vinden. Misschien is hij verplaatst of weggegooid.",
+        "We cannot find this page. It may have moved or been deleted.",
+    ),
+    "error.unavailable": (
+        "Het lukt nu even niet. Dat ligt niet aan u. Er is niets veranderd. Probeer het over "
+        "een paar minuten opnieuw.",
+        "This is not working right now. It is not your fault. Nothing was changed. Please try "
+        "again in a few minutes.",
+    ),
+    "error.internal": (
+        "Er ging bij ons iets mis. Dat ligt niet aan u. Probeer het opnieuw.",
+        "Something went wrong on our side. It is not your fault. Please try again.",
+    ),
+    "error.form_expired": (
+        "Deze pagina was te lang open. Daarom hebben we niets gedaan. Probeer het nog een keer.",
+        "This page was open for too long, so we did not do anything. Please try once more.",
+    ),
+    "error.invalid": (
+        "Dit kunnen we zo niet bewaren. Kijk of alles goed is ingevuld en probeer het opnieuw.",
+        "We cannot keep this as it is. Please check what you filled in and try again.",
+    ),
+    "error.too_large": (
+        "Dit is te groot om te bewaren.",
+        "This is too large to keep.",
+    ),
+}
+
+
+def text(key: str, language: str, /, **values: object) -> str:
+    """The text for `key` in `language`, with `{placeholders}` filled in."""
+    nl, en = TEXTS[key]
+    template = en if language == "en" else nl
+    return template.format(**values) if values else template
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def local(moment: datetime) -> datetime:
+    return moment.astimezone(LOCAL_TIME)
+
+
+def date(moment: datetime | None, language: str) -> str:
+    """`1 februari 2027` / `1 February 2027`, in Dutch time."""
+    if moment is None:
+        return ""
+    d = local(moment)
+    month = MONTHS["en" if language == "en" else "nl"][d.month - 1]
+    return f"{d.day} {month} {d.year}"
+
+
+def date_time(moment: datetime | None, language: str) -> str:
+    if moment is None:
+        return ""
+    d = local(moment)
+    at = "at" if language == "en" else "om"
+    return f"{date(moment, language)} {at} {d:%H:%M}"

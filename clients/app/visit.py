@@ -1,0 +1,167 @@
+"""One browser request as the app sees it: language, session, CSRF token, the SDK client.
+
+Views start with `Visit(request, app)`; they render with `visit.page(...)`, which sets the
+cookies the visit needs (the pre-session cookie on a first visit) on the response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from clients.app import texts
+from clients.app.security import CookieNames, CsrfTokens, local_path, new_pre_session, same_origin
+from clients.sdk._http import AsyncHttp
+from clients.sdk.resident import AsyncResidentClient
+
+
+class FormRefused(Exception):
+    """A POST without a valid CSRF token, or from another origin: nothing was done."""
+
+
+class NotSignedIn(Exception):
+    """The page needs a signed-in resident (or the API said the session has ended)."""
+
+
+@dataclass(frozen=True)
+class AppState:
+    public_url: str
+    cookies: CookieNames
+    csrf: CsrfTokens
+    http: AsyncHttp
+    templates: Jinja2Templates
+    max_upload_bytes: int
+
+
+MAX_FORM_BYTES = 64 * 1024  # every form but the file upload is small
+
+
+class Visit:
+    def __init__(self, request: Request) -> None:
+        state: AppState = request.app.state.regie
+        self.request = request
+        self.state = state
+        names = state.cookies
+        lang = request.cookies.get(names.language, texts.DEFAULT_LANGUAGE)
+        self.lang = lang if lang in texts.LANGUAGES else texts.DEFAULT_LANGUAGE
+        token = request.cookies.get(names.session)
+        self.token = token if token and token.startswith("rgs_") and len(token) < 200 else None
+        pre = request.cookies.get(names.pre_session)
+        self.new_pre = None if pre else new_pre_session()
+        self.pre = pre or self.new_pre
+        self.set_session: str | None = None
+        self.clear_session = False
+        self._form: FormData | None = None
+
+    # -- who ------------------------------------------------------------------------------
+
+    @property
+    def signed_in(self) -> bool:
+        return self.token is not None
+
+    @property
+    def client(self) -> AsyncResidentClient:
+        if self.token is None:
+            raise NotSignedIn
+        return AsyncResidentClient(http=self.state.http, token=self.token)
+
+    @property
+    def anonymous(self) -> AsyncResidentClient:
+        return AsyncResidentClient(http=self.state.http)
+
+    def require_signed_in(self) -> AsyncResidentClient:
+        return self.client
+
+    @property
+    def csrf_token(self) -> str:
+        binding = self.token or self.pre
+        assert binding is not None
+        return self.state.csrf.token(binding)
+
+    def t(self, key: str, **values: object) -> str:
+        return texts.text(key, self.lang, **values)
+
+    # -- forms ----------------------------------------------------------------------------
+
+    async def form(self) -> FormData:
+        """The posted form, after the CSRF and origin checks (else `FormRefused`)."""
+        if self._form is not None:
+            return self._form
+        length = self.request.headers.get("content-length")
+        if length and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
+            raise FormRefused
+        if not same_origin(self.request.headers.get("origin"), self.state.public_url):
+            raise FormRefused
+        form = await self.request.form(max_files=0, max_fields=200, max_part_size=MAX_FORM_BYTES)
+        self.check_token(form.get("csrf"))
+        self._form = form
+        return form
+
+    def check_token(self, token: Any) -> None:
+        if not self.state.csrf.check(
+            self.token or self.pre, token if isinstance(token, str) else None
+        ):
+            raise FormRefused
+        if self.new_pre is not None and not self.token:
+            raise FormRefused  # a post without the cookie its token was made for
+
+    # -- answers --------------------------------------------------------------------------
+
+    def context(self, **values: Any) -> dict[str, Any]:
+        return {
+            "t": self.t,
+            "lang": self.lang,
+            "csrf": self.csrf_token,
+            "signed_in": self.signed_in,
+            "path": self.request.url.path,
+            "has": lambda key: key in texts.TEXTS,
+            "date": lambda d: texts.date(d, self.lang),
+            "date_time": lambda d: texts.date_time(d, self.lang),
+            **values,
+        }
+
+    def page(self, template: str, status: int = 200, **values: Any) -> Response:
+        response = self.state.templates.TemplateResponse(
+            self.request, template, self.context(**values), status_code=status
+        )
+        return self.finish(response)
+
+    def redirect(self, path: str) -> Response:
+        return self.finish(RedirectResponse(local_path(path), status_code=303))
+
+    def sign_in_as(self, token: str) -> None:
+        self.set_session = token
+        self.token = token
+
+    def sign_out_here(self) -> None:
+        self.clear_session = True
+        self.token = None
+
+    def finish(self, response: Response) -> Response:
+        names = self.state.cookies
+        if self.new_pre is not None:
+            self._cookie(response, names.pre_session, self.new_pre, samesite="strict")
+        if self.set_session is not None:
+            self._cookie(response, names.session, self.set_session, samesite="lax")
+        elif self.clear_session:
+            response.delete_cookie(
+                names.session, path="/", secure=names.secure, httponly=True, samesite="lax"
+            )
+        return response
+
+    def _cookie(self, response: Response, name: str, value: str, *, samesite: str) -> None:
+        # No Max-Age: the cookie lives as long as the browser session; the API ends the
+        # session after 30 idle minutes or 12 hours whatever the cookie says.
+        response.set_cookie(
+            name,
+            value,
+            path="/",
+            secure=self.state.cookies.secure,
+            httponly=True,
+            samesite=samesite,  # type: ignore[arg-type]
+        )
