@@ -60,7 +60,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav.account": ("Mijn account", "My account"),
     "nav.skip": ("Direct naar de inhoud", "Skip to content"),
     "lang.switch": ("English", "Nederlands"),
-    "lang.switch.label": ("Read this in English", "Lees dit in het Nederlands"),
     "sign_out.button": ("Uitloggen", "Sign out"),
     "back.home": ("Terug naar het overzicht", "Back to the overview"),
     "back": ("Terug", "Back"),
