@@ -493,8 +493,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "account.session.ended": ("Dat toestel is uitgelogd.", "That device is signed out."),
     "account.everywhere": ("Overal uitloggen", "Sign out everywhere"),
     "account.everywhere.consequence": (
-        "U wordt dan op al uw toestellen uitgelogd, ook hier.",
-        "You are then signed out on all your devices, here too.",
+        "Als u overal uitlogt, bent u op al uw toestellen uitgelogd, ook hier.",
+        "If you sign out everywhere, you are signed out on all your devices, here too.",
     ),
     "account.keys": ("Uw sleutels", "Your keys"),
     "account.keys.intro": (
@@ -517,6 +517,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "De oude codes werken dan niet meer. U bevestigt dit eerst met uw sleutel.",
         "The old codes then stop working. You confirm this with your key first.",
     ),
+    "account.vault": ("Uw kluis", "Your vault"),
     "account.export": ("Al mijn gegevens downloaden", "Download all my data"),
     "account.delete": ("Mijn kluis weggooien", "Delete my vault"),
     "signed_out.title": ("U bent uitgelogd", "You are signed out"),
@@ -549,10 +550,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Please note: you cannot undo this.",
     ),
     "delete.consequence": (
-        "Als u uw kluis weggooit, vernietigt Regie de sleutel waarmee uw gegevens versleuteld "
-        "zijn. Daarna kan niemand ze meer lezen, ook wij niet. Alle toegang stopt meteen en de "
+        "Als u uw kluis weggooit, vernietigt Regie het geheime slot waarmee uw gegevens "
+        "versleuteld zijn. Daarna kan niemand ze meer lezen, ook wij niet. Alle toegang stopt meteen en de "
         "diensten horen dat. Uw sleutels en herstelcodes werken niet meer.",
-        "If you delete your vault, Regie destroys the key your data is encrypted with. After "
+        "If you delete your vault, Regie destroys the secret lock your data is encrypted with. After "
         "that nobody can read it any more, not even us. All access stops at once and the "
         "services are told. Your keys and recovery codes stop working.",
     ),

@@ -215,9 +215,7 @@ class Person:
         """axe-core on this screen (no serious or critical violation), then a screenshot."""
         results = axe_module.Axe().run(self.page)
         bad = [
-            v
-            for v in results.response["violations"]
-            if v.get("impact") in ("serious", "critical")
+            v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")
         ]
         assert bad == [], f"{name}: " + json.dumps(
             [
@@ -268,11 +266,7 @@ def sign_up(p: Person, name: str, *, look: bool = False) -> None:
     if look:
         p.look("02-sign-up")
     p.button("Maak mijn kluis").click()
-    try:
-        p.page.get_by_role("heading", name="Uw herstelcodes").wait_for()
-    except Exception:
-        print(p.page.locator("main").inner_text())
-        raise
+    p.page.get_by_role("heading", name="Uw herstelcodes").wait_for()
     codes = p.page.locator(".regie-codes code").all_inner_texts()
     assert len(codes) == 10
     assert all(re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", c) for c in codes)
@@ -331,7 +325,9 @@ def test_the_journey(browser: Any, server: Server) -> None:
         assert cookies["regie-csrf"]["httpOnly"] is True
         assert cookies["regie-csrf"]["sameSite"] == "Strict"
 
-        medication = add_record(p, "Mijn medicijnen", "health.medication", "Metformine 500 mg", look=shots)
+        medication = add_record(
+            p, "Mijn medicijnen", "health.medication", "Metformine 500 mg", look=shots
+        )
         add_record(p, "Allergie", "health.allergies", "Noten")
         p.go("/data")
         p.page.get_by_role("heading", name="Gezondheid").wait_for()
@@ -347,7 +343,9 @@ def test_the_journey(browser: Any, server: Server) -> None:
         if shots:
             p.look("08-home-request-waiting")
         p.page.get_by_role("link", name=re.compile("^Bekijk de vraag")).click()
-        p.page.get_by_role("heading", name="Huisartsenpraktijk De Linde vraagt om uw gegevens").wait_for()
+        p.page.get_by_role(
+            "heading", name="Huisartsenpraktijk De Linde vraagt om uw gegevens"
+        ).wait_for()
         assert p.page.get_by_text("Medicatiebeoordeling voor uw behandeling").is_visible()
         assert p.page.get_by_text("Fysiotherapie knie (BEH-2026-0042)").is_visible()
         if shots:
@@ -437,14 +435,17 @@ def test_the_journey(browser: Any, server: Server) -> None:
 # -- keyboard only ---------------------------------------------------------------------------
 
 
-def tab_to(p: Person, pattern: str, *, limit: int = 80) -> None:
-    """Press Tab until the focused element's accessible text matches `pattern`."""
+def tab_to(p: Person, pattern: str, *, attribute: str | None = None, limit: int = 80) -> None:
+    """Press Tab until the focused element's text (or `attribute`) matches `pattern`."""
     wanted = re.compile(pattern)
+    p.page.wait_for_load_state()
     for _ in range(limit):
         p.page.keyboard.press("Tab")
         label = p.page.evaluate(
-            "() => { const e = document.activeElement;"
-            " return e ? (e.innerText || e.value || e.getAttribute('aria-label') || '') : ''; }"
+            "(attribute) => { const e = document.activeElement; if (!e) return '';"
+            " if (attribute) return e.getAttribute(attribute) || '';"
+            " return e.innerText || e.value || ''; }",
+            attribute,
         )
         if wanted.search(label.strip()):
             return
@@ -462,28 +463,24 @@ def test_approve_and_stop_with_the_keyboard_only(browser: Any, server: Server) -
         p.go("/")
         tab_to(p, r"^Bekijk de vraag")
         p.page.keyboard.press("Enter")
+        p.page.wait_for_url(re.compile(r"/requests/"))
         p.page.get_by_role("heading", name=re.compile("vraagt om uw gegevens")).wait_for()
-        tab_to(p, r"^Allergieën$|^$") if False else None  # noqa: B018 - kept simple below
-        # Untick allergies with the space bar, then approve with Enter.
-        for _ in range(80):
-            p.page.keyboard.press("Tab")
-            focused = p.page.evaluate("() => document.activeElement && document.activeElement.value")
-            if focused == "health.allergies":
-                break
-        else:
-            raise AssertionError("the allergies checkbox is not reachable with Tab")
+        # Untick allergies with the space bar (the narrowing), then approve with Enter.
+        tab_to(p, r"^health\.allergies$", attribute="value")
         p.page.keyboard.press("Space")
         assert not p.page.get_by_label("Allergieën").is_checked()
         tab_to(p, r"^Ja, geef toegang$")
         p.page.keyboard.press("Enter")
         p.page.get_by_text("heeft nu toegang").wait_for()
+        p.page.wait_for_load_state()
         assert agent.poll(auth_req_id).status_code == 200
         # To "who sees what" and stop it, keyboard only.
         tab_to(p, r"^Bekijk wie wat ziet$")
         p.page.keyboard.press("Enter")
-        p.page.get_by_role("heading", name="Wie ziet wat").wait_for()
+        p.page.wait_for_url(re.compile(r"/access$"))
         tab_to(p, r"^Stoppen")
         p.page.keyboard.press("Enter")
+        p.page.wait_for_url(re.compile(r"/stop$"))
         tab_to(p, r"^Ja, stop de toegang$")
         p.page.keyboard.press("Enter")
         p.page.get_by_text("is gestopt").wait_for()
