@@ -551,11 +551,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "delete.consequence": (
         "Als u uw kluis weggooit, vernietigt Regie het geheime slot waarmee uw gegevens "
-        "versleuteld zijn. Daarna kan niemand ze meer lezen, ook wij niet. Alle toegang stopt meteen en de "
-        "diensten horen dat. Uw sleutels en herstelcodes werken niet meer.",
-        "If you delete your vault, Regie destroys the secret lock your data is encrypted with. After "
-        "that nobody can read it any more, not even us. All access stops at once and the "
-        "services are told. Your keys and recovery codes stop working.",
+        "versleuteld zijn. Daarna kan niemand ze meer lezen, ook wij niet. Alle toegang stopt "
+        "meteen en de diensten horen dat. Uw sleutels en herstelcodes werken niet meer.",
+        "If you delete your vault, Regie destroys the secret lock your data is encrypted "
+        "with. After that nobody can read it any more, not even us. All access stops at once "
+        "and the services are told. Your keys and recovery codes stop working.",
     ),
     "delete.export_first": (
         "Wilt u uw gegevens houden? Download ze dan eerst.",

@@ -511,7 +511,8 @@ def test_an_injected_inline_script_does_not_run(browser: Any, server: Server) ->
     violations = p.page.evaluate(
         """() => new Promise((resolve) => {
             const seen = [];
-            document.addEventListener('securitypolicyviolation', (e) => seen.push(e.violatedDirective));
+            document.addEventListener(
+                'securitypolicyviolation', (e) => seen.push(e.violatedDirective));
             const s = document.createElement('script');
             s.textContent = 'window.injected = true;';
             document.body.appendChild(s);
