@@ -24,6 +24,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 ## make run: create the venv, migrate, create the keyring on first run, serve on 127.0.0.1:$(PORT)
+## (the API and the resident app: open http://localhost:$(PORT) in a browser)
 run: $(VENV)/.installed
 	REGIE_MODE=$${REGIE_MODE:-development} \
 	REGIE_PUBLIC_URL=$${REGIE_PUBLIC_URL:-http://localhost:$(PORT)} \
@@ -32,12 +33,18 @@ run: $(VENV)/.installed
 	REGIE_PUBLIC_URL=$${REGIE_PUBLIC_URL:-http://localhost:$(PORT)} \
 	$(BIN)/regie serve --port $(PORT)
 
-## system-deps: Debian packages the tests need (SoftHSM2 for the PKCS#11 backend)
+## system-deps: Debian packages the tests need (SoftHSM2 for the PKCS#11 backend, Chromium
+## for the resident app's browser tests; Playwright drives Debian's /usr/bin/chromium)
 system-deps:
 	@if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null 2>&1; then \
 		echo "installing softhsm2"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq softhsm2; \
+	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
 	fi
 
 ## make test: install what the tests need and run the whole suite (SQLite and PostgreSQL)

@@ -52,8 +52,9 @@ class AppConfig:
 class PageHeaders:
     """Security headers on every app response; pages are never cached, static files are."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,6 +72,8 @@ class PageHeaders:
                 cache = b"public, max-age=86400" if static else b"no-store"
                 headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                 headers.append((b"cache-control", cache))
+                if self.hsts:
+                    headers.append((b"strict-transport-security", b"max-age=63072000"))
                 message["headers"] = headers
             await send(message)
 
@@ -247,7 +250,7 @@ def create_resident_app(config: AppConfig) -> ASGIApp:
         templates=templates,
         max_upload_bytes=config.max_upload_bytes,
     )
-    return PageHeaders(LastResort(app))
+    return PageHeaders(LastResort(app), hsts=config.public_url.startswith("https://"))
 
 
 __all__ = ["AppConfig", "create_resident_app"]

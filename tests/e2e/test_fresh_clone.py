@@ -158,6 +158,12 @@ def test_make_run_on_a_fresh_clone(tmp_path: Path) -> None:
             assert content_type.startswith("text/html")
             assert b"<html" in body.lower()
 
+            # The resident app is served at / beside the API (in Dutch first).
+            status, content_type, body = _get(f"{base}/")
+            assert status == 200
+            assert content_type.startswith("text/html")
+            assert b"Welkom bij Regie" in body
+
             status, content_type, body = _get(f"{base}/openapi.json")
             assert status == 200
             assert content_type.startswith("application/json")

@@ -219,3 +219,90 @@ def test_the_language_switch(client: TestClient) -> None:
         follow_redirects=False,
     )
     assert off.headers["location"] == "/"
+
+
+def test_a_file_is_streamed_in_and_out_through_the_app(client: TestClient) -> None:
+    sign_up_in_app(client)
+    form = client.get("/data/new")
+    content = bytes(range(256)) * 8192  # 2 MiB: past Starlette's 1 MiB spool threshold
+    added = client.post(
+        "/data/new",
+        data={"csrf": csrf_of(form.text), "type": "care.care_plan", "title": "Zorgplan"},
+        files={"file": ("zorgplan café.pdf", content, "application/pdf")},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    page = client.get(added.headers["location"])
+    assert "Download zorgplan café.pdf" in page.text
+    download = client.get(added.headers["location"] + "/file")
+    assert download.status_code == 200
+    assert download.content == content
+    assert download.headers["content-type"] == "application/pdf"
+    assert "attachment" in download.headers["content-disposition"]
+    # A new file makes version 2; version 1 stays downloadable.
+    edit = client.get(added.headers["location"] + "/edit")
+    changed = client.post(
+        added.headers["location"] + "/edit",
+        data={"csrf": csrf_of(edit.text), "title": "Zorgplan", "expected_version": "1"},
+        files={"file": ("plan-2.pdf", b"%PDF-2", "application/pdf")},
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303, changed.text
+    assert client.get(added.headers["location"] + "/file").content == b"%PDF-2"
+    assert client.get(added.headers["location"] + "/file?version=1").content == content
+    assert "Versie 1" in client.get(added.headers["location"]).text
+
+
+def test_a_multipart_post_without_its_token_is_refused_before_the_file(
+    client: TestClient,
+) -> None:
+    sign_up_in_app(client)
+    refused = client.post(
+        "/data/new",
+        data={"type": "care.care_plan", "title": "Zorgplan"},
+        files={"file": ("x.pdf", b"%PDF", "application/pdf")},
+    )
+    assert refused.status_code == 403
+    assert "Er staan 0 stukken" in client.get("/").text
+
+
+def test_a_json_record_is_changed_as_a_new_version(client: TestClient) -> None:
+    sign_up_in_app(client)
+    form = client.get("/data/new")
+    added = client.post(
+        "/data/new",
+        data={
+            "csrf": csrf_of(form.text),
+            "type": "health.allergies",
+            "title": "Allergie",
+            "text": "Noten",
+        },
+        follow_redirects=False,
+    )
+    path = added.headers["location"]
+    edit = client.get(path + "/edit")
+    client.post(
+        path + "/edit",
+        data={
+            "csrf": csrf_of(edit.text),
+            "title": "Allergieën",
+            "text": "Noten, pinda",
+            "expected_version": "1",
+        },
+    )
+    page = client.get(path)
+    assert "Noten, pinda" in page.text
+    old = client.get(path + "/versions/1")
+    assert "Dit is een oudere versie" in old.text
+    assert "Noten" in old.text
+    # A stale form (expected version 1 again) is refused kindly, nothing lost.
+    stale = client.post(
+        path + "/edit",
+        data={"csrf": csrf_of(edit.text), "title": "Oud", "expected_version": "1"},
+    )
+    assert stale.status_code == 409
+    assert "intussen ergens anders veranderd" in stale.text
+    delete = client.get(path + "/delete")
+    gone = client.post(path + "/delete", data={"csrf": csrf_of(delete.text)})
+    assert "is weggegooid" in gone.text
+    assert client.get(path).status_code == 404
