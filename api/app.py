@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 
 from api.bootstrap import build_container
@@ -25,6 +24,7 @@ from api.routers import auth, events, grants, health, me, records, service, well
 from api.settings import Settings
 from api.workers import server_workers, workers_lifespan
 from clients.app import AppConfig, create_resident_app
+from clients.app.transport import StreamingASGITransport
 from keys.secrets import KeyedHasher
 
 DESCRIPTION = """
@@ -100,7 +100,7 @@ def create_app(
                 public_url=settings.public_url,
                 # Every server process derives the same secret from the keyring.
                 csrf_secret=KeyedHasher(built.keyring).digest("resident-app/csrf", b""),
-                api_transport=httpx.ASGITransport(app=app),
+                api_transport=StreamingASGITransport(app),
                 max_upload_bytes=settings.max_file_bytes,
             )
         )
