@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from clients.app import texts
-from clients.app.security import local_path
+from clients.app.security import local_path, same_origin
 from clients.app.upload import StreamedForm, UploadRefused
 from clients.app.visit import FormRefused, Visit
 from clients.sdk import _errors as sdk_errors
@@ -348,8 +349,6 @@ async def _read_upload(visit: Visit) -> tuple[StreamedForm | None, dict[str, str
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await visit.form()
         return None, {k: v for k, v in form.items() if isinstance(v, str)}
-    from clients.app.security import same_origin
-
     if not same_origin(request.headers.get("origin"), visit.state.public_url):
         raise FormRefused
     try:
@@ -393,8 +392,6 @@ async def record_file(request: Request) -> Response:
     version = request.query_params.get("version")
     number = int(version) if version and version.isdigit() else None
     (info, _), body = await opened(client.download_file(request.path_params["record_id"], number))
-    from urllib.parse import quote
-
     headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.filename)}"}
     if info.size_bytes is not None:
         headers["Content-Length"] = str(info.size_bytes)

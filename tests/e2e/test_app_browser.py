@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -413,8 +414,6 @@ def test_the_journey(browser: Any, server: Server) -> None:
             p.link("Download mijn gegevens").click()
         saved = server.tmp / "export.zip"
         download.value.save_as(saved)
-        import zipfile
-
         with zipfile.ZipFile(saved) as archive:
             assert json.loads(archive.read("manifest.json"))["format"] == "regie-export/1"
 
