@@ -449,14 +449,21 @@ TEXTS: dict[str, tuple[str, str]] = {
         "stopped for your safety: something was used twice",
     ),
     "reason.vault-deleted": ("de kluis is weggegooid", "the vault was deleted"),
-    "actor.resident": ("u", "you"),
-    "actor.service": ("de dienst", "the service"),
-    "actor.system": ("Regie", "Regie"),
-    "history.line": ("{date}: {status}, door {actor}", "{date}: {status}, by {actor}"),
-    "history.line.reason": (
-        "{date}: {status}, door {actor} ({reason})",
-        "{date}: {status}, by {actor} ({reason})",
+    "history.requested": (
+        "{date}: {service} vroeg om toegang.",
+        "{date}: {service} asked for access.",
     ),
+    "history.approved": ("{date}: u zei ja.", "{date}: you said yes."),
+    "history.denied": ("{date}: u zei nee.", "{date}: you said no."),
+    "history.lapsed": (
+        "{date}: de vraag is verlopen, u gaf geen antwoord.",
+        "{date}: the question expired without an answer.",
+    ),
+    "history.ended": (
+        "{date}: de toegang stopte, want {reason}.",
+        "{date}: access stopped: {reason}.",
+    ),
+    "history.other": ("{date}: {status}", "{date}: {status}"),
     # -- connect a service ------------------------------------------------------------------------
     "connect.title": ("Een dienst koppelen", "Connect a service"),
     "connect.intro": (

@@ -181,6 +181,10 @@ def test_the_whole_flow_through_the_forms(client: TestClient, container: Contain
     stopped = client.post(f"/access/{grant['id']}/stop", data={"csrf": csrf_of(stop_page.text)})
     assert "is gestopt" in stopped.text
     assert "Geen enkele dienst kan nu uw gegevens zien." in client.get("/access").text
+    history = client.get(f"/access/{grant['id']}").text
+    assert "Huisartsenpraktijk De Linde vroeg om toegang." in history
+    assert "u zei ja." in history
+    assert "de toegang stopte, want u heeft het gestopt." in history
 
 
 def _bearer(client: TestClient) -> dict[str, str]:

@@ -48,8 +48,8 @@ def test_keys_built_from_api_values_cover_every_value() -> None:
         "vault-deleted",
     ):
         assert f"reason.{reason}" in texts.TEXTS
-    for actor in ("resident", "service", "system"):
-        assert f"actor.{actor}" in texts.TEXTS
+    for status in ("requested", "approved", "denied", "lapsed", "ended"):
+        assert f"history.{status}" in texts.TEXTS
 
 
 @pytest.mark.parametrize("key", sorted(texts.TEXTS))
