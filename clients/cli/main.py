@@ -125,10 +125,6 @@ def serve(
         timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
         log_level="info",
         proxy_headers=False,
-        # A spawned worker imports the whole application before it can answer uvicorn's
-        # health check; on a busy machine that takes longer than uvicorn's 5 s default, and
-        # the supervisor would kill and restart workers that are merely still starting.
-        timeout_worker_healthcheck=60,
     )
 
 
