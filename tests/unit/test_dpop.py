@@ -458,7 +458,8 @@ def _swap_segment(index: int, value: str) -> Callable[[str], str]:
         lambda p: " " + p,
         lambda p: p + "\n",
         lambda p: "!!!!." + p.split(".", 1)[1],  # not base64url
-        lambda p: p.replace("-", "+").replace("_", "/"),  # base64, not base64url
+        # base64, not base64url (a random proof may hold no - or _: then force a +)
+        lambda p: p.replace("-", "+").replace("_", "/") if {"-", "_"} & set(p) else p[:-1] + "+",
         _swap_segment(0, b64(b"not json")),
         _swap_segment(0, b64json(["typ", "alg", "jwk"])),
         _swap_segment(0, b64(b'{"typ":"dpop+jwt","typ":"dpop+jwt","alg":"ES256"}')),
