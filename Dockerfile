@@ -30,10 +30,14 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
 
-# Dependencies first, from pyproject.toml alone, so that code changes reuse this layer.
+# Dependencies first, from the lock file alone (exact versions, every file's hash checked), so
+# that code changes reuse this layer and two builds of one commit install the same bytes.
+# `make lock` regenerates requirements.lock from pyproject.toml; tests/unit/test_lock_file.py
+# fails when the two disagree.
+COPY requirements.lock ./
+RUN pip wheel --require-hashes --wheel-dir /wheels --requirement requirements.lock
+
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
- && pip wheel --wheel-dir /wheels --requirement requirements.txt
 
 COPY README.md ./
 COPY api ./api

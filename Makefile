@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export REGIE_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint typecheck check demo clean system-deps
+.PHONY: run test lint typecheck check demo clean system-deps lock
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (looked for $(PYTHON))"; exit 1; }
@@ -62,3 +62,10 @@ check: lint typecheck test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+## make lock: regenerate requirements.lock (exact versions + hashes, what the Docker image installs)
+## from pyproject.toml; run it after changing a dependency (tests/unit/test_lock_file.py checks it)
+lock: $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
