@@ -27,7 +27,12 @@ from keys.errors import KeysError
 from vault.errors import VaultError
 from vault.services.service import ServiceInfo
 from vault.storage.engine import build_engine
-from vault.storage.migrate import current_revision, head_revision, upgrade
+from vault.storage.migrate import (
+    current_revision,
+    is_known_revision,
+    schema_problem,
+    upgrade,
+)
 
 app = typer.Typer(
     help="Regie: a personal-data vault with consent-based sharing.", no_args_is_help=True
@@ -74,6 +79,8 @@ def migrate() -> None:
     engine = build_engine(settings.resolved_database_url)
     try:
         before = current_revision(engine)
+        if before is not None and not is_known_revision(before):
+            raise _fail(str(schema_problem(before)))
         upgrade(engine)
         after = current_revision(engine)
     finally:
@@ -97,7 +104,7 @@ def serve(
         raise _fail(str(e)) from e
     engine = build_engine(settings.resolved_database_url)
     try:
-        current, head = current_revision(engine), head_revision()
+        current = current_revision(engine)
     except SQLAlchemyError as e:
         raise _fail(
             f"the database cannot be opened ({type(e).__name__}): check REGIE_DATABASE_URL,"
@@ -105,10 +112,8 @@ def serve(
         ) from e
     finally:
         engine.dispose()
-    if current != head:
-        raise _fail(
-            f"the database is at migration {current or 'none'}, not {head}: run `regie migrate`"
-        )
+    if (problem := schema_problem(current)) is not None:
+        raise _fail(problem)
     # Workers rebuild settings from the environment: pass what the options changed.
     os.environ["REGIE_HOST"] = host or settings.host
     os.environ["REGIE_PORT"] = str(port or settings.port)

@@ -88,6 +88,40 @@ def test_serve_refuses_an_unmigrated_database(env: Path) -> None:
     assert "regie migrate" in result.output
 
 
+def _stamp(env: Path, revision: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(env / "regie.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+
+
+def test_serve_and_migrate_refuse_a_database_migrated_by_a_newer_regie(env: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    _stamp(env, "9999_from_the_future")
+    for command in (["serve"], ["migrate"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        assert "9999_from_the_future" in result.output
+        assert "newer Regie" in result.output
+    # Nothing was changed: the stamp is still there.
+    import sqlite3
+
+    with sqlite3.connect(env / "regie.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == (
+            "9999_from_the_future",
+        )
+
+
+def test_serve_refuses_a_database_behind_the_code(env: Path) -> None:
+    from vault.storage.migrate import head_revision
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    _stamp(env, "0001")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1, result.output
+    assert f"at migration 0001, not {head_revision()}: run `regie migrate`" in result.output
+
+
 def test_bad_configuration_is_one_clear_line(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REGIE_PUBLIC_URL", "not a url")
     result = runner.invoke(app, ["migrate"])

@@ -36,3 +36,24 @@ def head_revision() -> str | None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether this version of Regie has migration `revision` (False: the database was
+    migrated by a newer version, whose schema this code must not use or downgrade)."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return any(script.revision == revision for script in scripts.walk_revisions())
+
+
+def schema_problem(current: str | None) -> str | None:
+    """Why a database at migration `current` cannot be served by this code, or None."""
+    head = head_revision()
+    if current == head:
+        return None
+    if current is not None and not is_known_revision(current):
+        return (
+            f"the database is at migration {current}, which this version of Regie does not"
+            f" know (its newest is {head}): the database was migrated by a newer Regie; run"
+            " that version, or restore a backup made for this one"
+        )
+    return f"the database is at migration {current or 'none'}, not {head}: run `regie migrate`"
