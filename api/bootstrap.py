@@ -136,6 +136,7 @@ def build_container(
         settings=GrantPolicySettings(
             max_validity=timedelta(days=settings.grant_max_validity_days),
             pending_lifetime=timedelta(days=settings.pending_request_days),
+            outbox_retention=timedelta(days=settings.outbox_retention_days),
         ),
         events=events,
         async_uow=async_uow,

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # How often a server marks expired grants and ended procedures (and tells services);
     # 0 turns it off. Access never waits for it: the check compares times itself.
     sweep_interval_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Finished events to services (taken, refused or given up) are deleted by the sweeper
+    # after this many days (docs/operations.md).
+    outbox_retention_days: int = Field(default=7, ge=1, le=3650)
 
     # Events to services (docs/events.md): Security Event Tokens pushed to each service's event
     # endpoint (RFC 8935) and pollable (RFC 8936). `events_push` runs a pusher thread in every

@@ -898,3 +898,26 @@ def test_deleting_the_vault_tells_every_service_its_grant_ended(world: World) ->
     assert event.payload["reason"] == "vault-deleted"
     assert event.payload["subject"] == w.subject
     assert str(w.anna_id) not in decoded(new[0].set_jwt)
+
+
+def test_the_sweeper_deletes_finished_events_after_the_retention(world: World) -> None:
+    w = world
+    approved(w)
+    assert delivery(w, FakeReceiver(httpx.Response(202))).run_once().claimed == 1
+    approved(w)  # pending: never pushed yet
+    approved(w)  # given up below
+    with w.c.uow() as uow:
+        rows = list(uow.session.scalars(select(OutboxRow).order_by(OutboxRow.created_at)))
+        assert rows[0].delivered_at is not None
+        rows[2].next_attempt_at = None  # what the pusher writes when it gives up
+        uow.commit()
+    w.clock.advance(days=6)
+    assert w.c.grants.sweep()["events_purged"] == 0
+    assert len(outbox(w)) == 3
+    w.clock.advance(days=2)
+    assert w.c.grants.sweep()["events_purged"] == 2
+    (left,) = outbox(w)
+    assert left.delivered_at is None
+    assert left.next_attempt_at is not None
+    w.clock.advance(days=30)
+    assert w.c.grants.sweep()["events_purged"] == 0  # a pending event is never deleted

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from vault.storage.orm import OutboxRow, ServiceRow
@@ -93,4 +93,22 @@ class SqlOutboxRepository:
             )
             .values(values)
         )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def purge(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` events that are finished and older than `before`: taken
+        (delivered or refused) before it, or given up (no next push, never taken) and made
+        before it. Pending events are never deleted. Returns how many."""
+        finished = or_(
+            OutboxRow.delivered_at < before,
+            and_(
+                OutboxRow.delivered_at.is_(None),
+                OutboxRow.next_attempt_at.is_(None),
+                OutboxRow.created_at < before,
+            ),
+        )
+        ids = self._s.scalars(select(OutboxRow.event_id).where(finished).limit(limit)).all()
+        if not ids:
+            return 0
+        result = self._s.execute(delete(OutboxRow).where(OutboxRow.event_id.in_(list(ids))))
         return int(result.rowcount)  # type: ignore[attr-defined]

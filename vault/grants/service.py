@@ -23,6 +23,7 @@ from keys.service import Binding, DataKey
 from vault.audit.events import AccessEvent, ReplayClaim, claim_replays, record
 from vault.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from vault.events.outbox import OutboxWriter
+from vault.events.repository import SqlOutboxRepository
 from vault.grants import stored
 from vault.grants.model import (
     AccessRequestSpec,
@@ -63,6 +64,8 @@ class GrantPolicySettings:
     max_validity: timedelta = timedelta(days=365)
     pending_lifetime: timedelta = timedelta(days=14)
     poll_interval: int = 5
+    # Finished outbox events (taken or given up) are deleted by the sweeper after this long.
+    outbox_retention: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -514,7 +517,7 @@ class GrantService:
 
     def sweep(self, *, batch: int = 500) -> dict[str, int]:
         now = self._clock.now()
-        counts = {"expired": 0, "lapsed": 0, "procedures_closed": 0}
+        counts = {"expired": 0, "lapsed": 0, "procedures_closed": 0, "events_purged": 0}
         with self._uow() as uow:
             for procedure in uow.grants.procedures_past_planned_end(now, batch):
                 self._close(uow, procedure, "planned-end", None, now)
@@ -526,6 +529,9 @@ class GrantService:
                 else:
                     self._set_status(uow, grant, "lapsed", "system", None, None, now)
                     counts["lapsed"] += 1
+            counts["events_purged"] = SqlOutboxRepository(uow.session).purge(
+                now - self._settings.outbox_retention, batch
+            )
             uow.commit()
         return counts
 
