@@ -317,7 +317,12 @@ def test_expiry_is_enforced_with_no_sweeper_running(world: World) -> None:
     with w.c.uow() as uow:
         last = uow.access_events.of_resident(w.anna_id)[0]
         assert (last.name, last.outcome, last.reason) == ("record.list", "deny", "grant-expired")
-    assert w.c.grants.sweep() == {"expired": 1, "lapsed": 0, "procedures_closed": 0}
+    assert w.c.grants.sweep() == {
+        "expired": 1,
+        "lapsed": 0,
+        "procedures_closed": 0,
+        "events_purged": 0,
+    }
 
 
 def test_planned_end_of_the_procedure_ends_access(world: World) -> None:
