@@ -490,7 +490,7 @@ def grants_sweep(
 
     c = _container()
     if once:
-        totals = {"expired": 0, "lapsed": 0, "procedures_closed": 0}
+        totals = {"expired": 0, "lapsed": 0, "procedures_closed": 0, "events_purged": 0}
         try:
             while True:
                 counts = c.grants.sweep(batch=SWEEP_BATCH)

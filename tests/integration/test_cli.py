@@ -283,4 +283,9 @@ def test_grants_sweep_once(env: Path) -> None:
     assert runner.invoke(app, ["migrate"]).exit_code == 0
     result = runner.invoke(app, ["grants", "sweep", "--once", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"expired": 0, "lapsed": 0, "procedures_closed": 0}
+    assert json.loads(result.output) == {
+        "expired": 0,
+        "lapsed": 0,
+        "procedures_closed": 0,
+        "events_purged": 0,
+    }
