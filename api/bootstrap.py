@@ -126,7 +126,12 @@ def build_container(
         async_uow=async_uow,
         log=access_log,
     )
-    events = OutboxWriter(signer=signing, registry=registry, issuer=settings.public_url)
+    events = OutboxWriter(
+        signer=signing,
+        registry=registry,
+        issuer=settings.public_url,
+        retention=timedelta(days=settings.outbox_retention_days),
+    )
     grants = GrantService(
         uow=uow,
         keys=vault_keys,
@@ -136,7 +141,6 @@ def build_container(
         settings=GrantPolicySettings(
             max_validity=timedelta(days=settings.grant_max_validity_days),
             pending_lifetime=timedelta(days=settings.pending_request_days),
-            outbox_retention=timedelta(days=settings.outbox_retention_days),
         ),
         events=events,
         async_uow=async_uow,

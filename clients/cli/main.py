@@ -28,8 +28,8 @@ from vault.errors import VaultError
 from vault.services.service import ServiceInfo
 from vault.storage.engine import build_engine
 from vault.storage.migrate import (
+    ahead_problem,
     current_revision,
-    is_known_revision,
     schema_problem,
     upgrade,
 )
@@ -79,8 +79,8 @@ def migrate() -> None:
     engine = build_engine(settings.resolved_database_url)
     try:
         before = current_revision(engine)
-        if before is not None and not is_known_revision(before):
-            raise _fail(str(schema_problem(before)))
+        if (problem := ahead_problem(before)) is not None:
+            raise _fail(problem)
         upgrade(engine)
         after = current_revision(engine)
     finally:
@@ -490,12 +490,12 @@ def grants_sweep(
 
     c = _container()
     if once:
-        totals = {"expired": 0, "lapsed": 0, "procedures_closed": 0, "events_purged": 0}
+        totals: dict[str, int] = {}
         try:
             while True:
                 counts = c.grants.sweep(batch=SWEEP_BATCH)
                 for key, value in counts.items():
-                    totals[key] += value
+                    totals[key] = totals.get(key, 0) + value
                 if sum(counts.values()) < SWEEP_BATCH:
                     break
         except (VaultError, SQLAlchemyError) as e:

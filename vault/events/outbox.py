@@ -27,7 +27,7 @@ never the internal resident id, never a name, purpose text or binding message.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from keys.signing import Algorithm
@@ -62,10 +62,23 @@ def _txn(uow: SqlUnitOfWork) -> str:
 
 
 class OutboxWriter:
-    def __init__(self, *, signer: SetSigner, registry: ServiceRegistry, issuer: str) -> None:
+    def __init__(
+        self,
+        *,
+        signer: SetSigner,
+        registry: ServiceRegistry,
+        issuer: str,
+        retention: timedelta = timedelta(days=7),
+    ) -> None:
         self._signer = signer
         self._registry = registry
         self._issuer = issuer
+        self._retention = retention
+
+    def purge_finished(self, uow: SqlUnitOfWork, now: datetime, limit: int) -> int:
+        """Delete up to `limit` finished events (taken, or given up) older than the retention,
+        in the caller's transaction (the sweeper's). Pending events are never deleted."""
+        return SqlOutboxRepository(uow.session).purge(now - self._retention, limit)
 
     def grant_changed(
         self,

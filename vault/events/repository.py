@@ -107,8 +107,6 @@ class SqlOutboxRepository:
                 OutboxRow.created_at < before,
             ),
         )
-        ids = self._s.scalars(select(OutboxRow.event_id).where(finished).limit(limit)).all()
-        if not ids:
-            return 0
-        result = self._s.execute(delete(OutboxRow).where(OutboxRow.event_id.in_(list(ids))))
+        batch = select(OutboxRow.event_id).where(finished).limit(limit)
+        result = self._s.execute(delete(OutboxRow).where(OutboxRow.event_id.in_(batch)))
         return int(result.rowcount)  # type: ignore[attr-defined]

@@ -23,7 +23,6 @@ from keys.service import Binding, DataKey
 from vault.audit.events import AccessEvent, ReplayClaim, claim_replays, record
 from vault.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from vault.events.outbox import OutboxWriter
-from vault.events.repository import SqlOutboxRepository
 from vault.grants import stored
 from vault.grants.model import (
     AccessRequestSpec,
@@ -64,8 +63,6 @@ class GrantPolicySettings:
     max_validity: timedelta = timedelta(days=365)
     pending_lifetime: timedelta = timedelta(days=14)
     poll_interval: int = 5
-    # Finished outbox events (taken or given up) are deleted by the sweeper after this long.
-    outbox_retention: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,9 +526,8 @@ class GrantService:
                 else:
                     self._set_status(uow, grant, "lapsed", "system", None, None, now)
                     counts["lapsed"] += 1
-            counts["events_purged"] = SqlOutboxRepository(uow.session).purge(
-                now - self._settings.outbox_retention, batch
-            )
+            if self._events is not None:
+                counts["events_purged"] = self._events.purge_finished(uow, now, batch)
             uow.commit()
         return counts
 

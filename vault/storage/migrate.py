@@ -45,15 +45,23 @@ def is_known_revision(revision: str) -> bool:
     return any(script.revision == revision for script in scripts.walk_revisions())
 
 
+def ahead_problem(current: str | None) -> str | None:
+    """Why a database at migration `current` is ahead of this code (migrated by a newer
+    Regie), or None. Neither `serve` nor `migrate` may touch such a database."""
+    if current is None or is_known_revision(current):
+        return None
+    return (
+        f"the database is at migration {current}, which this version of Regie does not"
+        f" know (its newest is {head_revision()}): the database was migrated by a newer Regie;"
+        " run that version, or restore a backup made for this one"
+    )
+
+
 def schema_problem(current: str | None) -> str | None:
     """Why a database at migration `current` cannot be served by this code, or None."""
     head = head_revision()
     if current == head:
         return None
-    if current is not None and not is_known_revision(current):
-        return (
-            f"the database is at migration {current}, which this version of Regie does not"
-            f" know (its newest is {head}): the database was migrated by a newer Regie; run"
-            " that version, or restore a backup made for this one"
-        )
-    return f"the database is at migration {current or 'none'}, not {head}: run `regie migrate`"
+    return ahead_problem(current) or (
+        f"the database is at migration {current or 'none'}, not {head}: run `regie migrate`"
+    )
