@@ -4,7 +4,8 @@
     ├── NotFound                   no such thing for this resident (never "exists, not yours")
     ├── InvalidInput               the request is well-formed but not acceptable
     │   ├── UnknownCategory
-    │   └── UnknownRecordType
+    │   ├── UnknownRecordType
+    │   └── ProofError             a Merkle inclusion or consistency proof did not verify
     ├── Conflict                   the state changed underneath (e.g. a stale version)
     ├── PayloadTooLarge            a file over the configured limit
     ├── AuthenticationFailed       a passkey, recovery code or session did not check out
@@ -47,6 +48,19 @@ class UnknownCategory(InvalidInput):
 
 class UnknownRecordType(InvalidInput):
     pass
+
+
+class ProofError(InvalidInput):
+    """A Merkle proof (vault/audit/merkle.py) did not verify against the tree heads given.
+
+    `reason` is a stable code: "index-out-of-range", "size-out-of-range", "wrong-hash-size",
+    "wrong-proof-length" or "root-mismatch"; the detail says it in words. Under InvalidInput
+    because what failed is what the caller handed in (a proof, sizes, roots): the API answers
+    422, never 500. A verifier treats every ProofError alike: the proof is refused."""
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(f"Merkle proof rejected: {detail or reason.replace('-', ' ')}")
+        self.reason = reason
 
 
 class Conflict(VaultError):
