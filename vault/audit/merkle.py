@@ -236,13 +236,11 @@ def verify_consistency(
         raise ProofError("size-out-of-range", f"old size {old_size}, new size {new_size}")
     _check_hashes(old_root, new_root, *proof)
     _check_length(proof, len(_consistency_ranges(old_size, new_size)))
-    if old_size == 0:
-        if old_root != EMPTY_ROOT:
-            raise ProofError("root-mismatch", "a tree of size 0 has the empty root")
-        return
-    if old_size == new_size:
-        if old_root != new_root:
-            raise ProofError("root-mismatch")
+    if old_size == 0 and old_root != EMPTY_ROOT:
+        raise ProofError("root-mismatch", "a tree of size 0 has the empty root")
+    if old_size == new_size and old_root != new_root:
+        raise ProofError("root-mismatch")
+    if old_size in (0, new_size):
         return
     path = list(proof)
     if old_size & (old_size - 1) == 0:  # step 2: first is an exact power of 2
