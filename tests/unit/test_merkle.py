@@ -587,6 +587,8 @@ def test_frontier_contract() -> None:
     with pytest.raises(ValueError, match="leaf hash"):
         frontier.append(LEAF_INPUTS[7])  # an entry, not its leaf hash
     assert frontier.size == 7  # the refused append changed nothing
+    with pytest.raises(AttributeError):
+        frontier.size = 8  # type: ignore[misc]  # only append grows it
     finished = frontier.append(LEAVES[7])
     assert finished == [(0, 7, NH[0][7]), (1, 3, NH[1][3]), (2, 1, NH[2][1]), (3, 0, NH[3][0])]
     assert frontier.root() == ROOT_HASHES[8]
