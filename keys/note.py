@@ -133,13 +133,26 @@ def key_id(name: str, public_key: bytes) -> int:
 class Verifier:
     """The public half of a note key: checks signatures made under `name`."""
 
-    __slots__ = ("_key", "key_id", "name", "public_key")
+    __slots__ = ("_key", "_key_id", "_name", "_public_key")
 
     def __init__(self, name: str, public_key: bytes) -> None:
-        self.key_id = key_id(name, public_key)  # checks the name and the length
-        self.name = name
-        self.public_key = bytes(public_key)
-        self._key = Ed25519PublicKey.from_public_bytes(self.public_key)
+        self._key_id = key_id(name, public_key)  # checks the name and the length
+        self._name = name
+        self._public_key = bytes(public_key)
+        self._key = Ed25519PublicKey.from_public_bytes(self._public_key)
+
+    # Read-only: a verifier whose name or id could be changed after the check is no verifier.
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def key_id(self) -> int:
+        return self._key_id
+
+    @property
+    def public_key(self) -> bytes:
+        return self._public_key
 
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
@@ -188,16 +201,27 @@ class Verifier:
 class Signer:
     """The private half of a note key. Its `signer_key` is a secret; `repr` never shows it."""
 
-    __slots__ = ("_key", "_seed", "key_id", "name", "verifier")
+    __slots__ = ("_key", "_seed", "_verifier")
 
     def __init__(self, name: str, seed: bytes) -> None:
         if len(seed) != 32:
             raise MalformedNoteKey("an Ed25519 private key (seed) has 32 bytes")
         self._seed = bytes(seed)
         self._key = Ed25519PrivateKey.from_private_bytes(self._seed)
-        self.verifier = Verifier(name, self._key.public_key().public_bytes_raw())
-        self.name = name
-        self.key_id = self.verifier.key_id
+        self._verifier = Verifier(name, self._key.public_key().public_bytes_raw())
+
+    @property
+    def name(self) -> str:
+        return self._verifier.name
+
+    @property
+    def key_id(self) -> int:
+        return self._verifier.key_id
+
+    @property
+    def verifier(self) -> Verifier:
+        """The matching public key."""
+        return self._verifier
 
     @classmethod
     def generate(cls, name: str) -> Signer:
