@@ -14,9 +14,10 @@ malformed, a signature by a known key that does not verify (even beside one that
 signature by a known key at all raises a `NoteError`. Signatures by unknown keys (a witness's
 cosignature, a rotated-out key) are kept as unverified, as the specification requires.
 
-We are stricter than Go in three places, each refusing only what no conforming signer makes:
-base64 must be canonical (no stray trailing bits), key ids in key strings must be lowercase
-hex, and every signature by a known key is verified, not only the first one per key.
+We are stricter than Go where it costs no conforming signer anything: base64 must be
+canonical (no stray trailing bits), key ids in key strings lowercase hex, key names free of
+control characters; every signature by a known key is verified, not only the first one per
+key; and two different verifiers with one name and key id are refused even when unused.
 
 A checkpoint is a note whose text is ``<origin>\\n<tree size>\\n<base64 root hash>\\n`` plus
 optional extension lines; `Checkpoint.parse` accepts exactly that and nothing looser.
