@@ -18,6 +18,7 @@ from api.settings import Settings
 from keys.interfaces import KekBackend
 from keys.keyring import KeyringFile
 from keys.local import LocalKekBackend
+from keys.logkey import LogKey
 from keys.secrets import KeyedHasher
 from keys.service import KeyService
 from keys.signing import SigningKeyring
@@ -108,6 +109,8 @@ def build_container(
     keys = KeyService(kek=kek_backend, cache_ttl_seconds=settings.dek_cache_ttl_seconds)
     signing = SigningKeyring(keyring, publish_seconds=settings.signing_publish_seconds)
     signing.ensure()
+    log_key = LogKey(keyring, settings.resolved_log_name)
+    log_key.ensure()  # made on first run; a keyring bound to another log name stops start-up
     vault_keys = VaultKeys(keys)
     residents = ResidentService(uow=uow, keys=vault_keys, clock=the_clock)
     records = RecordService(
@@ -174,6 +177,7 @@ def build_container(
         keyring=keyring,
         keys=keys,
         signing=signing,
+        log_key=log_key,
         identity=identity,
         residents=residents,
         records=records,

@@ -11,6 +11,7 @@ from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
 from api.oauth.dpop import DpopVerifier
 from api.settings import Settings
 from keys.keyring import KeyringFile
+from keys.logkey import LogKey
 from keys.service import KeyService
 from keys.signing import SigningKeyring
 from vault.audit.events import AccessLog
@@ -41,6 +42,7 @@ class Container:
     keyring: KeyringFile
     keys: KeyService
     signing: SigningKeyring
+    log_key: LogKey  # signs the audit log's checkpoints; never rotates
     identity: IdentityService
     residents: ResidentService
     records: RecordService

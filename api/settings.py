@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keys.note import valid_name
+
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # PINs that a fresh SoftHSM or vendor token is often left with: refused in production.
 WELL_KNOWN_PINS = frozenset({"", "0000", "1234", "12345", "123456", "1111", "password", "changeme"})
@@ -42,6 +44,9 @@ class Settings(BaseSettings):
     dek_cache_ttl_seconds: float = Field(default=60.0, ge=0, le=3600)
     kek_retire_grace_seconds: float = Field(default=300.0, ge=0)
     signing_publish_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    # The audit log's name: the origin line of its checkpoints and the name of the log key
+    # (keys/logkey.py). Default: "<host of public_url>/audit". Fixed for the log's lifetime.
+    log_name: str | None = None
 
     max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
@@ -93,6 +98,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _log_name_is_a_note_key_name(self) -> Settings:
+        if self.log_name is not None and not valid_name(self.log_name):
+            raise ValueError("log_name must be non-empty, without spaces or '+'")
+        return self
+
+    @model_validator(mode="after")
     def _push_lease_outlasts_a_push(self) -> Settings:
         # api/events/push.py bounds one push to about 4 timeouts (connect, send, answer, body).
         if self.events_push_lease_seconds < 4 * self.events_push_timeout_seconds:
@@ -118,6 +129,10 @@ class Settings(BaseSettings):
         host = urlsplit(self.public_url).hostname
         assert host is not None  # checked by the validator
         return host
+
+    @property
+    def resolved_log_name(self) -> str:
+        return self.log_name or f"{self.rp_id}/audit"
 
     # -- safety ----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Signing keys for tokens, events and checkpoints, and the public JWKS that verifies them.
+"""Signing keys for tokens and events, and the public JWKS that verifies them.
 
 One active key per algorithm: ``ES256`` (P-256, what most OAuth libraries verify) and
 ``Ed25519`` (RFC 9864's fully-specified name for EdDSA over Ed25519; also the key type of
@@ -8,7 +8,8 @@ thumbprint.
 Rotation makes a new key per algorithm; the old public key stays in the JWKS for
 `publish_seconds` after it stopped signing, long enough for anything it signed that is still
 live (access-token introspection, pushed events with retries) to verify. `prune` then
-destroys it.
+destroys it. The audit log's checkpoints are signed by the log key instead
+(keys/logkey.py), which never rotates.
 """
 
 from __future__ import annotations

@@ -75,3 +75,18 @@ def test_the_pin_is_not_shown() -> None:
     s = Settings(pkcs11_pin=SecretStr("k3W9-p0ssible-pin"))
     assert "k3W9" not in repr(s)
     assert "k3W9" not in str(s.model_dump())
+
+
+def test_the_log_name_defaults_to_the_public_host() -> None:
+    assert Settings().resolved_log_name == "localhost/audit"
+    assert (
+        Settings(public_url="https://vault.example.nl:8443").resolved_log_name
+        == "vault.example.nl/audit"
+    )
+    assert Settings(log_name="regie.example/log1").resolved_log_name == "regie.example/log1"
+
+
+@pytest.mark.parametrize("name", ["", "vault example", "vault+audit", "a\tb"])
+def test_a_log_name_must_be_a_note_key_name(name: str) -> None:
+    with pytest.raises(ValidationError, match="log_name"):
+        Settings(log_name=name)
