@@ -20,7 +20,7 @@ from api.middleware import (
 from api.oauth import endpoints as oauth_endpoints
 from api.oauth.errors import OAuthError, oauth_error_response
 from api.openapi import install_openapi
-from api.routers import auth, events, grants, health, me, records, service, wellknown
+from api.routers import audit, auth, events, grants, health, me, records, service, wellknown
 from api.settings import Settings
 from api.workers import server_workers, workers_lifespan
 from clients.app import AppConfig, create_resident_app
@@ -75,6 +75,7 @@ def create_app(
         oauth_endpoints.router,
         health.router,
         wellknown.router,
+        audit.router,
         auth.router,
         me.router,
         records.router,

@@ -24,6 +24,7 @@ from keys.service import KeyService
 from keys.signing import SigningKeyring
 from keys.unsafe import UnsafeMemoryKekBackend
 from vault.audit.events import AccessLog
+from vault.audit.log import Integrator, LogReader
 from vault.events.delivery import OutboxDelivery
 from vault.events.feed import EventFeed
 from vault.events.model import PushPolicy
@@ -118,6 +119,11 @@ def build_container(
     )
     origin = urlsplit(settings.public_url)
     hasher = KeyedHasher(keyring)
+
+    def subject_hash(person_id: str) -> str:
+        """How the audit log names a person (docs/audit-format.md, `subject`)."""
+        return hasher.digest("audit-subject", person_id.encode()).hex()
+
     registry = ServiceRegistry(
         uow=uow, hasher=hasher, clock=the_clock, allow_http_localhost=settings.mode == "development"
     )
@@ -178,6 +184,8 @@ def build_container(
         keys=keys,
         signing=signing,
         log_key=log_key,
+        integrator=Integrator(uow=uow, clock=the_clock, signer=log_key, subject_hash=subject_hash),
+        audit=LogReader(uow=uow, subject_hash=subject_hash),
         identity=identity,
         residents=residents,
         records=records,

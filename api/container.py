@@ -15,6 +15,7 @@ from keys.logkey import LogKey
 from keys.service import KeyService
 from keys.signing import SigningKeyring
 from vault.audit.events import AccessLog
+from vault.audit.log import Integrator, LogReader
 from vault.events.delivery import OutboxDelivery
 from vault.events.feed import EventFeed
 from vault.events.outbox import OutboxWriter
@@ -43,6 +44,9 @@ class Container:
     keys: KeyService
     signing: SigningKeyring
     log_key: LogKey  # signs the audit log's checkpoints; never rotates
+    # The verifiable log (vault/audit/log.py): sequencing and signing, and reading proofs.
+    integrator: Integrator
+    audit: LogReader
     identity: IdentityService
     residents: ResidentService
     records: RecordService

@@ -139,7 +139,9 @@ SURFACES = (
     ),
     Surface(
         "public",
-        re.compile(r"^/(healthz|readyz|problems/|\.well-known/|v1/catalogue$|v1/issuers/)"),
+        re.compile(
+            r"^/(healthz|readyz|problems/|\.well-known/|v1/catalogue$|v1/issuers/|v1/audit/)"
+        ),
         problems=frozenset({404, 422, 503}),
     ),
 )
@@ -200,6 +202,7 @@ JSON_BODIES: dict[tuple[str, str], type[BaseModel]] = {
 SUCCESS_MEDIA: dict[tuple[str, str], tuple[str, str | None]] = {
     ("post", "/oauth/revoke"): ("200", None),
     ("get", "/.well-known/jwks.json"): ("200", "application/jwk-set+json"),
+    ("get", "/v1/audit/checkpoint"): ("200", "text/plain"),
     ("get", "/v1/me/records/{record_id}/file"): ("200", "application/octet-stream"),
 }
 SECURITY_SCHEMES: dict[str, Any] = {

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Finished events to services (taken, refused or given up) are deleted by the sweeper
     # after this many days (docs/operations.md).
     outbox_retention_days: int = Field(default=7, ge=1, le=3650)
+    # Seconds between rounds of the audit log's integrator (sequence events, sign a
+    # checkpoint); 0 turns it off in this process (run `regie audit integrate` instead).
+    audit_integrate_interval_seconds: float = Field(default=1.0, ge=0, le=60)
 
     # Events to services (docs/events.md): Security Event Tokens pushed to each service's event
     # endpoint (RFC 8935) and pollable (RFC 8936). `events_push` runs a pusher thread in every

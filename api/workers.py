@@ -19,7 +19,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.container import Container
 
-__all__ = ["PeriodicWorker", "push_worker", "server_workers", "sweep_worker", "workers_lifespan"]
+__all__ = [
+    "PeriodicWorker",
+    "integrate_worker",
+    "push_worker",
+    "server_workers",
+    "sweep_worker",
+    "workers_lifespan",
+]
 
 log = logging.getLogger("regie.workers")
 
@@ -92,6 +99,20 @@ def sweep_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
     )
 
 
+def integrate_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
+    """Sequences committed access events into the verifiable log and signs a checkpoint."""
+    integrator = c.integrator
+
+    def round_() -> bool:
+        return integrator.run_once() >= integrator.batch
+
+    return PeriodicWorker(
+        "regie-audit-integrate",
+        round_,
+        interval=interval or c.settings.audit_integrate_interval_seconds,
+    )
+
+
 def server_workers(c: Container) -> list[PeriodicWorker]:
     """The loops a server process runs, only on a container with an engine of its own: one
     built on a borrowed session factory (the test suite's one connection per test) must not
@@ -101,6 +122,8 @@ def server_workers(c: Container) -> list[PeriodicWorker]:
     workers = [sweep_worker(c)] if c.settings.sweep_interval_seconds > 0 else []
     if c.settings.events_push:
         workers.append(push_worker(c))
+    if c.settings.audit_integrate_interval_seconds > 0:
+        workers.append(integrate_worker(c))
     return workers
 
 

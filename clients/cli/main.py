@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.bootstrap import build_container
 from api.container import Container
 from api.settings import Settings, UnsafeSettingsError, unknown_environment
+from clients.cli import audit
 from clients.cli.service import service_app
 from keys.errors import KeysError
 from vault.errors import VaultError
@@ -510,6 +511,9 @@ def grants_sweep(
         signal.signal(signum, lambda *_: stop.set())
     err.print("sweeping grants; stop with Ctrl-C or SIGTERM")
     sweep_worker(c, interval).run(stop)
+
+
+app.add_typer(audit.build(_container), name="audit")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,8 +12,8 @@ write them, each atomic with what it describes (invariant I2):
   committed, or raises, so the caller answers only after its event is durable. Concurrent
   requests share one transaction (group commit): while one batch commits, the next gathers.
 
-The verifiable log (its own issue) makes these rows tamper-evident by changing `event_row`
-and the two writers here, without touching callers.
+The integrator (`vault.audit.log`) then sequences the committed rows into the verifiable
+log (RFC 9162 Merkle tree, signed checkpoints); callers do not know about it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from vault import tracecontext
 from vault.errors import ReplayDetected, StorageUnavailable
 from vault.ports import Clock
 from vault.storage import queries
@@ -33,7 +34,9 @@ from vault.storage.orm import AccessEventRow
 from vault.storage.unit_of_work import SqlUnitOfWork
 
 Outcome = Literal["permit", "deny", "done"]
-Actor = Literal["resident", "service", "system"]
+# Who acted: the resident, someone acting for them under a mandate (actor_id = mandate id), a
+# service, an auditor reading the log, an operator at the CLI, or the vault itself.
+Actor = Literal["resident", "representative", "service", "auditor", "operator", "system"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ class AccessEvent:
     record_id: uuid.UUID | None = None
     datatype: str | None = None
     action: str | None = None
+    purpose: str | None = None  # a DPV purpose URI (never free text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,12 @@ class ReplayClaim:
 
 
 def event_row(event: AccessEvent, at: datetime) -> dict[str, Any]:
-    """The stored values of `event` (table access_events): built here and nowhere else."""
+    """The stored values of `event` (table access_events): built here and nowhere else.
+
+    The trace is the current request's (`vault.tracecontext`), so an auditor can follow one
+    request across the log and the operator's logs; `seq` stays empty until the integrator
+    takes the event into the verifiable log."""
+    trace = tracecontext.current()
     return {
         "resident_id": event.resident_id,
         "event_id": uuid.uuid4(),
@@ -78,6 +87,10 @@ def event_row(event: AccessEvent, at: datetime) -> dict[str, Any]:
         "record_id": event.record_id,
         "datatype": event.datatype,
         "action": event.action,
+        "purpose": event.purpose,
+        "trace_id": trace.trace_id if trace else None,
+        "span_id": trace.span_id if trace else None,
+        "parent_span_id": trace.parent_span_id if trace else None,
     }
 
 

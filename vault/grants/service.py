@@ -598,6 +598,7 @@ class GrantService:
                 service_id=grant.service_id,
                 grant_id=grant.grant_id,
                 procedure_id=grant.procedure_id,
+                purpose=grant.purpose_uri,
             ),
             now,
         )

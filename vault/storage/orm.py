@@ -19,17 +19,20 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -400,12 +403,23 @@ class ReplayRow(Base):
 class AccessEventRow(Base):
     """One access attempt or lifecycle change, committed with the action it records.
 
-    The verifiable log (its own issue) builds on these rows; this table is where the one
-    access-event function (`vault.audit.events.record`) writes.
+    Written only by `vault.audit.events`. The integrator (`vault.audit.log`) later gives it
+    `seq`, its index in the verifiable log, and from then on its canonical serialization
+    (`vault.audit.leaf`) is a leaf of the Merkle tree: a changed column no longer matches.
     """
 
     __tablename__ = "access_events"
-    __table_args__ = (Index("ix_access_events_resident_at", "resident_id", "at"),)
+    __table_args__ = (
+        Index("ix_access_events_resident_at", "resident_id", "at"),
+        Index("ix_access_events_seq", "seq", unique=True),
+        # What the integrator has not taken yet: small, since it runs every second.
+        Index(
+            "ix_access_events_unsequenced",
+            "at",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
+    )
 
     resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -421,6 +435,40 @@ class AccessEventRow(Base):
     record_id: Mapped[uuid.UUID | None]
     datatype: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str | None] = mapped_column(String(16))
+    # Logboek Dataverwerkingen: the request's W3C trace, and the processing's purpose (a DPV
+    # URI, never the service's free text, which may name a person).
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    span_id: Mapped[str | None] = mapped_column(String(16))
+    parent_span_id: Mapped[str | None] = mapped_column(String(16))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AuditTileRow(Base):
+    """One tile of the verifiable log's Merkle tree, after C2SP tlog-tiles (height 8).
+
+    The tile at (`level`, `idx`) holds the hashes of tree level 8 x `level`, nodes
+    256 x `idx` to 256 x `idx` + 255, concatenated (32 bytes each); it grows until full.
+    Interior nodes in between are recomputed from the tile below (at most 255 hashes), so a
+    proof costs a few rows whatever the size of the log.
+    """
+
+    __tablename__ = "audit_tiles"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes]
+
+
+class AuditCheckpointRow(Base):
+    """A signed checkpoint (C2SP tlog-checkpoint in a signed note): every one is kept."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime]
 
 
 RESIDENT_DATA_TABLES = frozenset(

@@ -234,6 +234,10 @@ _EVENT_COLUMNS = (
     ("record_id", "uuid"),
     ("datatype", "varchar"),
     ("action", "varchar"),
+    ("purpose", "varchar"),
+    ("trace_id", "varchar"),
+    ("span_id", "varchar"),
+    ("parent_span_id", "varchar"),
 )
 _PG_EVENTS = text(
     # Built from the constant column list above, never from input.

@@ -1,0 +1,230 @@
+"""`regie audit ...`: the verifiable log from the command line.
+
+Server side (they read the deployment's database and keyring, like `regie serve`):
+`integrate`, `key`, `checkpoint`, `prove`, `consistency`, `export`. Auditor side, offline:
+`verify` needs only an export, a checkpoint and the log's verifier key — no database, no
+network. Exit codes: 0 verified / done; 1 refused, failed or NOT verified (the message names
+the first bad entry and why); 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.container import Container
+from keys.errors import NoteError
+from keys.note import Checkpoint
+from vault.audit import merkle
+from vault.audit.verify import ExportInvalid, b64, verify_export
+from vault.errors import ProofError, VaultError
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]{message}[/red]")
+    return typer.Exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def build(container: Callable[[], Container]) -> typer.Typer:
+    """The `audit` command group; `container` builds the server side's services."""
+    audit_app = typer.Typer(
+        help="The verifiable access log: checkpoints, proofs, exports, offline verification.",
+        no_args_is_help=True,
+    )
+
+    @audit_app.command("integrate")
+    def integrate(
+        once: bool = typer.Option(False, "--once", help="Integrate what is waiting, then stop"),
+        interval: float | None = typer.Option(None, help="Seconds between rounds"),
+    ) -> None:
+        """Append committed events to the tree and sign checkpoints. Servers do this every
+        REGIE_AUDIT_INTEGRATE_INTERVAL_SECONDS; safe beside them (one integrator at a time)."""
+        import signal
+        import threading
+
+        from api.workers import integrate_worker
+
+        c = container()
+        if once:
+            total = 0
+            try:
+                while taken := c.integrator.run_once():
+                    total += taken
+            except (VaultError, SQLAlchemyError) as e:
+                raise _fail(f"integration stopped ({type(e).__name__}: {e})") from e
+            cp = c.audit.checkpoint()
+            console.print(f"integrated {total} events; the log has {cp.size}")
+            return
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        err.print("integrating the log; stop with Ctrl-C or SIGTERM")
+        integrate_worker(c, interval).run(stop)
+
+    @audit_app.command("key")
+    def key() -> None:
+        """Print the log's verifier key (give it to auditors with the checkpoint)."""
+        print(container().log_key.verifier_key)
+
+    @audit_app.command("checkpoint")
+    def checkpoint(
+        size: int | None = typer.Option(None, help="The checkpoint of this size (default: latest)"),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    ) -> None:
+        """Print the latest signed checkpoint (a C2SP signed note)."""
+        try:
+            cp = container().audit.checkpoint(size)
+        except VaultError as e:
+            raise _fail(e.detail) from e
+        if as_json:
+            print(json.dumps({"size": cp.size, "root_hash": b64(cp.root_hash), "note": cp.note}))
+        else:
+            print(cp.note, end="")
+
+    @audit_app.command("prove")
+    def prove(
+        index: int = typer.Argument(..., help="The entry's index in the log", min=0),
+        size: int | None = typer.Option(None, help="Against the checkpoint of this size"),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    ) -> None:
+        """Print an inclusion proof for one entry, checked before it is printed."""
+        try:
+            proof = container().audit.inclusion(index, size)
+            root = _root_of(proof.checkpoint)
+            merkle.verify_inclusion(proof.leaf_hash, proof.index, proof.size, proof.hashes, root)
+        except ProofError as e:
+            raise _fail(f"the stored tree gives a proof that does not verify: {e.detail}") from e
+        except VaultError as e:
+            raise _fail(e.detail) from e
+        out = {
+            "index": proof.index,
+            "size": proof.size,
+            "leaf_hash": b64(proof.leaf_hash),
+            "hashes": [b64(h) for h in proof.hashes],
+            "checkpoint": proof.checkpoint,
+        }
+        if as_json:
+            print(json.dumps(out))
+        else:
+            console.print(f"entry {index} is in the log of size {proof.size} (proof verified)")
+            for h in proof.hashes:
+                console.print(f"  {b64(h)}")
+
+    @audit_app.command("consistency")
+    def consistency(
+        old: int = typer.Argument(..., help="The older checkpoint's size", min=0),
+        new: int | None = typer.Argument(None, help="The newer checkpoint's size (latest)"),
+    ) -> None:
+        """Print a consistency proof between two checkpoints, checked before it is printed."""
+        try:
+            c = container()
+            proof = c.audit.consistency(old, new)
+            old_root = c.audit.checkpoint(old).root_hash
+            merkle.verify_consistency(
+                old, proof.new_size, old_root, _root_of(proof.checkpoint), proof.hashes
+            )
+        except ProofError as e:
+            raise _fail(f"the stored tree gives a proof that does not verify: {e.detail}") from e
+        except VaultError as e:
+            raise _fail(e.detail) from e
+        print(
+            json.dumps(
+                {
+                    "old_size": old,
+                    "new_size": proof.new_size,
+                    "hashes": [b64(h) for h in proof.hashes],
+                }
+            )
+        )
+
+    @audit_app.command("export")
+    def export(
+        out: Path = typer.Option(..., "--out", "-o", help="Write the export (JSON Lines) here"),
+        checkpoint_out: Path | None = typer.Option(
+            None, "--checkpoint-out", help="Also write the checkpoint here"
+        ),
+        size: int | None = typer.Option(None, help="Up to the checkpoint of this size"),
+    ) -> None:
+        """Export the whole log up to a checkpoint, for offline verification."""
+        c = container()
+        try:
+            cp = c.audit.checkpoint(size)
+            with out.open("w", encoding="utf-8") as f, _progress() as bar:
+                task = bar.add_task("exporting", total=cp.size)
+                for number, line in enumerate(c.audit.export(cp.size)):
+                    f.write(line + "\n")
+                    if number:
+                        bar.advance(task)
+        except VaultError as e:
+            raise _fail(e.detail) from e
+        if checkpoint_out is not None:
+            checkpoint_out.write_text(cp.note, encoding="utf-8")
+        console.print(f"exported {cp.size} entries to {out}")
+
+    @audit_app.command("verify")
+    def verify(
+        export_file: Path = typer.Argument(..., help="An export (regie audit export)"),
+        checkpoint_file: Path = typer.Option(..., "--checkpoint", help="The signed checkpoint"),
+        key: str = typer.Option(
+            ..., "--key", help="The log's verifier key, or @FILE to read it from a file"
+        ),
+    ) -> None:
+        """Verify an export offline: no entry changed, reordered or missing, and the entries
+        build the signed checkpoint. Needs no database and no network."""
+        vkey = Path(key[1:]).read_text(encoding="utf-8").strip() if key.startswith("@") else key
+        note = checkpoint_file.read_bytes()
+        try:
+            size = _size_of(note)
+        except (ValueError, NoteError) as e:
+            raise _fail(f"NOT VERIFIED: {checkpoint_file} is not a checkpoint") from e
+        try:
+            with export_file.open(encoding="utf-8") as f, _progress() as bar:
+                task = bar.add_task("verifying", total=size)
+                result = verify_export(
+                    f,
+                    checkpoint=note,
+                    verifier_key=vkey,
+                    progress=lambda n: bar.update(task, completed=n),
+                )
+        except ExportInvalid as e:
+            where = f" (first bad index: {e.index})" if e.index is not None else ""
+            raise _fail(f"NOT VERIFIED{where}: {e.detail}") from e
+        except (OSError, UnicodeDecodeError) as e:
+            raise _fail(f"NOT VERIFIED: the export cannot be read ({e})") from e
+        kind = "complete log" if result.complete else "excerpt"
+        console.print(
+            f"[green]VERIFIED[/green]: {result.entries} entries ({kind}) of {result.origin}, "
+            f"checkpoint size {result.size}"
+        )
+
+    return audit_app
+
+
+def _root_of(signed: str) -> bytes:
+    """The root hash of a checkpoint the vault signed itself (its text before the signatures)."""
+    return Checkpoint.parse(signed.split("\n\n", 1)[0] + "\n").root_hash
+
+
+def _size_of(signed: bytes) -> int:
+    """The size a checkpoint file claims, for the progress bar; verification checks it."""
+    return Checkpoint.parse(signed.decode().split("\n\n", 1)[0] + "\n").size

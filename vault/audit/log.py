@@ -1,0 +1,388 @@
+"""The verifiable log: sequencing events into an RFC 9162 Merkle tree, checkpoints, proofs.
+
+Events are committed with the action they record (`vault.audit.events`, invariant I2) and
+carry no position yet. The `Integrator`, one at a time per log (a PostgreSQL advisory lock;
+SQLite has one writer anyway), takes the committed events in batches, gives each its index
+(`seq`), appends its leaf (`vault.audit.leaf`) to the tree, stores the tree as tiles
+(C2SP tlog-tiles, height 8: `AuditTileRow`), and signs a checkpoint (C2SP tlog-checkpoint in a
+signed note) over the new size and root, all in one transaction. So what is sequenced is
+always covered by the latest checkpoint, and a crash loses nothing: the events wait.
+
+Proofs (`LogReader`) read a handful of tiles, whatever the size of the log. The integrator
+checks, before it appends, that the stored tree still has the root of the latest checkpoint
+and refuses to go on if not (`LogCorrupted`): it never signs over a tree it cannot vouch for.
+
+What the log proves, and its limits (an event not yet integrated can still be removed by
+someone with write access to the database; integration runs every second), are in
+docs/audit-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from keys.note import Checkpoint
+from vault.audit import leaf, merkle
+from vault.audit.verify import EXPORT_FORMAT, b64
+from vault.errors import NotFound, VaultError
+from vault.ports import Clock
+from vault.storage.orm import AccessEventRow, AuditCheckpointRow, AuditTileRow
+from vault.storage.unit_of_work import UnitOfWorkFactory
+
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
+# pg_advisory_xact_lock key of the integrator: "regie-audit" folded into a bigint.
+_LOCK_KEY = 0x7265_6769_6541_7564
+
+_EVENTS: Table = AccessEventRow.__table__  # type: ignore[assignment]
+_TILES: Table = AuditTileRow.__table__  # type: ignore[assignment]
+
+
+class LogCorrupted(VaultError):
+    """The stored tree does not match the latest signed checkpoint: integration stops."""
+
+
+class CheckpointSigner(Protocol):
+    """Signs checkpoint texts as signed notes under the log's key (`keys.note`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def sign(self, text: str) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    size: int
+    root_hash: bytes
+    note: str  # the signed note, as served
+
+
+def node_tile(level: int, index: int) -> tuple[int, int, int, int]:
+    """Where tree node (`level`, `index`) is found: (tile level, tile index, first position,
+    count). A node on a tile's level is one hash; one between levels is the subtree of
+    `count` hashes of the tile below."""
+    tile_level, within = divmod(level, TILE_HEIGHT)
+    first = index << within
+    tile_index, position = divmod(first, TILE_WIDTH)
+    return tile_level, tile_index, position, 1 << within
+
+
+def frontier_nodes(size: int) -> list[tuple[int, int]]:
+    """The complete subtrees (level, index) of a tree of `size` leaves, left to right."""
+    nodes = []
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            nodes.append((level, start >> level))
+            start += 1 << level
+    return nodes
+
+
+class _Tiles:
+    """The tiles one proof or one integration round needs, fetched in one query."""
+
+    def __init__(self, session: Session, nodes: Iterable[tuple[int, int]]) -> None:
+        wanted = {node_tile(level, index)[:2] for level, index in nodes}
+        self._hashes: dict[tuple[int, int], bytes] = {}
+        if wanted:
+            rows = session.execute(
+                select(AuditTileRow.level, AuditTileRow.idx, AuditTileRow.hashes).where(
+                    _TILES.c.level.in_({w[0] for w in wanted}),
+                    _TILES.c.idx.in_({w[1] for w in wanted}),
+                )
+            )
+            self._hashes = {(r.level, r.idx): r.hashes for r in rows if (r.level, r.idx) in wanted}
+
+    def tile(self, tile_level: int, tile_index: int) -> bytes:
+        return self._hashes.get((tile_level, tile_index), b"")
+
+    def node(self, level: int, index: int) -> bytes:
+        tile_level, tile_index, position, count = node_tile(level, index)
+        hashes = self.tile(tile_level, tile_index)
+        end = (position + count) * merkle.HASH_SIZE
+        if len(hashes) < end:
+            raise LogCorrupted(f"the tree has no node at level {level}, index {index}")
+        size = merkle.HASH_SIZE
+        if count == 1:
+            return hashes[position * size : end]
+        return merkle.root([hashes[i : i + size] for i in range(position * size, end, size)])
+
+
+def _latest(session: Session) -> StoredCheckpoint | None:
+    row = session.execute(
+        select(AuditCheckpointRow).order_by(AuditCheckpointRow.size.desc()).limit(1)
+    ).scalar_one_or_none()
+    return None if row is None else StoredCheckpoint(row.size, row.root_hash, row.note)
+
+
+def _upsert_tiles(session: Session, tiles: dict[tuple[int, int], bytes]) -> None:
+    if not tiles:
+        return
+    values = [{"level": k[0], "idx": k[1], "hashes": v} for k, v in tiles.items()]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(_TILES).values(values)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["level", "idx"], set_={"hashes": stmt.excluded.hashes}
+        )
+    )
+
+
+class Integrator:
+    """Appends committed events to the tree and signs a checkpoint; one round at a time."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        signer: CheckpointSigner,
+        subject_hash: leaf.SubjectHash,
+        batch: int = 5000,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._signer = signer
+        self._subject_hash = subject_hash
+        self._batch = batch
+        self._lock = threading.Lock()
+
+    @property
+    def origin(self) -> str:
+        return self._signer.name
+
+    @property
+    def batch(self) -> int:
+        return self._batch
+
+    def run_once(self) -> int:
+        """Integrate up to one batch; returns how many events it took (0: nothing waiting).
+        The first round of an empty log signs the checkpoint of size 0."""
+        with self._lock, self._uow() as uow:
+            session = uow.session
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+            latest = _latest(session)
+            rows = (
+                session.execute(
+                    select(_EVENTS)
+                    .where(_EVENTS.c.seq.is_(None))
+                    .order_by(_EVENTS.c.at, _EVENTS.c.event_id)
+                    .limit(self._batch)
+                )
+                .mappings()
+                .all()
+            )
+            if latest is not None and not rows:
+                return 0
+            size = self._append(session, latest, rows)
+            uow.commit()
+            return size - (latest.size if latest else 0)
+
+    @staticmethod
+    def _load(session: Session, latest: StoredCheckpoint | None) -> merkle.Frontier:
+        """The tree as stored, checked against the latest checkpoint. Read every round (a
+        few tiles): a cached copy would go on appending to tiles someone has changed."""
+        if latest is None:
+            return merkle.Frontier()
+        nodes = frontier_nodes(latest.size)
+        frontier = merkle.Frontier.load(latest.size, _Tiles(session, nodes).node)
+        if frontier.root() != latest.root_hash:
+            raise LogCorrupted(
+                f"the stored tree does not match the checkpoint of size {latest.size}"
+            )
+        return frontier
+
+    def _append(
+        self, session: Session, latest: StoredCheckpoint | None, rows: Sequence[Any]
+    ) -> int:
+        frontier = self._load(session, latest)
+        start = frontier.size
+        # The tiles this round extends, as stored (a partial tile keeps growing).
+        touched: dict[tuple[int, int], bytearray] = {}
+        partial = _Tiles(session, frontier_nodes(start) if start else ())
+        seqs = []
+        for row in rows:
+            seqs.append({"r": row["resident_id"], "e": row["event_id"], "seq": frontier.size})
+            for level, index, node in frontier.append(
+                leaf.leaf_hash(leaf.entry(row, self._subject_hash))
+            ):
+                if level % TILE_HEIGHT:
+                    continue
+                key = (level // TILE_HEIGHT, index // TILE_WIDTH)
+                tile = touched.get(key)
+                if tile is None:
+                    tile = touched[key] = bytearray(partial.tile(*key))
+                if len(tile) != (index % TILE_WIDTH) * merkle.HASH_SIZE:
+                    raise LogCorrupted(f"tile {key} does not end where node {index} goes")
+                tile += node
+        if seqs:
+            session.execute(
+                update(_EVENTS)
+                .where(
+                    _EVENTS.c.resident_id == bindparam("r"),
+                    _EVENTS.c.event_id == bindparam("e"),
+                    _EVENTS.c.seq.is_(None),
+                )
+                .values(seq=bindparam("seq")),
+                seqs,
+            )
+        _upsert_tiles(session, {k: bytes(v) for k, v in touched.items()})
+        root = frontier.root()
+        checkpoint = Checkpoint(origin=self._signer.name, size=frontier.size, root_hash=root)
+        note = self._signer.sign(checkpoint.body()).decode()
+        session.add(
+            AuditCheckpointRow(
+                size=frontier.size, root_hash=root, note=note, signed_at=self._clock.now()
+            )
+        )
+        session.flush()
+        return frontier.size
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    index: int
+    size: int
+    leaf_hash: bytes
+    hashes: tuple[bytes, ...]
+    checkpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    old_size: int
+    new_size: int
+    hashes: tuple[bytes, ...]
+    checkpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    index: int
+    entry: dict[str, str | None]
+    leaf_hash: bytes
+
+
+class LogReader:
+    """Checkpoints, proofs and entries, read from the stored tree."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, subject_hash: leaf.SubjectHash) -> None:
+        self._uow = uow
+        self.subject_hash = subject_hash
+
+    def checkpoint(self, size: int | None = None) -> StoredCheckpoint:
+        """The latest checkpoint, or the one of `size`; `NotFound` when there is none."""
+        with self._uow() as uow:
+            return self._checkpoint(uow.session, size)
+
+    @staticmethod
+    def _checkpoint(session: Session, size: int | None) -> StoredCheckpoint:
+        if size is None:
+            latest = _latest(session)
+            if latest is None:
+                raise NotFound("the log has no checkpoint yet")
+            return latest
+        row = session.get(AuditCheckpointRow, size)
+        if row is None:
+            raise NotFound(f"there is no checkpoint of size {size}")
+        return StoredCheckpoint(row.size, row.root_hash, row.note)
+
+    def checkpoints(self, *, after: int = -1, limit: int = 100) -> list[StoredCheckpoint]:
+        """The checkpoint history, oldest first, sizes greater than `after`."""
+        with self._uow() as uow:
+            rows = uow.session.scalars(
+                select(AuditCheckpointRow)
+                .where(AuditCheckpointRow.size > after)
+                .order_by(AuditCheckpointRow.size)
+                .limit(limit)
+            )
+            return [StoredCheckpoint(r.size, r.root_hash, r.note) for r in rows]
+
+    def inclusion(self, index: int, size: int | None = None) -> InclusionProof:
+        """Proof that entry `index` is in the tree of checkpoint `size` (default: latest)."""
+        with self._uow() as uow:
+            session = uow.session
+            checkpoint = self._checkpoint(session, size)
+            if not 0 <= index < checkpoint.size:
+                raise NotFound(f"entry {index} is not in the checkpoint of size {checkpoint.size}")
+            needed = merkle.inclusion_nodes(index, checkpoint.size) | {(0, index)}
+            tiles = _Tiles(session, needed)
+            hashes = merkle.inclusion_proof(index, checkpoint.size, tiles.node)
+            return InclusionProof(
+                index, checkpoint.size, tiles.node(0, index), tuple(hashes), checkpoint.note
+            )
+
+    def event_index(self, resident_id: Any, event_id: Any) -> int:
+        """The log index of one of a resident's events; `NotFound` until it is integrated."""
+        with self._uow() as uow:
+            seq = uow.session.scalar(
+                select(AccessEventRow.seq).where(
+                    AccessEventRow.resident_id == resident_id, AccessEventRow.event_id == event_id
+                )
+            )
+        if seq is None:
+            raise NotFound("no such event in the log (yet)")
+        return int(seq)
+
+    def consistency(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        """Proof that checkpoint `old_size` is a prefix of checkpoint `new_size`."""
+        with self._uow() as uow:
+            session = uow.session
+            new = self._checkpoint(session, new_size)
+            self._checkpoint(session, old_size)
+            if old_size > new.size:
+                raise NotFound(f"checkpoint {old_size} is newer than checkpoint {new.size}")
+            tiles = _Tiles(session, merkle.consistency_nodes(old_size, new.size))
+            hashes = merkle.consistency_proof(old_size, new.size, tiles.node)
+            return ConsistencyProof(old_size, new.size, tuple(hashes), new.note)
+
+    def entries(self, start: int, end: int) -> Iterator[LoggedEvent]:
+        """The entries with index in [start, end), in order, rebuilt from the stored rows,
+        each with the leaf hash the tree holds at its index (they differ if a row was
+        changed after it was logged). An index whose row is gone is skipped."""
+        step = 8 * TILE_WIDTH
+        for low in range(start, end, step):
+            high = min(end, low + step)
+            with self._uow() as uow:
+                rows = (
+                    uow.session.execute(
+                        select(_EVENTS)
+                        .where(_EVENTS.c.seq >= low, _EVENTS.c.seq < high)
+                        .order_by(_EVENTS.c.seq)
+                    )
+                    .mappings()
+                    .all()
+                )
+                tiles = _Tiles(uow.session, [(0, i) for i in range(low, high, TILE_WIDTH)])
+            for row in rows:
+                index = int(row["seq"])
+                yield LoggedEvent(index, leaf.entry(row, self.subject_hash), tiles.node(0, index))
+
+    def export(self, size: int | None = None) -> Iterator[str]:
+        """A complete export up to checkpoint `size` (default: latest), as JSON lines
+        (docs/audit-format.md); `vault.audit.verify` checks it offline."""
+        checkpoint = self.checkpoint(size)
+        yield json.dumps(
+            {
+                "format": EXPORT_FORMAT,
+                "origin": checkpoint.note.split("\n", 1)[0],
+                "size": checkpoint.size,
+                "complete": True,
+                "checkpoint": checkpoint.note,
+            }
+        )
+        for event in self.entries(0, checkpoint.size):
+            yield json.dumps(
+                {"index": event.index, "entry": event.entry, "leaf_hash": b64(event.leaf_hash)},
+                ensure_ascii=False,
+            )
