@@ -60,7 +60,13 @@ def entry(row: Mapping[Any, Any], subject_hash: SubjectHash) -> dict[str, str | 
         out[name] = None if value is None else str(value)
     for name in _IDS:
         value = row[name]
-        out[name] = None if value is None else str(uuid.UUID(str(value)))
+        out[name] = (
+            None
+            if value is None
+            else str(value)
+            if isinstance(value, uuid.UUID)
+            else str(uuid.UUID(str(value)))
+        )
     at = timestamp(row["at"])
     out["start_time"] = at
     out["end_time"] = at  # an event records one moment: the decision or the change
@@ -78,12 +84,15 @@ def entry(row: Mapping[Any, Any], subject_hash: SubjectHash) -> dict[str, str | 
     return out
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(value: Mapping[str, str | None]) -> bytes:
     """The canonical bytes of an entry (JCS for an object of strings and nulls)."""
     for key, item in value.items():
         if not isinstance(key, str) or not (item is None or isinstance(item, str)):
             raise ValueError("an entry holds only strings and nulls")
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def decode(raw: bytes) -> dict[str, str | None]:
@@ -97,4 +106,10 @@ def decode(raw: bytes) -> dict[str, str | None]:
 
 
 def leaf_hash(value: Mapping[str, str | None]) -> bytes:
+    """RFC 9162's leaf hash of an entry; ValueError if it is not an object of strings."""
     return merkle.leaf_hash(encode(value))
+
+
+def own_leaf_hash(value: dict[str, str | None]) -> bytes:
+    """`leaf_hash` of an entry `entry` just built (its members are strings by construction)."""
+    return merkle.leaf_hash(_CANONICAL.encode(value).encode())

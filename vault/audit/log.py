@@ -19,13 +19,14 @@ docs/audit-format.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,7 @@ from vault.audit import leaf, merkle
 from vault.audit.verify import EXPORT_FORMAT, b64
 from vault.errors import NotFound, VaultError
 from vault.ports import Clock
+from vault.storage import queries
 from vault.storage.orm import AccessEventRow, AuditCheckpointRow, AuditTileRow
 from vault.storage.unit_of_work import UnitOfWorkFactory
 
@@ -169,7 +171,8 @@ class Integrator:
         The first round of an empty log signs the checkpoint of size 0."""
         with self._lock, self._uow() as uow:
             session = uow.session
-            if session.get_bind().dialect.name == "postgresql":
+            dialect = session.get_bind().dialect.name
+            if dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             latest = _latest(session)
             rows = (
@@ -184,7 +187,7 @@ class Integrator:
             )
             if latest is not None and not rows:
                 return 0
-            size = self._append(session, latest, rows)
+            size = self._append(session, dialect, latest, rows)
             uow.commit()
             return size - (latest.size if latest else 0)
 
@@ -203,7 +206,7 @@ class Integrator:
         return frontier
 
     def _append(
-        self, session: Session, latest: StoredCheckpoint | None, rows: Sequence[Any]
+        self, session: Session, dialect: str, latest: StoredCheckpoint | None, rows: Sequence[Any]
     ) -> int:
         frontier = self._load(session, latest)
         start = frontier.size
@@ -211,10 +214,12 @@ class Integrator:
         touched: dict[tuple[int, int], bytearray] = {}
         partial = _Tiles(session, frontier_nodes(start) if start else ())
         seqs = []
+        # One keyed hash per person per round, not per event.
+        subject_hash = functools.lru_cache(maxsize=4096)(self._subject_hash)
         for row in rows:
-            seqs.append({"r": row["resident_id"], "e": row["event_id"], "seq": frontier.size})
+            seqs.append((row["resident_id"], row["event_id"], frontier.size))
             for level, index, node in frontier.append(
-                leaf.leaf_hash(leaf.entry(row, self._subject_hash))
+                leaf.own_leaf_hash(leaf.entry(row, subject_hash))
             ):
                 if level % TILE_HEIGHT:
                     continue
@@ -226,16 +231,9 @@ class Integrator:
                     raise LogCorrupted(f"tile {key} does not end where node {index} goes")
                 tile += node
         if seqs:
-            session.execute(
-                update(_EVENTS)
-                .where(
-                    _EVENTS.c.resident_id == bindparam("r"),
-                    _EVENTS.c.event_id == bindparam("e"),
-                    _EVENTS.c.seq.is_(None),
-                )
-                .values(seq=bindparam("seq")),
-                seqs,
-            )
+            result = session.execute(*queries.set_event_seqs(dialect, seqs))
+            if result.rowcount != len(seqs):  # type: ignore[attr-defined]
+                raise LogCorrupted("events changed while they were being sequenced")
         _upsert_tiles(session, {k: bytes(v) for k, v in touched.items()})
         root = frontier.root()
         checkpoint = Checkpoint(origin=self._signer.name, size=frontier.size, root_hash=root)

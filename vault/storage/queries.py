@@ -12,6 +12,7 @@ one function turns a row into the facts `policy.decide` takes, whichever path re
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -291,3 +292,32 @@ _CLAIM = {dialect: _claim_statement(dialect) for dialect in ("postgresql", "sqli
 #: Access events, executed with a list of rows: RETURNING makes SQLAlchemy send one multi-row
 #: INSERT per batch (insertmanyvalues) instead of one statement per row.
 INSERT_ACCESS_EVENTS = insert(ACCESS_EVENTS).returning(ACCESS_EVENTS.c.event_id)
+
+
+_PG_EVENT_SEQS = text(
+    "UPDATE access_events AS e SET seq = v.seq"
+    " FROM unnest(CAST(:r AS uuid[]), CAST(:e AS uuid[]), CAST(:s AS bigint[])) AS v(r, e, seq)"
+    " WHERE e.resident_id = v.r AND e.event_id = v.e AND e.seq IS NULL"
+)
+_EVENT_SEQ = (
+    update(ACCESS_EVENTS)
+    .where(
+        ACCESS_EVENTS.c.resident_id == bindparam("r"),
+        ACCESS_EVENTS.c.event_id == bindparam("e"),
+        ACCESS_EVENTS.c.seq.is_(None),
+    )
+    .values(seq=bindparam("s"))
+)
+
+
+def set_event_seqs(
+    dialect: str, seqs: Sequence[tuple[uuid.UUID, uuid.UUID, int]]
+) -> tuple[Executable, Any]:
+    """Give events (resident_id, event_id) their log index: one statement on PostgreSQL."""
+    if dialect == "postgresql":
+        return _PG_EVENT_SEQS, {
+            "r": [r for r, _, _ in seqs],
+            "e": [e for _, e, _ in seqs],
+            "s": [s for _, _, s in seqs],
+        }
+    return _EVENT_SEQ, [{"r": r, "e": e, "s": s} for r, e, s in seqs]
