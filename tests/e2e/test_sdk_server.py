@@ -9,6 +9,7 @@ API; the service only through the SDK (or the CLI, which uses the SDK).
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -25,8 +26,10 @@ from typer.testing import CliRunner
 
 import clients.sdk as sdk
 from clients.cli.main import app as cli
+from keys.note import Verifier, open_checkpoint
 from support.residents import Resident, sign_up
 from support.server import RegieServer, free_port
+from vault.audit import merkle
 
 pytestmark = pytest.mark.slow
 
@@ -323,3 +326,52 @@ def test_the_cli_client_commands(vault: Vault, http: httpx.Client, tmp_path: Pat
          "--key", str(vault.school_key), *state, "--json"],
     )  # fmt: skip
     assert down.exit_code == 8, down.output
+
+
+def test_the_server_integrates_every_event_into_the_signed_log(
+    vault: Vault, http: httpx.Client, tmp_path: Path
+) -> None:
+    """After a flow over HTTP, the server's integrator has every event in a checkpoint it
+    signed; a proof served over HTTP verifies; an operator's export verifies offline."""
+    anna, record_id = resident(http, vault.base)
+    with sdk.ServiceClient(vault.base, client_id=CLINIC, key=vault.key_file) as clinic:
+        subject = clinic.connect(code(http, anna))
+        request = clinic.request_access(
+            subject,
+            datatypes=["health.medication"],
+            actions=["read"],
+            purpose="Controle",
+            procedure=sdk.Procedure("BEH-2026-0077", "Controle"),
+        )
+        answer(http, anna)
+        grant = clinic.wait(request)
+        clinic.read_record(grant, record_id)
+    key = http.get("/v1/audit/key").json()
+    verifier = Verifier.parse(key["verifier_key"])
+    # Every event committed so far is integrated within a few rounds (1 s apart).
+    export, cp_file = tmp_path / "log.jsonl", tmp_path / "cp.txt"
+    deadline = time.monotonic() + 20
+    while True:
+        vault.server.cli("audit", "export", "--out", str(export), "--checkpoint-out", str(cp_file))
+        lines = export.read_text().splitlines()
+        names = [json.loads(line)["entry"]["name"] for line in lines[1:]]
+        if "record.read" in names and "grant.approved" in names:
+            break
+        assert time.monotonic() < deadline, names
+        time.sleep(0.5)
+    signed = open_checkpoint(cp_file.read_bytes(), verifier, key["origin"])
+    last = signed.size - 1
+    proof = http.get(
+        "/v1/audit/proof/inclusion", params={"index": last, "size": signed.size}
+    ).json()
+    merkle.verify_inclusion(
+        base64.b64decode(proof["leaf_hash"]),
+        last,
+        signed.size,
+        [base64.b64decode(h) for h in proof["hashes"]],
+        signed.root_hash,
+    )
+    done = vault.server.cli(
+        "audit", "verify", str(export), "--checkpoint", str(cp_file), "--key", key["verifier_key"]
+    )
+    assert "VERIFIED" in done.stdout
