@@ -15,6 +15,7 @@ from api.middleware import (
     BodyLimitMiddleware,
     ResidentAppDispatch,
     SecurityHeadersMiddleware,
+    TraceMiddleware,
     UnexpectedErrorMiddleware,
 )
 from api.oauth import endpoints as oauth_endpoints
@@ -108,4 +109,9 @@ def create_app(
         app.add_middleware(
             ResidentAppDispatch, resident=resident, api_routes=lambda: app.router.routes
         )
+    # Last, so outermost: every layer above, the resident app and each endpoint run in the
+    # request's trace, and every request (also a 413 or a resident page) gets an access line.
+    # There is no CORS layer (the API and the resident app share one origin); one added later
+    # must go inside this one and list `traceparent` in its exposed headers.
+    app.add_middleware(TraceMiddleware)
     return app

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.bootstrap import build_container
 from api.container import Container
+from api.logs import logging_config
 from api.settings import Settings, UnsafeSettingsError, unknown_environment
 from clients.cli import audit
 from clients.cli.service import service_app
@@ -129,7 +130,11 @@ def serve(
         port=int(os.environ["REGIE_PORT"]),
         workers=workers,
         timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
-        log_level="info",
+        # JSON (or text) lines on standard error from every worker (api/logs.py); uvicorn's
+        # access log is off: the app writes its own, with route templates instead of paths.
+        log_config=logging_config(settings),
+        log_level=settings.log_level,
+        access_log=False,
         proxy_headers=False,
     )
 
