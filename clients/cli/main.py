@@ -121,7 +121,10 @@ def serve(
     os.environ["REGIE_PORT"] = str(port or settings.port)
     console.print(
         f"Regie serves on http://{os.environ['REGIE_HOST']}:{os.environ['REGIE_PORT']}"
-        f" (public URL {settings.public_url}, mode {settings.mode}, keys {settings.key_backend})"
+        f" (public URL {settings.public_url}, mode {settings.mode}, keys {settings.key_backend})",
+        # One line on standard output, whatever the width: the logs (standard error) are
+        # read by machines, and so may this be.
+        soft_wrap=True,
     )
     uvicorn.run(
         "api.main:app_from_environment",
