@@ -1,5 +1,5 @@
 """A realistic flow that handles every kind of secret, for the tests that grep the logs for
-them (tests/integration/test_logs.py in process, tests/e2e/test_server_logs.py on a real
+them (tests/integration/test_flow_logs.py in process, tests/e2e/test_server_logs.py on a real
 `regie serve`).
 
 The flow: a resident signs up (passkey, recovery codes), writes a record holding a distinctive
