@@ -119,3 +119,24 @@ def test_each_request_logs_the_trace_it_answered_with(
     client.get("/v1/no-such-thing/" + str(uuid.uuid4()))
     assert logs.lines[-1]["route"] == "unmatched"
     assert logs.lines[-1]["status"] == 404
+
+
+def test_a_resident_page_and_its_api_calls_share_one_trace(
+    client: TestClient, container: Container, logs: Captured
+) -> None:
+    caller = tracecontext.start()
+    page = client.get("/sign-up", headers={"traceparent": caller.traceparent})
+    assert page.status_code == 200
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    started = client.post(
+        "/sign-up/options",
+        data={"csrf": csrf, "display_name": "Bram"},
+        headers={"traceparent": caller.traceparent},
+    )
+    assert started.status_code == 200, started.text
+    access = [x for x in logs.lines if x["logger"] == "regie.access"]
+    page_line = next(x for x in access if x.get("route") == "/sign-up/options")
+    api_line = next(x for x in access if x.get("route") == "/v1/auth/passkeys/register/options")
+    # The app's in-process API request is in the page's trace, as a span of its own.
+    assert page_line["trace_id"] == api_line["trace_id"] == caller.trace_id
+    assert page_line["span_id"] != api_line["span_id"]
