@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     rp_name: str = "Regie"
-    # Server logs on standard error (api/logs.py): one JSON object a line, or text for a
-    # terminal. The level is that of Regie's and uvicorn's loggers; libraries stay at WARNING.
+    # Diagnostic logs on standard error (api/logs.py; not the audit log of `log_name`): one
+    # JSON object a line, or text for a terminal. The level is that of Regie's and uvicorn's
+    # loggers; libraries stay at WARNING.
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
