@@ -140,3 +140,29 @@ def test_a_resident_page_and_its_api_calls_share_one_trace(
     # The app's in-process API request is in the page's trace, as a span of its own.
     assert page_line["trace_id"] == api_line["trace_id"] == caller.trace_id
     assert page_line["span_id"] != api_line["span_id"]
+
+
+def test_an_unexpected_error_logs_its_route_template_and_trace(
+    settings: Settings, container: Container, logs: Captured
+) -> None:
+    from api.app import create_app
+
+    app = create_app(settings, container=container)
+
+    @app.get("/boom/{thing_id}")
+    def boom(thing_id: str) -> None:
+        raise ValueError(f"SECRET-RESIDENT-DATA {thing_id}")
+
+    caller = tracecontext.start()
+    thing = str(uuid.uuid4())
+    with TestClient(app, base_url=ORIGIN) as c:
+        response = c.get(f"/boom/{thing}", headers={"traceparent": caller.traceparent})
+    assert response.status_code == 500
+    assert response.headers["traceparent"].startswith(f"00-{caller.trace_id}-")
+    (error,) = [x for x in logs.lines if x["level"] == "ERROR"]
+    assert error["message"] == "unhandled ValueError on GET /boom/{thing_id}"
+    assert (error["route"], error["trace_id"]) == ("/boom/{thing_id}", caller.trace_id)
+    access = next(x for x in logs.lines if x["logger"] == "regie.access")
+    assert (access["route"], access["status"]) == ("/boom/{thing_id}", 500)
+    assert thing not in logs.text
+    assert "SECRET-RESIDENT-DATA" not in logs.text
