@@ -96,7 +96,11 @@ def serve(
     port: int | None = typer.Option(None, help="Port (default REGIE_PORT, 8000)"),
     workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
 ) -> None:
-    """Serve the vault (OpenAPI at /docs). Refuses unsafe settings outside development."""
+    """Serve the vault (OpenAPI at /docs). Refuses unsafe settings outside development.
+
+    Logs go to standard error as JSON lines (REGIE_LOG_FORMAT=text for a terminal,
+    REGIE_LOG_LEVEL for the level; docs/operations.md#logs).
+    """
     import uvicorn
 
     settings = _settings()
