@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from api.bootstrap import build_container
@@ -15,6 +16,7 @@ from api.middleware import (
     BodyLimitMiddleware,
     ResidentAppDispatch,
     SecurityHeadersMiddleware,
+    TraceMiddleware,
     UnexpectedErrorMiddleware,
 )
 from api.oauth import endpoints as oauth_endpoints
@@ -26,12 +28,31 @@ from api.workers import server_workers, workers_lifespan
 from clients.app import AppConfig, create_resident_app
 from clients.app.transport import StreamingASGITransport
 from keys.secrets import KeyedHasher
+from vault import tracecontext
 
 DESCRIPTION = """
 Regie keeps each resident's records in their own encrypted vault and lends access to
 services for a purpose and a while. This is the resident API (passkey sign-in, records,
 export, deletion). Errors are RFC 9457 problem+json.
 """
+
+
+class _TracedTransport(httpx.AsyncBaseTransport):
+    """The resident app's in-process API calls as child spans of the page's request, so one
+    `trace_id` finds a page and every API request it made (the app itself, built on the SDK
+    alone, knows nothing of traces)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        span = tracecontext.current()
+        if span is not None and "traceparent" not in request.headers:
+            request.headers["traceparent"] = span.child().traceparent
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _lifespan(built: Container) -> Callable[[Any], AbstractAsyncContextManager[None]]:
@@ -101,11 +122,16 @@ def create_app(
                 public_url=settings.public_url,
                 # Every server process derives the same secret from the keyring.
                 csrf_secret=KeyedHasher(built.keyring).digest("resident-app/csrf", b""),
-                api_transport=StreamingASGITransport(app),
+                api_transport=_TracedTransport(StreamingASGITransport(app)),
                 max_upload_bytes=settings.max_file_bytes,
             )
         )
         app.add_middleware(
             ResidentAppDispatch, resident=resident, api_routes=lambda: app.router.routes
         )
+    # Last, so outermost: every layer above, the resident app and each endpoint run in the
+    # request's trace, and every request (also a 413 or a resident page) gets an access line.
+    # There is no CORS layer (the API and the resident app share one origin); one added later
+    # must go inside this one and list `traceparent` in its exposed headers.
+    app.add_middleware(TraceMiddleware)
     return app

@@ -1,6 +1,8 @@
-"""Pure ASGI middleware: request size limits and security headers.
+"""Pure ASGI middleware: trace context and the access log, request size limits, security
+headers, the last-resort error answer, and the split between the API and the resident app.
 
-Written as raw ASGI (not BaseHTTPMiddleware) so streaming bodies stay streams.
+Written as raw ASGI (not BaseHTTPMiddleware) so streaming bodies stay streams, and so that the
+trace context set by `TraceMiddleware` is the one every inner layer and endpoint runs in.
 """
 
 from __future__ import annotations
@@ -8,13 +10,98 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vault import tracecontext
+
 log = logging.getLogger("regie.api")
+access_log = logging.getLogger("regie.access")
+
+UNMATCHED = "unmatched"
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that took the request (`/v1/me/records/{record_id}`), or
+    "unmatched". Never the raw path: a path carries record, grant and session ids.
+
+    Starlette's router puts the matched route in the scope (the innermost one, for the
+    resident app behind ResidentAppDispatch); a mount (static files) is its prefix + `/{path}`.
+    """
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if not isinstance(path, str) or not path:
+        return UNMATCHED
+    return f"{path}/{{path}}" if isinstance(route, Mount) else path
+
+
+def _incoming_traceparent(scope: Scope) -> str | None:
+    values = [v for k, v in scope.get("headers", []) if k == b"traceparent"]
+    # Trace Context §3.2: a request with several traceparent headers starts a new trace.
+    return values[0].decode("latin-1") if len(values) == 1 else None
+
+
+class TraceMiddleware:
+    """The outermost layer: each HTTP request runs in a W3C Trace Context span and ends with
+    one access-log line.
+
+    The span continues a valid incoming `traceparent` (a child of the caller's span) or starts
+    a new trace; an invalid header is ignored, as the spec says, never an error. The span is
+    vault.tracecontext's current one while inner layers run, and reset afterwards, also when
+    they raise. The response carries `traceparent` with the server's span, so a caller can
+    quote it to an operator.
+
+    The access line (logger `regie.access`, INFO) holds the method, the route template, the
+    status, the duration and (through the formatter) the trace: no path, query, header, body
+    or client address (docs/operations.md says why).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        span = tracecontext.continue_from(_incoming_traceparent(scope))
+        header = (b"traceparent", span.traceparent.encode("ascii"))
+        # Nothing answered when an inner layer raises: Starlette's outer handler sends a 500.
+        status = 500
+
+        async def send_with_trace(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"traceparent"]
+                message["headers"] = [*headers, header]
+            await send(message)
+
+        token = tracecontext.set_current(span)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_trace)
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            method, route = scope.get("method", ""), route_template(scope)
+            access_log.info(
+                "%s %s %s %.1f ms",
+                method,
+                route,
+                status,
+                duration_ms,
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": duration_ms,
+                },
+            )
+            tracecontext.reset(token)
+
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -35,7 +122,8 @@ DOCS_CSP = (
 
 
 class UnexpectedErrorMiddleware:
-    """Answer any unhandled exception with a 500 problem+json, and log only its type and route.
+    """Answer any unhandled exception with a 500 problem+json, and log only its type and route
+    template (with the trace, so the operator finds the request the client reports).
 
     Starlette's own last-resort handler re-raises after responding, and the server then logs
     the full traceback, whose message may carry request data. This layer sits inside it and
@@ -61,8 +149,14 @@ class UnexpectedErrorMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as e:  # noqa: BLE001 - the last resort: nothing may escape with data
+            method, route = scope.get("method", ""), route_template(scope)
+            # The trace id comes with the line (api/logs.py): the client has it in `traceparent`.
             log.error(
-                "unhandled %s on %s %s", type(e).__name__, scope.get("method"), scope.get("path")
+                "unhandled %s on %s %s",
+                type(e).__name__,
+                method,
+                route,
+                extra={"error_type": type(e).__name__, "method": method, "route": route},
             )
             if started:
                 return  # the client sees a cut-off response; nothing more can be said

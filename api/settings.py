@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keys.note import valid_name
@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     rp_name: str = "Regie"
+    # Diagnostic logs on standard error (api/logs.py; not the audit log of `log_name`): one
+    # JSON object a line, or text for a terminal. The level is that of Regie's and uvicorn's
+    # loggers; libraries stay at WARNING.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     key_backend: Literal["local", "pkcs11", "unsafe-memory"] = "local"
     keyring_path: Path | None = None  # default: data_dir / "keyring.json"
@@ -89,6 +94,12 @@ class Settings(BaseSettings):
     events_poll_max_events: int = Field(default=100, ge=1, le=1000)
     # A poll without returnImmediately waits this long for an event (HTTP long poll); 0: never.
     events_poll_wait_seconds: float = Field(default=15.0, ge=0, le=60)
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        # REGIE_LOG_LEVEL=DEBUG is what operators type.
+        return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _public_url_is_an_origin(self) -> Settings:

@@ -5,6 +5,9 @@ command) until stopped. A round that reports more work waiting is followed at on
 next; otherwise the loop waits `interval` seconds. A failing round (the database is down) is
 logged by its exception type only and tried again after the interval: nothing is lost, since
 events wait in the outbox and the access check enforces expiry on its own.
+
+Each round runs in a trace of its own (vault.tracecontext), so its log lines share a
+`trace_id` and the events it pushes carry a child span of it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from api.container import Container
+from vault import tracecontext
 
 __all__ = [
     "PeriodicWorker",
@@ -41,8 +45,12 @@ class PeriodicWorker:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> bool:
-        """One round in the caller's thread; True when more work is waiting."""
-        return self._round()
+        """One round in the caller's thread, in a new trace; True when more work is waiting."""
+        token = tracecontext.set_current(tracecontext.start())
+        try:
+            return self._round()
+        finally:
+            tracecontext.reset(token)
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Work until `stop` (or `self.stop()`) is set."""
@@ -50,7 +58,7 @@ class PeriodicWorker:
         while not halt.is_set():
             more = False
             try:
-                more = self._round()
+                more = self.run_once()
             except Exception as e:  # noqa: BLE001 - the loop must outlive a database outage
                 log.warning("%s round failed (%s); retrying", self.name, type(e).__name__)
             if not more:

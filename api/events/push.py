@@ -2,7 +2,10 @@
 
 The request: ``POST <endpoint>`` with ``Content-Type: application/secevent+jwt`` and the SET as
 the body; ``Accept: application/json``; no redirects followed; no credentials (the SET is
-signed: the receiver verifies it against the vault's JWKS).
+signed: the receiver verifies it against the vault's JWKS). A ``traceparent`` header (W3C
+Trace Context) carries a child span of the current trace (the pusher's round, see
+api/workers.py), or of a new trace when none is current, so a receiver's logs can be joined
+with the vault's.
 
 The answer, mapped to an outcome for vault/events/delivery.py:
 - 202 Accepted (RFC 8935 §2.2), and 200 / 204 from lenient receivers: `Acknowledged`;
@@ -23,6 +26,7 @@ import time
 
 import httpx
 
+from vault import tracecontext
 from vault.events.model import (
     SET_MEDIA_TYPE,
     Acknowledged,
@@ -55,12 +59,16 @@ class HttpxSetPoster:
         self._body_timeout = body_timeout
 
     def post(self, endpoint: str, set_jwt: str) -> PushOutcome:
+        parent = tracecontext.current()
+        span = parent.child() if parent is not None else tracecontext.start()
+        headers = {
+            "Content-Type": SET_MEDIA_TYPE,
+            "Accept": "application/json",
+            "traceparent": span.traceparent,
+        }
         try:
             with self._http.stream(
-                "POST",
-                endpoint,
-                content=set_jwt.encode("ascii"),
-                headers={"Content-Type": SET_MEDIA_TYPE, "Accept": "application/json"},
+                "POST", endpoint, content=set_jwt.encode("ascii"), headers=headers
             ) as response:
                 status = response.status_code
                 if status in DELIVERED:

@@ -155,7 +155,9 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("resident app: unhandled %s on %s", type(exc).__name__, request.url.path)
+    # The route template, never the path: a path carries record and grant ids.
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.error("resident app: unhandled %s on %s", type(exc).__name__, route)
     return _kind_page(request, "error.internal", 500)
 
 

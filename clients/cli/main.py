@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.bootstrap import build_container
 from api.container import Container
+from api.logs import logging_config
 from api.settings import Settings, UnsafeSettingsError, unknown_environment
 from clients.cli import audit
 from clients.cli.service import service_app
@@ -95,7 +96,11 @@ def serve(
     port: int | None = typer.Option(None, help="Port (default REGIE_PORT, 8000)"),
     workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
 ) -> None:
-    """Serve the vault (OpenAPI at /docs). Refuses unsafe settings outside development."""
+    """Serve the vault (OpenAPI at /docs). Refuses unsafe settings outside development.
+
+    Logs go to standard error as JSON lines (REGIE_LOG_FORMAT=text for a terminal,
+    REGIE_LOG_LEVEL for the level; docs/operations.md#logs).
+    """
     import uvicorn
 
     settings = _settings()
@@ -120,7 +125,10 @@ def serve(
     os.environ["REGIE_PORT"] = str(port or settings.port)
     console.print(
         f"Regie serves on http://{os.environ['REGIE_HOST']}:{os.environ['REGIE_PORT']}"
-        f" (public URL {settings.public_url}, mode {settings.mode}, keys {settings.key_backend})"
+        f" (public URL {settings.public_url}, mode {settings.mode}, keys {settings.key_backend})",
+        # One line on standard output, whatever the width: the logs (standard error) are
+        # read by machines, and so may this be.
+        soft_wrap=True,
     )
     uvicorn.run(
         "api.main:app_from_environment",
@@ -129,7 +137,11 @@ def serve(
         port=int(os.environ["REGIE_PORT"]),
         workers=workers,
         timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
-        log_level="info",
+        # JSON (or text) lines on standard error from every worker (api/logs.py); uvicorn's
+        # access log is off: the app writes its own, with route templates instead of paths.
+        log_config=logging_config(settings),
+        log_level=settings.log_level,
+        access_log=False,
         proxy_headers=False,
     )
 

@@ -229,7 +229,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         finally:
             _stop(proc)
             served = log.read_text(errors="replace")
-            if "Traceback" in served or " 500 " in served:
+            if "Traceback" in served or '"stack"' in served or '"status": 500' in served:
                 print(f"\n--- the server logged errors ({log}) ---\n{_tail(log, 80)}")
     finally:
         admin = create_engine(PG_URL)

@@ -11,6 +11,7 @@ shared one other tests use.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -213,9 +214,21 @@ class RegieServer:
         self.proc = None
 
     def logged_errors(self) -> list[str]:
-        """Lines of the server log that speak of a traceback or a 500."""
-        text = self.log.read_text(errors="replace")
-        return [line for line in text.splitlines() if "Traceback" in line or '" 500' in line]
+        """Lines of the server log that speak of a traceback or a 500: an access line (JSON,
+        api/logs.py) with status 500, a line with an exception's stack, or a raw traceback
+        (printed before logging was configured)."""
+        errors = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if not isinstance(entry, dict):
+                if "Traceback" in line:
+                    errors.append(line)
+            elif entry.get("status") == 500 or "stack" in entry:
+                errors.append(line)
+        return errors
 
     def __enter__(self) -> RegieServer:
         return self.start()
