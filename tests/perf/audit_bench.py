@@ -6,7 +6,7 @@ Bars (issue "Verifiable access log"): integrate >= 10,000 appends/s; an inclusio
 
     .venv/bin/python tests/perf/audit_bench.py --events 1000000            # PostgreSQL, ~4 min
     .venv/bin/python tests/perf/audit_bench.py --events 100000 --db sqlite
-    .venv/bin/python tests/perf/audit_bench.py --events 200000 --profile   # cProfile of integration
+    .venv/bin/python tests/perf/audit_bench.py --events 200000 --profile integrate
 
 Steps, each timed on its own (wall clock; the CPU of this process and, on PostgreSQL, of the
 server's backends is what is measured, so run it on a quiet machine):
@@ -123,7 +123,9 @@ def main() -> None:
     parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--proofs", type=int, default=1000)
-    parser.add_argument("--profile", action="store_true", help="cProfile the integration")
+    parser.add_argument(
+        "--profile", choices=["integrate", "proofs"], help="cProfile one step, print the top 25"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="regie_audit_bench_"))
@@ -151,7 +153,7 @@ def main() -> None:
         integrator = Integrator(
             uow=uow, clock=Clock(), signer=signer, subject_hash=hasher, batch=args.batch
         )
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile() if args.profile == "integrate" else None
         start = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -170,6 +172,9 @@ def main() -> None:
         assert latest.size == args.events
         history = [cp.size for cp in reader.checkpoints(limit=1000)]
         rng = random.Random(1)
+        if args.profile == "proofs":
+            profiler = cProfile.Profile()
+            profiler.enable()
         inclusion_ms = []
         for _ in range(args.proofs):
             index = rng.randrange(args.events)
@@ -188,6 +193,8 @@ def main() -> None:
             merkle.verify_consistency(
                 old, c.new_size, reader.checkpoint(old).root_hash, latest.root_hash, c.hashes
             )
+        if args.profile == "proofs" and profiler:
+            profiler.disable()
         inclusion_ms.sort()
         consistency_ms.sort()
         out["inclusion_ms_median"] = round(statistics.median(inclusion_ms), 3)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from vault.audit import merkle
 from vault.audit.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -593,3 +594,12 @@ def test_frontier_contract() -> None:
     assert finished == [(0, 7, NH[0][7]), (1, 3, NH[1][3]), (2, 1, NH[2][1]), (3, 0, NH[3][0])]
     assert frontier.root() == ROOT_HASHES[8]
     assert frontier.peaks == (NH[3][0],)
+
+
+def test_perfect_root_is_the_rfc_root_of_a_complete_subtree() -> None:
+    for count in (1, 2, 4, 8, 64, 256):
+        hashes = [merkle.leaf_hash(bytes([i % 256, i // 256])) for i in range(count)]
+        assert merkle.perfect_root(b"".join(hashes)) == merkle.root(hashes)
+    for bad in (b"", b"\x00" * 31, b"\x00" * 96, b"\x00" * 33):
+        with pytest.raises(ValueError, match="power of two"):
+            merkle.perfect_root(bad)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -89,40 +90,107 @@ def frontier_nodes(size: int) -> list[tuple[int, int]]:
     return nodes
 
 
+class _FullTile:
+    """A full tile with every level of its subtree worked out once (255 hashes)."""
+
+    __slots__ = ("levels", "raw")
+
+    def __init__(self, raw: bytes) -> None:
+        size = merkle.HASH_SIZE
+        level = [raw[i : i + size] for i in range(0, len(raw), size)]
+        self.raw = raw
+        self.levels = [level]
+        while len(level) > 1:
+            level = [merkle.node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+            self.levels.append(level)
+
+
+class TileCache:
+    """Full tiles (256 hashes) never change again: a process keeps the most recent ones, with
+    their inner levels, so a proof reads from the database only the right edge of the tree
+    and the tiles it misses."""
+
+    def __init__(self, max_tiles: int = 2048) -> None:  # about 2048 x 24 KiB = 48 MiB at most
+        self._max = max_tiles
+        self._tiles: OrderedDict[tuple[int, int], _FullTile] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int]) -> _FullTile | None:
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is not None:
+                self._tiles.move_to_end(key)
+            return tile
+
+    def put(self, key: tuple[int, int], raw: bytes) -> _FullTile | None:
+        if len(raw) != TILE_WIDTH * merkle.HASH_SIZE:
+            return None  # a partial tile still grows
+        tile = _FullTile(raw)
+        with self._lock:
+            self._tiles[key] = tile
+            self._tiles.move_to_end(key)
+            while len(self._tiles) > self._max:
+                self._tiles.popitem(last=False)
+        return tile
+
+
 class _Tiles:
     """The tiles one proof or one integration round needs, fetched in one query."""
 
-    def __init__(self, session: Session, nodes: Iterable[tuple[int, int]]) -> None:
+    def __init__(
+        self, session: Session, nodes: Iterable[tuple[int, int]], cache: TileCache | None = None
+    ) -> None:
         wanted = {node_tile(level, index)[:2] for level, index in nodes}
         self._hashes: dict[tuple[int, int], bytes] = {}
+        self._full: dict[tuple[int, int], _FullTile] = {}
+        if cache is not None:
+            for key in list(wanted):
+                full = cache.get(key)
+                if full is not None:
+                    self._full[key] = full
+                    self._hashes[key] = full.raw
+                    wanted.discard(key)
         if wanted:
             rows = session.execute(
-                select(AuditTileRow.level, AuditTileRow.idx, AuditTileRow.hashes).where(
+                select(_TILES.c.level, _TILES.c.idx, _TILES.c.hashes).where(
                     _TILES.c.level.in_({w[0] for w in wanted}),
                     _TILES.c.idx.in_({w[1] for w in wanted}),
                 )
             )
-            self._hashes = {(r.level, r.idx): r.hashes for r in rows if (r.level, r.idx) in wanted}
+            for r in rows:
+                key = (r.level, r.idx)
+                if key in wanted:
+                    self._hashes[key] = r.hashes
+                    full = cache.put(key, r.hashes) if cache is not None else None
+                    if full is not None:
+                        self._full[key] = full
 
     def tile(self, tile_level: int, tile_index: int) -> bytes:
         return self._hashes.get((tile_level, tile_index), b"")
 
     def node(self, level: int, index: int) -> bytes:
         tile_level, tile_index, position, count = node_tile(level, index)
+        full = self._full.get((tile_level, tile_index))
+        if full is not None:
+            return full.levels[level % TILE_HEIGHT][position >> (level % TILE_HEIGHT)]
         hashes = self.tile(tile_level, tile_index)
-        end = (position + count) * merkle.HASH_SIZE
+        size = merkle.HASH_SIZE
+        start, end = position * size, (position + count) * size
         if len(hashes) < end:
             raise LogCorrupted(f"the tree has no node at level {level}, index {index}")
-        size = merkle.HASH_SIZE
         if count == 1:
-            return hashes[position * size : end]
-        return merkle.root([hashes[i : i + size] for i in range(position * size, end, size)])
+            return hashes[start:end]
+        return merkle.perfect_root(hashes[start:end])
+
+
+_CHECKPOINTS: Table = AuditCheckpointRow.__table__  # type: ignore[assignment]
+_CHECKPOINT_COLUMNS = (_CHECKPOINTS.c.size, _CHECKPOINTS.c.root_hash, _CHECKPOINTS.c.note)
 
 
 def _latest(session: Session) -> StoredCheckpoint | None:
     row = session.execute(
-        select(AuditCheckpointRow).order_by(AuditCheckpointRow.size.desc()).limit(1)
-    ).scalar_one_or_none()
+        select(*_CHECKPOINT_COLUMNS).order_by(_CHECKPOINTS.c.size.desc()).limit(1)
+    ).first()
     return None if row is None else StoredCheckpoint(row.size, row.root_hash, row.note)
 
 
@@ -277,6 +345,7 @@ class LogReader:
     def __init__(self, *, uow: UnitOfWorkFactory, subject_hash: leaf.SubjectHash) -> None:
         self._uow = uow
         self.subject_hash = subject_hash
+        self._tiles = TileCache()
 
     def checkpoint(self, size: int | None = None) -> StoredCheckpoint:
         """The latest checkpoint, or the one of `size`; `NotFound` when there is none."""
@@ -314,7 +383,7 @@ class LogReader:
             if not 0 <= index < checkpoint.size:
                 raise NotFound(f"entry {index} is not in the checkpoint of size {checkpoint.size}")
             needed = merkle.inclusion_nodes(index, checkpoint.size) | {(0, index)}
-            tiles = _Tiles(session, needed)
+            tiles = _Tiles(session, needed, self._tiles)
             hashes = merkle.inclusion_proof(index, checkpoint.size, tiles.node)
             return InclusionProof(
                 index, checkpoint.size, tiles.node(0, index), tuple(hashes), checkpoint.note
@@ -340,7 +409,7 @@ class LogReader:
             self._checkpoint(session, old_size)
             if old_size > new.size:
                 raise NotFound(f"checkpoint {old_size} is newer than checkpoint {new.size}")
-            tiles = _Tiles(session, merkle.consistency_nodes(old_size, new.size))
+            tiles = _Tiles(session, merkle.consistency_nodes(old_size, new.size), self._tiles)
             hashes = merkle.consistency_proof(old_size, new.size, tiles.node)
             return ConsistencyProof(old_size, new.size, tuple(hashes), new.note)
 

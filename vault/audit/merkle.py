@@ -93,6 +93,19 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
     return mth(0, len(leaf_hashes)) if leaf_hashes else EMPTY_ROOT
 
 
+def perfect_root(hashes: bytes) -> bytes:
+    """The root of a complete subtree from its leaves' hashes, concatenated (a power of two
+    of them): bottom-up pairing, which is the RFC's recursion when every split is even."""
+    count, rest = divmod(len(hashes), HASH_SIZE)
+    if rest or count == 0 or count & (count - 1):
+        raise ValueError("a complete subtree has a power of two of 32-byte hashes")
+    level = [hashes[i : i + HASH_SIZE] for i in range(0, len(hashes), HASH_SIZE)]
+    sha = hashlib.sha256
+    while len(level) > 1:
+        level = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
+    return level[0]
+
+
 def _cover(start: int, end: int) -> list[Node]:
     """The complete subtrees that make up [start, end), largest (leftmost) first.
 
