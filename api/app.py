@@ -14,6 +14,7 @@ from api.container import Container
 from api.errors import install_error_handlers
 from api.middleware import (
     BodyLimitMiddleware,
+    DpopNonceMiddleware,
     ResidentAppDispatch,
     SecurityHeadersMiddleware,
     TraceMiddleware,
@@ -114,6 +115,11 @@ def create_app(
         public_url=settings.public_url,
     )
     app.add_middleware(UnexpectedErrorMiddleware, public_url=settings.public_url)
+    nonces = built.dpop.nonces
+    if nonces is not None:
+        app.add_middleware(
+            DpopNonceMiddleware, issue=nonces.issue, prefixes=("/oauth/token", "/v1/service/")
+        )
     # Added after the others, so outside them: every API response gets the headers.
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_url.startswith("https://"))
     if resident_app:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from api.container import Container
 from api.events.push import HttpxSetPoster, push_client
 from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
-from api.oauth.dpop import DpopVerifier
+from api.oauth.dpop import DpopNonces, DpopVerifier
 from api.settings import Settings
 from keys.interfaces import KekBackend
 from keys.keyring import KeyringFile
@@ -221,7 +221,17 @@ def build_container(
             max_lifetime_seconds=settings.client_assertion_max_lifetime_seconds,
         ),
         dpop=DpopVerifier(
-            replay=replay, clock=the_clock, max_age_seconds=settings.dpop_proof_max_age_seconds
+            replay=replay,
+            clock=the_clock,
+            max_age_seconds=settings.dpop_proof_max_age_seconds,
+            nonce=DpopNonces(
+                # Every process derives the same secret from the keyring.
+                hasher.digest("dpop-nonce", b""),
+                the_clock,
+                settings.dpop_nonce_lifetime_seconds,
+            )
+            if settings.dpop_nonces
+            else None,
         ),
         events=events,
         event_delivery=OutboxDelivery(

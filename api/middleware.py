@@ -210,6 +210,33 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class DpopNonceMiddleware:
+    """A fresh `DPoP-Nonce` on every response of the endpoints that check DPoP proofs, when
+    the vault requires server nonces (RFC 9449 §8.2, §9): clients that keep the latest one
+    (our SDK does) never see a `use_dpop_nonce` refusal after the first."""
+
+    def __init__(self, app: ASGIApp, *, issue: Callable[[], str], prefixes: Sequence[str]) -> None:
+        self.app = app
+        self.issue = issue
+        self.prefixes = tuple(prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_nonce(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"dpop-nonce"
+                ]
+                headers.append((b"dpop-nonce", self.issue().encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_nonce)
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over `max_bytes` with 413 problem+json, declared or streamed.
 

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     # until it expires, so a longer lifetime costs replay-cache rows, not safety.
     client_assertion_max_lifetime_seconds: int = Field(default=3600, ge=60, le=3600)
     dpop_proof_max_age_seconds: int = Field(default=300, ge=10, le=600)
+    # Require a server nonce in every DPoP proof (RFC 9449 §8, §9): limits a stolen proof's
+    # use to the nonce's window. Stateless (HMAC of the time window, derived from the
+    # deployment secret), so every worker accepts every worker's nonces.
+    dpop_nonces: bool = False
+    dpop_nonce_lifetime_seconds: int = Field(default=300, ge=10, le=3600)
     # How often a server marks expired grants and ended procedures (and tells services);
     # 0 turns it off. Access never waits for it: the check compares times itself.
     sweep_interval_seconds: float = Field(default=60.0, ge=0, le=3600)

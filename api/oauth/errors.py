@@ -20,11 +20,15 @@ class OAuthError(Exception):
         self.status = status or STATUS.get(error, 400)
 
 
-async def oauth_error_response(_: Request, exc: Exception) -> JSONResponse:
+async def oauth_error_response(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OAuthError)
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
     if exc.status == 401:
         headers["WWW-Authenticate"] = f'DPoP error="{exc.error}"'
+    if exc.error == "use_dpop_nonce":  # RFC 9449 §8: the nonce to use comes with the refusal
+        nonces = request.app.state.container.dpop.nonces
+        if nonces is not None:
+            headers["DPoP-Nonce"] = nonces.issue()
     return JSONResponse(
         {"error": exc.error, "error_description": exc.description},
         status_code=exc.status,

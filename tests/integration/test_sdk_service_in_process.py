@@ -91,11 +91,15 @@ class Scene:
 
 @pytest.fixture
 def scene(settings: Settings, connection: Connection) -> Iterator[Scene]:
+    yield from make_scene(settings, connection)
+
+
+def make_scene(settings: Settings, connection: Connection, **updates: Any) -> Iterator[Scene]:
     clock = FakeClock()
     factory = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
-    settings = settings.model_copy(update={"events_poll_wait_seconds": 0.0})
+    settings = settings.model_copy(update={"events_poll_wait_seconds": 0.0, **updates})
     c = build_container(settings, session_factory=factory, clock=clock)
     key = sdk.ServiceKey.generate(kid=f"{CLINIC}-1")
     c.services.add(
@@ -411,3 +415,93 @@ def _header(token: str) -> bytes:
 
 def _payload(token: str) -> bytes:
     return _segment(token, 1)
+
+
+# -- DPoP server nonces (RFC 9449 §8, §9), when the vault requires them -----------------------
+
+
+@pytest.fixture
+def nonce_scene(settings: Settings, connection: Connection) -> Iterator[Scene]:
+    yield from make_scene(settings, connection, dpop_nonces=True, dpop_nonce_lifetime_seconds=60)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_sdk_follows_server_nonces(nonce_scene: Scene, kind: str) -> None:
+    scene = nonce_scene
+    seen: list[tuple[str, int, str | None, str | None]] = []
+
+    def note(request: httpx.Request, response: httpx.Response) -> None:
+        proof = request.headers.get("dpop")
+        nonce = None
+        if proof:
+            claims = json.loads(base64.urlsafe_b64decode(proof.split(".")[1] + "=="))
+            nonce = claims.get("nonce")
+        seen.append(
+            (request.url.path, response.status_code, nonce, response.headers.get("dpop-nonce"))
+        )
+
+    class Recording(httpx.BaseTransport):
+        def __init__(self, inner: httpx.BaseTransport) -> None:
+            self.inner = inner
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = self.inner.handle_request(request)
+            note(request, response)
+            return response
+
+    class AsyncRecording(httpx.AsyncBaseTransport):
+        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+            self.inner = inner
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await self.inner.handle_async_request(request)
+            note(request, response)
+            return response
+
+    with make_client(
+        kind,
+        ORIGIN,
+        sync_transport=Recording(scene.http._transport),
+        async_transport=AsyncRecording(httpx.ASGITransport(app=scene.http.app)),
+        client_id=CLINIC,
+        key=scene.key,
+        cache=scene.cache,
+        token_store=scene.store,
+        clock=scene.now,
+        sleep=scene.sleep,
+    ) as vault:
+        subject = vault.connect(scene.code())
+        request = ask(vault, subject)
+        scene.on_sleep.append(scene.answer())
+        grant = vault.wait(request)
+        assert vault.read_record(grant, scene.record_id).content == MEDICATION
+        # A new window: the nonce the SDK holds is two windows old, so it is asked again.
+        scene.clock.advance(seconds=130)
+        assert vault.read_record(grant, scene.record_id).content == MEDICATION
+    tokens = [s for s in seen if s[0] == "/oauth/token"]
+    reads = [s for s in seen if s[0].startswith("/v1/service/records")]
+    # The first token request has no nonce: refused with one (400, RFC 9449 §8), then retried
+    # with it (the resident has not answered yet: pending), then granted.
+    assert tokens[0][1:3] == (400, None)
+    assert tokens[0][3] is not None
+    assert [s[1] for s in tokens] == [400, 400, 200]
+    assert tokens[1][2] == tokens[0][3]
+    # Every answer of a DPoP endpoint carries a nonce, and every retried request used one.
+    assert all(s[3] for s in tokens + reads)
+    assert all(s[2] for s in tokens[1:])
+    # The data API keeps its own nonce (§9): asked for once, and again after the clock moved
+    # two windows on; the request that follows each refusal carries the nonce it was given.
+    assert [s[1] for s in reads] == [401, 200, 401, 200]
+    assert reads[1][2] == reads[0][3]
+    assert reads[3][2] == reads[2][3] != reads[1][2]
+
+
+def test_without_a_current_nonce_the_vault_refuses_and_offers_one(nonce_scene: Scene) -> None:
+    got = nonce_scene.http.post(
+        "/oauth/token", data={"grant_type": "urn:openid:params:grant-type:ciba"}
+    )
+    # Client authentication fails first here (no assertion): no nonce is asked for then.
+    assert got.status_code in (400, 401)
+    assert got.headers.get("dpop-nonce")  # every answer of a DPoP endpoint carries one
+    plain = nonce_scene.http.get("/v1/me", headers=nonce_scene.anna.headers)
+    assert "dpop-nonce" not in plain.headers  # the resident API has no DPoP
