@@ -214,6 +214,9 @@ def test_the_whole_story_treatment_done_data_gone(world: World) -> None:
     assert ("record.read", "permit", None) in events
     assert ("record.read", "deny", "datatype-not-granted") in events
     assert ("record.write", "permit", None) in events
+    # The closure itself is logged, once, beside the ending of the grant it ended.
+    assert events.count(("procedure.closed", "done", None)) == 1
+    assert ("grant.ended", "done", "procedure-closed") in events
 
 
 def test_poll_states(world: World) -> None:
@@ -342,6 +345,9 @@ def test_planned_end_of_the_procedure_ends_access(world: World) -> None:
         w.c.service_access.list_records(who)
     assert ended.value.reason in ("grant-expired", "procedure-ended")
     assert w.c.grants.sweep()["procedures_closed"] == 1
+    with w.c.uow() as uow:
+        logged = [(e.name, e.actor, e.reason) for e in uow.access_events.of_resident(w.anna_id)]
+    assert ("procedure.closed", "system", "planned-end") in logged
 
 
 def test_resident_revokes_and_the_next_read_fails(world: World) -> None:
@@ -426,6 +432,10 @@ def test_deleting_the_vault_ends_service_access(world: World) -> None:
         authenticate(w, tokens.access_token)
     with pytest.raises(AccessDenied):
         w.c.service_access.list_records(who)
+    with w.c.uow() as uow:  # the deletion is in the log, which outlives the vault
+        names = [e.name for e in uow.access_events.of_resident(w.anna_id)]
+    assert "vault.deleted" in names
+    assert "grant.ended" in names
 
 
 def test_a_closed_procedure_reference_cannot_be_reused(world: World) -> None:

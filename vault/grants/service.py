@@ -475,6 +475,20 @@ class GrantService:
         procedure.closed_at = now
         ended = 0
         actor: Actor = "system" if by == "planned-end" else by
+        record(
+            uow,
+            AccessEvent(
+                resident_id=procedure.resident_id,
+                name="procedure.closed",
+                outcome="done",
+                actor=actor,
+                actor_id=actor_id,
+                reason=by if by == "planned-end" else None,
+                service_id=procedure.service_id,
+                procedure_id=procedure.procedure_id,
+            ),
+            now,
+        )
         for grant in uow.grants.of_procedure(procedure.resident_id, procedure.procedure_id):
             if grant.status == "approved":
                 self._end(uow, grant, "procedure-closed", actor, actor_id, now)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keys.service import Binding
+from vault.audit.events import AccessEvent, record
 from vault.ports import Clock
 from vault.residents.keys import VaultKeys
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
@@ -76,5 +77,17 @@ class ResidentService:
             resident.status = "deleted"
             resident.display_name_ct = None
             resident.deleted_at = self._clock.now()
+            # The log keeps that it happened (and, through this event, when and by whom).
+            record(
+                uow,
+                AccessEvent(
+                    resident_id=resident_id,
+                    name="vault.deleted",
+                    outcome="done",
+                    actor="resident",
+                    actor_id=str(resident_id),
+                ),
+                resident.deleted_at,
+            )
             uow.commit()
         self._keys.forget(resident_id)
