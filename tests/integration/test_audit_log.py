@@ -19,13 +19,14 @@ from sqlalchemy import delete, select, update
 from api.container import Container
 from keys.errors import NoteError
 from keys.note import Checkpoint, Signer, Verifier, open_checkpoint
+from support.residents import sign_up
 from vault import tracecontext
 from vault.audit import leaf, merkle
 from vault.audit.events import AccessEvent, record
 from vault.audit.log import Integrator, LogCorrupted, frontier_nodes, node_tile
 from vault.audit.verify import ExportInvalid, verify_export
 from vault.errors import NotFound
-from vault.storage.orm import AccessEventRow, AuditTileRow
+from vault.storage.orm import AccessEventRow, AuditTileRow, ResidentRow
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -373,3 +374,74 @@ def test_bad_requests_get_problems(
     got = client.get(path, params=params)
     assert got.status_code == status, got.text
     assert got.headers["content-type"] == "application/problem+json"
+
+
+def test_two_events_swapped_in_the_database_are_named(logged: Container) -> None:
+    with logged.uow() as uow:
+        for seq, to in ((40, -1), (41, 40), (-1, 41)):  # through a free value: seq is unique
+            uow.session.execute(
+                update(AccessEventRow).where(AccessEventRow.seq == seq).values(seq=to)
+            )
+        uow.commit()
+    _fails(*exported(logged), index=40, match="entry 40 differs")
+
+
+def test_a_cut_tail_with_a_forged_event_appended_is_named(logged: Container) -> None:
+    with logged.uow() as uow:
+        uow.session.execute(delete(AccessEventRow).where(AccessEventRow.seq >= 290))
+        uow.commit()
+    add_events(logged, 1)
+    with logged.uow() as uow:  # someone gives the forged event the place of the first cut one
+        uow.session.execute(
+            update(AccessEventRow).where(AccessEventRow.seq.is_(None)).values(seq=290)
+        )
+        uow.commit()
+    _fails(*exported(logged), index=290, match="entry 290 differs")
+
+
+def test_a_shredded_residents_events_hold_no_personal_data_and_still_verify(
+    client: TestClient, container: Container
+) -> None:
+    """Through the API, as it happens: a resident with a name and a record with a BSN, a
+    title and contents; the service reads it; the vault is deleted. The log's entries hold
+    none of it, before or after, and the export verifies after the shredding."""
+    anna = sign_up(client, "Anna de Vries-Bakker")
+    secrets = ["Anna de Vries-Bakker", "123456782", "Medicatieoverzicht De Linde", "metformine"]
+    made = client.post(
+        "/v1/me/records",
+        headers=anna.headers,
+        json={
+            "category": "health",
+            "type": "health.medication",
+            "title": secrets[2],
+            "content": {"bsn": secrets[1], "medicijn": secrets[3]},
+        },
+    )
+    assert made.status_code == 201, made.text
+    with container.uow() as uow:  # the one resident of this test
+        resident_id = uow.session.scalars(select(ResidentRow.resident_id)).one()
+    with container.uow() as uow:  # a service's read of it, as the data API logs it
+        record(
+            uow,
+            AccessEvent(
+                resident_id=resident_id,
+                name="record.read",
+                outcome="permit",
+                actor="service",
+                actor_id="huisarts-de-linde",
+                service_id=uuid.uuid4(),
+                record_id=uuid.UUID(made.json()["id"]),
+                datatype="health.medication",
+                action="read",
+            ),
+            T0,
+        )
+        uow.commit()
+    container.residents.delete_vault(resident_id)
+    container.integrator.run_once()
+    lines, cp, key = exported(container)
+    text_of_log = "\n".join(lines)
+    assert "vault.deleted" in text_of_log
+    for value in [*secrets, str(resident_id)]:
+        assert value not in text_of_log
+    assert verify_export(lines, checkpoint=cp, verifier_key=key).entries >= 2

@@ -54,6 +54,7 @@ class AccessEvent:
     datatype: str | None = None
     action: str | None = None
     purpose: str | None = None  # a DPV purpose URI (never free text)
+    legal_basis: str | None = None  # a DPV legal basis URI
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ def event_row(event: AccessEvent, at: datetime) -> dict[str, Any]:
         "datatype": event.datatype,
         "action": event.action,
         "purpose": event.purpose,
+        "legal_basis": event.legal_basis,
         "trace_id": trace.trace_id if trace else None,
         "span_id": trace.span_id if trace else None,
         "parent_span_id": trace.parent_span_id if trace else None,

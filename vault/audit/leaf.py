@@ -35,6 +35,7 @@ _COPIED = (
     "datatype",
     "action",
     "purpose",
+    "legal_basis",
     "trace_id",
     "span_id",
     "parent_span_id",

@@ -613,6 +613,7 @@ class GrantService:
                 grant_id=grant.grant_id,
                 procedure_id=grant.procedure_id,
                 purpose=grant.purpose_uri,
+                legal_basis=grant.legal_basis,
             ),
             now,
         )

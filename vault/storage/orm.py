@@ -435,12 +435,13 @@ class AccessEventRow(Base):
     record_id: Mapped[uuid.UUID | None]
     datatype: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str | None] = mapped_column(String(16))
-    # Logboek Dataverwerkingen: the request's W3C trace, and the processing's purpose (a DPV
-    # URI, never the service's free text, which may name a person).
+    # Logboek Dataverwerkingen: the request's W3C trace, the processing's purpose and legal
+    # basis (DPV URIs, never the service's free text, which may name a person).
     trace_id: Mapped[str | None] = mapped_column(String(32))
     span_id: Mapped[str | None] = mapped_column(String(16))
     parent_span_id: Mapped[str | None] = mapped_column(String(16))
     purpose: Mapped[str | None] = mapped_column(String(200))
+    legal_basis: Mapped[str | None] = mapped_column(String(200))  # a DPV legal basis URI
     seq: Mapped[int | None] = mapped_column(BigInteger)
 
 

@@ -236,6 +236,7 @@ _EVENT_COLUMNS = (
     ("datatype", "varchar"),
     ("action", "varchar"),
     ("purpose", "varchar"),
+    ("legal_basis", "varchar"),
     ("trace_id", "varchar"),
     ("span_id", "varchar"),
     ("parent_span_id", "varchar"),
