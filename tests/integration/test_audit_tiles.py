@@ -103,6 +103,7 @@ BAD_PATHS = [
     "entries/000",
     "0/x036/x028/x797/x018/x963/x968",  # 2^55 level-0 tiles: past any tree of < 2^63 leaves
     "7/001",
+    "0/" + "x001/" * 5000 + "000",  # not parsed at all (an int of 15000 digits)
 ]
 
 
