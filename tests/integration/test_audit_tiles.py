@@ -131,8 +131,11 @@ def test_tiles_serve_the_stored_tree(client: TestClient, tiled: Container) -> No
     assert level1 == merkle.perfect_root(tiles[0, 0]) + merkle.perfect_root(tiles[0, 1])
     # ... and the tiles a checkpoint's size needs rebuild its signed root.
     key = client.get("/v1/audit/key").json()
+    latest = client.get("/v1/audit/checkpoint")  # <prefix>/checkpoint, as tlog-tiles wants it
+    assert latest.headers["content-type"] == "text/plain; charset=utf-8"
+    assert latest.headers["cache-control"] == "no-cache"
     signed = open_checkpoint(
-        client.get("/v1/audit/checkpoint").content,
+        latest.content,
         Verifier.parse(key["verifier_key"]),
         key["origin"],
     )
