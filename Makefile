@@ -34,7 +34,8 @@ run: $(VENV)/.installed
 	$(BIN)/regie serve --port $(PORT)
 
 ## system-deps: Debian packages the tests need (SoftHSM2 for the PKCS#11 backend, Chromium
-## for the resident app's browser tests; Playwright drives Debian's /usr/bin/chromium)
+## for the resident app's browser tests; Playwright drives Debian's /usr/bin/chromium; Go and
+## golang.org/x/mod for the Go verifier of the audit log, tests/e2e/test_go_verifier.py)
 system-deps:
 	@if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null 2>&1; then \
 		echo "installing softhsm2"; \
@@ -45,6 +46,11 @@ system-deps:
 		echo "installing chromium"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+	@if ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/golang.org/x/mod/sumdb ]; then \
+		echo "installing golang-go and golang-golang-x-mod-dev"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq golang-go golang-golang-x-mod-dev; \
 	fi
 
 ## make test: install what the tests need and run the whole suite (SQLite and PostgreSQL)

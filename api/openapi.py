@@ -203,6 +203,7 @@ SUCCESS_MEDIA: dict[tuple[str, str], tuple[str, str | None]] = {
     ("post", "/oauth/revoke"): ("200", None),
     ("get", "/.well-known/jwks.json"): ("200", "application/jwk-set+json"),
     ("get", "/v1/audit/checkpoint"): ("200", "text/plain"),
+    ("get", "/v1/audit/tile/{path}"): ("200", "application/octet-stream"),
     ("get", "/v1/me/records/{record_id}/file"): ("200", "application/octet-stream"),
 }
 SECURITY_SCHEMES: dict[str, Any] = {

@@ -1,7 +1,10 @@
 """The verifiable log, public: its key, checkpoints and proofs (docs/audit-format.md).
 
 Nothing here names a resident or shows an entry: a checkpoint is a size and a hash, a proof
-is a list of hashes. Entries themselves are for their resident (`/v1/me/log`) and auditors.
+is a list of hashes, a tile is a row of hashes. Entries themselves are for their resident
+(`/v1/me/log`) and auditors, so of C2SP tlog-tiles' static layout (checkpoint, hash tiles,
+entry bundles) the entry bundles (`tile/entries/...`) are not served: an entry carries
+pseudonymous metadata (a keyed hash of the resident, services, times).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from api.deps import ContainerDep
 from api.schemas.audit import (
@@ -19,8 +22,9 @@ from api.schemas.audit import (
     InclusionProofOut,
     LogKeyOut,
 )
-from vault.audit.log import InclusionProof, StoredCheckpoint
+from vault.audit.log import InclusionProof, StoredCheckpoint, parse_tile_path
 from vault.audit.verify import b64
+from vault.errors import NotFound
 
 router = APIRouter(prefix="/v1/audit", tags=["audit log"])
 
@@ -55,6 +59,26 @@ def checkpoint(c: ContainerDep, size: Size = None) -> PlainTextResponse:
     cp = c.audit.checkpoint(size)
     return PlainTextResponse(
         cp.note, headers={"Cache-Control": "no-cache" if size is None else "public, max-age=86400"}
+    )
+
+
+@router.get(
+    "/tile/{path:path}",
+    summary="A hash tile of the tree (C2SP tlog-tiles, height 8): `<L>/<N>[.p/<W>]`",
+    response_class=Response,
+)
+def tile(c: ContainerDep, path: str) -> Response:
+    if path.startswith("entries/"):
+        raise NotFound("entry bundles are not published: entries are for residents and auditors")
+    try:
+        level, index, width = parse_tile_path(path)
+    except ValueError as e:
+        raise NotFound(str(e)) from e
+    # A tile's first W hashes never change once there (the tree only grows): cache for good.
+    return Response(
+        c.audit.tile(level, index, width),
+        media_type="application/octet-stream",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )
 
 

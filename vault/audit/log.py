@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -77,6 +78,46 @@ def node_tile(level: int, index: int) -> tuple[int, int, int, int]:
     first = index << within
     tile_index, position = divmod(first, TILE_WIDTH)
     return tile_level, tile_index, position, 1 << within
+
+
+# C2SP tlog-tiles: `<L>/<N>[.p/<W>]`, N in 3-digit groups, all but the last prefixed "x".
+_TILE_PATH = re.compile(r"([0-9]{1,2})/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([0-9]{1,3}))?")
+_PATH_BASE = 1000
+_MAX_INDEX = 1 << 63  # no tree, hence no tile, starts at or beyond 2^63 leaves
+
+
+def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
+    """The C2SP tlog-tiles path of a hash tile after `tile/`: `<L>/<N>[.p/<W>]`, e.g.
+    (0, 1234067, 5) -> `0/x001/x234/067.p/5` (Go's `tlog.Tile.Path` without the height)."""
+    digits = f"{index % _PATH_BASE:03d}"
+    while index >= _PATH_BASE:
+        index //= _PATH_BASE
+        digits = f"x{index % _PATH_BASE:03d}/{digits}"
+    partial = "" if width == TILE_WIDTH else f".p/{width}"
+    return f"{level}/{digits}{partial}"
+
+
+def parse_tile_path(path: str) -> tuple[int, int, int]:
+    """(level, index, width) of a hash tile path as `tile_path` writes it; `ValueError` for any
+    other spelling (leading zeros, an "x" missing or extra, width 0 or 256 or more, level over
+    63, a tile no tree can reach), as strict as Go's `tlog.ParseTilePath`."""
+    # The longest real path is about 40 characters; a longer one is not parsed at all.
+    match = _TILE_PATH.fullmatch(path) if len(path) <= 64 else None
+    if match is None:
+        raise ValueError(f"not a hash tile path: {path!r}")
+    level = int(match[1])
+    index = int(match[2].replace("x", "").replace("/", ""))
+    width = TILE_WIDTH if match[3] is None else int(match[3])
+    # The round trip refuses every non-canonical spelling (Go's ParseTilePath does the same).
+    if (
+        not 0 <= level <= 63
+        or not 1 <= width <= TILE_WIDTH
+        or tile_path(level, index, width) != path
+    ):
+        raise ValueError(f"not a canonical hash tile path: {path!r}")
+    if index << (TILE_HEIGHT * (level + 1)) >= _MAX_INDEX:
+        raise ValueError(f"no tree reaches tile {path!r}")
+    return level, index, width
 
 
 def frontier_nodes(size: int) -> list[tuple[int, int]]:
@@ -374,6 +415,23 @@ class LogReader:
                 .limit(limit)
             )
             return [StoredCheckpoint(r.size, r.root_hash, r.note) for r in rows]
+
+    def tile(self, level: int, index: int, width: int = TILE_WIDTH) -> bytes:
+        """The first `width` hashes of the stored tile (`level`, `index`), 32 bytes each, as
+        C2SP tlog-tiles serves them; `NotFound` while the tile holds fewer (a full tile, width
+        256, only once full). Tiles and the latest checkpoint are written in one transaction,
+        so what is served is part of the tree of the latest checkpoint, and never changes.
+
+        Read from the database, not from the cache of full tiles: an auditor must see what is
+        stored, a changed row included."""
+        with self._uow() as uow:
+            hashes = uow.session.scalar(
+                select(_TILES.c.hashes).where(_TILES.c.level == level, _TILES.c.idx == index)
+            )
+        wanted = width * merkle.HASH_SIZE
+        if hashes is None or len(hashes) < wanted:
+            raise NotFound(f"tile {tile_path(level, index, width)} is not in the log (yet)")
+        return bytes(hashes[:wanted])
 
     def inclusion(self, index: int, size: int | None = None) -> InclusionProof:
         """Proof that entry `index` is in the tree of checkpoint `size` (default: latest)."""
