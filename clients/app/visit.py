@@ -119,6 +119,9 @@ class Visit:
             "csrf": self.csrf_token,
             "signed_in": self.signed_in,
             "path": self.request.url.path,
+            # Where the language switch comes back to: this page, with its filters.
+            "here": self.request.url.path
+            + (f"?{self.request.url.query}" if self.request.url.query else ""),
             "has": lambda key: key in texts.TEXTS,
             "date": lambda d: texts.date(d, self.lang),
             "date_time": lambda d: texts.date_time(d, self.lang),
