@@ -5,8 +5,8 @@ The API answers with an RFC 9162 inclusion proof and the signed checkpoint it is
 with the log's key (`keys.note`), and the proof with `vault.audit.merkle`, both the vault's
 own verifiers (pure functions, no storage; the one place the app borrows from the vault).
 
-The key is the one the API served first in this process (`GET /v1/audit/key`), kept like
-the catalogue: a proof under another key or of another log fails, even if the API now says
+The key is the one the API served first to this app (`GET /v1/audit/key`), kept for the
+app's life: a proof under another key or of another log fails, even if the API now says
 that key is the log's. What the check cannot show is that the leaf is this event's: the
 leaf's entry is not given to the app. It shows that the log's signed tree holds this leaf at
 the index the API gave the event, so a later change or removal would be visible.
@@ -24,8 +24,6 @@ from keys.note import Verifier, open_checkpoint
 from vault.audit import merkle
 from vault.errors import ProofError
 
-_key: dict[str, LogKey] = {}
-
 
 @dataclass(frozen=True, slots=True)
 class ProofResult:
@@ -37,11 +35,11 @@ class ProofResult:
     problem: str | None = None  # for the logs and the curious: what did not match
 
 
-async def log_key(client: AsyncResidentClient) -> LogKey:
-    """The log's key, fetched once per process."""
-    if "k" not in _key:
-        _key["k"] = await client.log_key()
-    return _key["k"]
+async def log_key(client: AsyncResidentClient, pinned: dict[str, LogKey]) -> LogKey:
+    """The log's key: the one in `pinned` (the app's), else fetched now and kept there."""
+    if "key" not in pinned:
+        pinned["key"] = await client.log_key()
+    return pinned["key"]
 
 
 def check(proof: LogProof, key: LogKey, event_id: str, index: int | None) -> ProofResult:

@@ -621,15 +621,17 @@ def _uuid_param(value: str | None) -> str | None:
         return None
 
 
-async def _checked(client: AsyncResidentClient, entry: LogEntry) -> log_proof.ProofResult | None:
+async def _checked(visit: Visit, entry: LogEntry) -> log_proof.ProofResult | None:
     """The entry's proof, checked here; None while the entry is not in the log yet."""
+    client = visit.client
     if entry.log_index is None:
         return None
     try:
         answer = await client.log_proof(entry.id)
     except sdk_errors.NotFound:
         return None
-    return log_proof.check(answer, await log_proof.log_key(client), entry.id, entry.log_index)
+    key = await log_proof.log_key(client, visit.state.log_key)
+    return log_proof.check(answer, key, entry.id, entry.log_index)
 
 
 async def log_page(request: Request) -> Response:
@@ -643,7 +645,7 @@ async def log_page(request: Request) -> Response:
     page = await client.log(before=before, limit=LOG_PAGE, service_id=service, datatype=category)
     shown = _uuid_param(query.get("proof"))
     entry = next((e for e in page.entries if e.id == shown), None)
-    checked = await _checked(client, entry) if entry is not None else None
+    checked = await _checked(visit, entry) if entry is not None else None
     filters = {k: v for k, v in (("service", service), ("category", category)) if v}
 
     def link(**changes: str) -> str:
