@@ -6,6 +6,7 @@ is not found, exactly like one that does not exist.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
@@ -16,9 +17,10 @@ from api.routers.audit import inclusion_out
 from api.schemas.audit import LoggedServiceOut, MyLogEntryOut, MyLogOut, MyLogProofOut
 from vault.audit.resident_log import MAX_PAGE
 from vault.audit.verify import b64
-from vault.errors import NotFound
+from vault.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/v1/me/log", tags=["resident"])
+_EVENT_NAME = re.compile(r"[a-z]{1,20}\.[a-z_]{1,27}")
 
 
 @router.get("", summary="Who did what with my data: my events, newest first, as sentences")
@@ -44,6 +46,8 @@ def my_log(
         Query(max_length=10, description="only events of these names (record.read, ...)"),
     ] = None,
 ) -> MyLogOut:
+    if name and not all(_EVENT_NAME.fullmatch(n) for n in name):
+        raise InvalidInput("`name` is an event name such as record.read or grant.approved")
     page = c.resident_log.page(
         session.resident_id,
         limit=limit,

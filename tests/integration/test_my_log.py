@@ -339,6 +339,8 @@ def test_pages_walk_the_whole_log_without_gaps_or_repeats(story: World) -> None:
         {"service": "x"},
         {"datatype": "Health; DROP"},
         {"datatype": ""},
+        {"name": ["record.read"] * 11},
+        {"name": "x" * 100},
     ],
 )
 def test_bad_parameters_get_problems(world: World, params: dict[str, Any]) -> None:
