@@ -3,7 +3,7 @@
 Every query names the resident (design.md §6): an event of another resident is never read,
 so it is as absent as one that does not exist. Sentences come from `vault.audit.sentences`;
 the purpose they name is the grant's text, decrypted with the resident's key through the
-grant views (`GrantService.grants`), for grants that still exist.
+grant views (`GrantService.get`, for the few grants of a page), for grants that still exist.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import datetime
 
 from vault.audit.sentences import EventFacts, sentences
 from vault.errors import NotFound
+from vault.grants.model import GrantView
 from vault.grants.service import GrantService
 from vault.ports import Clock
 from vault.storage.orm import AccessEventRow
@@ -88,11 +89,7 @@ class ResidentLog:
             )
             names_of = self._service_names(uow, {r.service_id for r in rows if r.service_id})
             raw = [_item(r, names_of) for r in rows[:limit]]
-        grants = (
-            {g.grant_id: g for g in self._grants.grants(resident_id)}
-            if any(e.grant_id for e in raw)
-            else {}
-        )
+        grants = self._grants_of(resident_id, {e.grant_id for e in raw if e.grant_id})
         now = self._clock.now()
         items = []
         for e in raw:
@@ -114,6 +111,16 @@ class ResidentLog:
             items.append(replace(e, text_nl=nl, text_en=en))
         more = len(rows) > limit
         return LogPage(tuple(items), items[-1].event_id if more and items else None)
+
+    def _grants_of(self, resident_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID, GrantView]:
+        """The grants of a page (a few), opened with the resident's key; gone ones left out."""
+        found = {}
+        for grant_id in ids:
+            try:
+                found[grant_id] = self._grants.get(resident_id, grant_id)
+            except NotFound:
+                continue
+        return found
 
     def index_of(self, resident_id: uuid.UUID, event_id: uuid.UUID) -> int | None:
         """The log index of one of the resident's events (None: not integrated yet);
