@@ -642,11 +642,19 @@ async def log_page(request: Request) -> Response:
     service = _uuid_param(query.get("service"))
     category = query.get("category") if cat.category(query.get("category") or "") else None
     before = _uuid_param(query.get("before"))
-    page = await client.log(before=before, limit=LOG_PAGE, service_id=service, datatype=category)
+    filters = {k: v for k, v in (("service", service), ("category", category)) if v}
+    try:
+        page = await client.log(
+            before=before, limit=LOG_PAGE, service_id=service, datatype=category
+        )
+    except sdk_errors.InvalidRequest:
+        if before is None:
+            raise
+        # A link to a page that is not there (not an event of this log): the newest page.
+        return visit.redirect("/log?" + urlencode(filters) if filters else "/log")
     shown = _uuid_param(query.get("proof"))
     entry = next((e for e in page.entries if e.id == shown), None)
     checked = await _checked(visit, entry) if entry is not None else None
-    filters = {k: v for k, v in (("service", service), ("category", category)) if v}
 
     def link(**changes: str) -> str:
         values = {**filters, **({"before": before} if before else {}), **changes}

@@ -282,7 +282,10 @@ def test_another_residents_events_never_appear(story: World) -> None:
     # Bert's event as Anna's cursor or proof: not found, as if it did not exist.
     theirs = bert_entries[0]["id"]
     r = w.client.get("/v1/me/log", headers=w.anna.headers, params={"before": theirs})
-    assert r.status_code == 404
+    assert r.status_code == 422
+    assert r.json()["detail"] == "`before` is not an event in your log"
+    made_up = w.client.get("/v1/me/log", headers=w.anna.headers, params={"before": uuid.uuid4()})
+    assert made_up.json() == {**r.json()}
     assert r.headers["content-type"].startswith("application/problem+json")
     w.c.integrator.run_once()
     r = w.client.get(f"/v1/me/log/{theirs}/proof", headers=w.anna.headers)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from vault.audit.sentences import EventFacts, sentences
-from vault.errors import NotFound
+from vault.errors import InvalidInput, NotFound
 from vault.grants.model import GrantView
 from vault.grants.service import GrantService
 from vault.ports import Clock
@@ -70,7 +70,7 @@ class ResidentLog:
         names: Sequence[str] | None = None,
     ) -> LogPage:
         """Up to `limit` (1..100) of the resident's events older than event `before` (one of
-        theirs, else `NotFound`), filtered by service, datatype or category, and names."""
+        theirs, else `InvalidInput`), filtered by service, datatype or category, and names."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be 1..{MAX_PAGE}")
         with self._uow() as uow:
@@ -78,7 +78,9 @@ class ResidentLog:
             if before is not None:
                 cursor = uow.access_events.get(resident_id, before)
                 if cursor is None:
-                    raise NotFound("no such event in your log (the `before` cursor)")
+                    # Bad input, not a 404: the page asked for exists; the cursor does not
+                    # (and another resident's event is as unknown as a made-up id).
+                    raise InvalidInput("`before` is not an event in your log")
             rows = uow.access_events.of_resident(
                 resident_id,
                 limit=limit + 1,
