@@ -23,7 +23,18 @@ from api.middleware import (
 from api.oauth import endpoints as oauth_endpoints
 from api.oauth.errors import OAuthError, oauth_error_response
 from api.openapi import install_openapi
-from api.routers import audit, auth, events, grants, health, me, records, service, wellknown
+from api.routers import (
+    audit,
+    auth,
+    events,
+    grants,
+    health,
+    me,
+    my_log,
+    records,
+    service,
+    wellknown,
+)
 from api.settings import Settings
 from api.workers import server_workers, workers_lifespan
 from clients.app import AppConfig, create_resident_app
@@ -99,6 +110,7 @@ def create_app(
         wellknown.router,
         audit.router,
         auth.router,
+        my_log.router,
         me.router,
         records.router,
         grants.router,

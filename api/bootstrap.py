@@ -25,6 +25,7 @@ from keys.signing import SigningKeyring
 from keys.unsafe import UnsafeMemoryKekBackend
 from vault.audit.events import AccessLog
 from vault.audit.log import Integrator, LogReader
+from vault.audit.resident_log import ResidentLog
 from vault.events.delivery import OutboxDelivery
 from vault.events.feed import EventFeed
 from vault.events.model import PushPolicy
@@ -186,6 +187,7 @@ def build_container(
         log_key=log_key,
         integrator=Integrator(uow=uow, clock=the_clock, signer=log_key, subject_hash=subject_hash),
         audit=LogReader(uow=uow, subject_hash=subject_hash),
+        resident_log=ResidentLog(uow=uow, grants=grants, clock=the_clock),
         identity=identity,
         residents=residents,
         records=records,

@@ -16,6 +16,7 @@ from keys.service import KeyService
 from keys.signing import SigningKeyring
 from vault.audit.events import AccessLog
 from vault.audit.log import Integrator, LogReader
+from vault.audit.resident_log import ResidentLog
 from vault.events.delivery import OutboxDelivery
 from vault.events.feed import EventFeed
 from vault.events.outbox import OutboxWriter
@@ -47,6 +48,7 @@ class Container:
     # The verifiable log (vault/audit/log.py): sequencing and signing, and reading proofs.
     integrator: Integrator
     audit: LogReader
+    resident_log: ResidentLog  # a resident's own events, as sentences (/v1/me/log)
     identity: IdentityService
     residents: ResidentService
     records: RecordService

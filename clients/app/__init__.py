@@ -191,6 +191,7 @@ def routes() -> list[Route | Mount]:
         r(f"/requests/{UUID % 'grant_id'}", views.request_page),
         r(f"/requests/{UUID % 'grant_id'}", views.request_answer, methods=["POST"]),
         r("/access", views.access),
+        r("/log", views.log_page),
         r(f"/access/{UUID % 'grant_id'}", views.grant_page),
         r(f"/access/{UUID % 'grant_id'}/stop", views.stop_page),
         r(f"/access/{UUID % 'grant_id'}/stop", views.stop, methods=["POST"]),

@@ -56,6 +56,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav.home": ("Overzicht", "Overview"),
     "nav.data": ("Mijn gegevens", "My data"),
     "nav.access": ("Wie ziet wat", "Who sees what"),
+    "nav.log": ("Wie keek er", "Who looked"),
     "nav.connect": ("Koppelen", "Connect"),
     "nav.account": ("Mijn account", "My account"),
     "nav.skip": ("Direct naar de inhoud", "Skip to content"),
@@ -192,6 +193,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "home.seeing.service": ("{service}: {what}", "{service}: {what}"),
     "home.seeing.all": ("Bekijk wie wat ziet", "See who sees what"),
+    "home.looks": ("Recent bekeken", "Recent looks"),
+    "home.looks.none": (
+        "Nog geen enkele dienst heeft uw gegevens bekeken.",
+        "No service has looked at your data yet.",
+    ),
+    "home.looks.all": ("Bekijk wie uw gegevens bekeek", "See who looked at your data"),
     "home.data": ("Mijn gegevens", "My data"),
     "home.data.count": ("Er staan {count} stukken in uw kluis.", "Your vault holds {count} items."),
     "home.data.open": ("Naar mijn gegevens", "Go to my data"),
@@ -464,6 +471,61 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{date}: access stopped: {reason}.",
     ),
     "history.other": ("{date}: {status}", "{date}: {status}"),
+    # -- who looked at my data -------------------------------------------------------------------
+    "log.title": ("Wie heeft mijn gegevens bekeken?", "Who looked at my data?"),
+    "log.intro": (
+        "Hier ziet u wat diensten met uw gegevens deden, en wat u zelf besliste. Het nieuwste "
+        "staat bovenaan. Ook als een dienst iets wilde maar niet mocht, ziet u dat hier.",
+        "Here you see what services did with your data, and what you decided yourself. The "
+        "newest is at the top. When a service wanted something but was not allowed, you see "
+        "that here too.",
+    ),
+    "log.filter": ("Kies wat u wilt zien", "Choose what to see"),
+    "log.filter.service": ("Dienst", "Service"),
+    "log.filter.all_services": ("Alle diensten", "All services"),
+    "log.filter.category": ("Onderwerp", "Subject"),
+    "log.filter.all_categories": ("Alle onderwerpen", "All subjects"),
+    "log.filter.button": ("Laat zien", "Show"),
+    "log.empty": (
+        "Er staat nog niets in uw logboek. Zodra een dienst iets vraagt of bekijkt, ziet u "
+        "het hier.",
+        "Your log is still empty. As soon as a service asks for or looks at something, you "
+        "see it here.",
+    ),
+    "log.empty.filtered": (
+        "Hier past niets bij. Kies een andere dienst of een ander onderwerp.",
+        "Nothing matches. Please choose another service or subject.",
+    ),
+    "log.check": ("Controleer dit", "Check this"),
+    "log.pending": (
+        "Dit komt zo in het gecontroleerde logboek. Kijk over een minuut opnieuw.",
+        "This will be in the verified log soon. Please look again in a minute.",
+    ),
+    "log.pages": ("Meer uit uw logboek", "More of your log"),
+    "log.older": ("Oudere gebeurtenissen", "Older events"),
+    "log.newest": ("Terug naar het nieuwste", "Back to the newest"),
+    "proof.ok": ("Dit staat in het gecontroleerde logboek.", "This entry is in the verified log."),
+    "proof.ok.why": (
+        "Regie heeft het logboek ondertekend. Verandert iemand dit later, of haalt iemand het "
+        "weg, dan valt dat op.",
+        "Regie signed the log. If anyone changes or removes this later, that will show.",
+    ),
+    "proof.failed": ("Dit konden we niet bevestigen.", "We could not confirm this."),
+    "proof.failed.what": (
+        "Het bewijs past niet bij het ondertekende logboek. Dat ligt niet aan u. Meld het bij "
+        "Regie, dan zoeken wij het uit.",
+        "The proof does not match the signed log. It is not your fault. Please tell Regie, "
+        "and we will look into it.",
+    ),
+    "proof.details": ("Voor wie het precies wil weten", "For the curious"),
+    "proof.index": ("Plaats in het logboek", "Position in the log"),
+    "proof.position": (
+        "regel {number} (technisch: index {index})",
+        "entry {number} (technically: index {index})",
+    ),
+    "proof.size": ("Regels in het logboek", "Entries in the log"),
+    "proof.root": ("Vingerafdruk van het logboek", "Fingerprint of the log"),
+    "proof.log": ("Naam van het logboek", "Name of the log"),
     # -- connect a service ------------------------------------------------------------------------
     "connect.title": ("Een dienst koppelen", "Connect a service"),
     "connect.intro": (

@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from clients.app import proof as log_proof
 from clients.app import texts
 from clients.app.security import local_path, same_origin
 from clients.app.upload import StreamedForm, UploadRefused
 from clients.app.visit import FormRefused, Visit
 from clients.sdk import _errors as sdk_errors
-from clients.sdk.resident import AsyncResidentClient, Catalogue, Grant
+from clients.sdk.resident import AsyncResidentClient, Catalogue, Grant, LogEntry
 
 # -- shared pieces ----------------------------------------------------------------------------
 
@@ -134,6 +136,7 @@ async def home(request: Request) -> Response:
     waiting = await client.requests()
     grants = [g for g in await client.grants() if g.active]
     records = await client.records()
+    looks = await client.log(limit=3, names=LOOKS)
     cat = await catalogue(visit)
     seeing: dict[str, list[str]] = {}
     for g in grants:
@@ -148,6 +151,7 @@ async def home(request: Request) -> Response:
         waiting=waiting,
         seeing=seeing,
         record_count=len(records),
+        looks=looks.entries,
     )
 
 
@@ -598,6 +602,79 @@ async def access(request: Request) -> Response:
         earlier=earlier,
         labels=lambda g: ", ".join(type_label(cat, d, visit.lang) for d in g.datatypes),
         procedure=procedure_label,
+    )
+
+
+# -- who looked at my data: the access log -----------------------------------------------------
+
+LOG_PAGE = 20
+LOOKS = ("record.read", "record.list")  # a service looking at data, allowed or not
+
+
+def _uuid_param(value: str | None) -> str | None:
+    """A query parameter that must be a UUID; anything else is ignored (a stale link)."""
+    if not value:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+async def _checked(visit: Visit, entry: LogEntry) -> log_proof.ProofResult | None:
+    """The entry's proof, checked here; None while the entry is not in the log yet."""
+    client = visit.client
+    if entry.log_index is None:
+        return None
+    try:
+        answer = await client.log_proof(entry.id)
+    except sdk_errors.NotFound:
+        return None
+    key = await log_proof.log_key(client, visit.state.log_key)
+    return log_proof.check(answer, key, entry.id, entry.log_index)
+
+
+async def log_page(request: Request) -> Response:
+    visit = Visit(request)
+    client = visit.client
+    query = request.query_params
+    cat = await catalogue(visit)
+    service = _uuid_param(query.get("service"))
+    category = query.get("category") if cat.category(query.get("category") or "") else None
+    before = _uuid_param(query.get("before"))
+    filters = {k: v for k, v in (("service", service), ("category", category)) if v}
+    try:
+        page = await client.log(
+            before=before, limit=LOG_PAGE, service_id=service, datatype=category
+        )
+    except sdk_errors.InvalidRequest:
+        if before is None:
+            raise
+        # A link to a page that is not there (not an event of this log): the newest page.
+        return visit.redirect("/log?" + urlencode(filters) if filters else "/log")
+    shown = _uuid_param(query.get("proof"))
+    entry = next((e for e in page.entries if e.id == shown), None)
+    checked = await _checked(visit, entry) if entry is not None else None
+
+    def link(**changes: str) -> str:
+        values = {**filters, **({"before": before} if before else {}), **changes}
+        return "/log?" + urlencode(values) if values else "/log"
+
+    return visit.page(
+        "log.html",
+        entries=page.entries,
+        services=page.services,
+        categories=[(c.code, c.label.get(visit.lang)) for c in cat.categories],
+        service=service,
+        category=category,
+        filtered=bool(filters),
+        shown=entry.id if entry else None,
+        checked=checked,
+        older=("/log?" + urlencode({**filters, "before": page.next_before}))
+        if page.next_before
+        else None,
+        newest=("/log?" + urlencode(filters) if filters else "/log") if before else None,
+        proof_link=lambda e: link(proof=e.id) + f"#e-{e.id}",
     )
 
 

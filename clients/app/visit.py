@@ -6,7 +6,7 @@ cookies the visit needs (the pre-session cookie on a first visit) on the respons
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -17,7 +17,7 @@ from starlette.templating import Jinja2Templates
 from clients.app import texts
 from clients.app.security import CookieNames, CsrfTokens, local_path, new_pre_session, same_origin
 from clients.sdk._http import AsyncHttp
-from clients.sdk.resident import AsyncResidentClient
+from clients.sdk.resident import AsyncResidentClient, LogKey
 
 
 class FormRefused(Exception):
@@ -36,6 +36,8 @@ class AppState:
     http: AsyncHttp
     templates: Jinja2Templates
     max_upload_bytes: int
+    # The verifiable log's key as the API first served it to this app (clients/app/proof.py).
+    log_key: dict[str, LogKey] = field(default_factory=dict)
 
 
 MAX_FORM_BYTES = 64 * 1024  # every form but the file upload is small
@@ -119,6 +121,9 @@ class Visit:
             "csrf": self.csrf_token,
             "signed_in": self.signed_in,
             "path": self.request.url.path,
+            # Where the language switch comes back to: this page, with its filters.
+            "here": self.request.url.path
+            + (f"?{self.request.url.query}" if self.request.url.query else ""),
             "has": lambda key: key in texts.TEXTS,
             "date": lambda d: texts.date(d, self.lang),
             "date_time": lambda d: texts.date_time(d, self.lang),

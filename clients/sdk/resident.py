@@ -2,7 +2,8 @@
 
 Both cover the whole resident API (docs/api.md): passkey sign-up and sign-in (the browser's
 WebAuthn JSON is passed through untouched), recovery codes, sessions, records with versions
-and files, the catalogue, connection codes, requests, grants, export and deleting the vault.
+and files, the catalogue, connection codes, requests, grants, my access log with its
+proofs, export and deleting the vault.
 
 The two clients share everything but the waiting: each API call is described once, as a
 `_Call` (method, path, arguments, and how to read the answer), and the sync client sends it
@@ -303,6 +304,114 @@ class ConnectionCode:
     @classmethod
     def of(cls, d: dict[str, Any]) -> ConnectionCode:
         return cls(str(d["code"]), _time(d["expires_at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedService:
+    id: str
+    name: str
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> LoggedService:
+        return cls(str(d["id"]), str(d["name"]))
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One event of my access log, with its ready sentences (Dutch B1 and English)."""
+
+    id: str
+    at: datetime
+    name: str  # record.read, record.list, record.write, grant.approved, ...
+    outcome: str  # permit | deny | done
+    reason: str | None
+    service: LoggedService | None
+    datatype: str | None
+    action: str | None
+    grant_id: str | None
+    log_index: int | None  # None until the event is in the verifiable log
+    text_nl: str
+    text_en: str
+
+    def text(self, language: str) -> str:
+        return self.text_en if language == "en" else self.text_nl
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> LogEntry:
+        service = d.get("service")
+        index = d.get("log_index")
+        return cls(
+            str(d["id"]),
+            _time(d["at"]),
+            str(d["name"]),
+            str(d["outcome"]),
+            None if d.get("reason") is None else str(d["reason"]),
+            None if service is None else LoggedService.of(_dict(service)),
+            None if d.get("datatype") is None else str(d["datatype"]),
+            None if d.get("action") is None else str(d["action"]),
+            None if d.get("grant_id") is None else str(d["grant_id"]),
+            None if index is None else int(index),
+            str(d["text_nl"]),
+            str(d["text_en"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    entries: tuple[LogEntry, ...]  # newest first
+    next_before: str | None  # give as `before` for the next, older page; None: no more
+    services: tuple[LoggedService, ...]  # every service in my log, for a filter
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> LogPage:
+        nxt = d.get("next_before")
+        return cls(
+            tuple(LogEntry.of(_dict(e)) for e in d["entries"]),
+            None if nxt is None else str(nxt),
+            tuple(LoggedService.of(_dict(s)) for s in d["services"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogProof:
+    """An RFC 9162 inclusion proof of one of my events against a signed checkpoint. Hashes
+    are standard base64, as served; check it with `vault.audit.merkle` and `keys.note`."""
+
+    event_id: str
+    index: int
+    size: int
+    leaf_hash: str
+    hashes: tuple[str, ...]
+    root_hash: str
+    checkpoint: str  # the signed note
+    origin: str
+    verifier_key: str
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> LogProof:
+        return cls(
+            str(d["event_id"]),
+            int(d["index"]),
+            int(d["size"]),
+            str(d["leaf_hash"]),
+            tuple(str(h) for h in d["hashes"]),
+            str(d["root_hash"]),
+            str(d["checkpoint"]),
+            str(d["origin"]),
+            str(d["verifier_key"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogKey:
+    """The verifiable log's name and public key (C2SP signed-note verifier key)."""
+
+    origin: str
+    verifier_key: str
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> LogKey:
+        return cls(str(d["origin"]), str(d["verifier_key"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -710,6 +819,35 @@ class _Calls:
             _json(lambda d: int(d["stopped"])),
         )
 
+    @staticmethod
+    def log(
+        before: str | None,
+        limit: int | None,
+        service_id: str | None,
+        datatype: str | None,
+        names: Iterable[str] | None,
+    ) -> _Call[LogPage]:
+        params: dict[str, Any] = {}
+        if before is not None:
+            params["before"] = _id(before)
+        if limit is not None:
+            params["limit"] = int(limit)
+        if service_id is not None:
+            params["service"] = _id(service_id)
+        if datatype is not None:
+            params["datatype"] = datatype
+        if names is not None:
+            params["name"] = list(names)
+        return _Call("GET", "/v1/me/log", _json(LogPage.of), params=params or None)
+
+    @staticmethod
+    def log_proof(event_id: str) -> _Call[LogProof]:
+        return _Call("GET", f"/v1/me/log/{_id(event_id)}/proof", _json(LogProof.of))
+
+    log_key = staticmethod(
+        lambda: _Call("GET", "/v1/audit/key", _json(LogKey.of), authenticated=False)
+    )
+
     delete_vault = staticmethod(lambda: _Call("DELETE", "/v1/me", _nothing))
 
 
@@ -958,6 +1096,26 @@ class ResidentClient(_Base):
     def close_procedure(self, procedure_id: str) -> int:
         return self._run(_Calls.close_procedure(procedure_id))
 
+    def log(
+        self,
+        *,
+        before: str | None = None,
+        limit: int | None = None,
+        service_id: str | None = None,
+        datatype: str | None = None,
+        names: Iterable[str] | None = None,
+    ) -> LogPage:
+        """My access log, newest first: `datatype` is a type or a whole category; `names`
+        only these events (`record.read`, ...); `before` the previous page's `next_before`."""
+        return self._run(_Calls.log(before, limit, service_id, datatype, names))
+
+    def log_proof(self, event_id: str) -> LogProof:
+        """The inclusion proof of one of my events; `NotFound` until it is in the log."""
+        return self._run(_Calls.log_proof(event_id))
+
+    def log_key(self) -> LogKey:
+        return self._run(_Calls.log_key())
+
     def delete_vault(self) -> None:
         """Delete the vault for good; needs a passkey confirmation of the last 5 minutes."""
         self._run(_Calls.delete_vault())
@@ -1170,6 +1328,23 @@ class AsyncResidentClient(_Base):
 
     async def close_procedure(self, procedure_id: str) -> int:
         return await self._run(_Calls.close_procedure(procedure_id))
+
+    async def log(
+        self,
+        *,
+        before: str | None = None,
+        limit: int | None = None,
+        service_id: str | None = None,
+        datatype: str | None = None,
+        names: Iterable[str] | None = None,
+    ) -> LogPage:
+        return await self._run(_Calls.log(before, limit, service_id, datatype, names))
+
+    async def log_proof(self, event_id: str) -> LogProof:
+        return await self._run(_Calls.log_proof(event_id))
+
+    async def log_key(self) -> LogKey:
+        return await self._run(_Calls.log_key())
 
     async def delete_vault(self) -> None:
         await self._run(_Calls.delete_vault())

@@ -431,6 +431,92 @@ def test_the_journey(browser: Any, server: Server) -> None:
     p.context.close()
 
 
+# -- who looked at my data -------------------------------------------------------------------
+
+
+def test_who_looked_at_my_data_with_a_verified_proof(browser: Any, server: Server) -> None:
+    """A service reads; the resident sees it as a sentence (home and the log screen), filters
+    the log, and opens the entry's proof, checked by the app: all with the keyboard."""
+    shots = server.kind == "sqlite"
+    p = person(browser, server, shots=shots)
+    with httpx.Client(base_url=server.base, timeout=30) as http:
+        sign_up(p, "Dewi")
+        medication = add_record(p, "Mijn medicijnen", "health.medication", "Metformine 500 mg")
+        agent, _, auth_req_id = service_asks(server, http, p)
+        p.go("/")
+        p.page.get_by_role("link", name=re.compile("^Bekijk de vraag")).click()
+        p.button("Ja, geef toegang").click()
+        p.page.get_by_text("heeft nu toegang").wait_for()
+        token = agent.poll(auth_req_id).json()["access_token"]
+        read = agent.call("GET", f"/v1/service/records/{medication}", token)
+        assert read.status_code == 200, read.text
+
+        looked = re.compile(
+            r"^Huisartsenpraktijk De Linde heeft uw medicatieoverzicht bekeken voor "
+            r"medicatiebeoordeling voor uw behandeling, op \d+ \w+ om \d\d:\d\d\.$"
+        )
+        p.go("/")
+        p.page.get_by_role("heading", name="Recent bekeken").wait_for()
+        assert p.page.get_by_text(looked).is_visible()
+
+        # To the log with the keyboard; the integrator takes events in every second, so
+        # the entry can be checked within a few.
+        tab_to(p, r"^Bekijk wie uw gegevens bekeek$")
+        p.page.keyboard.press("Enter")
+        p.page.get_by_role("heading", name="Wie heeft mijn gegevens bekeken?").wait_for()
+        check = p.page.get_by_role(
+            "link", name=re.compile(r"^Controleer dit\W+Huisartsenpraktijk De Linde heeft uw")
+        )
+        deadline = time.monotonic() + 20
+        while not check.first.is_visible():
+            assert time.monotonic() < deadline, "the read did not reach the verified log"
+            time.sleep(0.5)
+            p.page.reload()
+        entry = p.page.locator(".regie-log > li").filter(has=p.page.get_by_text(looked))
+        assert entry.count() == 1
+        gave = p.page.locator(".regie-log__text", has_text="U gaf Huisartsenpraktijk De Linde")
+        assert gave.is_visible()
+        if shots:
+            p.look("21-log")
+
+        # Filter by subject with a plain GET form: the school's or other subjects hide it.
+        p.page.get_by_label("Onderwerp").select_option("education")
+        p.button("Laat zien").click()
+        p.page.wait_for_url(re.compile(r"category=education"))
+        assert p.page.get_by_text("Hier past niets bij.").is_visible()
+        p.page.get_by_label("Onderwerp").select_option("health")
+        p.page.get_by_label("Dienst").select_option(label="Huisartsenpraktijk De Linde")
+        p.button("Laat zien").click()
+        p.page.wait_for_url(re.compile(r"category=health"))
+        assert p.page.get_by_text(looked).is_visible()
+        assert gave.count() == 0  # the decision is about no subject
+
+        # The proof, reached with the keyboard, checked by the app.
+        tab_to(p, r"^Controleer dit")
+        p.page.keyboard.press("Enter")
+        p.page.wait_for_url(re.compile(r"proof="))
+        verified = p.page.get_by_text("Dit staat in het gecontroleerde logboek.")
+        verified.wait_for()
+        tab_to(p, r"^Voor wie het precies wil weten$")
+        p.page.keyboard.press("Enter")
+        facts = p.page.locator(".regie-proof dl")
+        facts.wait_for()
+        assert re.search(
+            r"Plaats in het logboek\s+regel \d+ \(technisch: index \d+\)", facts.inner_text()
+        )
+        if shots:
+            p.look("22-log-proof")
+
+        # In English, the same entry.
+        p.button("English").click()
+        p.page.get_by_role("heading", name="Who looked at my data?").wait_for()
+        assert p.page.get_by_text(
+            re.compile(r"^Huisartsenpraktijk De Linde viewed your medication overview")
+        ).is_visible()
+        assert p.page.get_by_text("This entry is in the verified log.").is_visible()
+    p.context.close()
+
+
 # -- keyboard only ---------------------------------------------------------------------------
 
 

@@ -86,6 +86,9 @@ def test_the_resident_journey_only_runs_resident_scoped_queries(
         client.get(f"/v1/me/records/{fid}/file", headers=anna.headers)
         client.get("/v1/me/records?category=health", headers=anna.headers)
         client.get("/v1/me/export", headers=anna.headers)
+        client.get("/v1/me/log?datatype=health&limit=5", headers=anna.headers)
+        client.get(f"/v1/me/log?before={rid}", headers=anna.headers)  # not an event: 404
+        client.get(f"/v1/me/log/{rid}/proof", headers=anna.headers)
         client.delete(f"/v1/me/records/{rid}", headers=anna.headers)
         container.key_rotation.rotate()
         assert client.delete("/v1/me", headers=anna.headers).status_code == 204

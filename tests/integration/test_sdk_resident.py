@@ -3,6 +3,7 @@ async, with a software passkey standing in for the browser."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
@@ -17,8 +18,11 @@ from fastapi.testclient import TestClient
 import clients.sdk as sdk
 from api.container import Container
 from clients.sdk.resident import AsyncResidentClient, ResidentClient
+from keys.note import Verifier, open_checkpoint
 from support.passkeys import SoftPasskey
 from support.service_client import register_clinic_and_school
+from vault.audit import merkle
+from vault.audit.events import AccessEvent, record
 
 
 def sync_client(client: TestClient) -> ResidentClient:
@@ -196,3 +200,65 @@ def test_the_async_client_against_the_real_app(client: TestClient) -> None:
                 await rc.me()
 
     anyio.run(go)
+
+
+def test_my_log_and_its_proof_through_both_clients(
+    client: TestClient, container: Container
+) -> None:
+    rc = sync_client(client)
+    signed_up(rc, "Anna")
+    assert rc.token
+    anna = container.identity.authenticate(rc.token).resident_id
+    clinic, _ = register_clinic_and_school(container, client)
+    clinic_id = container.services.by_client_id(clinic.client_id).service_id
+    with container.uow() as uow:
+        for name in ("record.list", "record.read"):
+            record(
+                uow,
+                AccessEvent(
+                    resident_id=anna,
+                    name=name,
+                    outcome="permit",
+                    actor="service",
+                    service_id=clinic_id,
+                    datatype="health.medication" if name == "record.read" else None,
+                    action="read",
+                ),
+                datetime.now(UTC),
+            )
+        uow.commit()
+
+    page = rc.log(names=["record.read"])
+    (entry,) = page.entries
+    assert entry.service is not None
+    assert entry.service.name == "Huisartsenpraktijk De Linde"
+    assert entry.text("nl").startswith("Huisartsenpraktijk De Linde heeft uw medicatieoverzicht")
+    assert entry.log_index is None
+    with pytest.raises(sdk.NotFound):
+        rc.log_proof(entry.id)
+
+    container.integrator.run_once()
+    entry = rc.log(limit=1).entries[0]
+    assert entry.log_index is not None
+    proof = rc.log_proof(entry.id)
+    key = rc.with_token(None).log_key()
+    assert (proof.origin, proof.verifier_key) == (key.origin, key.verifier_key)
+    checkpoint = open_checkpoint(
+        proof.checkpoint.encode(), Verifier.parse(key.verifier_key), key.origin
+    )
+    merkle.verify_inclusion(
+        base64.b64decode(proof.leaf_hash),
+        proof.index,
+        proof.size,
+        [base64.b64decode(h) for h in proof.hashes],
+        checkpoint.root_hash,
+    )
+
+    async def with_the_async_client() -> None:
+        transport = httpx.ASGITransport(app=client.app)
+        async with AsyncResidentClient(ORIGIN, transport=transport, token=rc.token) as ac:
+            again = await ac.log(limit=1)
+            assert again.entries == (entry,)
+            assert await ac.log_proof(entry.id) == proof
+
+    anyio.run(with_the_async_client)

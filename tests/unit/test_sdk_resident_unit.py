@@ -380,3 +380,143 @@ def test_download_reads_name_and_type_before_the_bytes() -> None:
         assert (info.filename, info.media_type, info.size_bytes) == ("café.txt", "text/plain", 5)
         assert b"".join(chunks) == b"hello"
     assert vault.last.url.params["version"] == "2"
+
+
+# -- my access log and its proofs ----------------------------------------------------------
+
+EID = str(uuid.uuid4())
+ENTRY = {
+    "id": EID,
+    "at": T,
+    "name": "record.read",
+    "outcome": "permit",
+    "reason": None,
+    "service": {"id": SID, "name": "Huisartsenpraktijk De Linde"},
+    "datatype": "health.medication",
+    "action": "read",
+    "grant_id": GID,
+    "log_index": 7,
+    "text_nl": "Huisartsenpraktijk De Linde heeft uw medicatieoverzicht bekeken.",
+    "text_en": "Huisartsenpraktijk De Linde viewed your medication overview.",
+}
+PROOF = {
+    "event_id": EID,
+    "index": 7,
+    "size": 9,
+    "leaf_hash": "AAAA",
+    "hashes": ["BBBB", "CCCC"],
+    "checkpoint": "regie.example/log\n9\nroot\n\n— regie.example/log sig\n",
+    "root_hash": "root",
+    "origin": "regie.example/log",
+    "verifier_key": "regie.example/log+1234abcd+AQID",
+}
+
+
+def test_log_sends_filters_and_cursor_and_reads_typed_entries() -> None:
+    older = {**ENTRY, "id": str(uuid.uuid4()), "service": None, "log_index": None}
+    vault = Vault(
+        {
+            ("GET", "/v1/me/log"): ok(
+                {
+                    "entries": [ENTRY, older],
+                    "next_before": older["id"],
+                    "services": [{"id": SID, "name": "Huisartsenpraktijk De Linde"}],
+                }
+            )
+        }
+    )
+    before = str(uuid.uuid4())
+    results = run_both(
+        vault,
+        lambda c: c.log(
+            before=before,
+            limit=2,
+            service_id=SID,
+            datatype="health",
+            names=["record.read", "record.list"],
+        ),
+    )
+    assert results[0] == results[1]
+    for request in vault.seen:
+        assert request.headers["authorization"] == "Bearer rgs_t"
+        assert request.url.params.multi_items() == [
+            ("before", before),
+            ("limit", "2"),
+            ("service", SID),
+            ("datatype", "health"),
+            ("name", "record.read"),
+            ("name", "record.list"),
+        ]
+    page = results[0]
+    assert isinstance(page, sdk.resident.LogPage)
+    first, second = page.entries
+    assert first.service == sdk.resident.LoggedService(SID, "Huisartsenpraktijk De Linde")
+    assert first.log_index == 7
+    assert first.at == datetime(2026, 11, 22, 9, 45, 1, 646754, tzinfo=UTC)
+    assert first.text("nl").startswith("Huisartsenpraktijk De Linde heeft")
+    assert first.text("en").endswith("viewed your medication overview.")
+    assert second.service is None
+    assert second.log_index is None
+    assert page.next_before == older["id"]
+    assert page.services[0].name == "Huisartsenpraktijk De Linde"
+
+
+def test_log_without_filters_sends_no_parameters() -> None:
+    vault = Vault({("GET", "/v1/me/log"): ok({"entries": [], "next_before": None, "services": []})})
+    page = run_both(vault, lambda c: c.log())[0]
+    assert page.entries == ()
+    assert page.next_before is None
+    assert all(not r.url.params for r in vault.seen)
+
+
+def test_log_proof_and_key_are_typed() -> None:
+    vault = Vault(
+        {
+            ("GET", f"/v1/me/log/{EID}/proof"): ok(PROOF),
+            ("GET", "/v1/audit/key"): ok(
+                {"origin": "regie.example/log", "verifier_key": PROOF["verifier_key"]}
+            ),
+        }
+    )
+    proof, again = run_both(vault, lambda c: c.log_proof(EID))
+    assert proof == again
+    assert (proof.index, proof.size, proof.hashes) == (7, 9, ("BBBB", "CCCC"))
+    assert proof.origin == "regie.example/log"
+    key = run_both(vault, lambda c: c.log_key(), token=None)[0]
+    assert key == sdk.resident.LogKey("regie.example/log", PROOF["verifier_key"])
+    assert "authorization" not in vault.last.headers
+
+
+def test_log_refuses_a_cursor_or_id_that_is_not_a_uuid_before_sending() -> None:
+    vault = Vault({})
+    client = ResidentClient(BASE, transport=httpx.MockTransport(vault), token="t")
+    with pytest.raises(ValueError, match=r"UUID|badly formed"):
+        client.log(before="../../v1/me")
+    with pytest.raises(ValueError, match=r"UUID|badly formed"):
+        client.log_proof("x/../../v1/me")
+    assert vault.seen == []
+
+
+def test_a_proof_not_yet_in_the_log_is_not_found() -> None:
+    vault = Vault(
+        {
+            ("GET", f"/v1/me/log/{EID}/proof"): Answer(
+                404,
+                json={
+                    "type": f"{BASE}/problems/not-found",
+                    "detail": "this event is not yet in the verified log; please try again "
+                    "in a minute",
+                },
+            )
+        }
+    )
+    client = ResidentClient(BASE, transport=httpx.MockTransport(vault), token="t")
+    with pytest.raises(sdk.NotFound, match="not yet"):
+        client.log_proof(EID)
+
+
+def test_a_log_answer_missing_fields_is_a_protocol_error() -> None:
+    vault = Vault({("GET", "/v1/me/log"): ok({"entries": [{"id": EID}], "services": []})})
+    client = ResidentClient(BASE, transport=httpx.MockTransport(vault), token="t")
+    with pytest.raises(sdk.ProtocolError):
+        client.log()

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -545,10 +545,57 @@ class SqlAccessEventRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
 
-    def of_resident(self, resident_id: uuid.UUID, *, limit: int = 200) -> Sequence[AccessEventRow]:
+    def of_resident(
+        self,
+        resident_id: uuid.UUID,
+        *,
+        limit: int = 200,
+        before: AccessEventRow | None = None,
+        service_id: uuid.UUID | None = None,
+        datatype: str | None = None,
+        names: Sequence[str] | None = None,
+    ) -> Sequence[AccessEventRow]:
+        """A resident's events, newest first (ties by event id), at most `limit`.
+
+        `before`: only events older than that one (the previous page's last: a keyset
+        cursor). `datatype`: a record type (`health.medication`) or a whole category
+        (`health`). `names`: only events of these names (`record.read`, ...)."""
+        stmt = select(AccessEventRow).where(AccessEventRow.resident_id == resident_id)
+        if before is not None:
+            stmt = stmt.where(
+                or_(
+                    AccessEventRow.at < before.at,
+                    and_(AccessEventRow.at == before.at, AccessEventRow.event_id < before.event_id),
+                )
+            )
+        if service_id is not None:
+            stmt = stmt.where(AccessEventRow.service_id == service_id)
+        if datatype is not None:
+            stmt = stmt.where(
+                or_(
+                    AccessEventRow.datatype == datatype,
+                    AccessEventRow.datatype.startswith(datatype + ".", autoescape=True),
+                )
+            )
+        if names is not None:
+            stmt = stmt.where(AccessEventRow.name.in_(names))
         return self._s.scalars(
-            select(AccessEventRow)
-            .where(AccessEventRow.resident_id == resident_id)
-            .order_by(AccessEventRow.at.desc())
-            .limit(limit)
+            stmt.order_by(AccessEventRow.at.desc(), AccessEventRow.event_id.desc()).limit(limit)
         ).all()
+
+    def get(self, resident_id: uuid.UUID, event_id: uuid.UUID) -> AccessEventRow | None:
+        return self._s.scalars(
+            select(AccessEventRow).where(
+                AccessEventRow.resident_id == resident_id, AccessEventRow.event_id == event_id
+            )
+        ).one_or_none()
+
+    def service_ids(self, resident_id: uuid.UUID) -> Sequence[uuid.UUID]:
+        """The services that appear in a resident's events (for a filter)."""
+        return self._s.scalars(
+            select(AccessEventRow.service_id)
+            .where(
+                AccessEventRow.resident_id == resident_id, AccessEventRow.service_id.is_not(None)
+            )
+            .distinct()
+        ).all()  # type: ignore[return-value]

@@ -1,0 +1,67 @@
+"""Checking, in the app's own process, that an entry of the resident's log is in the log.
+
+The API answers with an RFC 9162 inclusion proof and the signed checkpoint it is against
+(`ResidentClient.log_proof`). We do not take its word: the checkpoint's signature is checked
+with the log's key (`keys.note`), and the proof with `vault.audit.merkle`, both the vault's
+own verifiers (pure functions, no storage; the one place the app borrows from the vault).
+
+The key is the one the API served first to this app (`GET /v1/audit/key`), kept for the
+app's life: a proof under another key or of another log fails, even if the API now says
+that key is the log's. What the check cannot show is that the leaf is this event's: the
+leaf's entry is not given to the app. It shows that the log's signed tree holds this leaf at
+the index the API gave the event, so a later change or removal would be visible.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from clients.sdk.resident import AsyncResidentClient, LogKey, LogProof
+from keys.errors import NoteError
+from keys.note import Verifier, open_checkpoint
+from vault.audit import merkle
+from vault.errors import ProofError
+
+
+@dataclass(frozen=True, slots=True)
+class ProofResult:
+    verified: bool
+    index: int
+    size: int
+    root_hash: str  # base64, from the signed checkpoint
+    origin: str
+    problem: str | None = None  # for the logs and the curious: what did not match
+
+
+async def log_key(client: AsyncResidentClient, pinned: dict[str, LogKey]) -> LogKey:
+    """The log's key: the one in `pinned` (the app's), else fetched now and kept there."""
+    if "key" not in pinned:
+        pinned["key"] = await client.log_key()
+    return pinned["key"]
+
+
+def check(proof: LogProof, key: LogKey, event_id: str, index: int | None) -> ProofResult:
+    """Whether `proof` shows event `event_id` (log index `index`) in the log signed by `key`."""
+    failed = ProofResult(False, proof.index, proof.size, proof.root_hash, proof.origin)
+    if proof.event_id != event_id or index is None or proof.index != index:
+        return _failed(failed, "the proof is of another entry")
+    if proof.verifier_key != key.verifier_key or proof.origin != key.origin:
+        return _failed(failed, "the proof names another key or log")
+    try:
+        verifier = Verifier.parse(key.verifier_key)
+        checkpoint = open_checkpoint(proof.checkpoint.encode(), verifier, key.origin)
+        if checkpoint.size != proof.size:
+            return _failed(failed, "the checkpoint is of another size")
+        leaf = base64.b64decode(proof.leaf_hash, validate=True)
+        hashes = [base64.b64decode(h, validate=True) for h in proof.hashes]
+        merkle.verify_inclusion(leaf, proof.index, proof.size, hashes, checkpoint.root_hash)
+    except (NoteError, ProofError, binascii.Error, ValueError) as e:
+        return _failed(failed, str(e) or type(e).__name__)
+    root = base64.b64encode(checkpoint.root_hash).decode()
+    return ProofResult(True, proof.index, proof.size, root, key.origin)
+
+
+def _failed(result: ProofResult, problem: str) -> ProofResult:
+    return ProofResult(False, result.index, result.size, result.root_hash, result.origin, problem)

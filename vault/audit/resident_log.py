@@ -1,0 +1,171 @@
+"""A resident's own access log: their events, newest first, as sentences (`/v1/me/log`).
+
+Every query names the resident (design.md §6): an event of another resident is never read,
+so it is as absent as one that does not exist. Sentences come from `vault.audit.sentences`;
+the purpose they name is the grant's text, decrypted with the resident's key through the
+grant views (`GrantService.get`, for the few grants of a page), for grants that still exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from vault.audit.sentences import EventFacts, sentences
+from vault.errors import InvalidInput, NotFound
+from vault.grants.model import GrantView
+from vault.grants.service import GrantService
+from vault.ports import Clock
+from vault.storage.orm import AccessEventRow
+from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class LogItem:
+    event_id: uuid.UUID
+    at: datetime
+    name: str
+    outcome: str
+    reason: str | None
+    service_id: uuid.UUID | None
+    service_name: str | None
+    datatype: str | None
+    action: str | None
+    grant_id: uuid.UUID | None
+    index: int | None  # position in the verifiable log; None until integrated
+    text_nl: str
+    text_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    items: tuple[LogItem, ...]
+    next_before: uuid.UUID | None  # pass as `before` for the next (older) page; None: no more
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedService:
+    service_id: uuid.UUID
+    name: str
+
+
+class ResidentLog:
+    def __init__(self, *, uow: UnitOfWorkFactory, grants: GrantService, clock: Clock) -> None:
+        self._uow = uow
+        self._grants = grants
+        self._clock = clock
+
+    def page(
+        self,
+        resident_id: uuid.UUID,
+        *,
+        limit: int = 20,
+        before: uuid.UUID | None = None,
+        service_id: uuid.UUID | None = None,
+        datatype: str | None = None,
+        names: Sequence[str] | None = None,
+    ) -> LogPage:
+        """Up to `limit` (1..100) of the resident's events older than event `before` (one of
+        theirs, else `InvalidInput`), filtered by service, datatype or category, and names."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValueError(f"limit must be 1..{MAX_PAGE}")
+        with self._uow() as uow:
+            cursor = None
+            if before is not None:
+                cursor = uow.access_events.get(resident_id, before)
+                if cursor is None:
+                    # Bad input, not a 404: the page asked for exists; the cursor does not
+                    # (and another resident's event is as unknown as a made-up id).
+                    raise InvalidInput("`before` is not an event in your log")
+            rows = uow.access_events.of_resident(
+                resident_id,
+                limit=limit + 1,
+                before=cursor,
+                service_id=service_id,
+                datatype=datatype,
+                names=names,
+            )
+            names_of = self._service_names(uow, {r.service_id for r in rows if r.service_id})
+            raw = [_item(r, names_of) for r in rows[:limit]]
+        grants = self._grants_of(resident_id, {e.grant_id for e in raw if e.grant_id})
+        now = self._clock.now()
+        items = []
+        for e in raw:
+            grant = grants.get(e.grant_id) if e.grant_id else None
+            nl, en = sentences(
+                EventFacts(
+                    name=e.name,
+                    outcome=e.outcome,
+                    reason=e.reason,
+                    at=e.at,
+                    service_name=e.service_name,
+                    datatype=e.datatype,
+                    action=e.action,
+                    purpose_text=grant.purpose_text if grant else None,
+                    grant_end_reason=grant.end_reason if grant else None,
+                ),
+                now,
+            )
+            items.append(replace(e, text_nl=nl, text_en=en))
+        more = len(rows) > limit
+        return LogPage(tuple(items), items[-1].event_id if more and items else None)
+
+    def _grants_of(self, resident_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID, GrantView]:
+        """The grants of a page (a few), opened with the resident's key; gone ones left out."""
+        found = {}
+        for grant_id in ids:
+            try:
+                found[grant_id] = self._grants.get(resident_id, grant_id)
+            except NotFound:
+                continue
+        return found
+
+    def index_of(self, resident_id: uuid.UUID, event_id: uuid.UUID) -> int | None:
+        """The log index of one of the resident's events (None: not integrated yet);
+        `NotFound` for any other event, also another resident's."""
+        with self._uow() as uow:
+            row = uow.access_events.get(resident_id, event_id)
+            if row is None:
+                raise NotFound("no such event in your log")
+            return row.seq
+
+    def services(self, resident_id: uuid.UUID) -> list[LoggedService]:
+        """The services that appear in the resident's log, by name."""
+        with self._uow() as uow:
+            ids = set(uow.access_events.service_ids(resident_id))
+            names = self._service_names(uow, ids)
+        return sorted(
+            (LoggedService(i, n) for i, n in names.items()), key=lambda s: s.name.casefold()
+        )
+
+    @staticmethod
+    def _service_names(uow: SqlUnitOfWork, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        found = {}
+        for service_id in ids:
+            row = uow.services.get(service_id)
+            if row is not None:
+                found[service_id] = row.name
+        return found
+
+
+def _item(r: AccessEventRow, names: dict[uuid.UUID, str]) -> LogItem:
+    """The row's values, read while its session is open; the sentences follow."""
+    return LogItem(
+        event_id=r.event_id,
+        at=r.at,
+        name=r.name,
+        outcome=r.outcome,
+        reason=r.reason,
+        service_id=r.service_id,
+        service_name=names.get(r.service_id) if r.service_id else None,
+        datatype=r.datatype,
+        action=r.action,
+        grant_id=r.grant_id,
+        index=r.seq,
+        text_nl="",
+        text_en="",
+    )
