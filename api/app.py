@@ -23,7 +23,18 @@ from api.middleware import (
 from api.oauth import endpoints as oauth_endpoints
 from api.oauth.errors import OAuthError, oauth_error_response
 from api.openapi import install_openapi
-from api.routers import audit, auth, events, grants, health, me, records, service, wellknown
+from api.routers import (
+    audit,
+    auditor,
+    auth,
+    events,
+    grants,
+    health,
+    me,
+    records,
+    service,
+    wellknown,
+)
 from api.settings import Settings
 from api.workers import server_workers, workers_lifespan
 from clients.app import AppConfig, create_resident_app
@@ -98,6 +109,7 @@ def create_app(
         health.router,
         wellknown.router,
         audit.router,
+        auditor.router,
         auth.router,
         me.router,
         records.router,

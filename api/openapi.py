@@ -107,6 +107,17 @@ class Surface:
 
 SURFACES = (
     Surface(
+        "auditor",
+        re.compile(r"^/v1/auditor/(events|export/|auth/sign-out)"),
+        problems=frozenset({401, 404, 422, 503}),
+        security=[{"AuditorBearer": []}],
+    ),
+    Surface(
+        "auditor sign-in",
+        re.compile(r"^/v1/auditor/(enrol|auth)/"),
+        problems=frozenset({400, 401, 409, 413, 415, 422, 503}),
+    ),
+    Surface(
         "resident",
         re.compile(r"^/v1/me(/|$)|^/v1/auth/sign-out"),
         problems=frozenset({400, 401, 403, 404, 409, 410, 413, 415, 422, 503}),
@@ -203,6 +214,8 @@ SUCCESS_MEDIA: dict[tuple[str, str], tuple[str, str | None]] = {
     ("post", "/oauth/revoke"): ("200", None),
     ("get", "/.well-known/jwks.json"): ("200", "application/jwk-set+json"),
     ("get", "/v1/audit/checkpoint"): ("200", "text/plain"),
+    ("get", "/v1/auditor/export/jsonl"): ("200", "application/jsonl"),
+    ("get", "/v1/auditor/export/csv"): ("200", "text/csv"),
     ("get", "/v1/me/records/{record_id}/file"): ("200", "application/octet-stream"),
 }
 SECURITY_SCHEMES: dict[str, Any] = {

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit log"])
 Size = Annotated[int | None, Query(ge=0, description="a checkpoint's size (default: latest)")]
 
 
-def _checkpoint(cp: StoredCheckpoint) -> CheckpointOut:
+def checkpoint_out(cp: StoredCheckpoint) -> CheckpointOut:
     return CheckpointOut(size=cp.size, root_hash=b64(cp.root_hash), checkpoint=cp.note)
 
 
@@ -65,7 +65,7 @@ def checkpoints(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CheckpointListOut:
     return CheckpointListOut(
-        checkpoints=[_checkpoint(cp) for cp in c.audit.checkpoints(after=after, limit=limit)]
+        checkpoints=[checkpoint_out(cp) for cp in c.audit.checkpoints(after=after, limit=limit)]
     )
 
 
