@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, get_args
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, false, select
 
 from vault.audit import leaf
 from vault.audit.events import AccessEvent, Outcome, record
@@ -165,8 +165,8 @@ class AuditorQueries:
         resident = None
         if f.subject is not None:
             resident = self._resident_of(f.subject)
-            # An unknown pseudonym matches nothing: the nil id is no resident's.
-            conditions.append(c.resident_id == (resident or leaf.NO_RESIDENT))
+            # An unknown pseudonym matches nothing (not the events of no resident either).
+            conditions.append(c.resident_id == resident if resident else false())
         return conditions, resident
 
     def _log_query(
@@ -239,14 +239,15 @@ class AuditorQueries:
         after = -1
         while batch := self._log.matching(conditions, size=size, after=after, limit=MAX_PAGE):
             for event in batch:
-                row = {"index": str(event.index), "leaf_hash": b64(event.leaf_hash)}
-                row.update({k: v or "" for k, v in event.entry.items()})
-                yield _csv_line([_cell(row.get(k, "")) for k in CSV_COLUMNS])
+                cells = [str(event.index), b64(event.leaf_hash)]
+                cells += [_cell(event.entry.get(k) or "") for k in CSV_COLUMNS[2:]]
+                yield _csv_line(cells)
             after = batch[-1].index
 
 
 def _cell(value: str) -> str:
-    # A spreadsheet runs a cell that starts like a formula: quote it (CSV is for reading).
+    # A spreadsheet runs a cell that starts like a formula: quote it (CSV is for reading;
+    # the JSONL export has every value exactly).
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 

@@ -145,13 +145,12 @@ class AuditorService:
     def all(self) -> list[AuditorInfo]:
         with self._uow() as uow:
             rows = uow.session.scalars(select(AuditorRow).order_by(AuditorRow.created_at)).all()
-            counts = dict(
-                uow.session.execute(
-                    select(AuditorCredentialRow.auditor_id, func.count()).group_by(
-                        AuditorCredentialRow.auditor_id
-                    )
-                ).tuples()
-            )
+            counted = uow.session.execute(
+                select(AuditorCredentialRow.auditor_id, func.count()).group_by(
+                    AuditorCredentialRow.auditor_id
+                )
+            ).all()
+            counts = {row[0]: int(row[1]) for row in counted}
             return [self._info(r, counts.get(r.auditor_id, 0)) for r in rows]
 
     def remove(self, auditor_id_or_name: str) -> AuditorInfo:
