@@ -90,6 +90,7 @@ REASONS = {
 }
 NEEDS_BODY = frozenset({400, 413, 415})
 NEEDS_PATH_PARAMETER = frozenset({404})
+LOG_POSITIONS = frozenset({"size", "old", "new", "index"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +274,12 @@ def document(spec: dict[str, Any]) -> dict[str, Any]:
                     op["responses"][success]["content"] = {media: {"schema": {}}}
             has_body = "requestBody" in op
             has_path_parameter = "{" in path
+            # A checkpoint size or log index may name none there is: a 404 without a path
+            # parameter (the audit log's routes).
+            names_checkpoint = any(
+                p.get("in") == "query" and p.get("name") in LOG_POSITIONS
+                for p in op.get("parameters", [])
+            )
             responses = op["responses"]
             responses.pop("422", None)  # FastAPI's own shape; ours is a problem
             wanted = [(status, PROBLEM_JSON, "Problem") for status in surface.problems] + [
@@ -282,7 +289,7 @@ def document(spec: dict[str, Any]) -> dict[str, Any]:
             for status, error_media, schema in sorted(wanted):
                 if status in NEEDS_BODY and not has_body:
                     continue
-                if status in NEEDS_PATH_PARAMETER and not has_path_parameter:
+                if status in NEEDS_PATH_PARAMETER and not (has_path_parameter or names_checkpoint):
                     continue
                 if status == 422 and not (has_body or op.get("parameters")):
                     continue

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
 from api.deps import AuditorDep, ContainerDep
-from api.routers.audit import checkpoint_out
+from api.routers.audit import MAX_POSITION, checkpoint_out
 from api.schemas.auditor import (
     AuditorAssertionIn,
     AuditorSignedInOut,
@@ -62,7 +62,10 @@ def event_filter(
 
 FilterDep = Annotated[EventFilter, Depends(event_filter)]
 Size = Annotated[
-    int | None, Query(ge=0, description="read in the checkpoint of this size (default: latest)")
+    int | None,
+    Query(
+        ge=0, le=MAX_POSITION, description="read in the checkpoint of this size (default: latest)"
+    ),
 ]
 
 
@@ -101,7 +104,9 @@ def events(
     session: AuditorDep,
     c: ContainerDep,
     f: FilterDep,
-    after: Annotated[int, Query(ge=-1, description="only indices greater than this")] = -1,
+    after: Annotated[
+        int, Query(ge=-1, le=MAX_POSITION, description="only indices greater than this")
+    ] = -1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     size: Size = None,
 ) -> EventPageOut:
