@@ -343,7 +343,10 @@ def test_pages_are_pinned_to_a_checkpoint_and_cover_everything_once(
         {"since": "2026-12-02T10:00:00Z", "until": "2026-12-02T09:00:00Z"},
         {"since": "2026-12-02T10:00:00"},  # no time zone
         {"since": "yesterday"},
+        {"since": "0001-01-01T00:00:00+01:00"},  # before year 1 in UTC
         {"outcome": "maybe"},
+        {"purpose": "https://w3id.org/dpv#\x00"},
+        {"purpose": "not a uri"},
         {"subject": "not-a-pseudonym"},
         {"subject": "A" * 64},
         {"service": "not-a-uuid"},

@@ -23,7 +23,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, get_args
 
 from sqlalchemy import ColumnElement, false, select
@@ -38,6 +38,7 @@ from vault.storage.orm import AccessEventRow, ResidentRow
 from vault.storage.unit_of_work import UnitOfWorkFactory
 
 _SUBJECT = re.compile(r"[0-9a-f]{64}")
+_PURPOSE = re.compile(r"[!-~]{1,200}")  # printable ASCII, no space: what a URI is made of
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 MAX_PAGE = 1000
 # The flat columns of a CSV export: the index and leaf hash, then every member of an entry.
@@ -88,11 +89,17 @@ class EventFilter:
             moment = getattr(self, name)
             if moment is not None and moment.tzinfo is None:
                 raise InvalidInput(f"`{name}` needs a time zone (e.g. 2026-12-02T09:00:00Z)")
+            if moment is not None:
+                try:
+                    object.__setattr__(self, name, moment.astimezone(UTC))
+                except OverflowError as e:  # e.g. 0001-01-01T00:00:00+01:00
+                    raise InvalidInput(f"`{name}` is out of range") from e
         if self.since and self.until and self.since >= self.until:
             raise InvalidInput("`since` must be before `until`")
         if self.outcome is not None and self.outcome not in OUTCOMES:
             raise InvalidInput(f"`outcome` is one of {', '.join(OUTCOMES)}")
-        if self.purpose is not None and not 1 <= len(self.purpose) <= 200:
+        if self.purpose is not None and not _PURPOSE.fullmatch(self.purpose):
+            # A URI has no spaces or control characters (PostgreSQL refuses a NUL outright).
             raise InvalidInput("`purpose` is a purpose URI of at most 200 characters")
         if self.subject is not None and not _SUBJECT.fullmatch(self.subject):
             raise InvalidInput("`subject` is a pseudonym as entries show it: 64 hex digits")
