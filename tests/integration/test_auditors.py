@@ -111,6 +111,58 @@ def test_an_auditor_enrols_with_the_code_once_and_signs_in_with_the_passkey(
     assert (listed.status, listed.passkeys) == ("active", 1)
 
 
+def test_two_ceremonies_started_with_one_code_enrol_only_once(
+    client: TestClient, container: Container
+) -> None:
+    made = container.auditors.appoint("A. Twice")
+    started = [
+        client.post("/v1/auditor/enrol/options", json={"code": made.code}).json() for _ in range(2)
+    ]
+    outcomes = [
+        client.post(
+            "/v1/auditor/enrol/verify",
+            json={
+                "flow_id": ceremony["flow_id"],
+                "code": made.code,
+                "credential": SoftPasskey().create(ceremony["public_key"]),
+            },
+        ).status_code
+        for ceremony in started
+    ]
+    assert outcomes == [201, 401]
+    [listed] = [a for a in container.auditors.all() if a.name == "A. Twice"]
+    assert listed.passkeys == 1
+
+
+def test_an_auditor_enrolment_cannot_finish_as_a_resident_sign_up(
+    client: TestClient, container: Container
+) -> None:
+    made = container.auditors.appoint("A. Cross")
+    ceremony = client.post("/v1/auditor/enrol/options", json={"code": made.code}).json()
+    done = client.post(
+        "/v1/auth/passkeys/register/verify",
+        json={
+            "flow_id": ceremony["flow_id"],
+            "display_name": "Mallory",
+            "credential": SoftPasskey().create(ceremony["public_key"]),
+        },
+    )
+    assert done.status_code == 401
+    # And a resident's sign-up cannot finish as an auditor's enrolment.
+    resident = client.post("/v1/auth/passkeys/register/options", json={"display_name": "Anna"})
+    flow = resident.json()
+    done = client.post(
+        "/v1/auditor/enrol/verify",
+        json={
+            "flow_id": flow["flow_id"],
+            "code": made.code,
+            "credential": SoftPasskey().create(flow["public_key"]),
+        },
+    )
+    assert done.status_code == 401
+    assert enrol(client, made.code, SoftPasskey())["status"] == 201  # the code is unspent
+
+
 def test_the_code_is_stored_only_as_a_keyed_hash(client: TestClient, container: Container) -> None:
     from sqlalchemy import select
 
