@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, get_args
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, Table, bindparam, false, select, update
 
 from vault.audit import leaf
 from vault.audit.events import AccessEvent, Outcome, record
@@ -41,6 +41,8 @@ _SUBJECT = re.compile(r"[0-9a-f]{64}")
 _PURPOSE = re.compile(r"[!-~]{1,200}")  # printable ASCII, no space: what a URI is made of
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 MAX_PAGE = 1000
+_FILL_BATCH = 5000
+_RESIDENTS: Table = ResidentRow.__table__  # type: ignore[assignment]
 # The flat columns of a CSV export: the index and leaf hash, then every member of an entry.
 CSV_COLUMNS = (
     "index",
@@ -140,21 +142,32 @@ class AuditorQueries:
         self._uow = uow
         self._log = log
         self._clock = clock
-        # pseudonym -> resident id, for the residents seen so far (residents only grow).
-        self._pseudonyms: dict[str, uuid.UUID] = {}
 
     def _resident_of(self, subject: str) -> uuid.UUID | None:
-        """The resident a pseudonym names, or None. Hashes each resident id once per process
-        (a scan of table residents the first time, then of the new ones only): the keyed
-        hash cannot be reversed, and must not be stored next to the ids it hides."""
-        found = self._pseudonyms.get(subject)
-        if found is not None:
-            return found
+        """The resident a pseudonym names, or None. The keyed hash cannot be reversed, so
+        each resident's is computed once and kept in `residents.audit_subject` (indexed):
+        the residents without one yet (new since the last lookup) are filled in first."""
         with self._uow() as uow:
-            ids = uow.session.scalars(select(ResidentRow.resident_id)).all()
-        for resident_id in ids:
-            self._pseudonyms.setdefault(self._log.subject_hash(str(resident_id)), resident_id)
-        return self._pseudonyms.get(subject)
+            while True:
+                missing = uow.session.scalars(
+                    select(ResidentRow.resident_id)
+                    .where(ResidentRow.audit_subject.is_(None))
+                    .limit(_FILL_BATCH)
+                ).all()
+                if not missing:
+                    break
+                # On the connection: the ORM would take this for a bulk update by key.
+                uow.session.connection().execute(
+                    update(_RESIDENTS)
+                    .where(_RESIDENTS.c.resident_id == bindparam("rid"))
+                    .values(audit_subject=bindparam("subject")),
+                    [{"rid": r, "subject": self._log.subject_hash(str(r))} for r in missing],
+                )
+                uow.commit()
+            found: uuid.UUID | None = uow.session.scalar(
+                select(ResidentRow.resident_id).where(ResidentRow.audit_subject == subject)
+            )
+            return found
 
     def _conditions(self, f: EventFilter) -> tuple[list[ColumnElement[bool]], uuid.UUID | None]:
         c = AccessEventRow.__table__.c

@@ -87,6 +87,10 @@ class ResidentRow(Base):
     dek_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+    # The resident's pseudonym in the audit log (`subject`, a keyed hash), filled in by
+    # vault/audit/search.py when an auditor first filters on one, so it is found by index.
+    # It links no more than access_events already does (they carry resident_id in clear).
+    audit_subject: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class DataKeyRow(Base):
