@@ -66,6 +66,7 @@ CSV_COLUMNS = (
     "datatype",
     "action",
     "purpose",
+    "legal_basis",
     "trace_id",
     "span_id",
     "parent_span_id",
