@@ -25,6 +25,7 @@ from api.oauth.errors import OAuthError, oauth_error_response
 from api.openapi import install_openapi
 from api.routers import (
     audit,
+    auditor,
     auth,
     events,
     grants,
@@ -109,6 +110,7 @@ def create_app(
         health.router,
         wellknown.router,
         audit.router,
+        auditor.router,
         auth.router,
         my_log.router,
         me.router,

@@ -26,6 +26,7 @@ from keys.unsafe import UnsafeMemoryKekBackend
 from vault.audit.events import AccessLog
 from vault.audit.log import Integrator, LogReader
 from vault.audit.resident_log import ResidentLog
+from vault.audit.search import AuditorQueries
 from vault.events.delivery import OutboxDelivery
 from vault.events.feed import EventFeed
 from vault.events.model import PushPolicy
@@ -33,6 +34,7 @@ from vault.events.outbox import OutboxWriter
 from vault.grants.access import ServiceAccess
 from vault.grants.service import GrantPolicySettings, GrantService
 from vault.grants.tokens import TokenService
+from vault.identity.auditors import AuditorService
 from vault.identity.service import IdentityPolicy, IdentityService
 from vault.keyring.service import KeyRotationService
 from vault.ports import Clock, SystemClock
@@ -163,19 +165,17 @@ def build_container(
         http=httpx.Client(timeout=5.0, follow_redirects=False),
         clock=the_clock,
     )
-    identity = IdentityService(
-        uow=uow,
-        keys=vault_keys,
-        hasher=hasher,
-        clock=the_clock,
-        policy=IdentityPolicy(
-            rp_id=settings.rp_id,
-            rp_name=settings.rp_name,
-            origin=f"{origin.scheme}://{origin.netloc}",
-            session_idle=timedelta(minutes=settings.session_idle_minutes),
-            session_max=timedelta(hours=settings.session_max_hours),
-        ),
+    identity_policy = IdentityPolicy(
+        rp_id=settings.rp_id,
+        rp_name=settings.rp_name,
+        origin=f"{origin.scheme}://{origin.netloc}",
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
+        session_max=timedelta(hours=settings.session_max_hours),
     )
+    identity = IdentityService(
+        uow=uow, keys=vault_keys, hasher=hasher, clock=the_clock, policy=identity_policy
+    )
+    audit_reader = LogReader(uow=uow, subject_hash=subject_hash)
     return Container(
         settings=settings,
         engine=engine,
@@ -186,9 +186,12 @@ def build_container(
         signing=signing,
         log_key=log_key,
         integrator=Integrator(uow=uow, clock=the_clock, signer=log_key, subject_hash=subject_hash),
-        audit=LogReader(uow=uow, subject_hash=subject_hash),
+        audit=audit_reader,
         resident_log=ResidentLog(uow=uow, grants=grants, clock=the_clock),
         identity=identity,
+        # Same relying party and session lifetimes as residents; other principals.
+        auditors=AuditorService(uow=uow, hasher=hasher, clock=the_clock, policy=identity_policy),
+        auditor_queries=AuditorQueries(uow=uow, log=audit_reader, clock=the_clock),
         residents=residents,
         records=records,
         exporter=VaultExporter(records=records, residents=residents, clock=the_clock),

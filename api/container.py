@@ -17,12 +17,14 @@ from keys.signing import SigningKeyring
 from vault.audit.events import AccessLog
 from vault.audit.log import Integrator, LogReader
 from vault.audit.resident_log import ResidentLog
+from vault.audit.search import AuditorQueries
 from vault.events.delivery import OutboxDelivery
 from vault.events.feed import EventFeed
 from vault.events.outbox import OutboxWriter
 from vault.grants.access import ServiceAccess
 from vault.grants.service import GrantService
 from vault.grants.tokens import TokenService
+from vault.identity.auditors import AuditorService
 from vault.identity.service import IdentityService
 from vault.keyring.service import KeyRotationService
 from vault.ports import Clock
@@ -50,6 +52,9 @@ class Container:
     audit: LogReader
     resident_log: ResidentLog  # a resident's own events, as sentences (/v1/me/log)
     identity: IdentityService
+    # Auditors (docs/auditors.md): their sign-in, and what they may read of the log.
+    auditors: AuditorService
+    auditor_queries: AuditorQueries
     residents: ResidentService
     records: RecordService
     exporter: VaultExporter

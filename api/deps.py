@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: the container, and the signed-in resident's session."""
+"""Request-scoped dependencies: the container, and the signed-in resident's or auditor's session."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.container import Container
 from vault.errors import AuthenticationFailed
+from vault.identity.auditors import AuditorSession
 from vault.identity.service import SessionInfo
 
 _bearer = HTTPBearer(auto_error=False, description="A resident session token (rgs_...)")
+_auditor_bearer = HTTPBearer(
+    auto_error=False, scheme_name="AuditorBearer", description="An auditor session token (rga_...)"
+)
 
 
 def container(request: Request) -> Container:
@@ -29,5 +33,17 @@ def resident_session(
     return container(request).identity.authenticate(credentials.credentials)
 
 
+def auditor_session(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_auditor_bearer)],
+) -> AuditorSession:
+    """The signed-in auditor. Every /v1/auditor route after sign-in depends on this; a
+    resident's session is refused here, as an auditor's is by `resident_session`."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationFailed("not signed in as an auditor")
+    return container(request).auditors.authenticate(credentials.credentials)
+
+
 ContainerDep = Annotated[Container, Depends(container)]
 SessionDep = Annotated[SessionInfo, Depends(resident_session)]
+AuditorDep = Annotated[AuditorSession, Depends(auditor_session)]

@@ -90,6 +90,7 @@ REASONS = {
 }
 NEEDS_BODY = frozenset({400, 413, 415})
 NEEDS_PATH_PARAMETER = frozenset({404})
+LOG_POSITIONS = frozenset({"size", "old", "new", "index"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,17 @@ class Surface:
 
 
 SURFACES = (
+    Surface(
+        "auditor",
+        re.compile(r"^/v1/auditor/(events|export/|auth/sign-out)"),
+        problems=frozenset({401, 404, 422, 503}),
+        security=[{"AuditorBearer": []}],
+    ),
+    Surface(
+        "auditor sign-in",
+        re.compile(r"^/v1/auditor/(enrol|auth)/"),
+        problems=frozenset({400, 401, 409, 413, 415, 422, 503}),
+    ),
     Surface(
         "resident",
         re.compile(r"^/v1/me(/|$)|^/v1/auth/sign-out"),
@@ -204,6 +216,8 @@ SUCCESS_MEDIA: dict[tuple[str, str], tuple[str, str | None]] = {
     ("get", "/.well-known/jwks.json"): ("200", "application/jwk-set+json"),
     ("get", "/v1/audit/checkpoint"): ("200", "text/plain"),
     ("get", "/v1/audit/tile/{path}"): ("200", "application/octet-stream"),
+    ("get", "/v1/auditor/export/jsonl"): ("200", "application/jsonl"),
+    ("get", "/v1/auditor/export/csv"): ("200", "text/csv"),
     ("get", "/v1/me/records/{record_id}/file"): ("200", "application/octet-stream"),
 }
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -261,6 +275,12 @@ def document(spec: dict[str, Any]) -> dict[str, Any]:
                     op["responses"][success]["content"] = {media: {"schema": {}}}
             has_body = "requestBody" in op
             has_path_parameter = "{" in path
+            # A checkpoint size or log index may name none there is: a 404 without a path
+            # parameter (the audit log's routes).
+            names_checkpoint = any(
+                p.get("in") == "query" and p.get("name") in LOG_POSITIONS
+                for p in op.get("parameters", [])
+            )
             responses = op["responses"]
             responses.pop("422", None)  # FastAPI's own shape; ours is a problem
             wanted = [(status, PROBLEM_JSON, "Problem") for status in surface.problems] + [
@@ -270,7 +290,7 @@ def document(spec: dict[str, Any]) -> dict[str, Any]:
             for status, error_media, schema in sorted(wanted):
                 if status in NEEDS_BODY and not has_body:
                     continue
-                if status in NEEDS_PATH_PARAMETER and not has_path_parameter:
+                if status in NEEDS_PATH_PARAMETER and not (has_path_parameter or names_checkpoint):
                     continue
                 if status == 422 and not (has_body or op.get("parameters")):
                     continue

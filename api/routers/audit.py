@@ -28,10 +28,16 @@ from vault.errors import NotFound
 
 router = APIRouter(prefix="/v1/audit", tags=["audit log"])
 
-Size = Annotated[int | None, Query(ge=0, description="a checkpoint's size (default: latest)")]
+# Positions in the log are 63-bit (BigInteger): a larger number names nothing and would not
+# fit a database integer, so it is refused as invalid input.
+MAX_POSITION = 2**63 - 1
+Size = Annotated[
+    int | None,
+    Query(ge=0, le=MAX_POSITION, description="a checkpoint's size (default: latest)"),
+]
 
 
-def _checkpoint(cp: StoredCheckpoint) -> CheckpointOut:
+def checkpoint_out(cp: StoredCheckpoint) -> CheckpointOut:
     return CheckpointOut(size=cp.size, root_hash=b64(cp.root_hash), checkpoint=cp.note)
 
 
@@ -85,17 +91,19 @@ def tile(c: ContainerDep, path: str) -> Response:
 @router.get("/checkpoints", summary="The checkpoint history, oldest first")
 def checkpoints(
     c: ContainerDep,
-    after: Annotated[int, Query(ge=-1, description="only sizes greater than this")] = -1,
+    after: Annotated[
+        int, Query(ge=-1, le=MAX_POSITION, description="only sizes greater than this")
+    ] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CheckpointListOut:
     return CheckpointListOut(
-        checkpoints=[_checkpoint(cp) for cp in c.audit.checkpoints(after=after, limit=limit)]
+        checkpoints=[checkpoint_out(cp) for cp in c.audit.checkpoints(after=after, limit=limit)]
     )
 
 
 @router.get("/proof/inclusion", summary="Proof that entry `index` is in a checkpoint")
 def inclusion(
-    c: ContainerDep, index: Annotated[int, Query(ge=0)], size: Size = None
+    c: ContainerDep, index: Annotated[int, Query(ge=0, le=MAX_POSITION)], size: Size = None
 ) -> InclusionProofOut:
     return inclusion_out(c.audit.inclusion(index, size))
 
@@ -103,7 +111,7 @@ def inclusion(
 @router.get("/proof/consistency", summary="Proof that an older checkpoint is a prefix of a newer")
 def consistency(
     c: ContainerDep,
-    old: Annotated[int, Query(ge=0, description="the older checkpoint's size")],
+    old: Annotated[int, Query(ge=0, le=MAX_POSITION, description="the older checkpoint's size")],
     new: Size = None,
 ) -> ConsistencyProofOut:
     proof = c.audit.consistency(old, new)

@@ -27,6 +27,7 @@ from clients.cli import audit
 from clients.cli.service import service_app
 from keys.errors import KeysError
 from vault.errors import VaultError
+from vault.identity.auditors import AuditorInfo
 from vault.services.service import ServiceInfo
 from vault.storage.engine import build_engine
 from vault.storage.migrate import (
@@ -427,6 +428,79 @@ def services_rotate_keys(
     except VaultError as e:
         raise _fail(e.detail) from e
     console.print(f"new keys registered for {info.client_id}")
+
+
+# -- auditors (docs/auditors.md) ------------------------------------------------------------
+
+auditors_app = typer.Typer(
+    help="Auditors: appointed here, they sign in with a passkey and read the log's metadata.",
+    no_args_is_help=True,
+)
+app.add_typer(auditors_app, name="auditors")
+
+
+def _auditor_json(info: AuditorInfo) -> dict[str, object]:
+    return {
+        "auditor_id": str(info.auditor_id),
+        "name": info.name,
+        "status": info.status,
+        "passkeys": info.passkeys,
+        "created_at": info.created_at.isoformat(),
+        "enrolled_at": info.enrolled_at.isoformat() if info.enrolled_at else None,
+    }
+
+
+@auditors_app.command("add")
+def auditors_add(
+    name: str = typer.Argument(..., help="Who is appointed (a label, e.g. 'A. Jansen, ADR')"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """Appoint an auditor; prints a one-time enrolment code (shown once, valid 24 hours)."""
+    c = _container()
+    try:
+        made = c.auditors.appoint(name)
+    except VaultError as e:
+        raise _fail(e.detail) from e
+    enrol = f"{c.settings.public_url}/v1/auditor/enrol/options"
+    if as_json:
+        body = _auditor_json(made.auditor)
+        body.update(code=made.code, expires_at=made.expires_at.isoformat(), enrol_url=enrol)
+        print(json.dumps(body, indent=2))
+        return
+    console.print(f"auditor {made.auditor.name} appointed ({made.auditor.auditor_id})")
+    console.print(f"enrolment code (shown once): [bold]{made.code}[/bold]")
+    console.print(f"valid until {made.expires_at.isoformat()}; the auditor enrols at {enrol}")
+
+
+@auditors_app.command("list")
+def auditors_list(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """Every auditor, also removed ones."""
+    infos = _container().auditors.all()
+    if as_json:
+        print(json.dumps([_auditor_json(i) for i in infos], indent=2))
+        return
+    table = Table(title="Auditors")
+    for column in ("auditor_id", "name", "status", "passkeys", "created_at"):
+        table.add_column(column)
+    for i in infos:
+        table.add_row(
+            str(i.auditor_id), i.name, i.status, str(i.passkeys), i.created_at.isoformat()
+        )
+    console.print(table)
+
+
+@auditors_app.command("remove")
+def auditors_remove(
+    auditor: str = typer.Argument(..., help="The auditor's id or name"),
+) -> None:
+    """Remove an auditor: their passkeys are deleted and their sessions end at once."""
+    try:
+        info = _container().auditors.remove(auditor)
+    except VaultError as e:
+        raise _fail(e.detail) from e
+    console.print(f"auditor {info.name} ({info.auditor_id}) is removed")
 
 
 # -- events to services (docs/events.md) ----------------------------------------------------

@@ -34,6 +34,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.container import Container
+from support.auditors import Auditor, appoint
+from support.auditors import sign_in as auditor_sign_in
 from support.residents import Resident, sign_in, sign_up
 from support.service_client import ASSERTION_TYPE, ServiceAgent, register_clinic_and_school
 
@@ -88,6 +90,7 @@ class Fuzzing:
     clinic: ServiceAgent
     scene: Scene
     turn: itertools.count[int]
+    auditor: Auditor
 
     def aimed(self) -> bool:
         """Every other positive example aims at real things."""
@@ -96,6 +99,10 @@ class Fuzzing:
     def credentials(self, method: str, path: str) -> dict[str, str]:
         if path.startswith("/v1/me") or path.startswith("/v1/auth/sign-out"):
             return self.scene.anna.headers
+        if path.startswith(
+            ("/v1/auditor/events", "/v1/auditor/export/", "/v1/auditor/auth/sign-out")
+        ):
+            return self.auditor.headers
         if path.startswith("/v1/service/records") or path.startswith("/v1/service/grant"):
             token = self.scene.access_token
             return {
@@ -120,6 +127,8 @@ class Fuzzing:
         path = case.formatted_path
         if path.startswith("/v1/auth/sign-out"):
             sign_in(self.client, self.scene.anna)
+        if path.startswith("/v1/auditor/auth/sign-out"):
+            auditor_sign_in(self.client, self.auditor)
         label = f"{case.method} {path}"
         if status < 300 and any(label.endswith(d) or label == d for d in DESTRUCTIVE):
             self.scene = new_scene(self.client, self.clinic)
@@ -128,7 +137,10 @@ class Fuzzing:
 @pytest.fixture
 def fuzzing(client: TestClient, container: Container) -> Fuzzing:
     clinic, _ = register_clinic_and_school(container, client)
-    return Fuzzing(client, clinic, new_scene(client, clinic), itertools.count())
+    scene = new_scene(client, clinic)
+    container.integrator.run_once()  # a checkpoint for the auditor routes to read in
+    auditor = appoint(client, container)
+    return Fuzzing(client, clinic, scene, itertools.count(), auditor)
 
 
 def fuzz(operation: Any, mode: GenerationMode, f: Fuzzing, seen: set[int]) -> None:

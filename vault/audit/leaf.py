@@ -42,6 +42,11 @@ _COPIED = (
 )
 _IDS = ("event_id", "service_id", "grant_id", "procedure_id", "record_id")
 
+# Events that concern no resident (an auditor's query of the whole log, for one) are stored
+# under the nil UUID, since access_events has resident_id in its key; their entry has
+# `subject: null` and `subject_id_type: null` (docs/audit-format.md).
+NO_RESIDENT = uuid.UUID(int=0)
+
 SubjectHash = Callable[[str], str]
 """Keyed hash of a person's id (`keys.secrets` purpose "audit-subject"), as lowercase hex."""
 
@@ -72,8 +77,9 @@ def entry(row: Mapping[Any, Any], subject_hash: SubjectHash) -> dict[str, str | 
     out["start_time"] = at
     out["end_time"] = at  # an event records one moment: the decision or the change
     out["status_code"] = "ERROR" if row["outcome"] == "deny" else "OK"
-    out["subject"] = subject_hash(str(row["resident_id"]))
-    out["subject_id_type"] = SUBJECT_ID_TYPE
+    resident = uuid.UUID(str(row["resident_id"]))
+    out["subject"] = None if resident == NO_RESIDENT else subject_hash(str(resident))
+    out["subject_id_type"] = None if resident == NO_RESIDENT else SUBJECT_ID_TYPE
     actor_id = row["actor_id"]
     out["actor_id"] = (
         None

@@ -120,6 +120,139 @@ def _token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+# -- the WebAuthn ceremony, for every kind of principal (residents here, auditors in
+# vault/identity/auditors.py): challenges in the database, verification by `webauthn`. ------
+
+
+def start_challenge(
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    policy: IdentityPolicy,
+    purpose: str,
+    subject_id: uuid.UUID | None,
+) -> tuple[uuid.UUID, bytes, datetime]:
+    """A new single-use challenge for `purpose`, bound to `subject_id` (a resident or an
+    auditor, or None for a discoverable sign-in); returns (flow id, challenge, expiry)."""
+    now = clock.now()
+    uow.auth.purge_challenges(now - timedelta(hours=1))
+    flow_id, challenge = uuid.uuid4(), secrets.token_bytes(32)
+    expires = now + policy.challenge_ttl
+    uow.auth.add(
+        AuthChallengeRow(
+            challenge_id=flow_id,
+            purpose=purpose,
+            challenge=challenge,
+            resident_id=subject_id,
+            expires_at=expires,
+            used_at=None,
+        )
+    )
+    return flow_id, challenge, expires
+
+
+def consume_challenge(
+    uow: SqlUnitOfWork, clock: Clock, flow_id: uuid.UUID, purpose: str
+) -> AuthChallengeRow:
+    """Mark the challenge used now, whatever follows: a second attempt always fails. A
+    challenge of another purpose (another ceremony, another kind of principal) is refused."""
+    row = uow.auth.challenge(flow_id)
+    now = clock.now()
+    if row is None or row.purpose != purpose or row.used_at is not None or row.expires_at < now:
+        raise AuthenticationFailed("this sign-in attempt has expired or was already used")
+    row.used_at = now
+    uow.commit()
+    return row
+
+
+def verify_registration(
+    policy: IdentityPolicy, challenge: bytes, credential: dict[str, Any]
+) -> Any:
+    """The `webauthn` verification of a new passkey (user verification required)."""
+    try:
+        return webauthn.verify_registration_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=policy.rp_id,
+            expected_origin=policy.origin,
+            require_user_verification=True,
+        )
+    except (WebAuthnException, ValueError, KeyError, TypeError) as e:
+        raise AuthenticationFailed("the passkey could not be verified") from e
+
+
+def credential_id_of(credential: dict[str, Any]) -> bytes:
+    """The raw credential id of an assertion, to look its public key up."""
+    try:
+        return base64url_to_bytes(str(credential["rawId"]))
+    except (KeyError, ValueError, TypeError) as e:
+        raise AuthenticationFailed("the passkey answer is incomplete") from e
+
+
+def verify_assertion(
+    policy: IdentityPolicy,
+    challenge: bytes,
+    credential: dict[str, Any],
+    public_key: bytes,
+    sign_count: int,
+) -> int:
+    """Check a sign-in assertion against the stored public key; returns the new sign count."""
+    try:
+        verified = webauthn.verify_authentication_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=policy.rp_id,
+            expected_origin=policy.origin,
+            credential_public_key=public_key,
+            credential_current_sign_count=sign_count,
+            require_user_verification=True,
+        )
+    except (WebAuthnException, ValueError, KeyError, TypeError) as e:
+        raise AuthenticationFailed("the passkey could not be verified") from e
+    return int(verified.new_sign_count)
+
+
+def registration_options(
+    policy: IdentityPolicy,
+    *,
+    user_id: bytes,
+    name: str,
+    challenge: bytes,
+    exclude: list[bytes] | None = None,
+) -> dict[str, Any]:
+    """Options for a new discoverable passkey with user verification, as browser JSON."""
+    options = webauthn.generate_registration_options(
+        rp_id=policy.rp_id,
+        rp_name=policy.rp_name,
+        user_id=user_id,
+        user_name=name,
+        user_display_name=name,
+        challenge=challenge,
+        timeout=int(policy.challenge_ttl.total_seconds() * 1000),
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=c) for c in exclude or []],
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+    )
+    loaded: dict[str, Any] = json.loads(webauthn.options_to_json(options))
+    return loaded
+
+
+def authentication_options(
+    policy: IdentityPolicy, *, challenge: bytes, allow: list[bytes] | None = None
+) -> dict[str, Any]:
+    """Options for a sign-in assertion (any discoverable passkey, or only `allow`)."""
+    options = webauthn.generate_authentication_options(
+        rp_id=policy.rp_id,
+        challenge=challenge,
+        timeout=int(policy.challenge_ttl.total_seconds() * 1000),
+        allow_credentials=[PublicKeyCredentialDescriptor(id=c) for c in allow or []] or None,
+        user_verification=UserVerificationRequirement.REQUIRED,
+    )
+    loaded: dict[str, Any] = json.loads(webauthn.options_to_json(options))
+    return loaded
+
+
 def normalise_recovery_code(code: str) -> str:
     cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
     return cleaned.translate(str.maketrans("OIL", "011"))
@@ -140,60 +273,27 @@ class IdentityService:
         self._hasher = hasher
         self._clock = clock
         self._policy = policy
-        # What the browser waits for is what the server accepts: the challenge's lifetime.
-        self._timeout_ms = int(policy.challenge_ttl.total_seconds() * 1000)
 
     # -- ceremonies ------------------------------------------------------------------------
 
     def _start(
         self, uow: SqlUnitOfWork, purpose: str, resident_id: uuid.UUID | None
     ) -> tuple[uuid.UUID, bytes, datetime]:
-        now = self._clock.now()
-        uow.auth.purge_challenges(now - timedelta(hours=1))
-        flow_id, challenge = uuid.uuid4(), secrets.token_bytes(32)
-        expires = now + self._policy.challenge_ttl
-        uow.auth.add(
-            AuthChallengeRow(
-                challenge_id=flow_id,
-                purpose=purpose,
-                challenge=challenge,
-                resident_id=resident_id,
-                expires_at=expires,
-                used_at=None,
-            )
-        )
-        return flow_id, challenge, expires
+        return start_challenge(uow, self._clock, self._policy, purpose, resident_id)
 
     def _consume(self, uow: SqlUnitOfWork, flow_id: uuid.UUID, purpose: str) -> AuthChallengeRow:
-        """Mark the challenge used now, whatever follows: a second attempt always fails."""
-        row = uow.auth.challenge(flow_id)
-        now = self._clock.now()
-        if row is None or row.purpose != purpose or row.used_at is not None or row.expires_at < now:
-            raise AuthenticationFailed("this sign-in attempt has expired or was already used")
-        row.used_at = now
-        uow.commit()
-        return row
+        return consume_challenge(uow, self._clock, flow_id, purpose)
 
     def begin_registration(self, display_name: str) -> Ceremony:
         name = _clean_display_name(display_name)
         resident_id = uuid.uuid4()
         with self._uow() as uow:
             flow_id, challenge, expires = self._start(uow, "register", resident_id)
-            options = webauthn.generate_registration_options(
-                rp_id=self._policy.rp_id,
-                rp_name=self._policy.rp_name,
-                user_id=resident_id.bytes,
-                user_name=name,
-                user_display_name=name,
-                challenge=challenge,
-                timeout=self._timeout_ms,
-                authenticator_selection=AuthenticatorSelectionCriteria(
-                    resident_key=ResidentKeyRequirement.REQUIRED,
-                    user_verification=UserVerificationRequirement.REQUIRED,
-                ),
+            options = registration_options(
+                self._policy, user_id=resident_id.bytes, name=name, challenge=challenge
             )
             uow.commit()
-        return Ceremony(flow_id, json.loads(webauthn.options_to_json(options)), expires)
+        return Ceremony(flow_id, options, expires)
 
     def finish_registration(
         self, flow_id: uuid.UUID, credential: dict[str, Any], display_name: str
@@ -203,16 +303,7 @@ class IdentityService:
             row = self._consume(uow, flow_id, "register")
             if row.resident_id is None:
                 raise AuthenticationFailed("this sign-up attempt is not valid")
-            try:
-                verified = webauthn.verify_registration_response(
-                    credential=credential,
-                    expected_challenge=row.challenge,
-                    expected_rp_id=self._policy.rp_id,
-                    expected_origin=self._policy.origin,
-                    require_user_verification=True,
-                )
-            except (WebAuthnException, ValueError, KeyError, TypeError) as e:
-                raise AuthenticationFailed("the passkey could not be verified") from e
+            verified = verify_registration(self._policy, row.challenge, credential)
             if uow.auth.credential(verified.credential_id) is not None:
                 raise AuthenticationFailed("this passkey is already registered")
             now = self._clock.now()
@@ -237,14 +328,9 @@ class IdentityService:
     def begin_login(self) -> Ceremony:
         with self._uow() as uow:
             flow_id, challenge, expires = self._start(uow, "login", None)
-            options = webauthn.generate_authentication_options(
-                rp_id=self._policy.rp_id,
-                challenge=challenge,
-                timeout=self._timeout_ms,
-                user_verification=UserVerificationRequirement.REQUIRED,
-            )
+            options = authentication_options(self._policy, challenge=challenge)
             uow.commit()
-        return Ceremony(flow_id, json.loads(webauthn.options_to_json(options)), expires)
+        return Ceremony(flow_id, options, expires)
 
     def finish_login(self, flow_id: uuid.UUID, credential: dict[str, Any]) -> SignedIn:
         with self._uow() as uow:
@@ -260,29 +346,16 @@ class IdentityService:
     def _verify_assertion(
         self, uow: SqlUnitOfWork, row: AuthChallengeRow, credential: dict[str, Any]
     ) -> PasskeyCredentialRow:
-        try:
-            raw_id = base64url_to_bytes(str(credential["rawId"]))
-        except (KeyError, ValueError, TypeError) as e:
-            raise AuthenticationFailed("the passkey answer is incomplete") from e
+        raw_id = credential_id_of(credential)
         stored = uow.auth.credential(raw_id)
         if stored is None:
             raise AuthenticationFailed("this passkey is not registered")
         user_handle = (credential.get("response") or {}).get("userHandle")
         if user_handle and base64url_to_bytes(str(user_handle)) != stored.resident_id.bytes:
             raise AuthenticationFailed("this passkey belongs to someone else")
-        try:
-            verified = webauthn.verify_authentication_response(
-                credential=credential,
-                expected_challenge=row.challenge,
-                expected_rp_id=self._policy.rp_id,
-                expected_origin=self._policy.origin,
-                credential_public_key=stored.public_key,
-                credential_current_sign_count=stored.sign_count,
-                require_user_verification=True,
-            )
-        except (WebAuthnException, ValueError, KeyError, TypeError) as e:
-            raise AuthenticationFailed("the passkey could not be verified") from e
-        stored.sign_count = verified.new_sign_count
+        stored.sign_count = verify_assertion(
+            self._policy, row.challenge, credential, stored.public_key, stored.sign_count
+        )
         stored.last_used_at = self._clock.now()
         return stored
 
@@ -292,25 +365,15 @@ class IdentityService:
             resident = self._keys.active_resident(uow, resident_id)
             name = self._display_name(uow, resident)
             flow_id, challenge, expires = self._start(uow, "add-passkey", resident_id)
-            options = webauthn.generate_registration_options(
-                rp_id=self._policy.rp_id,
-                rp_name=self._policy.rp_name,
+            options = registration_options(
+                self._policy,
                 user_id=resident_id.bytes,
-                user_name=name or "Regie",
-                user_display_name=name or "Regie",
+                name=name or "Regie",
                 challenge=challenge,
-                timeout=self._timeout_ms,
-                exclude_credentials=[
-                    PublicKeyCredentialDescriptor(id=c.credential_id)
-                    for c in uow.auth.credentials(resident_id)
-                ],
-                authenticator_selection=AuthenticatorSelectionCriteria(
-                    resident_key=ResidentKeyRequirement.REQUIRED,
-                    user_verification=UserVerificationRequirement.REQUIRED,
-                ),
+                exclude=[c.credential_id for c in uow.auth.credentials(resident_id)],
             )
             uow.commit()
-        return Ceremony(flow_id, json.loads(webauthn.options_to_json(options)), expires)
+        return Ceremony(flow_id, options, expires)
 
     def finish_add_passkey(
         self, resident_id: uuid.UUID, flow_id: uuid.UUID, credential: dict[str, Any]
@@ -319,16 +382,7 @@ class IdentityService:
             row = self._consume(uow, flow_id, "add-passkey")
             if row.resident_id != resident_id:
                 raise AuthenticationFailed("this attempt belongs to another session")
-            try:
-                verified = webauthn.verify_registration_response(
-                    credential=credential,
-                    expected_challenge=row.challenge,
-                    expected_rp_id=self._policy.rp_id,
-                    expected_origin=self._policy.origin,
-                    require_user_verification=True,
-                )
-            except (WebAuthnException, ValueError, KeyError, TypeError) as e:
-                raise AuthenticationFailed("the passkey could not be verified") from e
+            verified = verify_registration(self._policy, row.challenge, credential)
             if uow.auth.credential(verified.credential_id) is not None:
                 raise AuthenticationFailed("this passkey is already registered")
             uow.auth.add(_credential_row(resident_id, verified, credential, self._clock.now()))
@@ -341,18 +395,13 @@ class IdentityService:
         with self._uow() as uow:
             self._keys.active_resident(uow, session.resident_id)
             flow_id, challenge, expires = self._start(uow, "reauthenticate", session.resident_id)
-            options = webauthn.generate_authentication_options(
-                rp_id=self._policy.rp_id,
+            options = authentication_options(
+                self._policy,
                 challenge=challenge,
-                timeout=self._timeout_ms,
-                allow_credentials=[
-                    PublicKeyCredentialDescriptor(id=c.credential_id)
-                    for c in uow.auth.credentials(session.resident_id)
-                ],
-                user_verification=UserVerificationRequirement.REQUIRED,
+                allow=[c.credential_id for c in uow.auth.credentials(session.resident_id)],
             )
             uow.commit()
-        return Ceremony(flow_id, json.loads(webauthn.options_to_json(options)), expires)
+        return Ceremony(flow_id, options, expires)
 
     def finish_reauthentication(
         self, session: SessionInfo, flow_id: uuid.UUID, credential: dict[str, Any]

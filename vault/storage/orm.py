@@ -87,6 +87,10 @@ class ResidentRow(Base):
     dek_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+    # The resident's pseudonym in the audit log (`subject`, a keyed hash), filled in by
+    # vault/audit/search.py when an auditor first filters on one, so it is found by index.
+    # It links no more than access_events already does (they carry resident_id in clear).
+    audit_subject: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class DataKeyRow(Base):
@@ -220,9 +224,10 @@ class AuthChallengeRow(Base):
     __table_args__ = (Index("ix_auth_challenges_expires_at", "expires_at"),)
 
     challenge_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # register | login | add-passkey
+    # register | login | add-passkey | reauthenticate | auditor-enrol | auditor-login
+    purpose: Mapped[str] = mapped_column(String(16))
     challenge: Mapped[bytes]
-    resident_id: Mapped[uuid.UUID | None]
+    resident_id: Mapped[uuid.UUID | None]  # for the auditor-* purposes: the auditor
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
@@ -237,6 +242,61 @@ class SessionRow(Base):
     token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     resident_id: Mapped[uuid.UUID]
     auth_method: Mapped[str] = mapped_column(String(16))  # passkey | recovery
+    auth_time: Mapped[datetime]
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+# -- auditors (docs/auditors.md): their own principals, never residents -------------------
+
+
+class AuditorRow(Base):
+    """An auditor appointed by the operator (`regie auditors add`). Not a resident: no vault,
+    no data key; the name is the operator's label for a professional appointment.
+
+    The enrolment code is shown once and stored as a keyed hash (keys.KeyedHasher); it is
+    spent when the auditor registers a passkey with it (`enrolled_at`)."""
+
+    __tablename__ = "auditors"
+
+    auditor_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # invited | active | removed
+    created_at: Mapped[datetime]
+    enrolment_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    enrolment_expires_at: Mapped[datetime | None]
+    enrolled_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+
+
+class AuditorCredentialRow(Base):
+    """An auditor's passkey. Apart from residents' passkeys, so that neither kind of sign-in
+    can ever find the other kind's credential."""
+
+    __tablename__ = "auditor_credentials"
+    __table_args__ = (Index("ix_auditor_credentials_auditor_id", "auditor_id"),)
+
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    auditor_id: Mapped[uuid.UUID]
+    public_key: Mapped[bytes]
+    sign_count: Mapped[int] = mapped_column(Integer)
+    transports: Mapped[str] = mapped_column(String(128))
+    backed_up: Mapped[bool]
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class AuditorSessionRow(Base):
+    """An auditor's session; the bearer token (rga_...) is stored as a SHA-256 hash."""
+
+    __tablename__ = "auditor_sessions"
+    __table_args__ = (Index("ix_auditor_sessions_auditor_id", "auditor_id"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    auditor_id: Mapped[uuid.UUID]
     auth_time: Mapped[datetime]
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
@@ -365,7 +425,9 @@ class GrantEventRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16))
-    actor: Mapped[str] = mapped_column(String(16))  # resident | service | system
+    actor: Mapped[str] = mapped_column(
+        String(16)
+    )  # resident | representative | service | auditor | operator | system
     actor_id: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[str | None] = mapped_column(Text)  # JSON (e.g. what was narrowed)
@@ -427,7 +489,9 @@ class AccessEventRow(Base):
     name: Mapped[str] = mapped_column(String(48))  # e.g. record.read, grant.approved
     outcome: Mapped[str] = mapped_column(String(8))  # permit | deny | done
     reason: Mapped[str | None] = mapped_column(String(48))
-    actor: Mapped[str] = mapped_column(String(16))  # resident | service | system
+    actor: Mapped[str] = mapped_column(
+        String(16)
+    )  # resident | representative | service | auditor | operator | system
     actor_id: Mapped[str | None] = mapped_column(String(64))
     service_id: Mapped[uuid.UUID | None]
     grant_id: Mapped[uuid.UUID | None]
