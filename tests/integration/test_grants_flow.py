@@ -214,6 +214,16 @@ def test_the_whole_story_treatment_done_data_gone(world: World) -> None:
     assert ("record.read", "permit", None) in events
     assert ("record.read", "deny", "datatype-not-granted") in events
     assert ("record.write", "permit", None) in events
+    # An allowed access names its grant's purpose and legal basis (Logboek Dataverwerkingen).
+    with w.c.uow() as uow:
+        permitted = [
+            (e.name, e.purpose, e.legal_basis)
+            for e in uow.access_events.of_resident(w.anna_id)
+            if e.outcome == "permit"
+        ]
+    assert {name for name, _, _ in permitted} >= {"record.read", "record.write"}
+    assert {(p, b) for _, p, b in permitted} == {(view.purpose_uri, view.legal_basis)}
+    assert view.purpose_uri.startswith("https://w3id.org/dpv#")
     # The closure itself is logged, once, beside the ending of the grant it ended.
     assert events.count(("procedure.closed", "done", None)) == 1
     assert ("grant.ended", "done", "procedure-closed") in events

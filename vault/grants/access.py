@@ -320,6 +320,8 @@ def _attempt(
         record_id=record_id,
         datatype=datatype,
         action=action,
+        purpose=decision.purpose_uri if isinstance(decision, Permit) else None,
+        legal_basis=decision.legal_basis if isinstance(decision, Permit) else None,
     )
 
 

@@ -41,6 +41,9 @@ class GrantFacts:
     datatypes: frozenset[str]
     actions: frozenset[str]
     valid_until: datetime | None
+    # Not part of the decision: carried into the Permit, so the access event names them.
+    purpose_uri: str | None = None
+    legal_basis: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,8 @@ class ProcedureFacts:
 class Permit:
     grant_id: uuid.UUID
     procedure_id: uuid.UUID
+    purpose_uri: str | None = None  # of the grant that permits: for the access log
+    legal_basis: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,4 +106,4 @@ def decide(
         return Deny("datatype-not-granted", f"the grant does not cover {datatype}")
     if action not in grant.actions:
         return Deny("action-not-granted", f"the grant does not allow {action}")
-    return Permit(grant.grant_id, procedure.procedure_id)
+    return Permit(grant.grant_id, procedure.procedure_id, grant.purpose_uri, grant.legal_basis)

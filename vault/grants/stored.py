@@ -39,6 +39,10 @@ class GrantFields(Protocol):
     def valid_until(self) -> datetime | None: ...
     @property
     def procedure_id(self) -> uuid.UUID: ...
+    @property
+    def purpose_uri(self) -> str: ...
+    @property
+    def legal_basis(self) -> str: ...
 
 
 class GrantedFields(Protocol):
@@ -86,6 +90,8 @@ def decide_stored(
             datatypes=granted_datatypes(grant),
             actions=granted_actions(grant),
             valid_until=grant.valid_until,
+            purpose_uri=grant.purpose_uri,
+            legal_basis=grant.legal_basis,
         )
         if grant is not None
         else None,

@@ -73,6 +73,8 @@ _GRANT = (
     _g.c.actions,
     _g.c.valid_until,
     _g.c.procedure_id,
+    _g.c.purpose_uri,
+    _g.c.legal_basis,
 )
 _PROCEDURE = (
     _p.c.procedure_id.label("procedure_row_id"),
