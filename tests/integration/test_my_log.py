@@ -550,6 +550,27 @@ def facts(name: str, outcome: str = "done", **kw: Any) -> EventFacts:
             "The access you gave stays the same.",
         ),
         (
+            facts("procedure.closed"),
+            "De behandeling of zaak bij Huisartsenpraktijk De Linde is afgesloten, op 3 maart om "
+            "14:02. De toegang die daarbij hoorde, is gestopt.",
+            "The treatment or case with Huisartsenpraktijk De Linde was closed, on 3 March at "
+            "14:02. The access that went with it has stopped.",
+        ),
+        (
+            facts("procedure.closed", reason="planned-end"),
+            "De behandeling of zaak bij Huisartsenpraktijk De Linde is afgelopen op de geplande "
+            "einddatum, op 3 maart om 14:02. De toegang die daarbij hoorde, is gestopt.",
+            "The treatment or case with Huisartsenpraktijk De Linde reached its planned end, on "
+            "3 March at 14:02. The access that went with it has stopped.",
+        ),
+        (
+            facts("audit.query", service_name=None),
+            "Een controleur heeft in het logboek gekeken wie uw gegevens bekeek, op 3 maart om "
+            "14:02. Een controleur ziet nooit wat er in uw kluis staat.",
+            "An auditor looked in the log at who looked at your data, on 3 March at 14:02. An "
+            "auditor never sees what is in your vault.",
+        ),
+        (
             facts("grant.ended", reason="vault-deleted", service_name=None),
             "De toegang van een dienst is gestopt, want de kluis is weggegooid, op 3 maart om "
             "14:02.",

@@ -163,6 +163,30 @@ _T: dict[str, tuple[str, str]] = {
         "blijft hetzelfde.",
         "{service} handed back a key to your vault, {when}. The access you gave stays the same.",
     ),
+    "procedure.closed": (
+        "De behandeling of zaak bij {service} is afgesloten, {when}. De toegang die daarbij "
+        "hoorde, is gestopt.",
+        "The treatment or case with {service} was closed, {when}. The access that went with "
+        "it has stopped.",
+    ),
+    "procedure.closed.planned-end": (
+        "De behandeling of zaak bij {service} is afgelopen op de geplande einddatum, {when}. "
+        "De toegang die daarbij hoorde, is gestopt.",
+        "The treatment or case with {service} reached its planned end, {when}. The access "
+        "that went with it has stopped.",
+    ),
+    "audit.query": (
+        "Een controleur heeft in het logboek gekeken wie uw gegevens bekeek, {when}. Een "
+        "controleur ziet nooit wat er in uw kluis staat.",
+        "An auditor looked in the log at who looked at your data, {when}. An auditor never "
+        "sees what is in your vault.",
+    ),
+    "audit.export": (
+        "Een controleur heeft een deel van het logboek over u opgeslagen om het te "
+        "controleren, {when}. Een controleur ziet nooit wat er in uw kluis staat.",
+        "An auditor saved part of the log about you to check it, {when}. An auditor never "
+        "sees what is in your vault.",
+    ),
     "other": (
         "Er gebeurde iets in uw kluis ({name}), {when}.",
         "Something happened in your vault ({name}), {when}.",
@@ -255,7 +279,7 @@ def _template(facts: EventFacts) -> tuple[str, str | None]:
         if facts.name == "record.read" and facts.datatype is None:
             return "record.read.missing", None  # a probe for a record that is not there
         return f"{facts.name}.deny", _why(facts)
-    if facts.name in ("grant.lapsed", "grant.ended"):
+    if facts.name in ("grant.lapsed", "grant.ended", "procedure.closed"):
         specific = f"{facts.name}.{facts.reason}"
         return (specific if specific in _T else facts.name), None
     if facts.name in _T:
