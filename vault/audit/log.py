@@ -301,27 +301,23 @@ class Integrator:
             return size - (latest.size if latest else 0)
 
     @staticmethod
-    def _load(session: Session, latest: StoredCheckpoint | None) -> merkle.Frontier:
-        """The tree as stored, checked against the latest checkpoint. Read every round (a
-        few tiles): a cached copy would go on appending to tiles someone has changed."""
-        if latest is None:
-            return merkle.Frontier()
-        nodes = frontier_nodes(latest.size)
-        frontier = merkle.Frontier.load(latest.size, _Tiles(session, nodes).node)
-        if frontier.root() != latest.root_hash:
-            raise LogCorrupted(
-                f"the stored tree does not match the checkpoint of size {latest.size}"
-            )
-        return frontier
+    def _load(session: Session, latest: StoredCheckpoint | None) -> tuple[merkle.Frontier, _Tiles]:
+        """The tree as stored, checked against the latest checkpoint, and the tiles on its
+        right edge (the ones this round extends). Read every round (a few tiles): a cached
+        copy would go on appending to tiles someone has changed."""
+        size = latest.size if latest else 0
+        edge = _Tiles(session, frontier_nodes(size))
+        frontier = merkle.Frontier.load(size, edge.node)
+        if latest is not None and frontier.root() != latest.root_hash:
+            raise LogCorrupted(f"the stored tree does not match the checkpoint of size {size}")
+        return frontier, edge
 
     def _append(
         self, session: Session, dialect: str, latest: StoredCheckpoint | None, rows: Sequence[Any]
     ) -> int:
-        frontier = self._load(session, latest)
-        start = frontier.size
+        frontier, partial = self._load(session, latest)
         # The tiles this round extends, as stored (a partial tile keeps growing).
         touched: dict[tuple[int, int], bytearray] = {}
-        partial = _Tiles(session, frontier_nodes(start) if start else ())
         seqs = []
         # One keyed hash per person per round, not per event.
         subject_hash = functools.lru_cache(maxsize=4096)(self._subject_hash)
@@ -362,7 +358,8 @@ class InclusionProof:
     size: int
     leaf_hash: bytes
     hashes: tuple[bytes, ...]
-    checkpoint: str
+    checkpoint: str  # the signed note of checkpoint `size`
+    root_hash: bytes  # ... and its root, as stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,7 +367,9 @@ class ConsistencyProof:
     old_size: int
     new_size: int
     hashes: tuple[bytes, ...]
-    checkpoint: str
+    checkpoint: str  # the signed note of checkpoint `new_size`
+    old_root: bytes  # the roots of both checkpoints, as stored
+    new_root: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,7 +443,12 @@ class LogReader:
             tiles = _Tiles(session, needed, self._tiles)
             hashes = merkle.inclusion_proof(index, checkpoint.size, tiles.node)
             return InclusionProof(
-                index, checkpoint.size, tiles.node(0, index), tuple(hashes), checkpoint.note
+                index,
+                checkpoint.size,
+                tiles.node(0, index),
+                tuple(hashes),
+                checkpoint.note,
+                checkpoint.root_hash,
             )
 
     def event_index(self, resident_id: Any, event_id: Any) -> int:
@@ -464,12 +468,14 @@ class LogReader:
         with self._uow() as uow:
             session = uow.session
             new = self._checkpoint(session, new_size)
-            self._checkpoint(session, old_size)
+            old = self._checkpoint(session, old_size)
             if old_size > new.size:
                 raise NotFound(f"checkpoint {old_size} is newer than checkpoint {new.size}")
             tiles = _Tiles(session, merkle.consistency_nodes(old_size, new.size), self._tiles)
             hashes = merkle.consistency_proof(old_size, new.size, tiles.node)
-            return ConsistencyProof(old_size, new.size, tuple(hashes), new.note)
+            return ConsistencyProof(
+                old_size, new.size, tuple(hashes), new.note, old.root_hash, new.root_hash
+            )
 
     def entries(self, start: int, end: int) -> Iterator[LoggedEvent]:
         """The entries with index in [start, end), in order, rebuilt from the stored rows,
