@@ -23,6 +23,7 @@ from api.container import Container
 from api.settings import Settings
 from support.clock import FakeClock
 from support.residents import Resident, sign_up
+from support.services import clinic_and_school
 from vault.audit.events import ReplayClaim
 from vault.errors import (
     AccessDenied,
@@ -71,22 +72,7 @@ def world(settings: Settings, connection: Connection) -> Iterator[World]:
     )
     c = build_container(settings, session_factory=factory, clock=clock)
     with TestClient(create_app(settings, container=c), base_url="http://localhost:8000") as client:
-        clinic = c.services.add(
-            name="Huisartsenpraktijk De Linde",
-            organisation="ura:12345678",
-            kind="care-provider",
-            datatypes=["health.medication", "health.allergies"],
-            actions=["read", "write"],
-            jwks=JWKS,
-        )
-        school = c.services.add(
-            name="Basisschool De Regenboog",
-            organisation="oin:00000001234567890000",
-            kind="school",
-            datatypes=["education.grades"],
-            actions=["read", "write"],
-            jwks=JWKS,
-        )
+        clinic, school = clinic_and_school(c, JWKS)
         anna = sign_up(client, "Anna")
         anna_id = c.identity.authenticate(anna.token).resident_id
         code, _ = c.services.connection_code(anna_id)
