@@ -31,6 +31,7 @@ from api.routers import (
     grants,
     health,
     me,
+    metrics,
     my_log,
     records,
     service,
@@ -108,6 +109,7 @@ def create_app(
         service.router,
         oauth_endpoints.router,
         health.router,
+        metrics.router,
         wellknown.router,
         audit.router,
         auditor.router,
@@ -153,5 +155,5 @@ def create_app(
     # request's trace, and every request (also a 413 or a resident page) gets an access line.
     # There is no CORS layer (the API and the resident app share one origin); one added later
     # must go inside this one and list `traceparent` in its exposed headers.
-    app.add_middleware(TraceMiddleware)
+    app.add_middleware(TraceMiddleware, on_done=built.metrics.request_done)
     return app

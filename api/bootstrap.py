@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api.container import Container
 from api.events.push import HttpxSetPoster, push_client
+from api.metrics import Metrics
 from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
 from api.oauth.dpop import DpopNonces, DpopVerifier
 from api.settings import Settings
@@ -110,7 +111,12 @@ def build_container(
     the_clock = clock or SystemClock()
     keyring = KeyringFile(settings.resolved_keyring_path)
     kek_backend = kek or build_kek_backend(settings, keyring)
-    keys = KeyService(kek=kek_backend, cache_ttl_seconds=settings.dek_cache_ttl_seconds)
+    metrics = Metrics()
+    keys = KeyService(
+        kek=kek_backend,
+        cache_ttl_seconds=settings.dek_cache_ttl_seconds,
+        on_cache_lookup=metrics.key_cache_lookup,
+    )
     signing = SigningKeyring(keyring, publish_seconds=settings.signing_publish_seconds)
     signing.ensure()
     log_key = LogKey(keyring, settings.resolved_log_name)
@@ -211,6 +217,7 @@ def build_container(
             records=records,
             keys=vault_keys,
             clock=the_clock,
+            on_attempt=metrics.access_decided,
         ),
         async_uow=async_uow,
         async_engines=async_engines,
@@ -255,4 +262,5 @@ def build_container(
             ),
         ),
         event_feed=EventFeed(uow=uow, clock=the_clock, max_events=settings.events_poll_max_events),
+        metrics=metrics,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.metrics import Metrics
 from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
 from api.oauth.dpop import DpopVerifier
 from api.settings import Settings
@@ -75,3 +76,4 @@ class Container:
     events: OutboxWriter
     event_delivery: OutboxDelivery
     event_feed: EventFeed
+    metrics: Metrics  # counters for /metrics (api/metrics.py)

@@ -57,11 +57,16 @@ class TraceMiddleware:
 
     The access line (logger `regie.access`, INFO) holds the method, the route template, the
     status, the duration and (through the formatter) the trace: no path, query, header, body
-    or client address (docs/operations.md says why).
+    or client address (docs/operations.md says why). `on_done` gets the same facts, for the
+    request metrics (api/metrics.py).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, *, on_done: Callable[[str, str, int, float], None] | None = None
+    ) -> None:
         self.app = app
+        # Told of every answered request (method, route, status, seconds): the metrics.
+        self._on_done = on_done
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,8 +90,11 @@ class TraceMiddleware:
         try:
             await self.app(scope, receive, send_with_trace)
         finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            seconds = time.perf_counter() - started
+            duration_ms = round(seconds * 1000, 1)
             method, route = scope.get("method", ""), route_template(scope)
+            if self._on_done is not None:
+                self._on_done(method, route, status, seconds)
             access_log.info(
                 "%s %s %s %.1f ms",
                 method,

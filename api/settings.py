@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # (keys/logkey.py). Default: "<host of public_url>/audit". Fixed for the log's lifetime.
     log_name: str | None = None
 
+    # `/metrics` (Prometheus) is served only when this is set, to callers that send it as a
+    # bearer token (docs/operations.md#metrics). At least 32 characters outside development.
+    metrics_token: SecretStr | None = None
     max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
@@ -162,6 +165,8 @@ class Settings(BaseSettings):
             reasons.append("REGIE_KEY_BACKEND=unsafe-memory loses every key on restart")
         if self.key_backend == "pkcs11" and self.pkcs11_pin.get_secret_value() in WELL_KNOWN_PINS:
             reasons.append("REGIE_PKCS11_PIN is empty or a well-known default PIN")
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 32:
+            reasons.append("REGIE_METRICS_TOKEN is shorter than 32 characters")
         parts = urlsplit(self.public_url)
         if parts.scheme != "https" and parts.hostname not in LOCAL_HOSTS:
             reasons.append(

@@ -90,8 +90,11 @@ class KeyService:
         cache_ttl_seconds: float = 60.0,
         cache_size: int = 10_000,
         monotonic: Callable[[], float] = time.monotonic,
+        on_cache_lookup: Callable[[bool], None] | None = None,
     ) -> None:
         self.kek = kek
+        # Told of every cache lookup (True: a hit), for the operator's metrics.
+        self._on_lookup = on_cache_lookup
         self._ttl = cache_ttl_seconds
         self._size = cache_size
         self._now = monotonic
@@ -118,12 +121,15 @@ class KeyService:
         now = self._now()
         with self._mutex:
             hit = self._cache.get(slot)
-            if hit is not None and hit[0] > now:
+            fresh = hit is not None and hit[0] > now
+            if fresh:
                 self._cache.move_to_end(slot)
                 self.cache_hits += 1
-                return hit[1]
-            self.cache_misses += 1
-        return None
+            else:
+                self.cache_misses += 1
+        if self._on_lookup is not None:
+            self._on_lookup(fresh)
+        return hit[1] if fresh and hit is not None else None
 
     def data_key(self, wrapped: WrappedDataKey) -> DataKey:
         """The unwrapped key, from the cache when fresh."""

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.bootstrap import build_container
 from api.container import Container
 from api.logs import logging_config
+from api.metrics import prepare_multiprocess_dir
 from api.settings import Settings, UnsafeSettingsError, unknown_environment
 from clients.cli import audit
 from clients.cli.service import service_app
@@ -124,6 +125,8 @@ def serve(
     # Workers rebuild settings from the environment: pass what the options changed.
     os.environ["REGIE_HOST"] = host or settings.host
     os.environ["REGIE_PORT"] = str(port or settings.port)
+    # Several workers add up their metrics in one directory (api/metrics.py).
+    prepare_multiprocess_dir(workers)
     console.print(
         f"Regie serves on http://{os.environ['REGIE_HOST']}:{os.environ['REGIE_PORT']}"
         f" (public URL {settings.public_url}, mode {settings.mode}, keys {settings.key_backend})",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from keys import issuer
@@ -61,8 +61,11 @@ class ServiceAccess:
         records: RecordService,
         keys: VaultKeys,
         clock: Clock,
+        on_attempt: Callable[[AccessEvent], None] | None = None,
     ) -> None:
         self._uow = uow
+        # Told of every decided attempt (permit or deny), for the operator's metrics.
+        self._on_attempt = on_attempt
         self._async_uow = async_uow
         self._log = log
         self._records = records
@@ -91,11 +94,13 @@ class ServiceAccess:
         action: str,
         record_id: uuid.UUID | None = None,
     ) -> None:
-        record(
-            uow,
-            _attempt(who, decision, name, datatype=datatype, action=action, record_id=record_id),
-            self._clock.now(),
-        )
+        event = _attempt(who, decision, name, datatype=datatype, action=action, record_id=record_id)
+        self._observe(event)
+        record(uow, event, self._clock.now())
+
+    def _observe(self, event: AccessEvent) -> None:
+        if self._on_attempt is not None:
+            self._on_attempt(event)
 
     @staticmethod
     def _refuse(uow: SqlUnitOfWork, decision: Deny) -> AccessDenied:
@@ -130,6 +135,7 @@ class ServiceAccess:
             # A probe for a record that is not there is an attempt too: on record, then 404.
             missing = Deny("no-grant", "no such record")
             event = _attempt(who, missing, "record.read", None, "read", record_id)
+            self._observe(event)
             await self._log.commit(claims, event, now)
             raise NotFound("no such record in this vault")
         decision = stored.decide_stored(
@@ -145,6 +151,7 @@ class ServiceAccess:
             now=now,
         )
         event = _attempt(who, decision, "record.read", row.record_type, "read", record_id)
+        self._observe(event)
         if isinstance(decision, Deny):
             await self._log.commit(claims, event, now)
             raise _refusal(decision)
