@@ -23,6 +23,7 @@ from api.middleware import (
 from api.oauth import endpoints as oauth_endpoints
 from api.oauth.errors import OAuthError, oauth_error_response
 from api.openapi import install_openapi
+from api.ratelimit import RateLimitMiddleware
 from api.routers import (
     audit,
     auditor,
@@ -155,5 +156,8 @@ def create_app(
     # request's trace, and every request (also a 413 or a resident page) gets an access line.
     # There is no CORS layer (the API and the resident app share one origin); one added later
     # must go inside this one and list `traceparent` in its exposed headers.
+    # Outside the split between the API and the resident app, so a page request sets the
+    # client address its in-process API calls count against (api/ratelimit.py).
+    app.add_middleware(RateLimitMiddleware, limiter=built.limiter, public_url=settings.public_url)
     app.add_middleware(TraceMiddleware, on_done=built.metrics.request_done)
     return app

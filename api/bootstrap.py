@@ -15,6 +15,7 @@ from api.events.push import HttpxSetPoster, push_client
 from api.metrics import Metrics
 from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
 from api.oauth.dpop import DpopNonces, DpopVerifier
+from api.ratelimit import Limiter, default_rules
 from api.settings import Settings
 from keys.interfaces import KekBackend
 from keys.keyring import KeyringFile
@@ -112,6 +113,16 @@ def build_container(
     keyring = KeyringFile(settings.resolved_keyring_path)
     kek_backend = kek or build_kek_backend(settings, keyring)
     metrics = Metrics()
+    limiter = Limiter(
+        default_rules(
+            sign_in_per_minute=settings.rate_limit_sign_in_per_minute,
+            recovery_per_minute=settings.rate_limit_recovery_per_minute,
+            codes_per_minute=settings.rate_limit_codes_per_minute,
+            oauth_per_minute=settings.rate_limit_oauth_per_minute,
+        )
+        if settings.rate_limits
+        else []
+    )
     keys = KeyService(
         kek=kek_backend,
         cache_ttl_seconds=settings.dek_cache_ttl_seconds,
@@ -263,4 +274,5 @@ def build_container(
         ),
         event_feed=EventFeed(uow=uow, clock=the_clock, max_events=settings.events_poll_max_events),
         metrics=metrics,
+        limiter=limiter,
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.metrics import Metrics
 from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
 from api.oauth.dpop import DpopVerifier
+from api.ratelimit import Limiter
 from api.settings import Settings
 from keys.keyring import KeyringFile
 from keys.logkey import LogKey
@@ -77,3 +78,4 @@ class Container:
     event_delivery: OutboxDelivery
     event_feed: EventFeed
     metrics: Metrics  # counters for /metrics (api/metrics.py)
+    limiter: Limiter  # rate limits per client address and per service (api/ratelimit.py)

@@ -79,6 +79,12 @@ PROBLEMS: dict[str, ProblemType] = {
             "Service unavailable",
             "The database or key service is unavailable; nothing was changed. Retry later.",
         ),
+        ProblemType(
+            "too-many-requests",
+            429,
+            "Too many requests",
+            "Too many requests from this address or service; wait `Retry-After` seconds.",
+        ),
         ProblemType("method-not-allowed", 405, "Method not allowed", "See the OpenAPI document."),
         ProblemType("internal-error", 500, "Internal error", "Something failed on our side."),
     )
@@ -98,6 +104,7 @@ _VAULT_ERRORS: list[tuple[type[ve.VaultError], str]] = [
     (ve.GrantEnded, "grant-ended"),
     (ve.AccessDenied, "access-denied"),
     (ve.Unavailable, "service-unavailable"),
+    (ve.RateLimited, "too-many-requests"),
 ]
 
 
@@ -162,7 +169,12 @@ def install_error_handlers(app: FastAPI, public_url: str) -> None:
             extra = {"limit_bytes": exc.limit}
         if isinstance(exc, ve.AccessDenied):
             extra = {"reason": exc.reason}
-        return problem_response(request, slug, exc.detail, public_url=public_url, extra=extra)
+        headers = None
+        if isinstance(exc, ve.RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
+        return problem_response(
+            request, slug, exc.detail, public_url=public_url, extra=extra, headers=headers
+        )
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

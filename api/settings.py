@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     # `/metrics` (Prometheus) is served only when this is set, to callers that send it as a
     # bearer token (docs/operations.md#metrics). At least 32 characters outside development.
     metrics_token: SecretStr | None = None
+    # Behind a reverse proxy: the proxies' addresses (comma-separated, or "*") whose
+    # X-Forwarded-For uvicorn believes, so rate limits count the resident's address, not the
+    # proxy's. Unset: no forwarded header is believed.
+    forwarded_allow_ips: str | None = None
+    # Rate limits per client address and per service (api/ratelimit.py,
+    # docs/operations.md#rate-limits): requests a minute, per server process; 0 turns a rule off.
+    rate_limits: bool = True
+    rate_limit_sign_in_per_minute: int = Field(default=30, ge=0, le=100_000)
+    rate_limit_recovery_per_minute: int = Field(default=5, ge=0, le=100_000)
+    rate_limit_codes_per_minute: int = Field(default=60, ge=0, le=100_000)
+    rate_limit_oauth_per_minute: int = Field(default=600, ge=0, le=1_000_000)
     max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)

@@ -35,6 +35,10 @@ PG_URL = os.environ.get(
 )
 PG_REQUIRED = os.environ.get("REGIE_TEST_POSTGRES") == "required"
 ORIGIN = "http://localhost:8000"
+# Most tests sign many residents up from one address in a second: rate limits are off for
+# them, and on in the tests of the limits (tests/integration/test_rate_limits.py), which
+# pass rate_limits=True. Servers started by tests get REGIE_RATE_LIMITS=false too.
+os.environ.setdefault("REGIE_RATE_LIMITS", "false")
 
 
 @dataclass

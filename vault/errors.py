@@ -117,3 +117,11 @@ class KeyServiceUnavailable(Unavailable):
 
 class StorageUnavailable(Unavailable):
     pass
+
+
+class RateLimited(VaultError):
+    """Too many requests from one client address or one service; retry after a while."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -35,6 +35,7 @@ from vault.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    RateLimited,
     ReplayDetected,
 )
 from vault.services.service import ServiceInfo, service_info
@@ -120,6 +121,13 @@ async def _authenticated(
         raise OAuthError("invalid_client", e.description) from e
     if not active:
         raise OAuthError("invalid_client", "client authentication failed")
+    # The service's own bucket, counted only once it has proved who it is (api/ratelimit.py).
+    try:
+        c.limiter.check_client(request.url.path, row.client_id)
+    except RateLimited as e:
+        raise OAuthError(
+            "temporarily_unavailable", e.detail, status=429, retry_after=e.retry_after
+        ) from e
     claim = ReplayClaim(CLIENT_ASSERTION, client.replay_value, client.replay_expires_at)
     return service_info(row), claim
 

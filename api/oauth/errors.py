@@ -13,11 +13,19 @@ STATUS = {
 
 
 class OAuthError(Exception):
-    def __init__(self, error: str, description: str, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        *,
+        status: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status or STATUS.get(error, 400)
+        self.retry_after = retry_after
 
 
 async def oauth_error_response(request: Request, exc: Exception) -> JSONResponse:
@@ -25,6 +33,8 @@ async def oauth_error_response(request: Request, exc: Exception) -> JSONResponse
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
     if exc.status == 401:
         headers["WWW-Authenticate"] = f'DPoP error="{exc.error}"'
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     if exc.error == "use_dpop_nonce":  # RFC 9449 §8: the nonce to use comes with the refusal
         nonces = request.app.state.container.dpop.nonces
         if nonces is not None:

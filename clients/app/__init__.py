@@ -141,6 +141,8 @@ async def _sdk_error(request: Request, exc: Exception) -> Response:
         return _kind_page(request, "error.not_found", 404, "error.not_found.title")
     if isinstance(exc, sdk_errors.InvalidRequest):
         return _kind_page(request, "error.invalid", 422)
+    if isinstance(exc, sdk_errors.TooManyRequests):
+        return _kind_page(request, "error.too_many", 429, "error.too_many.title")
     # Only the kind of failure is logged, never what the resident sent or saw.
     log.warning("resident app: %s from the API (%s)", type(exc).__name__, exc.status)
     return _kind_page(request, "error.unavailable", 503)

@@ -662,6 +662,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Dit kunnen we zo niet bewaren. Kijk of alles goed is ingevuld en probeer het opnieuw.",
         "We cannot keep this as it is. Please check what you filled in and try again.",
     ),
+    "error.too_many.title": ("Even wachten", "Please wait a moment"),
+    "error.too_many": (
+        "Er is vanaf deze verbinding vaak geprobeerd in te loggen. Daarom wachten we even. "
+        "Probeer het over een paar minuten opnieuw. Uw gegevens zijn veilig.",
+        "There have been many sign-in attempts from this connection, so we are waiting a "
+        "moment. Please try again in a few minutes. Your data is safe.",
+    ),
     "error.too_large": (
         "Dit is te groot om te bewaren.",
         "This is too large to keep.",

@@ -70,6 +70,9 @@ class StreamingASGITransport(httpx.AsyncBaseTransport):
             "server": (request.url.host, request.url.port),
             "client": ("127.0.0.1", 0),
             "root_path": "",
+            # The API's rate limits count this call against the page request's client
+            # address (api/ratelimit.py): no network request can set a scope key.
+            "regie.in_process": True,
         }
         body = request.stream.__aiter__()
         body_done = False

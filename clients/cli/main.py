@@ -146,7 +146,9 @@ def serve(
         log_config=logging_config(settings),
         log_level=settings.log_level,
         access_log=False,
-        proxy_headers=False,
+        # X-Forwarded-For only from the operator's proxies (REGIE_FORWARDED_ALLOW_IPS).
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

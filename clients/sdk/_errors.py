@@ -14,6 +14,7 @@
     │   └── VaultDeleted        410: this vault has been deleted
     ├── InvalidRequest          400/405/413/415/422: the request is not acceptable (`errors`)
     │   └── Conflict            409: it changed underneath; read it and try again
+    ├── TooManyRequests         429: over a rate limit; wait `retry_after` seconds
     ├── AuthorizationPending    the resident has not answered yet (CIBA poll)
     │   └── SlowDown            ... and you polled too fast: wait longer
     ├── SignatureInvalid        a record's issuer signature does not verify (or says otherwise)
@@ -77,6 +78,12 @@ class ServerError(RegieError):
 
 
 class Unavailable(ServerError):
+    def __init__(self, detail: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(detail, **kw)
+        self.retry_after = retry_after
+
+
+class TooManyRequests(RegieError):
     def __init__(self, detail: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(detail, **kw)
         self.retry_after = retry_after
@@ -162,6 +169,7 @@ PROBLEM_SLUGS: dict[str, type[RegieError]] = {
     "access-denied": AccessDenied,
     "grant-ended": GrantEnded,
     "service-unavailable": Unavailable,
+    "too-many-requests": TooManyRequests,
     "internal-error": ServerError,
 }
 
@@ -207,5 +215,6 @@ STATUS_FALLBACK: dict[int, type[RegieError]] = {
     413: InvalidRequest,
     415: InvalidRequest,
     422: InvalidRequest,
+    429: TooManyRequests,
     503: Unavailable,
 }

@@ -25,6 +25,7 @@ from clients.sdk._errors import (
     ProtocolError,
     RegieError,
     ServerError,
+    TooManyRequests,
     TransportError,
     Unavailable,
 )
@@ -95,9 +96,9 @@ def error_for(response: httpx.Response) -> RegieError:
             code = slug
             cls = PROBLEM_SLUGS.get(slug)
         detail = str(body.get("detail") or body.get("title") or response.reason_phrase)
-    if cls is None:
+    if cls is None or status == 429:  # a 429 is a rate limit, whatever its body's code
         cls = STATUS_FALLBACK.get(status) or (ServerError if status >= 500 else RegieError)
-    if issubclass(cls, Unavailable):
+    if issubclass(cls, (Unavailable, TooManyRequests)):
         return cls(detail, status=status, code=code, body=body, retry_after=_retry_after(response))
     return cls(detail, status=status, code=code, body=body)
 

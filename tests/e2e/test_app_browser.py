@@ -120,6 +120,7 @@ def server(
     port = _free_port()
     base = f"http://localhost:{port}"  # a host name: browsers refuse an IP as passkey RP id
     env.update(REGIE_MODE="development", REGIE_PUBLIC_URL=base, REGIE_DATA_DIR=str(tmp / "data"))
+    env["REGIE_RATE_LIMITS"] = "false"  # tested in tests/integration/test_rate_limits.py
     _cli(env, "migrate")
     log = tmp / "serve.log"
     with log.open("wb") as out:

@@ -209,6 +209,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             REGIE_MODE="development",
             REGIE_PUBLIC_URL=base,
             REGIE_DATA_DIR=str(tmp / "data"),
+            REGIE_RATE_LIMITS="false",
         )
         _cli(env, "migrate")
         log = tmp / "serve.log"

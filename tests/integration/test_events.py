@@ -722,6 +722,7 @@ def live_vault(kind: str, tmp_path: Path, *, push: bool, **changes: Any) -> Iter
             REGIE_DATABASE_URL=db.url,
             REGIE_PUBLIC_URL=ORIGIN,
             REGIE_EVENTS_PUSH_INTERVAL_SECONDS="0.1",
+            REGIE_RATE_LIMITS="false",
             **{f"REGIE_{k.upper()}": str(v) for k, v in changes.items()},
         )
         with TestClient(create_app(settings, container=c), base_url=ORIGIN) as client:

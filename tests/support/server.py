@@ -119,6 +119,8 @@ class RegieServer:
             REGIE_MODE="development",
             REGIE_PUBLIC_URL=self.base,
             REGIE_DATA_DIR=str(tmp / "data"),
+            # Rate limits have tests of their own (tests/integration/test_rate_limits.py).
+            REGIE_RATE_LIMITS="false",
         )
         if database_url is not None:
             base_env["REGIE_DATABASE_URL"] = database_url

@@ -1,0 +1,217 @@
+"""Rate limits on the doors an attacker knocks on: sign-in and recovery, one-time codes
+(connection codes, auditor enrolment) and the OAuth endpoints (docs/operations.md#rate-limits).
+
+What is limited, and by what:
+- **Per client address**, before anything else runs (`RateLimitMiddleware`): every request to
+  a limited route counts against its address's bucket for that rule. The resident app's own
+  API calls are in-process: they count against the address of the page request that made
+  them (carried in a context variable), so the app is limited exactly as the API is.
+- **Per service**, after its client authentication (`Limiter.check_client`): a service's
+  token, backchannel and connection calls count against its own bucket too, so one busy
+  service cannot use up an address shared with others, and a stolen key cannot guess
+  connection codes faster than the limit. Counting only *authenticated* calls means no one
+  can empty another service's bucket by sending requests in its name.
+
+**No lock-out of an account, ever.** Nothing here counts failures per resident: a resident
+cannot be locked out of their own vault by someone who types their name, or guesses at
+their recovery codes. Passkeys cannot be guessed; recovery codes (keyed hashes of 80 random
+bits, docs/security.md) are looked up without knowing whose they are, so the limit on
+guessing them is the per-address one, which a resident on another network never meets.
+
+The algorithm is GCRA (the "generic cell rate algorithm", as in redis-cell and Envoy's local
+limiter): one timestamp per bucket, a steady rate with a burst, `Retry-After` exact. Written
+here because it is twenty lines and the libraries that do it (slowapi, limits) bring a
+storage layer and a decorator model that do not fit a pure ASGI middleware.
+
+Buckets live in the server process. With several workers each has its own, so a client may
+get up to N times the rate before being refused (docs/operations.md says so; a shared store
+is future work). Memory is bounded: the oldest buckets are dropped past `max_buckets`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.middleware import API_CSP, SECURITY_HEADERS
+from vault import errors as ve
+
+# Set by the resident app's in-process transport (clients/app/transport.py) on the scopes of
+# its API calls: a network request cannot put a key in an ASGI scope.
+IN_PROCESS = "regie.in_process"
+NS = 1_000_000_000
+_page_client: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "regie_page_client", default=None
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    per_minute: int  # the steady rate
+    burst: int  # how many at once, from a full bucket
+    paths: tuple[str, ...]  # exact paths; a trailing "*" is a prefix
+    oauth: bool = False  # refused in RFC 6749 form (an OAuth endpoint), else problem+json
+
+    def matches(self, path: str) -> bool:
+        return any(path.startswith(p[:-1]) if p.endswith("*") else path == p for p in self.paths)
+
+
+class Limiter:
+    """GCRA buckets by (rule, key), in this process."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        max_buckets: int = 100_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rules = tuple(r for r in rules if r.per_minute > 0)
+        self._now = monotonic
+        self._max = max_buckets
+        self._tat: OrderedDict[tuple[str, str], int] = OrderedDict()  # ns
+        self._mutex = threading.Lock()
+
+    def rule_for(self, method: str, path: str) -> Rule | None:
+        if method != "POST":  # every limited door is a POST
+            return None
+        return next((r for r in self.rules if r.matches(path)), None)
+
+    def hit(self, rule: Rule, key: str) -> int | None:
+        """Count one request; None if allowed, else the whole seconds to wait."""
+        # In whole nanoseconds: float sums of the interval would refuse the last of a burst.
+        interval = 60 * NS // rule.per_minute
+        tolerance = interval * (rule.burst - 1)
+        slot = (rule.name, key)
+        with self._mutex:
+            now = int(self._now() * NS)
+            tat = max(self._tat.get(slot, now), now)
+            if tat - now > tolerance:
+                return max(1, math.ceil((tat - now - tolerance) / NS))
+            self._tat[slot] = tat + interval
+            self._tat.move_to_end(slot)
+            while len(self._tat) > self._max:
+                self._tat.popitem(last=False)
+        return None
+
+    def check_client(self, path: str, client_id: str) -> None:
+        """Count an authenticated service's call to `path` against the service's own bucket
+        of the path's rule; raise `RateLimited` if it is over."""
+        rule = self.rule_for("POST", path)
+        if rule is None:
+            return
+        wait = self.hit(rule, f"client:{client_id}")
+        if wait is not None:
+            raise ve.RateLimited(
+                f"too many requests from this service; retry after {wait} s", retry_after=wait
+            )
+
+
+def client_address(scope: Scope) -> str:
+    """The address a request counts against: for the app's in-process API calls, the page
+    request's; else the peer's (set proxy headers in uvicorn to use X-Forwarded-For)."""
+    if scope.get(IN_PROCESS):
+        return _page_client.get() or "in-process"
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class RateLimitMiddleware:
+    """Counts each request to a limited route against its client address; refuses with 429
+    and `Retry-After` when over (problem+json, or RFC 6749 JSON on OAuth endpoints)."""
+
+    def __init__(self, app: ASGIApp, *, limiter: Limiter, public_url: str) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.public_url = public_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        address = client_address(scope)
+        rule = self.limiter.rule_for(scope["method"], scope["path"])
+        wait = self.limiter.hit(rule, address) if rule is not None else None
+        if rule is not None and wait is not None:
+            await _too_many(send, rule, wait, self.public_url)
+            return
+        if scope.get(IN_PROCESS):
+            await self.app(scope, receive, send)
+            return
+        token = _page_client.set(address)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _page_client.reset(token)
+
+
+def too_many_body(public_url: str, detail: str, *, oauth: bool) -> tuple[bytes, bytes]:
+    """(content type, body) of a 429, in the form the endpoint speaks."""
+    if oauth:
+        # RFC 6749 has no code for this; `temporarily_unavailable` is the one that says
+        # "retry later" (§4.1.2.1), and the status and Retry-After say the rest.
+        body = {"error": "temporarily_unavailable", "error_description": detail}
+        return b"application/json", json.dumps(body).encode()
+    problem = {
+        "type": f"{public_url}/problems/too-many-requests",
+        "title": "Too many requests",
+        "status": 429,
+        "detail": detail,
+    }
+    return b"application/problem+json", json.dumps(problem).encode()
+
+
+async def _too_many(send: Send, rule: Rule, wait: int, public_url: str) -> None:
+    detail = f"too many requests from this address; retry after {wait} s"
+    content_type, body = too_many_body(public_url, detail, oauth=rule.oauth)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                *SECURITY_HEADERS,
+                (b"content-security-policy", API_CSP),
+                (b"content-type", content_type),
+                (b"retry-after", str(wait).encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def default_rules(
+    *,
+    sign_in_per_minute: int,
+    recovery_per_minute: int,
+    codes_per_minute: int,
+    oauth_per_minute: int,
+) -> list[Rule]:
+    """The limited doors (all POSTs). The resident app's pages are not listed: their
+    in-process API calls are, counted against the page's client address."""
+    return [
+        Rule("recovery", recovery_per_minute, 5, ("/v1/auth/recovery",)),
+        Rule(
+            "sign-in",
+            sign_in_per_minute,
+            10,
+            ("/v1/auth/passkeys/*", "/v1/auditor/auth/login/*", "/v1/me/reauthenticate/*"),
+        ),
+        Rule("codes", codes_per_minute, 20, ("/v1/service/connections", "/v1/auditor/enrol/*")),
+        Rule(
+            "oauth",
+            oauth_per_minute,
+            100,
+            ("/oauth/token", "/oauth/bc-authorize", "/oauth/introspect", "/oauth/revoke"),
+            oauth=True,
+        ),
+    ]
