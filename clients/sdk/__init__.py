@@ -6,7 +6,8 @@ The error tree is drawn in `clients.sdk._errors`; `tests/unit/test_sdk_errors.py
 
 For services: `ServiceClient` / `AsyncServiceClient` (`clients.sdk.service`) and, for the
 events the vault sends, `EventReceiver` / `AsyncEventReceiver` and `GrantCache`
-(`clients.sdk.events`). docs/integrators.md walks through them.
+(`clients.sdk.events`). docs/integrators.md walks through them. For auditors:
+`AuditorClient` / `AsyncAuditorClient` (`clients.sdk.auditor`, docs/auditors.md).
 """
 
 from clients.sdk._discovery import VaultMetadata
@@ -17,6 +18,7 @@ from clients.sdk._errors import (
     Conflict,
     GrantEnded,
     InvalidRequest,
+    LogInvalid,
     NotFound,
     ProtocolError,
     ReauthenticationRequired,
@@ -44,6 +46,7 @@ from clients.sdk._grants import (
 from clients.sdk._http import AsyncHttp, SyncHttp
 from clients.sdk._jose import ServiceKey
 from clients.sdk._records import FileInfo, Provenance, Record, RecordSignature
+from clients.sdk.auditor import AsyncAuditorClient, AuditorClient
 from clients.sdk.events import (
     AsyncEventReceiver,
     Event,
@@ -58,9 +61,11 @@ from clients.sdk.service import AsyncServiceClient, ServiceClient
 __all__ = [
     "AccessDenied",
     "AccessRequest",
+    "AsyncAuditorClient",
     "AsyncEventReceiver",
     "AsyncHttp",
     "AsyncServiceClient",
+    "AuditorClient",
     "AuthError",
     "AuthorizationPending",
     "Conflict",
@@ -74,6 +79,7 @@ __all__ = [
     "GrantEnded",
     "InvalidRequest",
     "JtiStore",
+    "LogInvalid",
     "MemoryJtiStore",
     "MemoryTokenStore",
     "NotFound",

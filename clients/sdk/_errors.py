@@ -18,11 +18,12 @@
     ├── AuthorizationPending    the resident has not answered yet (CIBA poll)
     │   └── SlowDown            ... and you polled too fast: wait longer
     ├── SignatureInvalid        a record's issuer signature does not verify (or says otherwise)
+    ├── LogInvalid              a checkpoint, proof or export of the log does not verify
     └── SetRejected             a Security Event Token is not acceptable (`err`: RFC 8935 code)
 
 Every error carries the HTTP `status`, a stable `code` (the problem type's slug, the
 OAuth `error`, or the RFC 8935/8936 `err`), the human `detail` and the whole decoded `body`.
-The last two are raised by the SDK itself, about what it was given to check: they have no
+The last three are raised by the SDK itself, about what it was given to check: they have no
 HTTP status of the vault (`SetRejected.status` is the 400 a push receiver answers with).
 """
 
@@ -135,6 +136,15 @@ class SlowDown(AuthorizationPending):
 
 class SignatureInvalid(RegieError):
     pass
+
+
+class LogInvalid(RegieError):
+    """A checkpoint, proof or export of the verifiable log does not verify; `index` is the
+    first log entry concerned, when one is (`AuditorClient`)."""
+
+    def __init__(self, detail: str, *, index: int | None = None) -> None:
+        super().__init__(detail, code="log-invalid")
+        self.index = index
 
 
 class SetRejected(RegieError):
