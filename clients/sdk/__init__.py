@@ -10,6 +10,8 @@ events the vault sends, `EventReceiver` / `AsyncEventReceiver` and `GrantCache`
 `AuditorClient` / `AsyncAuditorClient` (`clients.sdk.auditor`, docs/auditors.md).
 """
 
+import typing as _typing
+
 from clients.sdk._discovery import VaultMetadata
 from clients.sdk._errors import (
     AccessDenied,
@@ -46,7 +48,6 @@ from clients.sdk._grants import (
 from clients.sdk._http import AsyncHttp, SyncHttp
 from clients.sdk._jose import ServiceKey
 from clients.sdk._records import FileInfo, Provenance, Record, RecordSignature
-from clients.sdk.auditor import AsyncAuditorClient, AuditorClient
 from clients.sdk.events import (
     AsyncEventReceiver,
     Event,
@@ -107,3 +108,24 @@ __all__ = [
     "VaultDeleted",
     "VaultMetadata",
 ]
+
+
+if _typing.TYPE_CHECKING:
+    from clients.sdk.auditor import AsyncAuditorClient, AuditorClient
+
+_AUDITOR = frozenset({"AuditorClient", "AsyncAuditorClient"})
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """The auditor clients load on first use: they verify with the vault's own pure
+    verifiers (vault.audit, keys.note), which a service's or resident's program need not load
+    (`regie service ...` loads no server code: tests/unit/test_cli_service.py)."""
+    if name in _AUDITOR:
+        from clients.sdk import auditor
+
+        return getattr(auditor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _AUDITOR)
