@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 
 import clients.sdk as sdk
 from support.residents import Resident, sign_up
-from support.server import PostgresCluster, RegieServer
+from support.server import PostgresCluster, RegieServer, register_clinic
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -136,14 +136,7 @@ def test_a_backup_restores_and_a_deleted_vault_stays_unreadable(
     (tmp_path / "live").mkdir()
     server = RegieServer(tmp_path / "live", database_url=source.url, env=ENV)
     with server:
-        key, jwks = tmp_path / "clinic.jwk", tmp_path / "clinic.json"
-        server.cli("service", "keygen", str(key), "--jwks", str(jwks))
-        server.cli(
-            "services", "add", "--name", "Huisartsenpraktijk De Linde",
-            "--organisation", "ura:12345678", "--kind", "care-provider",
-            "--datatype", "health.medication", "--action", "read",
-            "--jwks", str(jwks), "--client-id", CLINIC,
-        )  # fmt: skip
+        key = register_clinic(server, tmp_path, CLINIC)
         with httpx.Client(base_url=server.base, timeout=20) as http:
             anna = sign_up(http, "Anna", origin=server.base)
             anna_record = write(http, anna, MEDICATION)

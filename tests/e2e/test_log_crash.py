@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 
 import clients.sdk as sdk
 from support.residents import sign_up
-from support.server import PostgresCluster, RegieServer
+from support.server import PostgresCluster, RegieServer, register_clinic
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -60,14 +60,7 @@ def test_a_server_killed_while_it_appends_loses_no_event(
         env={"REGIE_AUDIT_INTEGRATE_INTERVAL_SECONDS": "0.2"},
     )
     with server:
-        key, jwks = tmp_path / "clinic.jwk", tmp_path / "clinic.json"
-        server.cli("service", "keygen", str(key), "--jwks", str(jwks))
-        server.cli(
-            "services", "add", "--name", "Huisartsenpraktijk De Linde",
-            "--organisation", "ura:12345678", "--kind", "care-provider",
-            "--datatype", "health.medication", "--action", "read",
-            "--jwks", str(jwks), "--client-id", CLINIC,
-        )  # fmt: skip
+        key = register_clinic(server, tmp_path, CLINIC)
         with httpx.Client(base_url=server.base, timeout=20) as http:
             anna = sign_up(http, "Anna", origin=server.base)
             made = http.post(

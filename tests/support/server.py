@@ -298,3 +298,17 @@ class PostgresCluster:
         with contextlib.suppress(AssertionError):
             self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def register_clinic(server: RegieServer, tmp: Path, client_id: str) -> Path:
+    """A care provider that may read medication, registered as an operator does it
+    (`regie service keygen`, `regie services add`); its private key file."""
+    key, jwks = tmp / "clinic.jwk", tmp / "clinic.json"
+    server.cli("service", "keygen", str(key), "--jwks", str(jwks))
+    server.cli(
+        "services", "add", "--name", "Huisartsenpraktijk De Linde",
+        "--organisation", "ura:12345678", "--kind", "care-provider",
+        "--datatype", "health.medication", "--action", "read",
+        "--jwks", str(jwks), "--client-id", client_id,
+    )  # fmt: skip
+    return key
