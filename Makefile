@@ -60,6 +60,7 @@ test: $(VENV)/.installed-dev system-deps
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit --quiet --recursive vault keys api clients
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy

@@ -160,7 +160,8 @@ def slug_for(error: ve.VaultError) -> str:
 
 def install_error_handlers(app: FastAPI, public_url: str) -> None:
     async def vault_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ve.VaultError)
+        if not isinstance(exc, ve.VaultError):  # registered for VaultError only
+            raise TypeError(type(exc).__name__)
         slug = slug_for(exc)
         if slug == "service-unavailable":
             log.warning("unavailable: %s", type(exc.__cause__ or exc).__name__)
@@ -177,7 +178,8 @@ def install_error_handlers(app: FastAPI, public_url: str) -> None:
         )
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):
+            raise TypeError(type(exc).__name__)
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
@@ -207,7 +209,8 @@ def install_error_handlers(app: FastAPI, public_url: str) -> None:
         )
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+        if not isinstance(exc, StarletteHTTPException):
+            raise TypeError(type(exc).__name__)
         slug = {
             404: "not-found",
             405: "method-not-allowed",

@@ -160,7 +160,8 @@ class Settings(BaseSettings):
     @property
     def rp_id(self) -> str:
         host = urlsplit(self.public_url).hostname
-        assert host is not None  # checked by the validator
+        if host is None:  # checked by the validator; never silently an empty RP id
+            raise ValueError("REGIE_PUBLIC_URL has no host")
         return host
 
     @property

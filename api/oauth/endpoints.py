@@ -237,7 +237,7 @@ async def token(request: Request) -> JSONResponse:
         raise OAuthError("unsupported_grant_type", "use the CIBA grant or refresh_token")
     body: dict[str, Any] = {
         "access_token": pair.access_token,
-        "token_type": "DPoP",
+        "token_type": "DPoP",  # nosec B105 - the RFC 9449 token type, not a secret
         "expires_in": pair.expires_in,
         "refresh_token": pair.refresh_token,
         "grant_id": str(pair.grant_id),

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 STATUS = {
     "invalid_client": 401,
     "access_denied": 403,
-    "invalid_token": 401,
+    "invalid_token": 401,  # nosec B105 - an RFC 6750 error code, not a secret
 }
 
 
@@ -29,7 +29,8 @@ class OAuthError(Exception):
 
 
 async def oauth_error_response(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, OAuthError)
+    if not isinstance(exc, OAuthError):  # registered for OAuthError only
+        raise TypeError(type(exc).__name__)
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
     if exc.status == 401:
         headers["WWW-Authenticate"] = f'DPoP error="{exc.error}"'

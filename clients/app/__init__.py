@@ -132,7 +132,8 @@ async def _not_signed_in(request: Request, exc: Exception) -> Response:
 
 
 async def _sdk_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, sdk_errors.RegieError)
+    if not isinstance(exc, sdk_errors.RegieError):  # registered for RegieError only
+        raise TypeError(type(exc).__name__)
     if isinstance(exc, sdk_errors.ReauthenticationRequired):
         return _kind_page(request, "confirm.needed", 403)
     if isinstance(exc, sdk_errors.AuthError):

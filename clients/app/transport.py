@@ -56,7 +56,8 @@ class StreamingASGITransport(httpx.AsyncBaseTransport):
         self.queue_size = queue_size
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
+        if not isinstance(request.stream, httpx.AsyncByteStream):
+            raise TypeError("the in-process transport takes async request bodies only")
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},

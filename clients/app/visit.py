@@ -82,7 +82,8 @@ class Visit:
     @property
     def csrf_token(self) -> str:
         binding = self.token or self.pre
-        assert binding is not None
+        if binding is None:  # no session and no pre-session: nothing to bind a form to
+            raise RuntimeError("a CSRF token needs a session or a pre-session")
         return self.state.csrf.token(binding)
 
     def t(self, key: str, **values: object) -> str:

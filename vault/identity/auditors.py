@@ -49,7 +49,7 @@ from vault.storage.orm import AuditorCredentialRow, AuditorRow, AuditorSessionRo
 from vault.storage.unit_of_work import UnitOfWorkFactory
 
 ENROLMENT_PURPOSE = "auditor-enrolment"
-TOKEN_PREFIX = "rga_"  # noqa: S105 - a prefix that tells the kind of token, not a secret
+TOKEN_PREFIX = "rga_"  # noqa: S105  # nosec B105 - a prefix that tells the kind of token, not a secret
 _SESSION_TOUCH_EVERY = timedelta(seconds=60)
 
 

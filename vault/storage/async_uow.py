@@ -103,11 +103,13 @@ class SqlAsyncUnitOfWork:
     async def execute(
         self, statement: Executable, parameters: Parameters = None
     ) -> CursorResult[Any]:
-        assert self._conn is not None, "use the unit of work as `async with`"
+        if self._conn is None:
+            raise RuntimeError("use the unit of work as `async with`")
         return await self._conn.execute(statement, parameters)
 
     async def commit(self) -> None:
-        assert self._conn is not None, "use the unit of work as `async with`"
+        if self._conn is None:
+            raise RuntimeError("use the unit of work as `async with`")
         await self._conn.commit()
 
 

@@ -245,7 +245,7 @@ _EVENT_COLUMNS = (
 )
 _PG_EVENTS = text(
     # Built from the constant column list above, never from input.
-    f"INSERT INTO access_events ({', '.join(c for c, _ in _EVENT_COLUMNS)})"  # noqa: S608
+    f"INSERT INTO access_events ({', '.join(c for c, _ in _EVENT_COLUMNS)})"  # noqa: S608  # nosec B608
     " SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _EVENT_COLUMNS) + ")"
 )
 
