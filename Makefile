@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export REGIE_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint typecheck check demo clean system-deps lock
+.PHONY: run run-postgres test lint typecheck check demo clean system-deps lock
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (looked for $(PYTHON))"; exit 1; }
@@ -32,6 +32,19 @@ run: $(VENV)/.installed
 	REGIE_MODE=$${REGIE_MODE:-development} \
 	REGIE_PUBLIC_URL=$${REGIE_PUBLIC_URL:-http://localhost:$(PORT)} \
 	$(BIN)/regie serve --port $(PORT)
+
+## make run-postgres: the same on PostgreSQL with several workers, as in production; the database
+## (REGIE_DATABASE_URL, default the local server's `regie`) is created if it does not exist
+WORKERS ?= 2
+run-postgres: $(VENV)/.installed
+	REGIE_MODE=$${REGIE_MODE:-development} \
+	REGIE_PUBLIC_URL=$${REGIE_PUBLIC_URL:-http://localhost:$(PORT)} \
+	REGIE_DATABASE_URL=$${REGIE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/regie} \
+	$(BIN)/regie migrate --create-database
+	REGIE_MODE=$${REGIE_MODE:-development} \
+	REGIE_PUBLIC_URL=$${REGIE_PUBLIC_URL:-http://localhost:$(PORT)} \
+	REGIE_DATABASE_URL=$${REGIE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/regie} \
+	$(BIN)/regie serve --port $(PORT) --workers $(WORKERS)
 
 ## system-deps: Debian packages the tests need (SoftHSM2 for the PKCS#11 backend, Chromium
 ## for the resident app's browser tests; Playwright drives Debian's /usr/bin/chromium; Go and

@@ -71,7 +71,9 @@ class _TracedTransport(httpx.AsyncBaseTransport):
 
 
 def _lifespan(built: Container) -> Callable[[Any], AbstractAsyncContextManager[None]]:
-    workers = workers_lifespan(server_workers(built))
+    workers = workers_lifespan(
+        server_workers(built), drain_seconds=built.settings.shutdown_drain_seconds
+    )
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     # uvicorn's default (5 s) kills workers that are still importing on a loaded machine, and
     # then their replacements, in a loop; a hung worker is still replaced, only later.
     worker_healthcheck_seconds: int = Field(default=30, ge=5, le=600)
+    # Graceful shutdown (SIGTERM, `docker stop`): requests in flight get this long to finish
+    # (new connections are refused meanwhile), then the process pushes the events that are
+    # due and integrates committed access events for at most `shutdown_drain_seconds`.
+    shutdown_grace_seconds: int = Field(default=30, ge=1, le=600)
+    shutdown_drain_seconds: float = Field(default=10.0, ge=0, le=600)
     grant_max_validity_days: int = Field(default=365, ge=1, le=3650)
     pending_request_days: int = Field(default=14, ge=1, le=90)
     access_token_seconds: int = Field(default=300, ge=30, le=300)

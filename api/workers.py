@@ -6,6 +6,12 @@ next; otherwise the loop waits `interval` seconds. A failing round (the database
 logged by its exception type only and tried again after the interval: nothing is lost, since
 events wait in the outbox and the access check enforces expiry on its own.
 
+On shutdown (`workers_lifespan`) the loops stop, and then the ones that `drain` run their
+rounds once more in the foreground until nothing is waiting or the drain budget is spent: the
+events that are due are pushed and the committed access events integrated before the process
+exits, instead of waiting for the next process. What is not done by then stays in the
+database for the next one; nothing depends on the drain for correctness.
+
 Each round runs in a trace of its own (vault.tracecontext), so its log lines share a
 `trace_id` and the events it pushes carry a child span of it.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -36,9 +43,13 @@ log = logging.getLogger("regie.workers")
 
 
 class PeriodicWorker:
-    def __init__(self, name: str, round_: Callable[[], bool], *, interval: float) -> None:
-        """`round_` does one batch of work and returns True when more is waiting."""
+    def __init__(
+        self, name: str, round_: Callable[[], bool], *, interval: float, drain: bool = False
+    ) -> None:
+        """`round_` does one batch of work and returns True when more is waiting; `drain`
+        says the loop's work should be finished at shutdown (see `drain`)."""
         self.name = name
+        self.drains = drain
         self._round = round_
         self._interval = interval
         self._stop = threading.Event()
@@ -64,6 +75,18 @@ class PeriodicWorker:
             if not more:
                 halt.wait(self._interval)
 
+    def drain(self, deadline: float) -> None:
+        """After `stop`: rounds in the caller's thread while work is waiting and the monotonic
+        clock is before `deadline`; a failing round ends the drain (logged like `run`)."""
+        while time.monotonic() < deadline:
+            try:
+                if not self.run_once():
+                    return
+            except Exception as e:  # noqa: BLE001 - shutdown goes on; the work waits in the DB
+                log.warning("%s drain failed (%s)", self.name, type(e).__name__)
+                return
+        log.warning("%s drain stopped at its deadline with work waiting", self.name)
+
     def start(self) -> None:
         """Run on a daemon thread of this process."""
         if self._thread is not None:
@@ -88,7 +111,10 @@ def push_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
         return delivery.run_once().claimed >= delivery.policy.batch
 
     return PeriodicWorker(
-        "regie-events-push", round_, interval=interval or c.settings.events_push_interval_seconds
+        "regie-events-push",
+        round_,
+        interval=interval or c.settings.events_push_interval_seconds,
+        drain=True,
     )
 
 
@@ -118,6 +144,7 @@ def integrate_worker(c: Container, interval: float | None = None) -> PeriodicWor
         "regie-audit-integrate",
         round_,
         interval=interval or c.settings.audit_integrate_interval_seconds,
+        drain=True,
     )
 
 
@@ -136,9 +163,11 @@ def server_workers(c: Container) -> list[PeriodicWorker]:
 
 
 def workers_lifespan(
-    workers: Sequence[PeriodicWorker],
+    workers: Sequence[PeriodicWorker], *, drain_seconds: float = 0.0
 ) -> Callable[[Any], AbstractAsyncContextManager[None]]:
-    """A FastAPI lifespan that runs `workers` while the application serves."""
+    """A FastAPI lifespan that runs `workers` while the application serves, and at shutdown
+    (after uvicorn has finished the requests in flight) stops them and drains the ones that
+    drain, within `drain_seconds` in all."""
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -149,5 +178,9 @@ def workers_lifespan(
         finally:
             for worker in workers:
                 await run_in_threadpool(worker.stop)
+            deadline = time.monotonic() + drain_seconds
+            for worker in workers:
+                if worker.drains and drain_seconds > 0:
+                    await run_in_threadpool(worker.drain, deadline)
 
     return lifespan

@@ -75,12 +75,52 @@ def _private_files() -> None:
     os.umask(0o077)
 
 
+def _create_postgres_database(url: str) -> bool:
+    """CREATE DATABASE for `url` if it does not exist (True when it was made), connected to
+    the server's `postgres` maintenance database as the same user."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    target = make_url(url)
+    name = target.database
+    if not name:
+        raise _fail("REGIE_DATABASE_URL names no database")
+    maintenance = create_engine(
+        target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    try:
+        with maintenance.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                return False
+            # An identifier cannot be a bind parameter; quote it as PostgreSQL does.
+            quoted = conn.dialect.identifier_preparer.quote(name)
+            conn.execute(text(f"CREATE DATABASE {quoted}"))
+            return True
+    except SQLAlchemyError as e:
+        raise _fail(
+            f"the database {name!r} cannot be created ({type(e).__name__}): check"
+            " REGIE_DATABASE_URL and that its user may create databases"
+        ) from e
+    finally:
+        maintenance.dispose()
+
+
 @app.command()
-def migrate() -> None:
+def migrate(
+    create_database: bool = typer.Option(
+        False,
+        "--create-database",
+        help="On PostgreSQL, create the database first if it does not exist",
+    ),
+) -> None:
     """Apply database migrations (creates the SQLite file and data directory if needed)."""
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = build_engine(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    if create_database and url.startswith("postgresql") and _create_postgres_database(url):
+        console.print("created the database")
+    engine = build_engine(url)
     try:
         before = current_revision(engine)
         if (problem := ahead_problem(before)) is not None:
@@ -141,6 +181,8 @@ def serve(
         port=int(os.environ["REGIE_PORT"]),
         workers=workers,
         timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
+        # SIGTERM: stop accepting, let requests in flight finish, then the lifespan drains.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         # JSON (or text) lines on standard error from every worker (api/logs.py); uvicorn's
         # access log is off: the app writes its own, with route templates instead of paths.
         log_config=logging_config(settings),
