@@ -46,7 +46,7 @@ from vault.residents.keys import VaultKeys
 from vault.residents.service import ResidentService
 from vault.services.service import ServiceRegistry
 from vault.storage.async_uow import AsyncUnitOfWorkFactory, async_uow_factory, blocking_uow_factory
-from vault.storage.engine import build_async_engines, build_engine
+from vault.storage.engine import Timeouts, build_async_engines, build_engine
 from vault.storage.repositories import SqlReplayCache
 from vault.storage.unit_of_work import SessionFactory, SqlUnitOfWork
 
@@ -90,12 +90,16 @@ def build_container(
     async_uow: AsyncUnitOfWorkFactory
     async_engines: tuple[AsyncEngine, ...] = ()
     if session_factory is None:
+        timeouts = Timeouts(
+            statement_seconds=settings.db_statement_timeout_seconds,
+            idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
+        )
         engine = engine or build_engine(
-            settings.resolved_database_url, pool_size=settings.db_pool_size
+            settings.resolved_database_url, pool_size=settings.db_pool_size, timeouts=timeouts
         )
         session_factory = sessionmaker(bind=engine, expire_on_commit=False)
         writer, reader = build_async_engines(
-            settings.resolved_database_url, pool_size=settings.db_pool_size
+            settings.resolved_database_url, pool_size=settings.db_pool_size, timeouts=timeouts
         )
         async_engines = (writer,) if reader is None else (writer, reader)
         async_uow = async_uow_factory(writer, reader)

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # PostgreSQL limits per server connection (vault/storage/engine.py `Timeouts`).
+    db_statement_timeout_seconds: float = Field(default=60.0, ge=1, le=3600)
+    db_idle_in_transaction_seconds: float = Field(default=300.0, ge=1, le=3600)
     # uvicorn's default (5 s) kills workers that are still importing on a loaded machine, and
     # then their replacements, in a loop; a hung worker is still replaced, only later.
     worker_healthcheck_seconds: int = Field(default=30, ge=5, le=600)

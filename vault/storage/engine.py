@@ -10,17 +10,51 @@ pool's stale connections, and the unit of work turns the error into `StorageUnav
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 _SQLITE_CONNECT = {"check_same_thread": False, "timeout": 15}
 
 
-def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """An engine tuned for `url`'s dialect."""
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """PostgreSQL session limits for a server's connections, so that no statement and no
+    forgotten transaction can hold a worker or its locks for ever: `statement` (a statement
+    running longer is cancelled: the request gets 503) and `idle_in_transaction` (a session
+    left idle inside a transaction is ended, which releases its locks). The CLI's engines
+    (migrations) have none: a migration may rightly take long."""
+
+    statement_seconds: float
+    idle_in_transaction_seconds: float
+
+
+def _with_timeouts(url: URL, timeouts: Timeouts | None) -> URL:
+    """`url` with the libpq `options` that set the limits for every connection it opens (kept
+    beside options already there, such as a test's search_path); no extra round trip."""
+    if timeouts is None:
+        return url
+    given = url.query.get("options", "")
+    options = " ".join(
+        part
+        for part in (
+            given if isinstance(given, str) else " ".join(given),
+            f"-c statement_timeout={int(timeouts.statement_seconds * 1000)}",
+            "-c idle_in_transaction_session_timeout="
+            f"{int(timeouts.idle_in_transaction_seconds * 1000)}",
+        )
+        if part
+    )
+    return url.update_query_dict({"options": options})
+
+
+def build_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, timeouts: Timeouts | None = None
+) -> Engine:
+    """An engine tuned for `url`'s dialect (`timeouts`: PostgreSQL only)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -32,27 +66,36 @@ def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine
         _sqlite_proper_transactions(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+        return create_engine(
+            _with_timeouts(parsed, timeouts), echo=echo, pool_size=pool_size, max_overflow=pool_size
+        )
     raise ValueError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
     )
 
 
 def build_async_engines(
-    url: str, *, pool_size: int = 10, echo: bool = False
+    url: str, *, pool_size: int = 10, echo: bool = False, timeouts: Timeouts | None = None
 ) -> tuple[AsyncEngine, AsyncEngine | None]:
     """(the async engine, an async engine for reads or None): on PostgreSQL the reader's
     connections are in autocommit mode (a statement is its own snapshot, with no BEGIN and
     ROLLBACK round trips); on SQLite reads use the one engine in deferred transactions."""
-    engine = build_async_engine(url, pool_size=pool_size, echo=echo)
+    engine = build_async_engine(url, pool_size=pool_size, echo=echo, timeouts=timeouts)
     if engine.dialect.name != "postgresql":
         return engine, None
-    reader = build_async_engine(url, pool_size=pool_size, echo=echo, autocommit=True)
+    reader = build_async_engine(
+        url, pool_size=pool_size, echo=echo, autocommit=True, timeouts=timeouts
+    )
     return engine, reader
 
 
 def build_async_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, autocommit: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    autocommit: bool = False,
+    timeouts: Timeouts | None = None,
 ) -> AsyncEngine:
     """The async engine for the same database `build_engine(url)` reaches.
 
@@ -71,7 +114,7 @@ def build_async_engine(
         return engine
     if backend == "postgresql":
         return create_async_engine(
-            parsed.set(drivername="postgresql+psycopg"),
+            _with_timeouts(parsed.set(drivername="postgresql+psycopg"), timeouts),
             echo=echo,
             pool_size=pool_size,
             max_overflow=0,
