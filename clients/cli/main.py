@@ -671,8 +671,12 @@ def demo(
         if as_json:
             print(json.dumps({"ok": False, "problem": problem}))
         else:
-            err.print(f"[red]{texts.nl('failed', problem=problem)}[/red]", highlight=False)
-            err.print(f"[red]{texts.en('failed', problem=problem)}[/red]", highlight=False)
+            err.print(
+                f"[red]{texts.nl('failed', problem=problem)}[/red]", highlight=False, soft_wrap=True
+            )
+            err.print(
+                f"[red]{texts.en('failed', problem=problem)}[/red]", highlight=False, soft_wrap=True
+            )
         raise typer.Exit(1) from e
     if as_json:
         print(json.dumps({"ok": True, "outcomes": outcomes}))
