@@ -658,11 +658,15 @@ def demo(
 ) -> None:
     """Play the mission's story against a temporary vault (docs/demo.md); exit 1 if any
     step does not go as it should. Uses no REGIE_* setting and leaves nothing behind."""
+    import signal
+
     from clients.demo import texts
     from clients.demo.story import DemoFailed, play
     from clients.demo.vault import DemoError
     from clients.sdk import RegieError
 
+    # SIGTERM unwinds like Ctrl-C, so the demo's server is stopped and its directory deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     out = Console(quiet=True) if as_json else console
     try:
         outcomes = play(out, quiet=quiet)

@@ -402,7 +402,9 @@ def the_audit(cast: Cast, say: Narrator, auditor_code: str, log_key: LogKey) -> 
 
 
 def _refusal(e: RegieError) -> str:
-    return f"{type(e).__name__}, HTTP {e.status}" if e.status else type(e).__name__
+    """What the vault answered, as the SDK raised it: `GrantEnded (invalid_grant, HTTP 400)`."""
+    said = ", ".join(part for part in (e.reason or e.code, e.status and f"HTTP {e.status}") if part)
+    return f"{type(e).__name__} ({said})" if said else type(e).__name__
 
 
 def _my_log_once_integrated(resident: ResidentClient) -> list[LogEntry]:
@@ -491,5 +493,7 @@ def play(console: Console, *, quiet: bool = False) -> list[str]:
             # mandate, belongs here once mandates exist (issue 6); until then the demo
             # shows nothing for it.
             the_audit(cast, say, auditor.code, log_key)
+        errors = vault.logged_errors()
+        expect(not errors, f"the vault logged {len(errors)} errors, the first: {errors[:1]}")
     say.say("stopped")
     return say.outcomes

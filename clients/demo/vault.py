@@ -11,6 +11,7 @@ given here (no `REGIE_*` from the environment leaks in, neither here nor into th
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -198,6 +199,21 @@ class DemoVault:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no server log)"
+
+    def logged_errors(self) -> list[str]:
+        """Lines of the server's log that speak of a 500 or an exception's stack trace."""
+        errors = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if not isinstance(entry, dict):
+                if "Traceback" in line:
+                    errors.append(line)
+            elif entry.get("status") == 500 or "stack" in entry:
+                errors.append(line)
+        return errors
 
     def stop(self) -> None:
         """SIGTERM to the server's process group, SIGKILL after a while; then delete it all."""
