@@ -666,7 +666,7 @@ def demo(
     from clients.sdk import RegieError
 
     # SIGTERM unwinds like Ctrl-C, so the demo's server is stopped and its directory deleted.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    before = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     out = Console(quiet=True) if as_json else console
     try:
         outcomes = play(out, quiet=quiet)
@@ -682,6 +682,8 @@ def demo(
                 f"[red]{texts.en('failed', problem=problem)}[/red]", highlight=False, soft_wrap=True
             )
         raise typer.Exit(1) from e
+    finally:
+        signal.signal(signal.SIGTERM, before)
     if as_json:
         print(json.dumps({"ok": True, "outcomes": outcomes}))
         return

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from clients.cli.main import app as cli
 from clients.demo import story
+from clients.sdk import GrantCache
 from support.server import REPO, regie_command
 
 pytestmark = pytest.mark.slow
@@ -111,3 +112,14 @@ def test_a_failed_expectation_exits_1_and_says_which(monkeypatch: pytest.MonkeyP
     result = CliRunner().invoke(cli, ["demo", "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["ok"] is False
+
+
+def test_the_demo_catches_a_cache_that_is_not_purged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's own check, for real: a receiver that forgets to purge fails the demo."""
+    monkeypatch.setattr(GrantCache, "purge", lambda self, grant_id: 0)
+    result = CliRunner().invoke(cli, ["demo", "--json"])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout) == {
+        "ok": False,
+        "problem": "the event purged 0 records; 1 left",
+    }
