@@ -390,7 +390,7 @@ def the_audit(cast: Cast, say: Narrator, auditor_code: str, log_key: LogKey) -> 
             raise DemoFailed("a changed export passed verification")
 
     say.ok("audit.log", name=RESIDENT.split()[0], count=len(entries))
-    for entry in entries:
+    for entry in [] if say.quiet else entries:
         say.console.print(f"  • {entry.text_nl}", highlight=False)
         say.console.print(f"    [dim]{entry.text_en}[/dim]", highlight=False)
     names = {e.name for e in entries}
