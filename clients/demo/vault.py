@@ -16,7 +16,7 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404 - runs `regie serve`, our own program
 import sys
 import tempfile
 import time
@@ -173,7 +173,7 @@ class DemoVault:
         self._close_operator()  # the server is the only writer from here on
         command = [sys.executable, "-m", "clients.cli.main", "serve", "--port", str(self.port)]
         with self.log.open("ab") as out:
-            self._proc = subprocess.Popen(  # noqa: S603 (our own command line, no shell)
+            self._proc = subprocess.Popen(  # noqa: S603  # nosec B603 - our own command, no shell
                 command,
                 cwd=self.dir,
                 env=self.env,
