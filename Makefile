@@ -46,6 +46,10 @@ run-postgres: $(VENV)/.installed
 	REGIE_DATABASE_URL=$${REGIE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/regie} \
 	$(BIN)/regie serve --port $(PORT) --workers $(WORKERS)
 
+## make demo: the mission's story, end to end, on a temporary vault of its own (docs/demo.md)
+demo: $(VENV)/.installed
+	$(BIN)/regie demo
+
 ## system-deps: Debian packages the tests need (SoftHSM2 for the PKCS#11 backend, Chromium
 ## for the resident app's browser tests; Playwright drives Debian's /usr/bin/chromium; Go and
 ## golang.org/x/mod for the Go verifier of the audit log, tests/e2e/test_go_verifier.py)

@@ -649,5 +649,47 @@ def grants_sweep(
 app.add_typer(audit.build(_container), name="audit")
 
 
+@app.command()
+def demo(
+    quiet: bool = typer.Option(False, "--quiet", help="Print only the checked outcomes"),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print nothing but a JSON summary (for scripts)"
+    ),
+) -> None:
+    """Play the mission's story against a temporary vault (docs/demo.md); exit 1 if any
+    step does not go as it should. Uses no REGIE_* setting and leaves nothing behind."""
+    import signal
+
+    from clients.demo import texts
+    from clients.demo.story import DemoFailed, play
+    from clients.demo.vault import DemoError
+    from clients.sdk import RegieError
+
+    # SIGTERM unwinds like Ctrl-C, so the demo's server is stopped and its directory deleted.
+    before = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    out = Console(quiet=True) if as_json else console
+    try:
+        outcomes = play(out, quiet=quiet)
+    except (DemoFailed, DemoError, RegieError) as e:
+        problem = str(e) if not isinstance(e, RegieError) else repr(e)
+        if as_json:
+            print(json.dumps({"ok": False, "problem": problem}))
+        else:
+            err.print(
+                f"[red]{texts.nl('failed', problem=problem)}[/red]", highlight=False, soft_wrap=True
+            )
+            err.print(
+                f"[red]{texts.en('failed', problem=problem)}[/red]", highlight=False, soft_wrap=True
+            )
+        raise typer.Exit(1) from e
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    if as_json:
+        print(json.dumps({"ok": True, "outcomes": outcomes}))
+        return
+    console.print(f"[bold green]{texts.nl('all_ok')}[/bold green]")
+    console.print(f"[green]{texts.en('all_ok')}[/green]")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
