@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import ORIGIN, Database, drop_database, new_database
 from sqlalchemy import text
 
 from api.bootstrap import build_container
 from api.container import Container
 from api.settings import Settings
-from conftest import ORIGIN, Database, drop_database, new_database
 from vault.errors import StorageUnavailable
 
 pytestmark = pytest.mark.postgres
@@ -87,10 +87,14 @@ def test_a_statement_over_the_limit_is_cancelled_as_an_outage(c: Container) -> N
 
 
 def test_a_transaction_left_idle_is_ended_and_answered_as_an_outage(c: Container) -> None:
-    with pytest.raises(StorageUnavailable), c.uow() as uow:
-        uow.session.execute(text("SELECT 1"))  # a transaction is open now
-        time.sleep(1.6)
-        uow.session.execute(text("SELECT 1"))
+    def idle_then_use() -> None:
+        with c.uow() as uow:
+            uow.session.execute(text("SELECT 1"))  # a transaction is open now
+            time.sleep(1.6)
+            uow.session.execute(text("SELECT 1"))
+
+    with pytest.raises(StorageUnavailable):
+        idle_then_use()
     with c.uow() as uow:  # the pool has let the ended connection go
         assert uow.session.scalar(text("SELECT 1")) == 1
 
