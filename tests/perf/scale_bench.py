@@ -19,9 +19,10 @@ with its status history), and `--events-per-grant` access events each (10 gives 
 Merkle tree and its signed checkpoints). Rows are written with PostgreSQL's COPY, in the
 columns the ORM maps (vault/storage/orm.py); a rich progress bar per table.
 
-**flat**: at each size (grants: 1k, 10k, 100k, 1M by default) the generator grows the data to
-that size, ANALYZE runs, and two things are timed one at a time (latency, not throughput), on a
-grant of a resident made through the API like any other:
+**flat**: each size (grants: 1k, 10k, 100k, 1M by default) is generated in a schema of its
+own and ANALYZEd; then in `--rounds` rounds, each size in turn, two things are timed one at a
+time (latency, not throughput; interleaved, so a busy moment of the machine falls on every
+size alike), on a fresh grant of a resident made through the API like any other:
   - the grant check: `vault.grants.stored.check` on the grant, its procedure and its service as
     stored (what every listing and write by a service runs), in a read-only unit of work;
   - an authorized read of a 1 KiB record: the ASGI app called in-process (no sockets) with a
@@ -95,6 +96,10 @@ GRANTS_PER_RESIDENT = 10
 SERVICES = 40
 DATATYPES = sorted(t for t in TYPES if not t.endswith(".other"))
 PURPOSE = "https://w3id.org/dpv#ServiceProvision"
+GENERATED_TABLES = (
+    "residents", "data_keys", "records", "record_versions", "services", "service_connections",
+    "procedures", "grants", "grant_events", "access_events", "audit_tiles", "audit_checkpoints",
+)  # fmt: skip
 LEGAL_BASIS = "https://w3id.org/dpv#Consent"
 
 
@@ -382,7 +387,8 @@ class Generator:
     def analyze(self) -> None:
         assert self.c.engine is not None
         with self.c.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
+            # The tables of this schema only (a bare ANALYZE would take every schema of `test`).
+            conn.execute(text(f"ANALYZE {', '.join(GENERATED_TABLES)}"))
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -441,8 +447,10 @@ class Bench:
             token = self.clinic.poll(accepted.auth_req_id).json()["access_token"]
         return pending.grant_id, token
 
-    def measure(self, n_checks: int, n_reads: int, size: int) -> dict[str, Any]:
-        grant_id, token = self.fresh_grant(size)
+    def samples(self, n_checks: int, n_reads: int, n: int) -> tuple[list[float], list[float]]:
+        """Latencies (ms) of `n_checks` grant checks and `n_reads` authorized reads, one at a
+        time, on a fresh grant (the `n`th); the first tenth of each is warm-up, left out."""
+        grant_id, token = self.fresh_grant(n)
         c = self.setup
         # The grant check, as listings and writes by services run it.
         times = []
@@ -483,49 +491,79 @@ class Bench:
         read_ms = [1000 * t for t in asyncio.run(reads())[n_reads // 10 :]]
         if fresh.engine is not None:
             fresh.engine.dispose()
+        return check_ms, read_ms
+
+
+class Deployment:
+    """One schema of one size: its container, generator and bench resident."""
+
+    def __init__(self, size: int, events_per_grant: int) -> None:
+        self.size = size
+        self.url, self.schema = new_schema()
+        upgrade(build_engine(self.url))
+        self.settings = settings_for(self.url, Path(tempfile.mkdtemp()) / "var")
+        self.c = build_container(self.settings)
+        self.bench = Bench(self.settings, self.c)
+        self.gen = Generator(self.c, events_per_grant=events_per_grant)
+        self.checks: list[float] = []
+        self.reads: list[float] = []
+        self.generated_s = 0.0
+
+    def facts(self) -> dict[str, Any]:
         return {
-            "grants": count(c, "grants"),
-            "residents": count(c, "residents"),
-            "records": count(c, "records"),
-            "access_events": count(c, "access_events"),
-            "check_p50_ms": statistics.median(check_ms),
-            "check_p99_ms": statistics.quantiles(check_ms, n=100)[98],
-            "read_p50_ms": statistics.median(read_ms),
-            "read_p99_ms": statistics.quantiles(read_ms, n=100)[98],
+            "grants": count(self.c, "grants"),
+            "residents": count(self.c, "residents"),
+            "records": count(self.c, "records"),
+            "access_events": count(self.c, "access_events"),
         }
 
 
 def flat(args: argparse.Namespace) -> None:
-    url, schema = new_schema()
-    tmp = Path(tempfile.mkdtemp())
+    """Every size in a schema of its own, generated first; then `--rounds` rounds that measure
+    each size in turn, so that a busy moment of the machine falls on all sizes alike."""
+    sizes = [int(s) for s in args.sizes.split(",")]
     out = Path(args.out)
+    deployments: list[Deployment] = []
     try:
-        upgrade(build_engine(url))
-        settings = settings_for(url, tmp / "var")
-        setup = build_container(settings)
-        bench = Bench(settings, setup)
-        gen = Generator(setup, events_per_grant=args.events_per_grant)
-        for size in [int(s) for s in args.sizes.split(",")]:
+        for size in sizes:
+            console.print(f"[bold]generating {size:,} grants[/bold]")
+            d = Deployment(size, args.events_per_grant)
+            deployments.append(d)
             t0 = time.perf_counter()
-            gen.generate_until(size)
-            made = time.perf_counter() - t0
+            d.gen.generate_until(size)
+            d.generated_s = time.perf_counter() - t0
+        for r in range(args.rounds):
+            for d in deployments:
+                checks, reads = d.bench.samples(args.checks, args.reads, r)
+                d.checks += checks
+                d.reads += reads
+            console.print(f"round {r + 1}/{args.rounds} done")
+        for d in deployments:
             result = {
-                "size": size,
-                "generated_s": round(made, 1),
-                **bench.measure(args.checks, args.reads, size),
+                "size": d.size,
+                "generated_s": round(d.generated_s, 1),
+                **d.facts(),
+                "rounds": args.rounds,
+                "check_n": len(d.checks),
+                "read_n": len(d.reads),
+                "check_p50_ms": statistics.median(d.checks),
+                "check_p99_ms": statistics.quantiles(d.checks, n=100)[98],
+                "read_p50_ms": statistics.median(d.reads),
+                "read_p99_ms": statistics.quantiles(d.reads, n=100)[98],
             }
             console.print(
                 f"{result['grants']:>9,} grants {result['records']:>9,} records"
-                f" {result['access_events']:>10,} events: check p50 {result['check_p50_ms']:.3f} ms"
-                f" p99 {result['check_p99_ms']:.3f} | read p50 {result['read_p50_ms']:.3f} ms"
-                f" p99 {result['read_p99_ms']:.3f} (generated in {made:.0f} s)"
+                f" {result['access_events']:>10,} events: check p50 {result['check_p50_ms']:.3f}"
+                f" ms p99 {result['check_p99_ms']:.3f} | read p50 {result['read_p50_ms']:.3f} ms"
+                f" p99 {result['read_p99_ms']:.3f} (generated in {d.generated_s:.0f} s)"
             )
             with out.open("a") as f:
                 f.write(json.dumps(result) + "\n")
         report(out)
     finally:
         if not args.keep:
-            drop_schema(schema)
+            for d in deployments:
+                drop_schema(d.schema)
 
 
 def report(path: Path) -> None:
@@ -640,8 +678,9 @@ def main() -> None:
     f = sub.add_parser("flat", help="latency of the check and a read from 1k to 1M grants")
     f.add_argument("--sizes", default="1000,10000,100000,1000000")
     f.add_argument("--events-per-grant", type=int, default=10)
-    f.add_argument("--checks", type=int, default=2000)
-    f.add_argument("--reads", type=int, default=1000)
+    f.add_argument("--rounds", type=int, default=5)
+    f.add_argument("--checks", type=int, default=400, help="per size and round")
+    f.add_argument("--reads", type=int, default=200, help="per size and round")
     f.add_argument("--out", default=f"/tmp/regie_scale_{int(time.time())}.jsonl")
     f.add_argument("--keep", action="store_true", help="keep the schema")
     s = sub.add_parser("sweep", help="expired grants swept and notified")
