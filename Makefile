@@ -52,7 +52,8 @@ demo: $(VENV)/.installed
 
 ## system-deps: Debian packages the tests need (SoftHSM2 for the PKCS#11 backend, Chromium
 ## for the resident app's browser tests; Playwright drives Debian's /usr/bin/chromium; Go and
-## golang.org/x/mod for the Go verifier of the audit log, tests/e2e/test_go_verifier.py)
+## golang.org/x/mod for the Go verifier of the audit log, tests/e2e/test_go_verifier.py; libfaketime
+## for the clock-skew fault test, tests/e2e/test_clock_skew.py)
 system-deps:
 	@if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null 2>&1; then \
 		echo "installing softhsm2"; \
@@ -63,6 +64,11 @@ system-deps:
 		echo "installing chromium"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+	@if [ ! -e /usr/lib/$$(uname -m)-linux-gnu/faketime/libfaketime.so.1 ]; then \
+		echo "installing faketime"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq faketime; \
 	fi
 	@if ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/golang.org/x/mod/sumdb ]; then \
 		echo "installing golang-go and golang-golang-x-mod-dev"; \
