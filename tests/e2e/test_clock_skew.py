@@ -24,9 +24,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import PG_URL, pg_schema_url, require_postgres
 from sqlalchemy import create_engine, text
 
-from conftest import PG_URL, pg_schema_url, require_postgres
 from support.residents import sign_up
 from support.server import RegieServer
 from support.service_client import ServiceAgent
@@ -169,4 +169,3 @@ def test_nodes_with_skewed_clocks_agree_on_tokens_replays_and_revocation(
     finally:
         for server in (c, b, a):
             server.stop()
-
