@@ -184,6 +184,10 @@ def test_happy_path_connects_and_issues_dpop_bound_tokens(scene: Scene) -> None:
     grant_id = started.json()["grant_id"]
     shown = s.client.get(f"/v1/me/grants/{grant_id}", headers=s.anna.headers).json()
     assert shown["status"] == "requested"
+    # Not among the requests waiting at home, and not approvable without issuing the code.
+    assert s.client.get("/v1/me/requests", headers=s.anna.headers).json()["grants"] == []
+    plain = s.client.post(f"/v1/me/grants/{grant_id}/approve", json={}, headers=s.anna.headers)
+    assert plain.status_code == 409
     approved = s.approve(grant_id, datatypes=["health.medication"])  # narrower is fine
     assert approved.status_code == 200, approved.text
     target = approved.json()["redirect_to"]
@@ -301,13 +305,17 @@ def test_request_uri_is_single_use_bound_and_short_lived(scene: Scene) -> None:
     s = scene
     uri = s.request_uri()
     # Another client's id with this request_uri: refused, and it stays usable by its own.
-    assert s.start(uri, client_id="school-regenboog").status_code == 404
+    assert s.start(uri, client_id="school-regenboog").status_code == 422
     assert s.start(uri).status_code == 201
-    assert s.start(uri).status_code == 404  # single use
-    assert s.start("urn:ietf:params:oauth:request_uri:made-up").status_code == 404
+    assert s.start(uri).status_code == 422  # single use
+    assert s.start("urn:ietf:params:oauth:request_uri:made-up").status_code == 422
     late = s.request_uri(authorization_details=details(procedure={"ref": "BEH-2"}))
     s.clock.advance(seconds=301)
-    assert s.start(late).status_code == 404
+    assert s.start(late).status_code == 422
+    unused = s.request_uri(authorization_details=details(procedure={"ref": "BEH-3"}))
+    s.clock.advance(seconds=301)
+    assert s.c.grants.sweep()["requests_purged"] == 1  # the sweeper drops what nobody used
+    assert s.start(unused).status_code == 422
     # Pushing a request_uri inside a pushed request is not allowed (RFC 9126 §2.1).
     assert s.par(request_uri=uri).json()["error"] == "invalid_request"
 

@@ -204,10 +204,11 @@ class AuthorizationCodeFlow:
 
     def start(self, resident_id: uuid.UUID, client_id: str, request_uri: str) -> uuid.UUID:
         """Use up a pushed request for this signed-in resident: the grant it becomes.
-        NotFound for an unknown, used or expired request_uri, or one of another client: the
-        browser cannot be sent back anywhere safely, so these never redirect."""
+        InvalidInput, one answer for an unknown, used or expired request_uri and one of
+        another client: the browser cannot be sent back anywhere safely, so these never
+        redirect."""
         now = self._clock.now()
-        refused = NotFound("this sign-in link is not valid (any more)")
+        refused = InvalidInput("this sign-in link is not valid (any more)")
         if not request_uri.startswith(REQUEST_URI_PREFIX) or len(request_uri) > 200:
             raise refused
         with self._uow() as uow:

@@ -318,11 +318,15 @@ class GrantService:
     # -- the resident decides ---------------------------------------------------------------
 
     def pending(self, resident_id: uuid.UUID) -> list[GrantView]:
+        """Requests waiting for an answer; not those of the browser flow, which the resident
+        answers on the page the service sent them to (vault/grants/authorization.py)."""
         now = self._clock.now()
+        with self._uow() as uow:
+            in_browser = uow.grants.flow_grant_ids(resident_id)
         return [
             g
             for g in self.grants(resident_id, statuses=["requested"])
-            if g.request_expires_at > now
+            if g.request_expires_at > now and g.grant_id not in in_browser
         ]
 
     def grants(
@@ -354,9 +358,12 @@ class GrantService:
         valid_until: datetime | None = None,
     ) -> GrantView:
         """Approve as asked, or narrower: fewer datatypes, fewer actions, a shorter validity.
-        Anything wider than the request is refused."""
+        Anything wider than the request is refused. A browser-flow request is approved through
+        AuthorizationCodeFlow.approve, which also issues its code."""
         with self._uow() as uow:
             resident = self._keys.active_resident(uow, resident_id)
+            if uow.grants.flow(resident_id, grant_id) is not None:
+                raise Conflict("answer this request on the page the service sent you to")
             grant = self.approve_in(
                 uow,
                 resident_id,
@@ -570,7 +577,13 @@ class GrantService:
 
     def sweep(self, *, batch: int = 500) -> dict[str, int]:
         now = self._clock.now()
-        counts = {"expired": 0, "lapsed": 0, "procedures_closed": 0, "events_purged": 0}
+        counts = {
+            "expired": 0,
+            "lapsed": 0,
+            "procedures_closed": 0,
+            "events_purged": 0,
+            "requests_purged": 0,
+        }
         with self._uow() as uow:
             for procedure in uow.grants.procedures_past_planned_end(now, batch):
                 self._close(uow, procedure, "planned-end", None, now)
@@ -584,6 +597,8 @@ class GrantService:
                     counts["lapsed"] += 1
             if self._events is not None:
                 counts["events_purged"] = self._events.purge_finished(uow, now, batch)
+            # Pushed browser-flow requests nobody came for (the check refuses them already).
+            counts["requests_purged"] = uow.grants.purge_pushed(now, batch)
             uow.commit()
         return counts
 

@@ -517,6 +517,15 @@ class SqlGrantRepository:
             stmt = stmt.with_for_update()
         return self._s.scalars(stmt).one_or_none()
 
+    def flow_grant_ids(self, resident_id: uuid.UUID) -> set[uuid.UUID]:
+        return set(
+            self._s.scalars(
+                select(AuthorizationCodeRow.grant_id).where(
+                    AuthorizationCodeRow.resident_id == resident_id
+                )
+            ).all()
+        )
+
     def flow_by_code(self, code_hash: bytes) -> AuthorizationCodeRow | None:
         """The browser flow an authorization code belongs to (a routing lookup), locked."""
         return self._s.scalars(
