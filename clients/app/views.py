@@ -654,17 +654,17 @@ async def authorize(request: Request) -> Response:
     client_ids, request_uris = query.getlist("client_id"), query.getlist("request_uri")
     if len(client_ids) != 1 or len(request_uris) != 1:
         return _authorize_refused(visit)
+    back = urlencode({"client_id": client_ids[0], "request_uri": request_uris[0]})
+    sign_in_first = "/sign-in?" + urlencode({"next": f"{request.url.path}?{back}"})
     if not visit.signed_in:
-        here = (
-            request.url.path
-            + "?"
-            + urlencode({"client_id": client_ids[0], "request_uri": request_uris[0]})
-        )
-        return visit.redirect("/sign-in?" + urlencode({"next": here}))
+        return visit.redirect(sign_in_first)
     try:
         found = await visit.client.start_authorization(client_ids[0], request_uris[0])
     except (sdk_errors.NotFound, sdk_errors.InvalidRequest):
         return _authorize_refused(visit)
+    except sdk_errors.AuthError:  # the session ended meanwhile: sign in, then come back
+        visit.sign_out_here()
+        return visit.redirect(sign_in_first)
     return visit.redirect(f"/authorize/{found.grant_id}")
 
 

@@ -367,6 +367,10 @@ def test_the_app_signs_in_shows_the_request_and_redirects(scene: Scene) -> None:
     anonymous = s.client.get(page, follow_redirects=False)
     assert anonymous.status_code == 303
     assert anonymous.headers["location"].startswith("/sign-in?next=%2Foauth%2Fauthorize")
+    s.client.cookies.set("regie-session", "rgs_ended-long-ago")  # a session that has ended
+    ended = s.client.get(page, follow_redirects=False)
+    assert ended.status_code == 303
+    assert ended.headers["location"] == anonymous.headers["location"]
     s.client.cookies.set("regie-session", s.anna.token)
     started = s.client.get(page, follow_redirects=False)
     assert started.status_code == 303, started.text
