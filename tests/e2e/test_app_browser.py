@@ -717,7 +717,7 @@ def test_a_service_signs_the_resident_in_with_the_code_flow(browser: Any, server
         p.button("Inloggen met mijn sleutel").click()
         p.page.wait_for_url(re.compile(r"/authorize/[0-9a-f-]{36}$"))
         p.page.get_by_role("heading", name=re.compile("vraagt om uw gegevens")).wait_for()
-        p.look("20-code-flow-request")
+        p.look("23-code-flow-request")
         p.page.get_by_label("Allergieën").uncheck()
         p.button("Ja, geef toegang").click()
         p.page.wait_for_url(CALLBACK + "*")
