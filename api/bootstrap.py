@@ -34,6 +34,7 @@ from vault.events.feed import EventFeed
 from vault.events.model import PushPolicy
 from vault.events.outbox import OutboxWriter
 from vault.grants.access import ServiceAccess
+from vault.grants.authorization import AuthorizationCodeFlow
 from vault.grants.service import GrantPolicySettings, GrantService
 from vault.grants.tokens import TokenService
 from vault.identity.auditors import AuditorService
@@ -225,6 +226,14 @@ def build_container(
         services=registry,
         tokens=tokens,
         grants=grants,
+        authorizations=AuthorizationCodeFlow(
+            uow=uow,
+            grants=grants,
+            registry=registry,
+            tokens=tokens,
+            clock=the_clock,
+            issuer=settings.public_url,
+        ),
         service_access=ServiceAccess(
             uow=uow,
             async_uow=async_uow,

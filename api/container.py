@@ -24,6 +24,7 @@ from vault.events.delivery import OutboxDelivery
 from vault.events.feed import EventFeed
 from vault.events.outbox import OutboxWriter
 from vault.grants.access import ServiceAccess
+from vault.grants.authorization import AuthorizationCodeFlow
 from vault.grants.service import GrantService
 from vault.grants.tokens import TokenService
 from vault.identity.auditors import AuditorService
@@ -64,6 +65,8 @@ class Container:
     services: ServiceRegistry
     tokens: TokenService
     grants: GrantService
+    # The browser flow: pushed request, authorization code + PKCE (vault/grants/authorization.py)
+    authorizations: AuthorizationCodeFlow
     service_access: ServiceAccess
     # The async side (ADR 0001): the data API's reads and the token endpoint.
     async_uow: AsyncUnitOfWorkFactory

@@ -335,6 +335,8 @@ class BodyLimitMiddleware:
 
 # Paths the API owns whether or not a route matches: unknown ones get a problem+json 404.
 API_PREFIXES = ("/v1/", "/oauth/", "/.well-known/", "/problems/")
+# The browser's step of the authorization code flow is a page of the resident app.
+APP_PATHS = ("/oauth/authorize",)
 
 
 class ResidentAppDispatch:
@@ -358,6 +360,8 @@ class ResidentAppDispatch:
 
     def _api_owns(self, scope: Scope) -> bool:
         path: str = scope["path"]
+        if path in APP_PATHS:
+            return False
         if path == "/v1" or path.startswith(API_PREFIXES):
             return True
         return any(route.matches(scope)[0] is not Match.NONE for route in self.api_routes())

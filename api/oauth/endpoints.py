@@ -1,6 +1,8 @@
 """The OAuth endpoints services use: metadata (RFC 8414), the backchannel request (in the shape
-of OpenID CIBA, poll mode), the token endpoint (CIBA grant and refresh, DPoP-bound tokens),
-connecting a resident by code, and closing a procedure.
+of OpenID CIBA, poll mode), the pushed authorization request of the browser flow (RFC 9126),
+the token endpoint (CIBA grant, authorization code + PKCE, refresh; DPoP-bound tokens),
+connecting a resident by code, and closing a procedure. The browser's own step,
+`GET /oauth/authorize`, is a page of the resident app (clients/app/views.py `authorize`).
 
 Each endpoint authenticates the service with `private_key_jwt` (api/oauth/client_auth.py) in
 its form; the token endpoint also requires a DPoP proof (api/oauth/dpop.py). Errors are in
@@ -43,6 +45,7 @@ from vault.storage.queries import SERVICE_BY_CLIENT_ID
 
 router = APIRouter(tags=["OAuth (services)"])
 CIBA = "urn:openid:params:grant-type:ciba"
+AUTHORIZATION_CODE = "authorization_code"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 CLIENT_AUTH_ALGS = ["ES256", "Ed25519", "EdDSA", "PS256"]
 
@@ -51,12 +54,19 @@ def metadata(c: Container) -> dict[str, Any]:
     base = c.settings.public_url
     return {
         "issuer": base,
+        "authorization_endpoint": f"{base}/oauth/authorize",
+        "pushed_authorization_request_endpoint": f"{base}/oauth/par",
+        "require_pushed_authorization_requests": True,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
         "token_endpoint": f"{base}/oauth/token",
         "backchannel_authentication_endpoint": f"{base}/oauth/bc-authorize",
         "introspection_endpoint": f"{base}/oauth/introspect",
         "revocation_endpoint": f"{base}/oauth/revoke",
         "jwks_uri": f"{base}/.well-known/jwks.json",
-        "grant_types_supported": [CIBA, "refresh_token"],
+        "grant_types_supported": [CIBA, AUTHORIZATION_CODE, "refresh_token"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": CLIENT_AUTH_ALGS,
         "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
@@ -190,6 +200,56 @@ async def backchannel_authorize(request: Request) -> JSONResponse:
     )
 
 
+@router.post(
+    "/oauth/par",
+    summary="Push a browser-flow request (RFC 9126; authorization code + PKCE S256)",
+    status_code=201,
+)
+async def pushed_authorization_request(request: Request) -> JSONResponse:
+    fields = await _form(request)
+    service = await _client(request, fields)
+    if "request_uri" in fields:  # RFC 9126 §2.1
+        raise OAuthError("invalid_request", "request_uri is not allowed in a pushed request")
+    if fields.get("client_id") not in (None, service.client_id):
+        raise OAuthError("invalid_request", "client_id is not the authenticated client")
+    if fields.get("response_type") != "code":
+        raise OAuthError("unsupported_response_type", "response_type must be code")
+    redirect_uri = fields.get("redirect_uri")
+    if not redirect_uri:
+        raise OAuthError("invalid_request", "redirect_uri is required")
+    challenge = fields.get("code_challenge")
+    if not challenge:
+        raise OAuthError("invalid_request", "PKCE is required: send code_challenge (S256)")
+    spec = rar.parse(fields.get("authorization_details"), fields.get("binding_message"))
+    c = container(request)
+    try:
+        c.grants.validate(service, spec, c.clock.now())
+    except AccessDenied as e:
+        raise OAuthError("access_denied", e.detail) from e
+    except InvalidInput as e:
+        raise OAuthError("invalid_authorization_details", e.detail) from e
+    try:
+        pushed = await run_in_threadpool(
+            c.authorizations.push,
+            service,
+            spec,
+            redirect_uri=redirect_uri,
+            code_challenge=challenge,
+            code_challenge_method=fields.get("code_challenge_method", "plain"),
+            state=fields.get("state"),
+            dpop_jkt=fields.get("dpop_jkt"),
+        )
+    except AccessDenied as e:
+        raise OAuthError("access_denied", e.detail) from e
+    except InvalidInput as e:
+        raise OAuthError("invalid_request", e.detail) from e
+    return JSONResponse(
+        {"request_uri": pushed.request_uri, "expires_in": pushed.expires_in},
+        status_code=201,
+        headers=NO_STORE,
+    )
+
+
 @router.post("/oauth/token", summary="Redeem an approved request, or refresh (DPoP-bound tokens)")
 async def token(request: Request) -> JSONResponse:
     # On the event loop (ADR 0001): the registration is read, both JWTs checked, and a CIBA
@@ -204,6 +264,7 @@ async def token(request: Request) -> JSONResponse:
         raise
     claims = [assertion, ReplayClaim(DPOP, proof.replay_value, proof.replay_expires_at)]
     jkt = proof.jkt
+    subject: str | None = None
     grant_type = fields.get("grant_type")
     if grant_type == CIBA:
         auth_req_id = fields.get("auth_req_id")
@@ -224,6 +285,22 @@ async def token(request: Request) -> JSONResponse:
         if outcome.status != "approved" or outcome.tokens is None:
             raise OAuthError(*errors.get(outcome.status, errors["invalid"]))
         pair, details = outcome.tokens, [outcome.granted]
+    elif grant_type == AUTHORIZATION_CODE:
+        await _commit_claims(c, claims)
+        redeemed = await run_in_threadpool(
+            c.authorizations.redeem,
+            service,
+            code=fields.get("code", ""),
+            redirect_uri=fields.get("redirect_uri", ""),
+            code_verifier=fields.get("code_verifier", ""),
+            jkt=jkt,
+        )
+        if redeemed.status == "dpop_mismatch":
+            raise OAuthError("invalid_grant", "the DPoP key is not the one named at the request")
+        if redeemed.status != "approved" or redeemed.tokens is None:
+            # One answer for unknown, expired, reused, wrong verifier or redirect_uri.
+            raise OAuthError("invalid_grant", "the code is not valid (any more) for this request")
+        pair, details, subject = redeemed.tokens, [redeemed.granted], redeemed.subject
     elif grant_type == "refresh_token":
         await _commit_claims(c, claims)
         refreshed = await run_in_threadpool(
@@ -234,7 +311,9 @@ async def token(request: Request) -> JSONResponse:
         pair, details = refreshed.tokens, None
     else:
         await _commit_claims(c, claims)
-        raise OAuthError("unsupported_grant_type", "use the CIBA grant or refresh_token")
+        raise OAuthError(
+            "unsupported_grant_type", "use the CIBA grant, authorization_code or refresh_token"
+        )
     body: dict[str, Any] = {
         "access_token": pair.access_token,
         "token_type": "DPoP",  # nosec B105 - the RFC 9449 token type, not a secret
@@ -244,6 +323,9 @@ async def token(request: Request) -> JSONResponse:
     }
     if details:
         body["authorization_details"] = details
+    if subject is not None:
+        # The browser flow also connects the resident: the pairwise subject to use from now on.
+        body["sub"] = subject
     return JSONResponse(body, headers=NO_STORE)
 
 

@@ -7,7 +7,16 @@ import uuid
 from fastapi import APIRouter
 
 from api.deps import ContainerDep, SessionDep
-from api.schemas.grants import ApproveIn, ConnectionCodeOut, GrantListOut, GrantOut, StoppedOut
+from api.schemas.grants import (
+    ApproveIn,
+    AuthorizationAnsweredOut,
+    AuthorizationOut,
+    AuthorizationStartIn,
+    ConnectionCodeOut,
+    GrantListOut,
+    GrantOut,
+    StoppedOut,
+)
 
 router = APIRouter(prefix="/v1/me", tags=["resident: access"])
 
@@ -69,4 +78,60 @@ def revoke_service(service_id: uuid.UUID, session: SessionDep, c: ContainerDep) 
 def close_procedure(procedure_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> StoppedOut:
     return StoppedOut(
         stopped=c.grants.close_procedure_by_resident(session.resident_id, procedure_id)
+    )
+
+
+# -- the browser flow (authorization code + PKCE): the resident app calls these ----------------
+
+
+def _authorization(
+    c: ContainerDep, resident_id: uuid.UUID, grant_id: uuid.UUID
+) -> AuthorizationOut:
+    found = c.authorizations.get(resident_id, grant_id)
+    return AuthorizationOut(
+        grant_id=found.grant_id, client_id=found.client_id, redirect_uri=found.redirect_uri
+    )
+
+
+@router.post(
+    "/authorizations",
+    status_code=201,
+    summary="Take up a service's pushed request I was sent to (single use): it becomes a request",
+)
+def start_authorization(
+    body: AuthorizationStartIn, session: SessionDep, c: ContainerDep
+) -> AuthorizationOut:
+    grant_id = c.authorizations.start(session.resident_id, body.client_id, body.request_uri)
+    return _authorization(c, session.resident_id, grant_id)
+
+
+@router.get("/authorizations/{grant_id}", summary="A browser-flow request waiting for my answer")
+def authorization(grant_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> AuthorizationOut:
+    return _authorization(c, session.resident_id, grant_id)
+
+
+@router.post(
+    "/authorizations/{grant_id}/approve",
+    summary="Approve a browser-flow request (as asked or narrower); connects me to the service",
+)
+def approve_authorization(
+    grant_id: uuid.UUID, body: ApproveIn, session: SessionDep, c: ContainerDep
+) -> AuthorizationAnsweredOut:
+    return AuthorizationAnsweredOut(
+        redirect_to=c.authorizations.approve(
+            session.resident_id,
+            grant_id,
+            datatypes=body.datatypes,
+            actions=body.actions,
+            valid_until=body.valid_until,
+        )
+    )
+
+
+@router.post("/authorizations/{grant_id}/deny", summary="Say no to a browser-flow request")
+def deny_authorization(
+    grant_id: uuid.UUID, session: SessionDep, c: ContainerDep
+) -> AuthorizationAnsweredOut:
+    return AuthorizationAnsweredOut(
+        redirect_to=c.authorizations.deny(session.resident_id, grant_id)
     )

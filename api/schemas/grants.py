@@ -108,3 +108,27 @@ class ConnectionCodeOut(BaseModel):
 
 class StoppedOut(BaseModel):
     stopped: int
+
+
+class AuthorizationStartIn(BaseModel):
+    """What the browser brought to `GET /oauth/authorize` (RFC 9126 §4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str = Field(max_length=64)
+    request_uri: str = Field(max_length=200)
+
+
+class AuthorizationOut(BaseModel):
+    """A browser-flow request waiting for my answer: which service, and where I go back to."""
+
+    grant_id: uuid.UUID
+    client_id: str
+    redirect_uri: str
+
+
+class AuthorizationAnsweredOut(BaseModel):
+    redirect_to: str = Field(
+        description="Send the browser here: the service's redirect URI with code (or error), "
+        "state and iss"
+    )

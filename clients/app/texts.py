@@ -527,6 +527,21 @@ TEXTS: dict[str, tuple[str, str]] = {
     "proof.root": ("Vingerafdruk van het logboek", "Fingerprint of the log"),
     "proof.log": ("Naam van het logboek", "Name of the log"),
     # -- connect a service ------------------------------------------------------------------------
+    "authorize.bad.title": ("Deze link werkt niet", "This link does not work"),
+    "authorize.bad": (
+        "Deze link om in te loggen bij een dienst werkt niet (meer). Ga terug naar de website "
+        "van de dienst en probeer het opnieuw. Er is niets gedeeld.",
+        "This link to sign in with a service does not work (any more). Go back to the "
+        "service's website and try again. Nothing was shared.",
+    ),
+    "authorize.back": (
+        "Na uw antwoord gaat u terug naar de website van de dienst.",
+        "After you answer, you go back to the service's website.",
+    ),
+    "sign_in.for_service": (
+        "Log eerst in. Daarna ziet u wat de dienst vraagt.",
+        "Please sign in first. Then you will see what the service asks.",
+    ),
     "connect.title": ("Een dienst koppelen", "Connect a service"),
     "connect.intro": (
         "Wil een dienst, zoals uw huisarts of school, u iets vragen via Regie? Geef de dienst "

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from clients.app import proof as log_proof
 from clients.app import texts
-from clients.app.security import local_path, same_origin
+from clients.app.security import CSP, local_path, same_origin
 from clients.app.upload import StreamedForm, UploadRefused
 from clients.app.visit import FormRefused, Visit
 from clients.sdk import _errors as sdk_errors
@@ -186,7 +188,9 @@ async def sign_up(request: Request) -> Response:
 
 
 async def sign_in_page(request: Request) -> Response:
-    return Visit(request).page("sign_in.html")
+    return Visit(request).page(
+        "sign_in.html", next=local_path(request.query_params.get("next"), "")
+    )
 
 
 async def sign_in_options(request: Request) -> Response:
@@ -199,16 +203,18 @@ async def sign_in(request: Request) -> Response:
     visit = Visit(request)
     form = await visit.form()
     answer = credential_of(form)
+    # Back to where sign-in was needed (a service's sign-in request): a path on this site only.
+    back = local_path(form_str(form, "next", 2000), "")
     if answer is None:
-        return visit.page("sign_in.html", 422, error=visit.t("passkey.needs_js"))
+        return visit.page("sign_in.html", 422, error=visit.t("passkey.needs_js"), next=back)
     try:
         signed = await visit.anonymous.finish_sign_in(*answer)
     except sdk_errors.AuthError as e:
         unknown = "not registered" in e.detail
         error = visit.t("passkey.unknown" if unknown else "passkey.failed")
-        return visit.page("sign_in.html", 401, error=error)
+        return visit.page("sign_in.html", 401, error=error, next=back)
     visit.sign_in_as(signed.session_token)
-    return visit.redirect("/")
+    return visit.redirect(back or "/")
 
 
 async def recover_page(request: Request) -> Response:
@@ -501,7 +507,10 @@ async def _request(
     status: int = 200,
     error: str | None = None,
     chosen: set[str] | None = None,
+    back_to: str | None = None,
 ) -> Response:
+    """The request screen; `back_to`: the service's redirect URI when the resident came in
+    the browser flow (the form then posts to /authorize/... and may send the browser there)."""
     if grant.status != "requested":
         return visit.page(
             "done.html",
@@ -510,9 +519,11 @@ async def _request(
             next_label=visit.t("back.home"),
         )
     cat = await catalogue(visit)
-    return visit.page(
+    page = visit.page(
         "request.html",
         status,
+        action=f"/authorize/{grant.id}" if back_to else f"/requests/{grant.id}",
+        browser_flow=back_to is not None,
         grant=grant,
         procedure=procedure_label(grant),
         datatypes=[(d, type_label(cat, d, visit.lang)) for d in grant.requested.datatypes],
@@ -522,6 +533,22 @@ async def _request(
         today=datetime.now(texts.LOCAL_TIME).date().isoformat(),
         error=error,
     )
+    if back_to is not None:
+        # CSP form-action also governs where the form's answer redirects (Chrome checks the
+        # redirect): allow exactly the service's origin, on this page only.
+        page.headers["Content-Security-Policy"] = _csp_with_form_target(back_to)
+    return page
+
+
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _csp_with_form_target(url: str) -> str:
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if not ORIGIN.match(origin):
+        return CSP  # nothing odd goes into a header: the redirect is then blocked (fail closed)
+    return CSP.replace("form-action 'self'", f"form-action 'self' {origin}")
 
 
 def _end_of_day(day: str) -> datetime | None:
@@ -533,15 +560,58 @@ def _end_of_day(day: str) -> datetime | None:
     return datetime.combine(d + timedelta(days=1), time(0), tzinfo=texts.LOCAL_TIME).astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class _Approval:
+    datatypes: list[str] | None
+    actions: list[str] | None
+    valid_until: datetime | None
+
+
+async def _decision(
+    visit: Visit, grant: Grant, back_to: str | None = None
+) -> Response | _Approval | None:
+    """The resident's answer on the request screen: None to deny, what to approve, or the
+    screen again with a kind error."""
+    form = await visit.form()
+    if form_str(form, "decision", 10) == "deny":
+        return None
+    asked = set(grant.requested.datatypes)
+    chosen = {d for d in form.getlist("datatypes") if isinstance(d, str)} & asked
+    if not chosen:
+        return await _request(visit, grant, 422, visit.t("request.none_chosen"), chosen, back_to)
+    asked_end = grant.requested.valid_until
+    until = _end_of_day(form_str(form, "until", 10)) if form_str(form, "until", 10) else None
+    if until is not None and (until <= datetime.now(UTC)):
+        return await _request(
+            visit,
+            grant,
+            422,
+            visit.t("request.bad_date", date=texts.date(asked_end, visit.lang)),
+            chosen,
+            back_to,
+        )
+    read_only = form_str(form, "read_only", 4) == "yes" and "write" in grant.requested.actions
+    return _Approval(
+        datatypes=[d for d in grant.requested.datatypes if d in chosen]
+        if chosen != asked
+        else None,
+        actions=["read"] if read_only else None,
+        valid_until=until if until is not None and until < asked_end else None,
+    )
+
+
 async def request_answer(request: Request) -> Response:
     visit = Visit(request)
-    form = await visit.form()
+    await visit.form()
     client = visit.client
     grant = await client.grant(request.path_params["grant_id"])
     if grant.status != "requested":
         return await _request(visit, grant)
     try:
-        if form_str(form, "decision", 10) == "deny":
+        decided = await _decision(visit, grant)
+        if isinstance(decided, Response):
+            return decided
+        if decided is None:
             await client.deny(grant.id)
             return visit.page(
                 "done.html",
@@ -549,29 +619,11 @@ async def request_answer(request: Request) -> Response:
                 next_path="/",
                 next_label=visit.t("back.home"),
             )
-        asked = set(grant.requested.datatypes)
-        chosen = {d for d in form.getlist("datatypes") if isinstance(d, str)} & asked
-        if not chosen:
-            return await _request(visit, grant, 422, visit.t("request.none_chosen"), chosen)
-        asked_end = grant.requested.valid_until
-        until = _end_of_day(form_str(form, "until", 10)) if form_str(form, "until", 10) else None
-        if until is not None and (until <= datetime.now(UTC)):
-            return await _request(
-                visit,
-                grant,
-                422,
-                visit.t("request.bad_date", date=texts.date(asked_end, visit.lang)),
-                chosen,
-            )
-        valid_until = until if until is not None and until < asked_end else None
-        read_only = form_str(form, "read_only", 4) == "yes" and "write" in grant.requested.actions
         await client.approve(
             grant.id,
-            datatypes=[d for d in grant.requested.datatypes if d in chosen]
-            if chosen != asked
-            else None,
-            actions=["read"] if read_only else None,
-            valid_until=valid_until,
+            datatypes=decided.datatypes,
+            actions=decided.actions,
+            valid_until=decided.valid_until,
         )
     except sdk_errors.InvalidRequest:
         fresh = await client.grant(grant.id)
@@ -582,6 +634,77 @@ async def request_answer(request: Request) -> Response:
         next_path="/access",
         next_label=visit.t("home.seeing.all"),
     )
+
+
+# -- a service's sign-in request: the browser flow (authorization code + PKCE) ------------------
+
+
+def _authorize_refused(visit: Visit) -> Response:
+    # Nothing here can be trusted to send the browser back to: a kind page, never a redirect.
+    return visit.page(
+        "error.html", 400, title=visit.t("authorize.bad.title"), message=visit.t("authorize.bad")
+    )
+
+
+async def authorize(request: Request) -> Response:
+    """`GET /oauth/authorize?client_id=...&request_uri=...` (RFC 9126 §4): only pushed
+    requests; sign in first if needed, then the request screen."""
+    visit = Visit(request)
+    query = request.query_params
+    client_ids, request_uris = query.getlist("client_id"), query.getlist("request_uri")
+    if len(client_ids) != 1 or len(request_uris) != 1:
+        return _authorize_refused(visit)
+    back = urlencode({"client_id": client_ids[0], "request_uri": request_uris[0]})
+    sign_in_first = "/sign-in?" + urlencode({"next": f"{request.url.path}?{back}"})
+    if not visit.signed_in:
+        return visit.redirect(sign_in_first)
+    try:
+        found = await visit.client.start_authorization(client_ids[0], request_uris[0])
+    except (sdk_errors.NotFound, sdk_errors.InvalidRequest):
+        return _authorize_refused(visit)
+    except sdk_errors.AuthError:  # the session ended meanwhile: sign in, then come back
+        visit.sign_out_here()
+        return visit.redirect(sign_in_first)
+    return visit.redirect(f"/authorize/{found.grant_id}")
+
+
+async def authorization_page(request: Request) -> Response:
+    visit = Visit(request)
+    grant_id = str(request.path_params["grant_id"])
+    found = await visit.client.authorization(grant_id)
+    return await _request(visit, await visit.client.grant(grant_id), back_to=found.redirect_uri)
+
+
+async def authorization_answer(request: Request) -> Response:
+    visit = Visit(request)
+    await visit.form()
+    client = visit.client
+    grant_id = str(request.path_params["grant_id"])
+    found = await client.authorization(grant_id)
+    grant = await client.grant(grant_id)
+    if grant.status != "requested":
+        return await _request(visit, grant, back_to=found.redirect_uri)
+    try:
+        decided = await _decision(visit, grant, found.redirect_uri)
+        if isinstance(decided, Response):
+            return decided
+        if decided is None:
+            target = await client.deny_authorization(grant_id)
+        else:
+            target = await client.approve_authorization(
+                grant_id,
+                datatypes=decided.datatypes,
+                actions=decided.actions,
+                valid_until=decided.valid_until,
+            )
+    except sdk_errors.InvalidRequest:
+        fresh = await client.grant(grant_id)
+        return await _request(
+            visit, fresh, 422, visit.t("error.invalid"), back_to=found.redirect_uri
+        )
+    # The one redirect off this site: to the redirect URI the service registered (checked at
+    # the pushed request), with the code or the refusal.
+    return visit.finish(RedirectResponse(target, status_code=303))
 
 
 # -- who sees what --------------------------------------------------------------------------------

@@ -356,6 +356,7 @@ def _service_json(info: ServiceInfo) -> dict[str, object]:
         "jwks_uri": info.jwks_uri,
         "jwks_kids": [k.get("kid") for k in (info.jwks or {}).get("keys", [])],
         "event_endpoint": info.event_endpoint,
+        "redirect_uris": list(info.redirect_uris),
         "created_at": info.created_at.isoformat(),
     }
 
@@ -395,6 +396,11 @@ def services_add(
     jwks_uri: str | None = typer.Option(None, help="Or: https URL of its JWKS"),
     event_endpoint: str | None = typer.Option(None, help="https URL for pushed events (RFC 8935)"),
     client_id: str | None = typer.Option(None, help="Choose the client_id (default: generated)"),
+    redirect_uri: list[str] = typer.Option(
+        [],
+        "--redirect-uri",
+        help="Exact redirect URI for the browser flow (authorization code + PKCE; repeat)",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Register a service with its keys and its ceiling (its legal basis)."""
@@ -410,6 +416,7 @@ def services_add(
             jwks_uri=jwks_uri,
             event_endpoint=event_endpoint,
             client_id=client_id,
+            redirect_uris=redirect_uri,
         )
     except VaultError as e:
         raise _fail(e.detail) from e

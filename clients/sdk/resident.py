@@ -307,6 +307,19 @@ class ConnectionCode:
 
 
 @dataclass(frozen=True, slots=True)
+class Authorization:
+    """A service's browser-flow request (authorization code + PKCE) waiting for my answer."""
+
+    grant_id: str
+    client_id: str
+    redirect_uri: str
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> Authorization:
+        return cls(str(d["grant_id"]), str(d["client_id"]), str(d["redirect_uri"]))
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedService:
     id: str
     name: str
@@ -799,6 +812,43 @@ class _Calls:
     def deny(grant_id: str) -> _Call[Grant]:
         return _Call("POST", f"/v1/me/grants/{_id(grant_id)}/deny", _json(Grant.of))
 
+    # the browser flow: the answer is where to send the browser
+    @staticmethod
+    def start_authorization(client_id: str, request_uri: str) -> _Call[Authorization]:
+        return _Call(
+            "POST",
+            "/v1/me/authorizations",
+            _json(Authorization.of),
+            json={"client_id": client_id, "request_uri": request_uri},
+        )
+
+    @staticmethod
+    def authorization(grant_id: str) -> _Call[Authorization]:
+        return _Call("GET", f"/v1/me/authorizations/{_id(grant_id)}", _json(Authorization.of))
+
+    @staticmethod
+    def approve_authorization(
+        grant_id: str,
+        datatypes: Iterable[str] | None,
+        actions: Iterable[str] | None,
+        valid_until: datetime | None,
+    ) -> _Call[str]:
+        body = _Calls.approve(grant_id, datatypes, actions, valid_until).json
+        return _Call(
+            "POST",
+            f"/v1/me/authorizations/{_id(grant_id)}/approve",
+            _json(lambda d: str(d["redirect_to"])),
+            json=body,
+        )
+
+    @staticmethod
+    def deny_authorization(grant_id: str) -> _Call[str]:
+        return _Call(
+            "POST",
+            f"/v1/me/authorizations/{_id(grant_id)}/deny",
+            _json(lambda d: str(d["redirect_to"])),
+        )
+
     @staticmethod
     def revoke(grant_id: str) -> _Call[Grant]:
         return _Call("POST", f"/v1/me/grants/{_id(grant_id)}/revoke", _json(Grant.of))
@@ -1087,6 +1137,27 @@ class ResidentClient(_Base):
     def deny(self, grant_id: str) -> Grant:
         return self._run(_Calls.deny(grant_id))
 
+    def start_authorization(self, client_id: str, request_uri: str) -> Authorization:
+        """Take up a service's pushed request (browser flow); single use."""
+        return self._run(_Calls.start_authorization(client_id, request_uri))
+
+    def authorization(self, grant_id: str) -> Authorization:
+        return self._run(_Calls.authorization(grant_id))
+
+    def approve_authorization(
+        self,
+        grant_id: str,
+        *,
+        datatypes: Iterable[str] | None = None,
+        actions: Iterable[str] | None = None,
+        valid_until: datetime | None = None,
+    ) -> str:
+        """Approve a browser-flow request: the URL to send the browser to (with the code)."""
+        return self._run(_Calls.approve_authorization(grant_id, datatypes, actions, valid_until))
+
+    def deny_authorization(self, grant_id: str) -> str:
+        return self._run(_Calls.deny_authorization(grant_id))
+
     def revoke(self, grant_id: str) -> Grant:
         return self._run(_Calls.revoke(grant_id))
 
@@ -1320,6 +1391,27 @@ class AsyncResidentClient(_Base):
     async def deny(self, grant_id: str) -> Grant:
         return await self._run(_Calls.deny(grant_id))
 
+    async def start_authorization(self, client_id: str, request_uri: str) -> Authorization:
+        return await self._run(_Calls.start_authorization(client_id, request_uri))
+
+    async def authorization(self, grant_id: str) -> Authorization:
+        return await self._run(_Calls.authorization(grant_id))
+
+    async def approve_authorization(
+        self,
+        grant_id: str,
+        *,
+        datatypes: Iterable[str] | None = None,
+        actions: Iterable[str] | None = None,
+        valid_until: datetime | None = None,
+    ) -> str:
+        return await self._run(
+            _Calls.approve_authorization(grant_id, datatypes, actions, valid_until)
+        )
+
+    async def deny_authorization(self, grant_id: str) -> str:
+        return await self._run(_Calls.deny_authorization(grant_id))
+
     async def revoke(self, grant_id: str) -> Grant:
         return await self._run(_Calls.revoke(grant_id))
 
@@ -1354,6 +1446,7 @@ class AsyncResidentClient(_Base):
 __all__ = [
     "Asked",
     "AsyncResidentClient",
+    "Authorization",
     "Catalogue",
     "Category",
     "Ceremony",

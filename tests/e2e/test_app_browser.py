@@ -160,7 +160,7 @@ def server(
         assert "Traceback" not in served, served[-4000:]
 
 
-def register_service(server: Server, http: httpx.Client) -> ServiceAgent:
+def register_service(server: Server, http: httpx.Client, *extra: str) -> ServiceAgent:
     agent = ServiceAgent(http, f"linde-{uuid.uuid4().hex[:8]}", base=server.base)
     jwks = server.tmp / f"{agent.client_id}.jwks.json"
     jwks.write_text(json.dumps(agent.jwks))
@@ -186,6 +186,7 @@ def register_service(server: Server, http: httpx.Client) -> ServiceAgent:
         str(jwks),
         "--client-id",
         agent.client_id,
+        *extra,
     )
     return agent
 
@@ -654,4 +655,91 @@ def test_focus_is_visible(browser: Any, server: Server) -> None:
         " return [s.outlineStyle, s.outlineWidth, s.boxShadow]; }"
     )
     assert style[0] != "none" or style[2] != "none", style
+    p.context.close()
+
+
+CALLBACK = "http://127.0.0.1:9/callback"  # the service's site; the test itself answers it
+
+
+def test_a_service_signs_the_resident_in_with_the_code_flow(browser: Any, server: Server) -> None:
+    """Authorization code + PKCE in the browser: the service pushes its request, the resident
+    is sent to /oauth/authorize, signs in with her passkey, narrows and approves on the
+    request screen, and lands on the service's redirect URI with code, state and iss; the
+    service redeems the code (DPoP) and reads."""
+    if server.kind != "sqlite":
+        pytest.skip("once is enough: the integration tests run the flow on PostgreSQL")
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from support.service_client import details
+
+    p = person(browser, server)
+    landed: list[str] = []
+
+    def service_site(route: Any) -> None:
+        landed.append(route.request.url)
+        route.fulfill(content_type="text/html", body="<title>Kliniek</title><h1>Terug</h1>")
+
+    p.page.route(CALLBACK + "*", service_site)
+    with httpx.Client(base_url=server.base, timeout=30) as http:
+        sign_up(p, "Dirk")
+        add_record(p, "Medicijnen", "health.medication", "Ibuprofen")
+        p.context.clear_cookies()  # signed out; the passkey stays on the authenticator
+        agent = register_service(server, http, "--redirect-uri", CALLBACK)
+        verifier = secrets.token_urlsafe(48)
+        challenge = (
+            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            .decode()
+            .rstrip("=")
+        )
+        pushed = http.post(
+            "/oauth/par",
+            data=agent.form(
+                response_type="code",
+                client_id=agent.client_id,
+                redirect_uri=CALLBACK,
+                code_challenge=challenge,
+                code_challenge_method="S256",
+                state="s-42",
+                authorization_details=details(),
+                dpop_jkt=agent.dpop_key.thumbprint(),
+            ),
+        )
+        assert pushed.status_code == 201, pushed.text
+        query = urlencode(
+            {"client_id": agent.client_id, "request_uri": pushed.json()["request_uri"]}
+        )
+        p.go(f"/oauth/authorize?{query}")
+        p.page.wait_for_url(re.compile(r"/sign-in\?next="))
+        p.page.get_by_text("Daarna ziet u wat de dienst vraagt").wait_for()
+        p.button("Inloggen met mijn sleutel").click()
+        p.page.wait_for_url(re.compile(r"/authorize/[0-9a-f-]{36}$"))
+        p.page.get_by_role("heading", name=re.compile("vraagt om uw gegevens")).wait_for()
+        p.look("23-code-flow-request")
+        p.page.get_by_label("Allergieën").uncheck()
+        p.button("Ja, geef toegang").click()
+        p.page.wait_for_url(CALLBACK + "*")
+        assert len(landed) == 1
+        params = {k: v[0] for k, v in parse_qs(urlsplit(landed[0]).query).items()}
+        assert params["state"] == "s-42"
+        assert params["iss"] == server.base
+        issued = http.post(
+            "/oauth/token",
+            data=agent.form(
+                grant_type="authorization_code",
+                code=params["code"],
+                redirect_uri=CALLBACK,
+                code_verifier=verifier,
+            ),
+            headers={"DPoP": agent.proof("POST", "/oauth/token")},
+        )
+        assert issued.status_code == 200, issued.text
+        body = issued.json()
+        assert body["authorization_details"][0]["datatypes"] == ["health.medication"]
+        assert body["sub"]
+        listed = agent.call("GET", "/v1/service/records", body["access_token"])
+        assert listed.status_code == 200, listed.text
+        assert len(listed.json()["records"]) == 1
     p.context.close()

@@ -48,6 +48,7 @@ pytestmark = pytest.mark.slow
 REGIE = Path(sys.executable).with_name("regie")
 CLIENT_ID = "huisarts-de-linde"
 CIBA = "urn:openid:params:grant-type:ciba"
+CALLBACK = "https://kliniek.example/callback"
 START_SECONDS = 30
 # Authlib >= 1.8 prefers the httpx fork "httpx2" and warns, once, when its httpx integration is
 # imported with plain httpx. design.md §4 keeps httpx: silence exactly that warning. (The import
@@ -142,6 +143,8 @@ def server(tmp_path: Path, service_key: ECKey) -> Iterator[Server]:
         str(jwks),
         "--client-id",
         CLIENT_ID,
+        "--redirect-uri",
+        CALLBACK,
         "--json",
     )
     assert json.loads(added)["client_id"] == CLIENT_ID
@@ -338,3 +341,71 @@ def test_the_flow_with_authlibs_oauth2_client(server: Server, service_key: ECKey
                 f"{base}/oauth/introspect", token=refreshed["access_token"]
             )
             assert gone.json() == {"active": False}
+
+
+@pytest.mark.filterwarnings(AUTHLIB_HTTPX_WARNING)
+def test_the_code_flow_with_authlibs_oauth2_client(server: Server, service_key: ECKey) -> None:
+    """Authorization code + PKCE with Authlib's client: Authlib makes the authorization
+    request's parameters (state, S256 challenge) and redeems the code from the redirect URL
+    with its own private_key_jwt. Authlib has no PAR call, so its parameters are posted to
+    /oauth/par through the same client and its client authentication; the resident's part
+    (what the browser would do) goes over the resident API."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from authlib.common.security import generate_token
+    from authlib.integrations.httpx_client import OAuth2Client
+
+    base = server.base
+    token_endpoint = f"{base}/oauth/token"
+    dpop_key = ECKey.generate_key("P-256")
+    with httpx.Client(base_url=base, timeout=10) as http:
+        anna = sign_up(http, "Anna", origin=base)  # type: ignore[arg-type]
+        client = OAuth2Client(
+            client_id=CLIENT_ID,
+            client_secret=service_key,
+            token_endpoint_auth_method="private_key_jwt",
+            redirect_uri=CALLBACK,
+            code_challenge_method="S256",
+            timeout=10,
+        )
+        client.register_client_auth_method(PrivateKeyJWT(token_endpoint, alg="ES256"))
+        with client:
+            verifier = generate_token(48)
+            url, state = client.create_authorization_url(
+                f"{base}/oauth/authorize",
+                code_verifier=verifier,
+                authorization_details=authorization_details(),
+            )
+            params = dict(parse_qsl(urlsplit(url).query))
+            assert params["code_challenge_method"] == "S256"
+            pushed = client.post(
+                f"{base}/oauth/par", data=params, auth=client.client_auth("private_key_jwt")
+            )
+            assert pushed.status_code == 201, pushed.text
+
+            # The resident's browser, through the resident API the app uses.
+            started = http.post(
+                "/v1/me/authorizations",
+                json={"client_id": CLIENT_ID, "request_uri": pushed.json()["request_uri"]},
+                headers=anna.headers,
+            )
+            assert started.status_code == 201, started.text
+            answered = http.post(
+                f"/v1/me/authorizations/{started.json()['grant_id']}/approve",
+                json={},
+                headers=anna.headers,
+            )
+            assert answered.status_code == 200, answered.text
+            back = answered.json()["redirect_to"]
+            assert dict(parse_qsl(urlsplit(back).query))["iss"] == base
+
+            token = client.fetch_token(
+                token_endpoint,
+                authorization_response=back,  # Authlib checks the state itself
+                code_verifier=verifier,
+                headers={"DPoP": dpop_proof(dpop_key, "POST", token_endpoint)},
+            )
+            assert state == dict(parse_qsl(urlsplit(back).query))["state"]
+            assert token["token_type"] == "DPoP"
+            assert token["sub"]
+            assert token["authorization_details"][0]["datatypes"] == ["health.medication"]

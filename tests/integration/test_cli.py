@@ -288,4 +288,5 @@ def test_grants_sweep_once(env: Path) -> None:
         "lapsed": 0,
         "procedures_closed": 0,
         "events_purged": 0,
+        "requests_purged": 0,
     }

@@ -321,6 +321,7 @@ def test_expiry_is_enforced_with_no_sweeper_running(world: World) -> None:
         "lapsed": 0,
         "procedures_closed": 0,
         "events_purged": 0,
+        "requests_purged": 0,
     }
 
 

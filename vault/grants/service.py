@@ -106,82 +106,99 @@ class GrantService:
         if not service.active:
             raise AccessDenied("this service has been disabled", reason="service-disabled")
         now = self._clock.now()
-        self._validate(service, spec, now)
+        self.validate(service, spec, now)
         with self._uow() as uow:
             resident_id = self._registry.resident_of(uow, service.service_id, subject)
-            resident = self._keys.active_resident(uow, resident_id)
-            key = self._keys.current(uow, resident)
-            procedure = uow.grants.procedure_by_ref(
-                resident_id, service.service_id, spec.procedure_ref
-            )
-            if procedure is not None and procedure.status != "open":
-                raise Conflict(f"procedure {spec.procedure_ref} is closed; use a new reference")
-            if procedure is None:
-                procedure = ProcedureRow(
-                    resident_id=resident_id,
-                    procedure_id=uuid.uuid4(),
-                    service_id=service.service_id,
-                    ref=spec.procedure_ref,
-                    description_ct=None,
-                    planned_end=spec.procedure_planned_end,
-                    status="open",
-                    closed_by=None,
-                    created_at=now,
-                    closed_at=None,
-                )
-                if spec.procedure_description:
-                    procedure.description_ct = key.seal(
-                        spec.procedure_description.encode(),
-                        _binding("procedures", "description_ct", procedure.procedure_id),
-                    )
-                uow.grants.add(procedure)
-            valid_until = spec.valid_until or min(
-                filter(None, [now + self._settings.max_validity, spec.procedure_planned_end])
-            )
             auth_req_id = "rar_" + secrets.token_urlsafe(32)
-            grant = GrantRow(
-                resident_id=resident_id,
-                grant_id=uuid.uuid4(),
-                service_id=service.service_id,
-                procedure_id=procedure.procedure_id,
-                auth_req_id_hash=_hash(auth_req_id),
-                status="requested",
-                end_reason=None,
-                requested_datatypes=json.dumps(sorted(spec.datatypes)),
-                requested_actions=json.dumps(sorted(spec.actions)),
-                requested_valid_until=valid_until,
-                datatypes=None,
-                actions=None,
-                valid_until=None,
-                purpose_uri=spec.purpose_uri,
-                purpose_text_ct=None,
-                legal_basis=spec.legal_basis,
-                binding_message_ct=None,
-                granted_by=None,
-                decided_by=None,
-                request_expires_at=now + self._settings.pending_lifetime,
-                poll_interval=self._settings.poll_interval,
-                last_polled_at=None,
-                tokens_issued_at=None,
-                created_at=now,
-                decided_at=None,
-                ended_at=None,
+            grant = self.new_request(
+                uow, service, resident_id, spec, now, handle=_hash(auth_req_id)
             )
-            grant.purpose_text_ct = key.seal(
-                spec.purpose_text.encode(), _binding("grants", "purpose_text_ct", grant.grant_id)
-            )
-            if spec.binding_message:
-                grant.binding_message_ct = key.seal(
-                    spec.binding_message.encode(),
-                    _binding("grants", "binding_message_ct", grant.grant_id),
-                )
-            uow.grants.add(grant)
-            uow.flush()
-            self._history(uow, grant, "requested", "service", service.client_id, None, now)
             uow.commit()
             return RequestAccepted(auth_req_id, grant.request_expires_at, grant.poll_interval)
 
-    def _validate(self, service: ServiceInfo, spec: AccessRequestSpec, now: datetime) -> None:
+    def new_request(
+        self,
+        uow: SqlUnitOfWork,
+        service: ServiceInfo,
+        resident_id: uuid.UUID,
+        spec: AccessRequestSpec,
+        now: datetime,
+        *,
+        handle: bytes,
+        lifetime: timedelta | None = None,
+    ) -> GrantRow:
+        """A grant in state `requested` (and its procedure if new), in the caller's `uow`.
+        `handle`: the hash the service will redeem it by; `lifetime`: how long the resident
+        may take to answer (default: the pending lifetime, up to 14 days)."""
+        resident = self._keys.active_resident(uow, resident_id)
+        key = self._keys.current(uow, resident)
+        procedure = uow.grants.procedure_by_ref(resident_id, service.service_id, spec.procedure_ref)
+        if procedure is not None and procedure.status != "open":
+            raise Conflict(f"procedure {spec.procedure_ref} is closed; use a new reference")
+        if procedure is None:
+            procedure = ProcedureRow(
+                resident_id=resident_id,
+                procedure_id=uuid.uuid4(),
+                service_id=service.service_id,
+                ref=spec.procedure_ref,
+                description_ct=None,
+                planned_end=spec.procedure_planned_end,
+                status="open",
+                closed_by=None,
+                created_at=now,
+                closed_at=None,
+            )
+            if spec.procedure_description:
+                procedure.description_ct = key.seal(
+                    spec.procedure_description.encode(),
+                    _binding("procedures", "description_ct", procedure.procedure_id),
+                )
+            uow.grants.add(procedure)
+        valid_until = spec.valid_until or min(
+            filter(None, [now + self._settings.max_validity, spec.procedure_planned_end])
+        )
+        grant = GrantRow(
+            resident_id=resident_id,
+            grant_id=uuid.uuid4(),
+            service_id=service.service_id,
+            procedure_id=procedure.procedure_id,
+            auth_req_id_hash=handle,
+            status="requested",
+            end_reason=None,
+            requested_datatypes=json.dumps(sorted(spec.datatypes)),
+            requested_actions=json.dumps(sorted(spec.actions)),
+            requested_valid_until=valid_until,
+            datatypes=None,
+            actions=None,
+            valid_until=None,
+            purpose_uri=spec.purpose_uri,
+            purpose_text_ct=None,
+            legal_basis=spec.legal_basis,
+            binding_message_ct=None,
+            granted_by=None,
+            decided_by=None,
+            request_expires_at=now + (lifetime or self._settings.pending_lifetime),
+            poll_interval=self._settings.poll_interval,
+            last_polled_at=None,
+            tokens_issued_at=None,
+            created_at=now,
+            decided_at=None,
+            ended_at=None,
+        )
+        grant.purpose_text_ct = key.seal(
+            spec.purpose_text.encode(), _binding("grants", "purpose_text_ct", grant.grant_id)
+        )
+        if spec.binding_message:
+            grant.binding_message_ct = key.seal(
+                spec.binding_message.encode(),
+                _binding("grants", "binding_message_ct", grant.grant_id),
+            )
+        uow.grants.add(grant)
+        uow.flush()
+        self._history(uow, grant, "requested", "service", service.client_id, None, now)
+        return grant
+
+    def validate(self, service: ServiceInfo, spec: AccessRequestSpec, now: datetime) -> None:
         if not spec.datatypes or not spec.actions:
             raise InvalidInput("ask for at least one datatype and one action")
         unknown = sorted(spec.datatypes - set(TYPES))
@@ -301,11 +318,15 @@ class GrantService:
     # -- the resident decides ---------------------------------------------------------------
 
     def pending(self, resident_id: uuid.UUID) -> list[GrantView]:
+        """Requests waiting for an answer; not those of the browser flow, which the resident
+        answers on the page the service sent them to (vault/grants/authorization.py)."""
         now = self._clock.now()
+        with self._uow() as uow:
+            in_browser = uow.grants.flow_grant_ids(resident_id)
         return [
             g
             for g in self.grants(resident_id, statuses=["requested"])
-            if g.request_expires_at > now
+            if g.request_expires_at > now and g.grant_id not in in_browser
         ]
 
     def grants(
@@ -337,58 +358,86 @@ class GrantService:
         valid_until: datetime | None = None,
     ) -> GrantView:
         """Approve as asked, or narrower: fewer datatypes, fewer actions, a shorter validity.
-        Anything wider than the request is refused."""
-        now = self._clock.now()
+        Anything wider than the request is refused. A browser-flow request is approved through
+        AuthorizationCodeFlow.approve, which also issues its code."""
         with self._uow() as uow:
             resident = self._keys.active_resident(uow, resident_id)
-            grant = self._open_request(uow, resident_id, grant_id, now)
-            asked_types = set(json.loads(grant.requested_datatypes))
-            asked_actions = set(json.loads(grant.requested_actions))
-            types = set(datatypes) if datatypes is not None else asked_types
-            acts = set(actions) if actions is not None else asked_actions
-            until = valid_until or grant.requested_valid_until
-            wider = sorted(types - asked_types) + sorted(acts - asked_actions)
-            if wider:
-                raise InvalidInput(f"you can give less than asked, not more: {', '.join(wider)}")
-            if until > grant.requested_valid_until:
-                raise InvalidInput("you can give access for a shorter time than asked, not longer")
-            if until <= now:
-                raise InvalidInput("the end of the access must be in the future")
-            if not types or not acts:
-                raise InvalidInput("to give nothing, deny the request instead")
-            grant.datatypes = json.dumps(sorted(types))
-            grant.actions = json.dumps(sorted(acts))
-            grant.valid_until = until
-            grant.granted_by = "self"
-            grant.decided_by = resident_id
-            grant.decided_at = now
-            narrowed: dict[str, object] = {
-                k: v
-                for k, v in {
-                    "datatypes": sorted(types) if types != asked_types else None,
-                    "actions": sorted(acts) if acts != asked_actions else None,
-                    "valid_until": until.isoformat()
-                    if until != grant.requested_valid_until
-                    else None,
-                }.items()
-                if v is not None
-            }
-            self._set_status(
-                uow, grant, "approved", "resident", str(resident_id), None, now, narrowed or None
+            if uow.grants.flow(resident_id, grant_id) is not None:
+                raise Conflict("answer this request on the page the service sent you to")
+            grant = self.approve_in(
+                uow,
+                resident_id,
+                grant_id,
+                datatypes=datatypes,
+                actions=actions,
+                valid_until=valid_until,
             )
             uow.commit()
             return self._view(uow, self._keys.current(uow, resident), grant)
 
-    def deny(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> GrantView:
+    def approve_in(
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        grant_id: uuid.UUID,
+        *,
+        datatypes: Sequence[str] | None = None,
+        actions: Sequence[str] | None = None,
+        valid_until: datetime | None = None,
+    ) -> GrantRow:
+        """`approve` in the caller's `uow` (the browser flow issues its code in the same one)."""
         now = self._clock.now()
+        self._keys.active_resident(uow, resident_id)
+        grant = self._open_request(uow, resident_id, grant_id, now)
+        asked_types = set(json.loads(grant.requested_datatypes))
+        asked_actions = set(json.loads(grant.requested_actions))
+        types = set(datatypes) if datatypes is not None else asked_types
+        acts = set(actions) if actions is not None else asked_actions
+        until = valid_until or grant.requested_valid_until
+        wider = sorted(types - asked_types) + sorted(acts - asked_actions)
+        if wider:
+            raise InvalidInput(f"you can give less than asked, not more: {', '.join(wider)}")
+        if until > grant.requested_valid_until:
+            raise InvalidInput("you can give access for a shorter time than asked, not longer")
+        if until <= now:
+            raise InvalidInput("the end of the access must be in the future")
+        if not types or not acts:
+            raise InvalidInput("to give nothing, deny the request instead")
+        grant.datatypes = json.dumps(sorted(types))
+        grant.actions = json.dumps(sorted(acts))
+        grant.valid_until = until
+        grant.granted_by = "self"
+        grant.decided_by = resident_id
+        grant.decided_at = now
+        narrowed: dict[str, object] = {
+            k: v
+            for k, v in {
+                "datatypes": sorted(types) if types != asked_types else None,
+                "actions": sorted(acts) if acts != asked_actions else None,
+                "valid_until": until.isoformat() if until != grant.requested_valid_until else None,
+            }.items()
+            if v is not None
+        }
+        self._set_status(
+            uow, grant, "approved", "resident", str(resident_id), None, now, narrowed or None
+        )
+        return grant
+
+    def deny(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> GrantView:
         with self._uow() as uow:
             resident = self._keys.active_resident(uow, resident_id)
-            grant = self._open_request(uow, resident_id, grant_id, now)
-            grant.decided_by = resident_id
-            grant.decided_at = now
-            self._set_status(uow, grant, "denied", "resident", str(resident_id), None, now)
+            grant = self.deny_in(uow, resident_id, grant_id)
             uow.commit()
             return self._view(uow, self._keys.current(uow, resident), grant)
+
+    def deny_in(self, uow: SqlUnitOfWork, resident_id: uuid.UUID, grant_id: uuid.UUID) -> GrantRow:
+        now = self._clock.now()
+        self._keys.active_resident(uow, resident_id)
+        grant = self._open_request(uow, resident_id, grant_id, now)
+        grant.decided_by = resident_id
+        grant.decided_at = now
+        self._set_status(uow, grant, "denied", "resident", str(resident_id), None, now)
+        return grant
 
     def _open_request(
         self, uow: SqlUnitOfWork, resident_id: uuid.UUID, grant_id: uuid.UUID, now: datetime
@@ -528,7 +577,13 @@ class GrantService:
 
     def sweep(self, *, batch: int = 500) -> dict[str, int]:
         now = self._clock.now()
-        counts = {"expired": 0, "lapsed": 0, "procedures_closed": 0, "events_purged": 0}
+        counts = {
+            "expired": 0,
+            "lapsed": 0,
+            "procedures_closed": 0,
+            "events_purged": 0,
+            "requests_purged": 0,
+        }
         with self._uow() as uow:
             for procedure in uow.grants.procedures_past_planned_end(now, batch):
                 self._close(uow, procedure, "planned-end", None, now)
@@ -542,6 +597,8 @@ class GrantService:
                     counts["lapsed"] += 1
             if self._events is not None:
                 counts["events_purged"] = self._events.purge_finished(uow, now, batch)
+            # Pushed browser-flow requests nobody came for (the check refuses them already).
+            counts["requests_purged"] = uow.grants.purge_pushed(now, batch)
             uow.commit()
         return counts
 

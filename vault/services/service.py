@@ -51,6 +51,8 @@ class ServiceInfo:
     ceiling_actions: frozenset[str]
     active: bool
     created_at: datetime
+    # Exact redirect URIs for the authorization code flow (RFC 6749 §3.1.2); empty: none.
+    redirect_uris: tuple[str, ...] = ()
 
 
 def service_info(row: ServiceRow) -> ServiceInfo:
@@ -67,6 +69,7 @@ def service_info(row: ServiceRow) -> ServiceInfo:
         ceiling_actions=frozenset(json.loads(row.ceiling_actions)),
         active=row.status == "active",
         created_at=row.created_at,
+        redirect_uris=tuple(json.loads(row.redirect_uris or "[]")),
     )
 
 
@@ -90,6 +93,19 @@ def _https_url(value: str | None, what: str, *, allow_http_localhost: bool) -> s
     if allow_http_localhost and re.match(r"^http://(localhost|127\.0\.0\.1)(:\d+)?(/|$)", value):
         return value
     raise InvalidInput(f"the {what} must be an https:// URL")
+
+
+def _redirect_uris(values: list[str], *, allow_http_localhost: bool) -> str:
+    """Redirect URIs compared as exact strings later (RFC 9700 §4.1.3): absolute https (or
+    http on localhost in development), no fragment (RFC 6749 §3.1.2), no duplicates."""
+    checked: list[str] = []
+    for value in values:
+        if len(value) > 500 or "#" in value or any(ch.isspace() for ch in value):
+            raise InvalidInput("a redirect URI is at most 500 characters, without # or spaces")
+        url = _https_url(value, "redirect URI", allow_http_localhost=allow_http_localhost)
+        if url is not None and url not in checked:
+            checked.append(url)
+    return json.dumps(checked)
 
 
 class ServiceRegistry:
@@ -120,6 +136,7 @@ class ServiceRegistry:
         jwks_uri: str | None = None,
         event_endpoint: str | None = None,
         client_id: str | None = None,
+        redirect_uris: list[str] | None = None,
     ) -> ServiceInfo:
         scheme, _, number = organisation.partition(":")
         if scheme not in ORGANISATION_SCHEMES or not ORGANISATION_SCHEMES[scheme].match(number):
@@ -162,6 +179,9 @@ class ServiceRegistry:
             ),
             ceiling_datatypes=json.dumps(sorted(set(datatypes))),
             ceiling_actions=json.dumps(sorted(set(actions))),
+            redirect_uris=_redirect_uris(
+                redirect_uris or [], allow_http_localhost=self._allow_http_localhost
+            ),
             status="active",
             created_at=self._clock.now(),
             disabled_at=None,
@@ -263,13 +283,14 @@ class ServiceRegistry:
                 raise AuthenticationFailed("this connection code is not valid (any more)")
             row.used_at = now
             row.used_by_service_id = service.service_id
-            subject = self._connect(uow, service.service_id, row.resident_id, now)
+            subject = self.connect(uow, service.service_id, row.resident_id, now)
             uow.commit()
             return subject
 
-    def _connect(
+    def connect(
         self, uow: SqlUnitOfWork, service_id: uuid.UUID, resident_id: uuid.UUID, now: datetime
     ) -> str:
+        """The service's pairwise subject for the resident, connecting them (in `uow`) if new."""
         subject = self.subject(service_id, resident_id)
         if uow.services.connection(service_id, subject) is None:
             uow.services.add(

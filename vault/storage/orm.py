@@ -323,6 +323,8 @@ class ServiceRow(Base):
     event_endpoint: Mapped[str | None] = mapped_column(String(500))
     ceiling_datatypes: Mapped[str] = mapped_column(Text)  # JSON list: all it may ever ask for
     ceiling_actions: Mapped[str] = mapped_column(String(64))  # JSON list: read, write
+    # JSON list of exact redirect URIs for the authorization code flow (none: no browser flow)
+    redirect_uris: Mapped[str] = mapped_column(Text, server_default="[]")
     status: Mapped[str] = mapped_column(String(16))  # active | disabled
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
@@ -449,6 +451,44 @@ class OAuthTokenRow(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     rotated_at: Mapped[datetime | None]  # refresh tokens: when exchanged for a new one
+
+
+class PushedRequestRow(Base):
+    """A pushed authorization request (RFC 9126) before a resident has seen it: found by the
+    SHA-256 of its `request_uri`, deleted when used (single use) or swept after it expired.
+    No resident is known yet, so nothing here is resident data: the service's own request."""
+
+    __tablename__ = "pushed_requests"
+    __table_args__ = (Index("ix_pushed_requests_expires_at", "expires_at"),)
+
+    request_uri_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    service_id: Mapped[uuid.UUID]
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str | None] = mapped_column(String(500))
+    code_challenge: Mapped[str] = mapped_column(String(64))  # S256 only
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    spec: Mapped[str] = mapped_column(Text)  # the parsed authorization_details, JSON
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class AuthorizationCodeRow(Base):
+    """The browser flow of one grant (RFC 6749 §4.1): where to send the resident back, the
+    PKCE challenge, and the code once the resident approved (stored as its SHA-256)."""
+
+    __tablename__ = "authorization_codes"
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    grant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    service_id: Mapped[uuid.UUID]
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str | None] = mapped_column(String(500))
+    code_challenge: Mapped[str] = mapped_column(String(64))
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    code_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    code_expires_at: Mapped[datetime | None]
+    code_used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
 
 
 class ReplayRow(Base):

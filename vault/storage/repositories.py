@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from vault.storage.orm import (
     AccessEventRow,
     AuthChallengeRow,
+    AuthorizationCodeRow,
     BlobChunkRow,
     BlobRow,
     ConnectionCodeRow,
@@ -28,6 +29,7 @@ from vault.storage.orm import (
     OAuthTokenRow,
     PasskeyCredentialRow,
     ProcedureRow,
+    PushedRequestRow,
     RecordRow,
     RecordVersionRow,
     RecoveryCodeRow,
@@ -477,8 +479,63 @@ class SqlGrantRepository:
             .limit(limit)
         ).all()
 
+    # -- the browser flow (vault/grants/authorization.py) ----------------------------------
+
+    def add_flow(self, row: PushedRequestRow | AuthorizationCodeRow) -> None:
+        self._s.add(row)
+
+    def pushed(self, request_uri_hash: bytes) -> PushedRequestRow | None:
+        """A pushed request by the hash of its request_uri (a routing lookup), locked."""
+        return self._s.scalars(
+            select(PushedRequestRow)
+            .where(PushedRequestRow.request_uri_hash == request_uri_hash)
+            .with_for_update()
+        ).one_or_none()
+
+    def forget_pushed(self, row: PushedRequestRow) -> None:
+        self._s.delete(row)
+
+    def purge_pushed(self, now: datetime, limit: int) -> int:
+        expired = select(PushedRequestRow.request_uri_hash).where(
+            PushedRequestRow.expires_at <= now
+        )
+        hashes = list(self._s.scalars(expired.limit(limit)).all())
+        if hashes:
+            self._s.execute(
+                delete(PushedRequestRow).where(PushedRequestRow.request_uri_hash.in_(hashes))
+            )
+        return len(hashes)
+
+    def flow(
+        self, resident_id: uuid.UUID, grant_id: uuid.UUID, *, for_update: bool = False
+    ) -> AuthorizationCodeRow | None:
+        stmt = select(AuthorizationCodeRow).where(
+            AuthorizationCodeRow.resident_id == resident_id,
+            AuthorizationCodeRow.grant_id == grant_id,
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
+
+    def flow_grant_ids(self, resident_id: uuid.UUID) -> set[uuid.UUID]:
+        return set(
+            self._s.scalars(
+                select(AuthorizationCodeRow.grant_id).where(
+                    AuthorizationCodeRow.resident_id == resident_id
+                )
+            ).all()
+        )
+
+    def flow_by_code(self, code_hash: bytes) -> AuthorizationCodeRow | None:
+        """The browser flow an authorization code belongs to (a routing lookup), locked."""
+        return self._s.scalars(
+            select(AuthorizationCodeRow)
+            .where(AuthorizationCodeRow.code_hash == code_hash)
+            .with_for_update()
+        ).one_or_none()
+
     def delete_all(self, resident_id: uuid.UUID) -> None:
-        for table in (GrantEventRow, GrantRow, ProcedureRow):
+        for table in (AuthorizationCodeRow, GrantEventRow, GrantRow, ProcedureRow):
             self._s.execute(delete(table).where(table.resident_id == resident_id))
 
 
