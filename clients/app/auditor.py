@@ -309,8 +309,12 @@ async def checkpoint(request: Request) -> Response:
         if old_size is None or old_size > latest.size:
             error = visit.t("auditor.consistency.bad_size", size=latest.size)
         else:
-            old: Checkpoint = await client.checkpoint(old_size)
-            consistent = await log_proof.check_consistency(client, old, latest, key)
+            try:
+                old: Checkpoint = await client.checkpoint(old_size)
+            except sdk_errors.NotFound:  # the log signs per batch: not every size is signed
+                error = visit.t("auditor.consistency.unknown_size", size=old_size)
+            else:
+                consistent = await log_proof.check_consistency(client, old, latest, key)
     return visit.page(
         "auditor_checkpoint.html",
         400 if error else 200,

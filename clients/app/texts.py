@@ -886,6 +886,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Geef een grootte van 1 tot en met {size}.",
         "Give a size from 1 to {size}.",
     ),
+    "auditor.consistency.unknown_size": (
+        "De vault ondertekende geen controlepunt van {size} regels. Hij ondertekent per "
+        "groep nieuwe regels: geef de grootte van een controlepunt dat u echt zag.",
+        "The vault signed no checkpoint of {size} entries. It signs per batch of new "
+        "entries: give the size of a checkpoint you actually saw.",
+    ),
     "auditor.consistency.ok": (
         "Ja: het logboek van {new} regels breidt dat van {old} regels uit. Er is niets "
         "veranderd, verplaatst of weggehaald.",

@@ -402,6 +402,9 @@ def test_the_checkpoint_is_verified_and_extends_an_earlier_one(
     assert key["verifier_key"] in page.text
     consistent = client.get("/auditor/checkpoint?old=5")
     assert "Ja: het logboek van 10 regels breidt dat van 5 regels uit." in consistent.text
+    unsigned = client.get("/auditor/checkpoint?old=7")  # signed were 5 and 10 only
+    assert unsigned.status_code == 400
+    assert "De vault ondertekende geen controlepunt van 7 regels." in unsigned.text
     for bad in ("0", "11", "vijf", "-1"):
         refused = client.get(f"/auditor/checkpoint?old={bad}")
         assert refused.status_code == 400, bad
