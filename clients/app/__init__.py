@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clients.app import views
+from clients.app import auditor, views
 from clients.app.security import PAGE_HEADERS, CookieNames, CsrfTokens
 from clients.app.visit import AppState, FormRefused, NotSignedIn, Visit
 from clients.sdk import _errors as sdk_errors
@@ -125,10 +125,12 @@ def _kind_page(request: Request, key: str, status: int, title_key: str = "error.
 
 async def _not_signed_in(request: Request, exc: Exception) -> Response:
     visit = Visit(request)
+    sign_in = "auditor_sign_in.html" if visit.auditor_area else "sign_in.html"
     if visit.token is not None:  # the API ended the session: say so, kindly
         visit.sign_out_here()
-        return visit.page("sign_in.html", 401, error=visit.t("sign_in.expired"))
-    return visit.redirect("/sign-in")
+        expired = "auditor.sign_in.expired" if visit.auditor_area else "sign_in.expired"
+        return visit.page(sign_in, 401, error=visit.t(expired))
+    return visit.redirect(f"{visit.area}/sign-in")
 
 
 async def _sdk_error(request: Request, exc: Exception) -> Response:
@@ -218,6 +220,20 @@ def routes() -> list[Route | Mount]:
         r("/export/download", views.export_download),
         r("/delete", views.delete_page),
         r("/delete", views.delete, methods=["POST"]),
+        # The auditors' pages (clients/app/auditor.py): their own area and session cookie.
+        r("/auditor", auditor.events),
+        r("/auditor/enrol", auditor.enrol_page),
+        r("/auditor/enrol", auditor.enrol, methods=["POST"]),
+        r("/auditor/enrol/options", auditor.enrol_options, methods=["POST"]),
+        r("/auditor/sign-in", auditor.sign_in_page),
+        r("/auditor/sign-in", auditor.sign_in, methods=["POST"]),
+        r("/auditor/sign-in/options", auditor.sign_in_options, methods=["POST"]),
+        r("/auditor/sign-out", auditor.sign_out, methods=["POST"]),
+        r("/auditor/language", views.language, methods=["POST"]),
+        r("/auditor/events/{index:int}", auditor.event),
+        r("/auditor/checkpoint", auditor.checkpoint),
+        r("/auditor/export", auditor.export_page),
+        r("/auditor/export/{format:str}", auditor.export_download),
         Mount(
             "/static",
             app=GZipMiddleware(StaticFiles(directory=HERE / "static"), minimum_size=1024),

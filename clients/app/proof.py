@@ -10,14 +10,27 @@ app's life: a proof under another key or of another log fails, even if the API n
 that key is the log's. What the check cannot show is that the leaf is this event's: the
 leaf's entry is not given to the app. It shows that the log's signed tree holds this leaf at
 the index the API gave the event, so a later change or removal would be visible.
+
+The auditor pages check more, since an auditor is shown the entry itself: `check_entry` also
+hashes the entry and compares it with the proven leaf, `check_checkpoint` checks a signed
+checkpoint, and `check_consistency` that the latest tree extends an earlier one; all three
+through the auditor SDK's verifiers (`clients.sdk.auditor`), under the same pinned key.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from clients.sdk._errors import LogInvalid
+from clients.sdk.auditor import (
+    AsyncAuditorClient,
+    Checkpoint,
+    InclusionProof,
+    verify_inclusion,
+)
 from clients.sdk.resident import AsyncResidentClient, LogKey, LogProof
 from keys.errors import NoteError
 from keys.note import Verifier, open_checkpoint
@@ -35,10 +48,13 @@ class ProofResult:
     problem: str | None = None  # for the logs and the curious: what did not match
 
 
-async def log_key(client: AsyncResidentClient, pinned: dict[str, LogKey]) -> LogKey:
+async def log_key(
+    client: AsyncResidentClient | AsyncAuditorClient, pinned: dict[str, LogKey]
+) -> LogKey:
     """The log's key: the one in `pinned` (the app's), else fetched now and kept there."""
     if "key" not in pinned:
-        pinned["key"] = await client.log_key()
+        fetched = client.key() if isinstance(client, AsyncAuditorClient) else client.log_key()
+        pinned["key"] = await fetched
     return pinned["key"]
 
 
@@ -65,3 +81,45 @@ def check(proof: LogProof, key: LogKey, event_id: str, index: int | None) -> Pro
 
 def _failed(result: ProofResult, problem: str) -> ProofResult:
     return ProofResult(False, result.index, result.size, result.root_hash, result.origin, problem)
+
+
+# -- the auditor pages ----------------------------------------------------------------------
+
+
+def check_entry(
+    proof: InclusionProof, key: LogKey, index: int, entry: Mapping[str, str | None]
+) -> ProofResult:
+    """Whether `proof` shows `entry` (its canonical hash) at `index` in the log signed by `key`."""
+    failed = ProofResult(False, proof.index, proof.size, proof.checkpoint.root_hash, key.origin)
+    if proof.index != index:
+        return _failed(failed, "the proof is of another index")
+    try:
+        opened = verify_inclusion(proof, key, entry=entry)
+    except LogInvalid as e:
+        return _failed(failed, e.detail)
+    root = base64.b64encode(opened.root_hash).decode()
+    return ProofResult(True, proof.index, opened.size, root, key.origin)
+
+
+def check_checkpoint(checkpoint: Checkpoint, key: LogKey) -> ProofResult:
+    """Whether `checkpoint` is signed by `key` (index: the last entry it covers)."""
+    failed = ProofResult(
+        False, checkpoint.size - 1, checkpoint.size, checkpoint.root_hash, key.origin
+    )
+    try:
+        checkpoint.verified(key)
+    except LogInvalid as e:
+        return _failed(failed, e.detail)
+    return ProofResult(True, checkpoint.size - 1, checkpoint.size, checkpoint.root_hash, key.origin)
+
+
+async def check_consistency(
+    client: AsyncAuditorClient, old: Checkpoint, new: Checkpoint, key: LogKey
+) -> ProofResult:
+    """Whether `new` extends `old` (nothing changed, moved or dropped), both signed by `key`."""
+    failed = ProofResult(False, old.size, new.size, new.root_hash, key.origin)
+    try:
+        await client.verify_consistency(old, new, key=key)
+    except LogInvalid as e:
+        return _failed(failed, e.detail)
+    return ProofResult(True, old.size, new.size, new.root_hash, key.origin)

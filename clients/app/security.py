@@ -8,6 +8,9 @@
   A forged form post from another site cannot know either (both cookies are HttpOnly), and
   a cookie planted by a sibling domain does not help without the secret. POSTs whose Origin
   header names another origin are refused as well.
+- Auditors (the pages under /auditor/) hold their API session (`rga_…`) in a cookie of
+  their own, SameSite=Strict: the CSRF token binds to it there, and no link from another
+  site can make an auditor's browser run a (logged) query.
 - Cookies are Secure (and `__Host-` prefixed) unless the app runs on http://localhost, where
   browsers treat plain HTTP as secure enough for development.
 - The Content-Security-Policy allows scripts and styles from this origin only: there is no
@@ -48,15 +51,24 @@ class CookieNames:
     pre_session: str
     language: str
     secure: bool
+    # An auditor's session (`rga_…`) in a cookie of its own: the resident pages never read
+    # it and the auditor pages never read the resident's, so one kind cannot act as the other.
+    auditor_session: str = "regie-auditor-session"
 
     @classmethod
     def for_origin(cls, public_url: str) -> CookieNames:
         parts = urlsplit(public_url)
         local = parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
         if local:
-            return cls("regie-session", "regie-csrf", "regie-lang", secure=False)
+            return cls("regie-session", "regie-csrf", "regie-lang", False, "regie-auditor-session")
         # __Host-: Secure, Path=/, no Domain: a sibling domain cannot set or shadow them.
-        return cls("__Host-regie-session", "__Host-regie-csrf", "__Host-regie-lang", secure=True)
+        return cls(
+            "__Host-regie-session",
+            "__Host-regie-csrf",
+            "__Host-regie-lang",
+            True,
+            "__Host-regie-auditor-session",
+        )
 
 
 def new_pre_session() -> str:

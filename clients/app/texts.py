@@ -652,6 +652,293 @@ TEXTS: dict[str, tuple[str, str]] = {
         "kluis maken.",
         "Your data can no longer be read. All access has stopped. You can always make a new vault.",
     ),
+    # -- auditors (clients/app/auditor.py): professionals, plain but precise ----------------
+    "auditor.app.name": ("Regie voor auditors", "Regie for auditors"),
+    "auditor.area": ("auditors", "auditors"),
+    "auditor.footer": (
+        "U ziet alleen metagegevens van het logboek: een bewoner als pseudoniem, een gegeven "
+        "als id, nooit de inhoud. Elke zoekvraag en export wordt zelf gelogd.",
+        "You see the log's metadata only: a resident as a pseudonym, a record as an id, "
+        "never its contents. Every query and export is itself logged.",
+    ),
+    "auditor.nav.events": ("Logboek", "Log"),
+    "auditor.nav.checkpoint": ("Controlepunt", "Checkpoint"),
+    "auditor.nav.export": ("Exporteren", "Export"),
+    "auditor.back": ("Terug naar het logboek", "Back to the log"),
+    "auditor.sign_in.title": ("Inloggen als auditor", "Sign in as an auditor"),
+    "auditor.sign_in.intro": (
+        "Log in met de passkey die u maakte toen u zich aanmeldde. Uw toestel vraagt om uw "
+        "vingerafdruk, gezicht of pincode.",
+        "Sign in with the passkey you made when you enrolled. Your device asks for your "
+        "fingerprint, face or PIN.",
+    ),
+    "auditor.sign_in.button": ("Inloggen met mijn passkey", "Sign in with my passkey"),
+    "auditor.sign_in.new": ("Nog geen passkey?", "No passkey yet?"),
+    "auditor.sign_in.new.text": (
+        "Met de aanmeldcode die de beheerder u gaf, maakt u er een.",
+        "Make one with the enrolment code the operator gave you.",
+    ),
+    "auditor.sign_in.enrol": ("Aanmelden met een code", "Enrol with a code"),
+    "auditor.sign_in.unknown": (
+        "Deze passkey hoort niet bij een auditor. Is uw aanstelling beëindigd, of heeft u "
+        "zich nog niet aangemeld? Vraag het de beheerder.",
+        "This passkey does not belong to an auditor. Was your appointment ended, or have you "
+        "not enrolled yet? Ask the operator.",
+    ),
+    "auditor.sign_in.expired": (
+        "U bent uitgelogd: de sessie is verlopen of beëindigd. Log opnieuw in.",
+        "You were signed out: the session expired or was ended. Please sign in again.",
+    ),
+    "auditor.enrol.title": ("Aanmelden als auditor", "Enrol as an auditor"),
+    "auditor.enrol.intro": (
+        "De beheerder heeft u aangesteld en u een aanmeldcode gegeven. De code werkt één keer "
+        "en is 24 uur geldig. Hiermee maakt u de passkey waarmee u voortaan inlogt.",
+        "The operator appointed you and gave you an enrolment code. The code works once and "
+        "is valid for 24 hours. With it you make the passkey you sign in with from now on.",
+    ),
+    "auditor.enrol.code": ("Aanmeldcode", "Enrolment code"),
+    "auditor.enrol.code.hint": (
+        "Bijvoorbeeld KB34-T9B6-ZA07-N0TA-2PNP. Hoofdletters en streepjes maken niet uit.",
+        "For example KB34-T9B6-ZA07-N0TA-2PNP. Capitals and dashes do not matter.",
+    ),
+    "auditor.enrol.button": ("Maak mijn passkey", "Create my passkey"),
+    "auditor.enrol.have": ("Al aangemeld?", "Enrolled already?"),
+    "auditor.enrol.missing": ("Vul de aanmeldcode in.", "Please enter the enrolment code."),
+    "auditor.enrol.invalid": (
+        "Deze aanmeldcode is niet (meer) geldig. Een code werkt één keer en 24 uur lang. "
+        "Vraag de beheerder zo nodig om een nieuwe.",
+        "This enrolment code is not valid (or no longer). A code works once, for 24 hours. "
+        "Ask the operator for a new one if needed.",
+    ),
+    "auditor.signed_out.title": ("U bent uitgelogd", "You are signed out"),
+    "auditor.signed_out.text": (
+        "Uw sessie is beëindigd, ook bij de vault.",
+        "Your session has ended, at the vault too.",
+    ),
+    "auditor.events.title": ("Logboek", "The log"),
+    "auditor.events.intro": (
+        "Alle regels van het verifieerbare logboek, oudste eerst. Open een regel om al zijn "
+        "velden te zien en zijn bewijs te laten controleren.",
+        "Every entry of the verifiable log, oldest first. Open an entry to see all its "
+        "members and have its proof checked.",
+    ),
+    "auditor.events.read_in": (
+        "Gelezen in het controlepunt van {size} regels. Volgende pagina's lezen in hetzelfde.",
+        "Read in the checkpoint of {size} entries. Further pages read in the same one.",
+    ),
+    "auditor.events.none": (
+        "De vault heeft nog geen controlepunt ondertekend, dus er zijn nog geen regels te zien.",
+        "The vault has not signed a checkpoint yet, so there are no entries to see yet.",
+    ),
+    "auditor.events.empty": (
+        "Het controlepunt bevat nog geen regels.",
+        "The checkpoint holds no entries yet.",
+    ),
+    "auditor.events.empty.filtered": (
+        "Geen regels die aan alle filters voldoen.",
+        "No entries match all the filters.",
+    ),
+    "auditor.events.pages": ("Bladeren", "Pages"),
+    "auditor.events.next": ("Volgende regels", "Next entries"),
+    "auditor.events.first": ("Terug naar de eerste regels", "Back to the first entries"),
+    "auditor.events.export": (
+        "Exporteer wat deze filters selecteren",
+        "Export what these filters select",
+    ),
+    "auditor.only_this": ("Filter hierop", "Filter on this"),
+    "auditor.filter.label": ("Filters", "Filters"),
+    "auditor.filter.since": ("Vanaf (Nederlandse tijd)", "From (Dutch time)"),
+    "auditor.filter.until": (
+        "Tot (Nederlandse tijd, niet meegerekend)",
+        "Until (Dutch time, excluded)",
+    ),
+    "auditor.filter.service": ("Dienst (id)", "Service (id)"),
+    "auditor.filter.purpose": ("Doel (DPV-URI)", "Purpose (DPV URI)"),
+    "auditor.filter.outcome": ("Uitkomst", "Outcome"),
+    "auditor.filter.any_outcome": ("Alle uitkomsten", "Any outcome"),
+    "auditor.filter.subject": ("Bewoner (pseudoniem)", "Resident (pseudonym)"),
+    "auditor.filter.hint": (
+        "Alle ingevulde filters moeten kloppen. Een tijd geldt voor het begin van de "
+        "gebeurtenis; de id's en het pseudoniem precies zoals het logboek ze toont.",
+        "Every filter you fill in must hold. A time applies to the event's start; ids and "
+        "the pseudonym exactly as the log shows them.",
+    ),
+    "auditor.filter.button": ("Zoek", "Search"),
+    "auditor.filter.clear": ("Wis de filters", "Clear the filters"),
+    "auditor.filter.fix": (
+        "Een of meer filters kloppen niet. Zie de uitleg bij het veld.",
+        "One or more filters are not valid. See the note at the field.",
+    ),
+    "auditor.filter.refused": (
+        "De vault weigerde deze filters. Controleer ze en probeer het opnieuw.",
+        "The vault refused these filters. Please check them and try again.",
+    ),
+    "auditor.filter.bad_time": (
+        "Geef datum en tijd, bijvoorbeeld 2026-12-01T09:00.",
+        "Give a date and time, for example 2026-12-01T09:00.",
+    ),
+    "auditor.filter.order": (
+        "'Tot' moet na 'vanaf' liggen.",
+        "'Until' must be after 'from'.",
+    ),
+    "auditor.filter.bad_service": (
+        "Een dienst-id is een UUID, zoals het logboek het toont.",
+        "A service id is a UUID, as the log shows it.",
+    ),
+    "auditor.filter.bad_purpose": (
+        "Een doel is een URI zonder spaties van hoogstens 200 tekens.",
+        "A purpose is a URI without spaces, at most 200 characters.",
+    ),
+    "auditor.filter.bad_outcome": (
+        "Kies permit, deny of done.",
+        "Choose permit, deny or done.",
+    ),
+    "auditor.filter.bad_subject": (
+        "Een pseudoniem is 64 tekens 0-9 en a-f, zoals het logboek het toont.",
+        "A pseudonym is 64 characters 0-9 and a-f, as the log shows it.",
+    ),
+    "auditor.outcome.permit": ("toegestaan", "allowed"),
+    "auditor.outcome.deny": ("geweigerd", "refused"),
+    "auditor.outcome.done": ("uitgevoerd", "done"),
+    "auditor.field.index": ("Index", "Index"),
+    "auditor.field.actor": ("Door", "Actor"),
+    "auditor.field.service_id": ("Dienst", "Service"),
+    "auditor.field.datatype": ("Gegevenssoort", "Data type"),
+    "auditor.field.action": ("Handeling", "Action"),
+    "auditor.field.purpose": ("Doel", "Purpose"),
+    "auditor.field.reason": ("Reden", "Reason"),
+    "auditor.field.subject": ("Bewoner", "Resident"),
+    "auditor.event.title": ("Regel {index}", "Entry {index}"),
+    "auditor.event.members": (
+        "Alle velden, precies zoals gelogd",
+        "All members, exactly as logged",
+    ),
+    "auditor.proof.ok": (
+        "Bewezen: deze regel staat op index {index} in het ondertekende logboek van {size} "
+        "regels, en is sinds het loggen niet veranderd.",
+        "Proven: this entry is at index {index} of the signed log of {size} entries, and has "
+        "not changed since it was logged.",
+    ),
+    "auditor.proof.how": (
+        "Deze pagina controleerde zelf: de handtekening van het controlepunt met de sleutel "
+        "van het logboek, de hash van deze regel, en het inclusiebewijs (RFC 9162) tot de "
+        "root van het controlepunt.",
+        "This page checked for itself: the checkpoint's signature under the log's key, this "
+        "entry's hash, and the inclusion proof (RFC 9162) up to the checkpoint's root.",
+    ),
+    "auditor.proof.failed": (
+        "Niet bewezen: het bewijs klopt niet bij deze regel of dit controlepunt.",
+        "Not proven: the proof does not fit this entry or this checkpoint.",
+    ),
+    "auditor.proof.problem": ("Wat niet klopte:", "What did not match:"),
+    "auditor.proof.title": ("Het bewijs", "The proof"),
+    "auditor.proof.leaf": ("Leaf-hash (SHA-256, base64)", "Leaf hash (SHA-256, base64)"),
+    "auditor.proof.size": ("Grootte (regels)", "Size (entries)"),
+    "auditor.proof.root": ("Root-hash (base64)", "Root hash (base64)"),
+    "auditor.proof.hashes": (
+        "Inclusiebewijs: {count} hashes, van onder naar boven",
+        "Inclusion proof: {count} hashes, bottom up",
+    ),
+    "auditor.proof.checkpoint": (
+        "Ondertekend controlepunt (C2SP signed note)",
+        "Signed checkpoint (C2SP signed note)",
+    ),
+    "auditor.checkpoint.title": ("Laatste controlepunt", "Latest checkpoint"),
+    "auditor.checkpoint.intro": (
+        "De vault ondertekent elke seconde een controlepunt: de grootte en root-hash van het "
+        "logboek. Bewaar het. Met een later controlepunt bewijst u dat er sindsdien niets is "
+        "veranderd, verplaatst of weggehaald.",
+        "The vault signs a checkpoint every second: the log's size and root hash. Keep it. "
+        "With a later checkpoint you prove that nothing was changed, moved or removed since.",
+    ),
+    "auditor.checkpoint.ok": (
+        "De handtekening klopt: dit is het logboek van {size} regels.",
+        "The signature verifies: this is the log of {size} entries.",
+    ),
+    "auditor.checkpoint.key": (
+        "Gecontroleerd met de sleutel die deze server vastlegde toen hij hem voor het eerst "
+        "opvroeg (hieronder). Vergelijk die met de sleutel die de beheerder publiceerde.",
+        "Checked with the key this server pinned when it first asked for it (below). "
+        "Compare it with the key the operator published.",
+    ),
+    "auditor.checkpoint.failed": (
+        "De handtekening klopt niet met de sleutel van het logboek.",
+        "The signature does not verify under the log's key.",
+    ),
+    "auditor.checkpoint.origin": ("Logboek (origin)", "Log (origin)"),
+    "auditor.checkpoint.verifier": ("Sleutel (verifier key)", "Key (verifier key)"),
+    "auditor.consistency.title": (
+        "Breidt het een eerder controlepunt uit?",
+        "Does it extend an earlier checkpoint?",
+    ),
+    "auditor.consistency.intro": (
+        "Geef de grootte van een controlepunt dat u eerder zag. Deze pagina controleert het "
+        "consistentiebewijs (RFC 9162) tussen dat controlepunt en het laatste.",
+        "Give the size of a checkpoint you saw before. This page checks the consistency "
+        "proof (RFC 9162) between that checkpoint and the latest.",
+    ),
+    "auditor.consistency.old": (
+        "Grootte van het eerdere controlepunt",
+        "Size of the earlier checkpoint",
+    ),
+    "auditor.consistency.button": ("Controleer", "Check"),
+    "auditor.consistency.bad_size": (
+        "Geef een grootte van 1 tot en met {size}.",
+        "Give a size from 1 to {size}.",
+    ),
+    "auditor.consistency.unknown_size": (
+        "De vault ondertekende geen controlepunt van {size} regels. Hij ondertekent per "
+        "groep nieuwe regels: geef de grootte van een controlepunt dat u echt zag.",
+        "The vault signed no checkpoint of {size} entries. It signs per batch of new "
+        "entries: give the size of a checkpoint you actually saw.",
+    ),
+    "auditor.consistency.ok": (
+        "Ja: het logboek van {new} regels breidt dat van {old} regels uit. Er is niets "
+        "veranderd, verplaatst of weggehaald.",
+        "Yes: the log of {new} entries extends the one of {old} entries. Nothing was "
+        "changed, moved or removed.",
+    ),
+    "auditor.consistency.failed": (
+        "Niet bewezen dat het logboek van {new} regels dat van {old} regels uitbreidt.",
+        "Not proven that the log of {new} entries extends the one of {old} entries.",
+    ),
+    "auditor.export.title": ("Exporteren", "Export"),
+    "auditor.export.intro": (
+        "Download de regels die bij de filters passen. Ook elke export wordt gelogd.",
+        "Download the entries that match the filters. Every export is logged too.",
+    ),
+    "auditor.export.what": ("Wat u downloadt", "What you download"),
+    "auditor.export.all": (
+        "Geen filters: het hele logboek, tot en met het laatste controlepunt.",
+        "No filters: the whole log, up to the latest checkpoint.",
+    ),
+    "auditor.export.size": (
+        "Gelezen in het controlepunt van {size} regels, zoals de lijst die u zag.",
+        "Read in the checkpoint of {size} entries, as the list you saw.",
+    ),
+    "auditor.export.jsonl": ("Download als JSON Lines (.jsonl)", "Download as JSON Lines (.jsonl)"),
+    "auditor.export.jsonl.what": (
+        "Om te verifiëren: met het ondertekende controlepunt in de eerste regel, en bij "
+        "filters een inclusiebewijs per regel.",
+        "For verifying: with the signed checkpoint in the first line, and with filters an "
+        "inclusion proof per entry.",
+    ),
+    "auditor.export.csv": ("Download als CSV (.csv)", "Download as CSV (.csv)"),
+    "auditor.export.csv.what": (
+        "Om te lezen in een spreadsheet, zonder bewijzen. Het controlepunt staat in de "
+        "kop Regie-Checkpoint-Size van het antwoord.",
+        "For reading in a spreadsheet, without proofs. The checkpoint is in the response's "
+        "Regie-Checkpoint-Size header.",
+    ),
+    "auditor.export.verify": ("Offline verifiëren", "Verifying offline"),
+    "auditor.export.verify.how": (
+        "Met de sleutel van de publicatie van de beheerder, niet van de vault zelf. Zie "
+        "docs/auditors.md.",
+        "With the key from the operator's publication, not from the vault itself. See "
+        "docs/auditors.md.",
+    ),
+    "auditor.export.change": ("Andere filters", "Other filters"),
+    "auditor.export.apply": ("Neem deze filters", "Use these filters"),
     # -- kind errors -----------------------------------------------------------------------------
     "error.title": ("Dat lukte niet", "That did not work"),
     "error.not_found.title": ("Deze pagina bestaat niet", "This page does not exist"),

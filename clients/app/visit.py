@@ -2,6 +2,12 @@
 
 Views start with `Visit(request, app)`; they render with `visit.page(...)`, which sets the
 cookies the visit needs (the pre-session cookie on a first visit) on the response.
+
+A visit is in one of two areas, by its path: the resident's pages, or the auditors' under
+`/auditor/` (`AUDITOR_AREA`). Each area reads only its own session cookie and token kind
+(`rgs_…` or `rga_…`), so a resident's session never opens an auditor page, nor the other way
+round; the CSRF token binds to the area's session (or, before sign-in, the shared
+pre-session cookie).
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from starlette.templating import Jinja2Templates
 from clients.app import texts
 from clients.app.security import CookieNames, CsrfTokens, local_path, new_pre_session, same_origin
 from clients.sdk._http import AsyncHttp
+from clients.sdk.auditor import AsyncAuditorClient
 from clients.sdk.resident import AsyncResidentClient, LogKey
+
+AUDITOR_AREA = "/auditor"
 
 
 class FormRefused(Exception):
@@ -51,8 +60,12 @@ class Visit:
         names = state.cookies
         lang = request.cookies.get(names.language, texts.DEFAULT_LANGUAGE)
         self.lang = lang if lang in texts.LANGUAGES else texts.DEFAULT_LANGUAGE
-        token = request.cookies.get(names.session)
-        self.token = token if token and token.startswith("rgs_") and len(token) < 200 else None
+        path = request.url.path
+        self.auditor_area = path == AUDITOR_AREA or path.startswith(AUDITOR_AREA + "/")
+        self.session_cookie = names.auditor_session if self.auditor_area else names.session
+        kind = "rga_" if self.auditor_area else "rgs_"
+        token = request.cookies.get(self.session_cookie)
+        self.token = token if token and token.startswith(kind) and len(token) < 200 else None
         pre = request.cookies.get(names.pre_session)
         self.new_pre = None if pre else new_pre_session()
         self.pre = pre or self.new_pre
@@ -68,9 +81,25 @@ class Visit:
 
     @property
     def client(self) -> AsyncResidentClient:
-        if self.token is None:
+        if self.token is None or self.auditor_area:
             raise NotSignedIn
         return AsyncResidentClient(http=self.state.http, token=self.token)
+
+    @property
+    def auditor(self) -> AsyncAuditorClient:
+        """The signed-in auditor's client (only on an auditor page)."""
+        if self.token is None or not self.auditor_area:
+            raise NotSignedIn
+        return AsyncAuditorClient(http=self.state.http, token=self.token)
+
+    @property
+    def anonymous_auditor(self) -> AsyncAuditorClient:
+        return AsyncAuditorClient(http=self.state.http)
+
+    @property
+    def area(self) -> str:
+        """The path prefix of this visit's area: "" (residents) or "/auditor"."""
+        return AUDITOR_AREA if self.auditor_area else ""
 
     @property
     def anonymous(self) -> AsyncResidentClient:
@@ -78,6 +107,9 @@ class Visit:
 
     def require_signed_in(self) -> AsyncResidentClient:
         return self.client
+
+    def require_auditor(self) -> AsyncAuditorClient:
+        return self.auditor
 
     @property
     def csrf_token(self) -> str:
@@ -121,6 +153,7 @@ class Visit:
             "lang": self.lang,
             "csrf": self.csrf_token,
             "signed_in": self.signed_in,
+            "area": self.area,
             "path": self.request.url.path,
             # Where the language switch comes back to: this page, with its filters.
             "here": self.request.url.path
@@ -152,11 +185,18 @@ class Visit:
         names = self.state.cookies
         if self.new_pre is not None:
             self._cookie(response, names.pre_session, self.new_pre, samesite="strict")
+        # Residents' sessions are Lax (a link from a mail opens the app signed in); auditors'
+        # are Strict (no other site's link can run a logged query in their name).
+        samesite = "strict" if self.auditor_area else "lax"
         if self.set_session is not None:
-            self._cookie(response, names.session, self.set_session, samesite="lax")
+            self._cookie(response, self.session_cookie, self.set_session, samesite=samesite)
         elif self.clear_session:
             response.delete_cookie(
-                names.session, path="/", secure=names.secure, httponly=True, samesite="lax"
+                self.session_cookie,
+                path="/",
+                secure=names.secure,
+                httponly=True,
+                samesite=samesite,  # type: ignore[arg-type]
             )
         return response
 

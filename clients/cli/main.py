@@ -516,14 +516,21 @@ def auditors_add(
     except VaultError as e:
         raise _fail(e.detail) from e
     enrol = f"{c.settings.public_url}/v1/auditor/enrol/options"
+    page = f"{c.settings.public_url}/auditor/enrol"  # the web page (clients/app/auditor.py)
     if as_json:
         body = _auditor_json(made.auditor)
-        body.update(code=made.code, expires_at=made.expires_at.isoformat(), enrol_url=enrol)
+        body.update(
+            code=made.code,
+            expires_at=made.expires_at.isoformat(),
+            enrol_url=enrol,
+            enrol_page=page,
+        )
         print(json.dumps(body, indent=2))
         return
     console.print(f"auditor {made.auditor.name} appointed ({made.auditor.auditor_id})")
     console.print(f"enrolment code (shown once): [bold]{made.code}[/bold]")
-    console.print(f"valid until {made.expires_at.isoformat()}; the auditor enrols at {enrol}")
+    console.print(f"valid until {made.expires_at.isoformat()}; the auditor enrols at {page}")
+    console.print(f"(or through the API: {enrol})")
 
 
 @auditors_app.command("list")

@@ -29,7 +29,8 @@ import base64
 import binascii
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -729,6 +730,30 @@ class AsyncAuditorClient(_Base):
                 target.unlink()
             raise
         return target
+
+    @asynccontextmanager
+    async def export_stream(
+        self,
+        *,
+        format: ExportFormat = "jsonl",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        service_id: str | None = None,
+        purpose: str | None = None,
+        outcome: str | None = None,
+        subject: str | None = None,
+        size: int | None = None,
+    ) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
+        """`async with client.export_stream(format="csv") as (size, chunks):` the export as
+        it arrives, for passing on (the auditor web pages); logged like `export`. `size` is
+        the checkpoint a CSV was read in (`Regie-Checkpoint-Size`); a JSONL export carries
+        its checkpoint in its first line (None here)."""
+        params = _filters(since, until, service_id, purpose, outcome, subject, size)
+        async with self.http.stream(
+            "GET", _export_path(format), params=params, headers=self._headers()
+        ) as response:
+            read_in = response.headers.get("regie-checkpoint-size")
+            yield (int(read_in) if read_in and read_in.isdigit() else None), response.aiter_bytes()
 
     async def verify_export(
         self,

@@ -26,8 +26,10 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -517,6 +519,174 @@ def test_who_looked_at_my_data_with_a_verified_proof(browser: Any, server: Serve
         ).is_visible()
         assert p.page.get_by_text("This entry is in the verified log.").is_visible()
     p.context.close()
+
+
+# -- an auditor ------------------------------------------------------------------------------
+
+
+def test_an_auditor_enrols_filters_checks_a_proof_and_exports(browser: Any, server: Server) -> None:
+    """The operator appoints an auditor (`regie auditors add`); the auditor enrols a passkey
+    with the code, signs out and in again, filters the log, opens an entry whose proof the
+    page checks, checks the checkpoint, and downloads both exports; the JSON Lines export
+    verifies offline (`regie audit verify`), and every query shows in the log itself."""
+    shots = server.kind == "sqlite"
+    resident = person(browser, server)
+    with httpx.Client(base_url=server.base, timeout=30) as http:
+        # Something to audit: a resident's medication read by a service under a grant.
+        # The server is the module's: earlier tests' entries come before `since`.
+        since = (datetime.now(ZoneInfo("Europe/Amsterdam")) - timedelta(seconds=1)).strftime(
+            "%Y-%m-%dT%H:%M:%S"
+        )
+        sign_up(resident, "Eva")
+        medication = add_record(resident, "Mijn medicijnen", "health.medication", "Metformine")
+        agent, _, auth_req_id = service_asks(server, http, resident)
+        resident.go("/")
+        resident.page.get_by_role("link", name=re.compile("^Bekijk de vraag")).click()
+        resident.button("Ja, geef toegang").click()
+        resident.page.get_by_text("heeft nu toegang").wait_for()
+        token = agent.poll(auth_req_id).json()["access_token"]
+        assert agent.call("GET", f"/v1/service/records/{medication}", token).status_code == 200
+    resident.context.close()
+
+    appointed = json.loads(
+        _cli(server.env, "auditors", "add", f"A. Jansen {uuid.uuid4().hex[:6]}", "--json")
+    )
+    assert appointed["enrol_page"] == f"{server.base}/auditor/enrol"
+    p = person(browser, server, shots=shots)
+    p.go("/auditor")
+    p.page.wait_for_url(re.compile(r"/auditor/sign-in$"))
+    p.page.get_by_role("heading", name="Inloggen als auditor").wait_for()
+    if shots:
+        p.look("30-auditor-sign-in")
+    p.link("Aanmelden met een code").click()
+    p.page.get_by_label("Aanmeldcode").fill("KB34-T9B6-ZA07-N0TA-2PNP")  # a wrong one first
+    p.button("Maak mijn passkey").click()
+    p.page.get_by_text("Deze aanmeldcode is niet (meer) geldig.").wait_for()
+    p.page.get_by_label("Aanmeldcode").fill(appointed["code"].lower())
+    if shots:
+        p.look("31-auditor-enrol")
+    p.button("Maak mijn passkey").click()
+    p.page.get_by_role("heading", name="Logboek", exact=True).wait_for()
+    cookies = {c["name"]: c for c in p.context.cookies()}
+    session = cookies["regie-auditor-session"]
+    assert session["value"].startswith("rga_")
+    assert session["httpOnly"] is True
+    assert session["sameSite"] == "Strict"
+    assert "regie-session" not in cookies
+
+    # Sign out, and in again with the passkey just made.
+    p.button("Uitloggen").click()
+    p.page.get_by_role("heading", name="U bent uitgelogd").wait_for()
+    p.link("Inloggen als auditor").click()
+    p.button("Inloggen met mijn passkey").click()
+    p.page.get_by_role("heading", name="Logboek", exact=True).wait_for()
+
+    # Entries reach the signed log within a few seconds (the integrator runs every second).
+    entries = p.page.locator(".regie-audit-list > li")
+    deadline = time.monotonic() + 20
+    while entries.count() == 0:
+        assert time.monotonic() < deadline, "nothing reached the verified log"
+        time.sleep(0.5)
+        p.page.reload()
+    if shots:
+        p.look("32-auditor-log")
+    seen = p.page.get_by_text(
+        re.compile(r"^Gelezen in het controlepunt van \d+ regels")
+    ).inner_text()
+    seen_size = re.findall(r"\d+", seen)[0]  # a size the vault signed (it signs per batch)
+
+    # Filter from this test's start: refused attempts (none), then allowed ones: the read.
+    p.page.get_by_text("Filters", exact=True).click()
+    p.page.get_by_label("Vanaf (Nederlandse tijd)").fill(since)
+    p.page.get_by_label("Uitkomst").select_option("deny")
+    p.button("Zoek").click()
+    p.page.wait_for_url(re.compile(r"outcome=deny"))
+    assert p.page.get_by_text("Geen regels die aan alle filters voldoen.").is_visible()
+    p.page.get_by_label("Uitkomst").select_option("permit")
+    p.button("Zoek").click()
+    p.page.wait_for_url(re.compile(r"outcome=permit"))
+    reads = entries.filter(has_text="record.read")
+    deadline = time.monotonic() + 20
+    while reads.count() == 0:
+        assert time.monotonic() < deadline, "the read did not reach the verified log"
+        time.sleep(0.5)
+        p.page.reload()
+    assert entries.filter(has_text="geweigerd").count() == 0
+    assert entries.filter(has_text="uitgevoerd").count() == 0
+    assert reads.count() == 1
+    filtered = p.page.url
+    if shots:
+        p.look("33-auditor-filtered")
+
+    # One entry: every member, and its proof checked by the page.
+    reads.first.get_by_role("link", name=re.compile(r"record\.read")).click()
+    p.page.wait_for_url(re.compile(r"/auditor/events/\d+\?size=\d+$"))
+    p.page.get_by_text(re.compile(r"^Bewezen: deze regel staat op index \d+")).wait_for()
+    assert p.page.get_by_text(medication, exact=True).is_visible()
+    if shots:
+        p.look("34-auditor-proof")
+
+    # The checkpoint, and that it extends the one the list was read in.
+    p.link("Controlepunt").click()
+    p.page.get_by_text(re.compile(r"^De handtekening klopt")).wait_for()
+    p.page.get_by_label("Grootte van het eerdere controlepunt").fill(seen_size)
+    p.button("Controleer").click()
+    p.page.get_by_text(
+        re.compile(rf"^Ja: het logboek van \d+ regels breidt dat van {seen_size} regels uit")
+    ).wait_for()
+    if shots:
+        p.look("35-auditor-checkpoint")
+
+    # Export what the filter selected, both ways; the JSON Lines verifies offline.
+    p.page.goto(filtered)
+    p.link("Exporteer wat deze filters selecteren").click()
+    p.page.get_by_role("heading", name="Exporteren").wait_for()
+    if shots:
+        p.look("36-auditor-export")
+    with p.page.expect_download() as download:
+        p.link("Download als JSON Lines (.jsonl)").click()
+    jsonl = server.tmp / "audit.jsonl"
+    download.value.save_as(jsonl)
+    with p.page.expect_download() as download:
+        p.link("Download als CSV (.csv)").click()
+    table = server.tmp / "audit.csv"
+    download.value.save_as(table)
+    assert table.read_text().startswith("index,leaf_hash,")
+    lines = jsonl.read_text().splitlines()
+    header = json.loads(lines[0])
+    assert len(lines) > 1
+    assert {json.loads(line)["entry"]["outcome"] for line in lines[1:]} == {"permit"}
+    checkpoint = server.tmp / "checkpoint.txt"
+    checkpoint.write_text(header["checkpoint"])
+    key = httpx.get(f"{server.base}/v1/audit/key", timeout=10).json()["verifier_key"]
+    verified = _cli(
+        server.env, "audit", "verify", str(jsonl), "--checkpoint", str(checkpoint), "--key", key
+    )
+    assert "verified" in verified.lower()
+
+    # Every query these pages made is an entry of the log, as the auditor's.
+    deadline = time.monotonic() + 20
+    while True:
+        mine = httpx.get(
+            f"{server.base}/v1/auditor/events",
+            params={"limit": 1000},
+            headers={"Authorization": f"Bearer {_auditor_token(p)}"},
+            timeout=10,
+        ).json()["events"]
+        logged = [e["entry"]["name"] for e in mine if e["entry"]["actor"] == "auditor"]
+        if logged.count("audit.export") >= 2:
+            break
+        assert time.monotonic() < deadline, logged
+        time.sleep(0.5)
+    assert logged.count("audit.query") >= 5
+    print(f"\naxe violations (all impacts) per auditor screen on {server.kind}: {p.checked}")
+    p.context.close()
+
+
+def _auditor_token(p: Person) -> str:
+    return str(
+        next(c["value"] for c in p.context.cookies() if c["name"] == "regie-auditor-session")
+    )
 
 
 # -- keyboard only ---------------------------------------------------------------------------

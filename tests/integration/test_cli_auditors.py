@@ -38,6 +38,7 @@ def test_add_prints_a_one_time_code_that_enrols_once(env: Path) -> None:
     body = json.loads(added.output)
     assert body["status"] == "invited"
     assert body["enrol_url"].endswith("/v1/auditor/enrol/options")
+    assert body["enrol_page"].endswith("/auditor/enrol")
     expires = datetime.fromisoformat(body["expires_at"])
     assert timedelta(hours=23) < expires - datetime.now(UTC) <= timedelta(hours=24)
     human = runner.invoke(app, ["auditors", "add", "B. de Boer"])
