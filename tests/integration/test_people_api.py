@@ -267,3 +267,18 @@ def test_deleting_the_representatives_vault_ends_what_they_held(w: World) -> Non
     w.c.residents.delete_vault(pieter_id)
     [given] = people(w, w.anna)["acting_for_me"]
     assert (given["id"], given["status"], given["end_reason"]) == (mid, "ended", "vault-deleted")
+
+
+def test_the_principals_log_tells_the_mandate_story_in_words(w: World) -> None:
+    made = offer(w)
+    w.clock.advance(seconds=1)
+    mid = accept(w, w.pieter, made["code"]).json()["id"]
+    w.clock.advance(seconds=1)
+    w.client.post(f"/v1/me/people/mandates/{mid}/revoke", headers=w.anna.headers)
+    r = w.client.get("/v1/me/log", headers=w.anna.headers)
+    assert r.status_code == 200, r.text
+    texts = [e["text_nl"] for e in r.json()["entries"] if e["name"].startswith("mandate.")]
+    assert len(texts) == 3
+    assert texts[0].startswith("U hebt gestopt dat iemand dingen voor u regelt")
+    assert texts[1].startswith("Iemand die u dat vroeg, mag nu dingen voor u regelen")
+    assert texts[2].startswith("U hebt iemand gevraagd om dingen voor u te regelen")
