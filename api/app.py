@@ -34,6 +34,7 @@ from api.routers import (
     me,
     metrics,
     my_log,
+    people,
     records,
     service,
     wellknown,
@@ -121,6 +122,7 @@ def create_app(
         me.router,
         records.router,
         grants.router,
+        people.router,
         events.router,
     )
     for router in routers:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -43,6 +44,7 @@ from vault.keyring.service import KeyRotationService
 from vault.ports import Clock, SystemClock
 from vault.records.export import VaultExporter
 from vault.records.service import RecordService
+from vault.representation.service import RepresentationService, RepresentationSettings
 from vault.residents.keys import VaultKeys
 from vault.residents.service import ResidentService
 from vault.services.service import ServiceRegistry
@@ -180,7 +182,21 @@ def build_container(
         async_uow=async_uow,
     )
     tokens.on_reuse = grants.end_for_token_reuse
-    residents.before_delete = grants.end_all_for_deleted_vault
+    people = RepresentationService(
+        uow=uow,
+        keys=vault_keys,
+        hasher=hasher,
+        clock=the_clock,
+        settings=RepresentationSettings(
+            max_validity=timedelta(days=settings.mandate_max_validity_days)
+        ),
+    )
+
+    def before_delete(uow: SqlUnitOfWork, resident_id: uuid.UUID, now: datetime) -> None:
+        grants.end_all_for_deleted_vault(uow, resident_id, now)
+        people.end_held_for_deleted_vault(uow, resident_id, now)
+
+    residents.before_delete = before_delete
     replay = SqlReplayCache(session_factory)
     client_keys = JwksClientKeys(
         lookup=registry.key_source,
@@ -234,6 +250,7 @@ def build_container(
             clock=the_clock,
             issuer=settings.public_url,
         ),
+        people=people,
         service_access=ServiceAccess(
             uow=uow,
             async_uow=async_uow,

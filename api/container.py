@@ -33,6 +33,7 @@ from vault.keyring.service import KeyRotationService
 from vault.ports import Clock
 from vault.records.export import VaultExporter
 from vault.records.service import RecordService
+from vault.representation.service import RepresentationService
 from vault.residents.service import ResidentService
 from vault.services.service import ServiceRegistry
 from vault.storage.async_uow import AsyncUnitOfWorkFactory
@@ -67,6 +68,7 @@ class Container:
     grants: GrantService
     # The browser flow: pushed request, authorization code + PKCE (vault/grants/authorization.py)
     authorizations: AuthorizationCodeFlow
+    people: RepresentationService  # mandates and children's vaults (vault/representation/)
     service_access: ServiceAccess
     # The async side (ADR 0001): the data API's reads and the token endpoint.
     async_uow: AsyncUnitOfWorkFactory

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(default=10.0, ge=0, le=600)
     grant_max_validity_days: int = Field(default=365, ge=1, le=3650)
     pending_request_days: int = Field(default=14, ge=1, le=90)
+    # The longest mandate a resident can give a representative (vault/representation/).
+    mandate_max_validity_days: int = Field(default=5 * 365 + 1, ge=1, le=10 * 366)
     access_token_seconds: int = Field(default=300, ge=30, le=300)
     # Stock OAuth clients (Authlib) sign assertions valid for an hour; each jti is remembered
     # until it expires, so a longer lifetime costs replay-cache rows, not safety.

@@ -320,6 +320,84 @@ class Authorization:
 
 
 @dataclass(frozen=True, slots=True)
+class MandateStep:
+    at: datetime
+    status: str
+    actor: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Mandate:
+    """A mandate as I see it: one I gave (`role` "principal") or hold ("representative")."""
+
+    id: str
+    kind: str  # mandate | parent
+    role: str  # principal | representative
+    name: str  # the other person
+    status: str  # offered | active | lapsed | ended
+    end_reason: str | None
+    categories: tuple[str, ...]
+    actions: tuple[str, ...]
+    valid_from: datetime
+    valid_until: datetime
+    label: str
+    code_expires_at: datetime | None
+    created_at: datetime
+    accepted_at: datetime | None
+    ended_at: datetime | None
+    history: tuple[MandateStep, ...]
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> Mandate:
+        return cls(
+            id=str(d["id"]),
+            kind=str(d["kind"]),
+            role=str(d["role"]),
+            name=str(d["name"]),
+            status=str(d["status"]),
+            end_reason=d.get("end_reason"),
+            categories=tuple(str(c) for c in d["categories"]),
+            actions=tuple(str(a) for a in d["actions"]),
+            valid_from=_time(d["valid_from"]),
+            valid_until=_time(d["valid_until"]),
+            label=str(d["label"]),
+            code_expires_at=_maybe_time(d.get("code_expires_at")),
+            created_at=_time(d["created_at"]),
+            accepted_at=_maybe_time(d.get("accepted_at")),
+            ended_at=_maybe_time(d.get("ended_at")),
+            history=tuple(
+                MandateStep(_time(h["at"]), str(h["status"]), str(h["actor"]), h.get("reason"))
+                for h in d["history"]
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class People:
+    acting_for: tuple[Mandate, ...]  # people I act for
+    acting_for_me: tuple[Mandate, ...]  # people who act for me
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> People:
+        return cls(
+            tuple(Mandate.of(m) for m in d["acting_for"]),
+            tuple(Mandate.of(m) for m in d["acting_for_me"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MandateOffer:
+    mandate: Mandate
+    code: str  # shown once: hand it to the representative; works once, 15 minutes
+    code_expires_at: datetime
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> MandateOffer:
+        return cls(Mandate.of(d["mandate"]), str(d["code"]), _time(d["code_expires_at"]))
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedService:
     id: str
     name: str
@@ -869,6 +947,51 @@ class _Calls:
             _json(lambda d: int(d["stopped"])),
         )
 
+    # people: mandates and children's vaults
+    people = staticmethod(lambda: _Call("GET", "/v1/me/people", _json(People.of)))
+
+    @staticmethod
+    def offer_mandate(
+        categories: Iterable[str],
+        actions: Iterable[str],
+        valid_until: datetime,
+        valid_from: datetime | None,
+        label: str,
+    ) -> _Call[MandateOffer]:
+        for when in (valid_until, valid_from):
+            if when is not None and when.tzinfo is None:
+                raise ValueError("mandate times need a time zone (use UTC)")
+        body: dict[str, Any] = {
+            "categories": list(categories),
+            "actions": list(actions),
+            "valid_until": valid_until.isoformat(),
+            "label": label,
+        }
+        if valid_from is not None:
+            body["valid_from"] = valid_from.isoformat()
+        return _Call("POST", "/v1/me/people/mandates", _json(MandateOffer.of), json=body)
+
+    @staticmethod
+    def accept_mandate(code: str) -> _Call[Mandate]:
+        return _Call("POST", "/v1/me/people/accept", _json(Mandate.of), json={"code": code})
+
+    @staticmethod
+    def revoke_mandate(mandate_id: str) -> _Call[Mandate]:
+        return _Call("POST", f"/v1/me/people/mandates/{_id(mandate_id)}/revoke", _json(Mandate.of))
+
+    @staticmethod
+    def give_up_mandate(mandate_id: str) -> _Call[Mandate]:
+        return _Call("POST", f"/v1/me/people/mandates/{_id(mandate_id)}/give-up", _json(Mandate.of))
+
+    @staticmethod
+    def new_child(display_name: str) -> _Call[Mandate]:
+        return _Call(
+            "POST",
+            "/v1/me/people/children",
+            _json(Mandate.of),
+            json={"display_name": display_name},
+        )
+
     @staticmethod
     def log(
         before: str | None,
@@ -1164,6 +1287,34 @@ class ResidentClient(_Base):
     def revoke_service(self, service_id: str) -> int:
         return self._run(_Calls.revoke_service(service_id))
 
+    def people(self) -> People:
+        """People I act for, and people who act for me."""
+        return self._run(_Calls.people())
+
+    def offer_mandate(
+        self,
+        *,
+        categories: Iterable[str],
+        actions: Iterable[str],
+        valid_until: datetime,
+        valid_from: datetime | None = None,
+        label: str = "",
+    ) -> MandateOffer:
+        return self._run(_Calls.offer_mandate(categories, actions, valid_until, valid_from, label))
+
+    def accept_mandate(self, code: str) -> Mandate:
+        return self._run(_Calls.accept_mandate(code))
+
+    def revoke_mandate(self, mandate_id: str) -> Mandate:
+        return self._run(_Calls.revoke_mandate(mandate_id))
+
+    def give_up_mandate(self, mandate_id: str) -> Mandate:
+        return self._run(_Calls.give_up_mandate(mandate_id))
+
+    def new_child(self, display_name: str) -> Mandate:
+        """A vault for my child, with my standing parent's mandate over it."""
+        return self._run(_Calls.new_child(display_name))
+
     def close_procedure(self, procedure_id: str) -> int:
         return self._run(_Calls.close_procedure(procedure_id))
 
@@ -1418,6 +1569,36 @@ class AsyncResidentClient(_Base):
     async def revoke_service(self, service_id: str) -> int:
         return await self._run(_Calls.revoke_service(service_id))
 
+    async def people(self) -> People:
+        """People I act for, and people who act for me."""
+        return await self._run(_Calls.people())
+
+    async def offer_mandate(
+        self,
+        *,
+        categories: Iterable[str],
+        actions: Iterable[str],
+        valid_until: datetime,
+        valid_from: datetime | None = None,
+        label: str = "",
+    ) -> MandateOffer:
+        return await self._run(
+            _Calls.offer_mandate(categories, actions, valid_until, valid_from, label)
+        )
+
+    async def accept_mandate(self, code: str) -> Mandate:
+        return await self._run(_Calls.accept_mandate(code))
+
+    async def revoke_mandate(self, mandate_id: str) -> Mandate:
+        return await self._run(_Calls.revoke_mandate(mandate_id))
+
+    async def give_up_mandate(self, mandate_id: str) -> Mandate:
+        return await self._run(_Calls.give_up_mandate(mandate_id))
+
+    async def new_child(self, display_name: str) -> Mandate:
+        """A vault for my child, with my standing parent's mandate over it."""
+        return await self._run(_Calls.new_child(display_name))
+
     async def close_procedure(self, procedure_id: str) -> int:
         return await self._run(_Calls.close_procedure(procedure_id))
 
@@ -1456,8 +1637,12 @@ __all__ = [
     "Grant",
     "HistoryEntry",
     "Label",
+    "Mandate",
+    "MandateOffer",
+    "MandateStep",
     "Me",
     "Passkey",
+    "People",
     "Procedure",
     "Provenance",
     "Record",

@@ -3,7 +3,8 @@
 The whole resident journey runs through the API while every SQL statement is recorded; each
 SELECT, UPDATE and DELETE that touches a resident-data table must name `resident_id` in its
 WHERE clause (or in a join condition to such a table). Key rotation is the one deliberate
-exception: it rewraps data keys across residents and never reads a record.
+exception: it rewraps data keys across residents and never reads a record; a representative
+listing the mandates they hold is the other (by `representative_id`, an index).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from vault.storage.orm import RESIDENT_DATA_TABLES
 ROTATION = (
     re.compile(r"data_keys\.kek_version != "),
     re.compile(r"GROUP BY data_keys\.kek_version"),
+    # The other deliberate one: a representative's own mandates, found by who holds them
+    # (vault/storage/repositories.py SqlMandateRepository); each is then read by principal.
+    re.compile(r"WHERE mandates\.representative_id = "),
 )
 
 

@@ -262,3 +262,40 @@ def test_my_log_and_its_proof_through_both_clients(
             assert await ac.log_proof(entry.id) == proof
 
     anyio.run(with_the_async_client)
+
+
+def test_people_through_both_clients(client: TestClient) -> None:
+    anna = sync_client(client)
+    signed_up(anna, "Anna")
+    pieter = sync_client(client)
+    signed_up(pieter, "Pieter")
+    offer = anna.offer_mandate(
+        categories=["debts"],
+        actions=["read"],
+        valid_until=datetime.now(UTC) + timedelta(days=30),
+        label="Bewind",
+    )
+    assert (offer.mandate.status, offer.mandate.role) == ("offered", "principal")
+    held = pieter.accept_mandate(offer.code)
+    assert (held.status, held.name, held.label) == ("active", "Anna", "Bewind")
+    with pytest.raises(sdk.AuthError):
+        pieter.accept_mandate(offer.code)
+    assert [m.name for m in anna.people().acting_for_me] == ["Pieter"]
+    child = anna.new_child("Sanne")
+    assert (child.kind, child.name) == ("parent", "Sanne")
+    assert {m.id for m in anna.people().acting_for} == {child.id}
+    ended = anna.revoke_mandate(held.id)
+    assert (ended.status, ended.end_reason) == ("ended", "revoked")
+    with pytest.raises(sdk.NotFound):
+        pieter.give_up_mandate(child.id)
+
+    async def run() -> None:
+        async with AsyncResidentClient(
+            ORIGIN, transport=httpx.ASGITransport(app=client.app), token=pieter.token
+        ) as rc:
+            people = await rc.people()
+            assert [m.end_reason for m in people.acting_for] == ["revoked"]
+            gone = await rc.give_up_mandate(held.id)
+            assert gone.end_reason == "revoked"
+
+    anyio.run(run)

@@ -4,8 +4,9 @@
 "Huisartsenpraktijk De Linde heeft uw medicatieoverzicht bekeken voor uw behandeling, op
 3 maart om 14:02." Every event name the vault writes has its sentence (`record.read`,
 `record.list`, `record.write`, `grant.requested|approved|denied|lapsed|ended`,
-`token.revoked`), refused attempts say why without blaming anyone, and a name this module
-does not know yet still gets a plain sentence rather than nothing.
+`token.revoked`, `mandate.offered|active|lapsed|ended`), refused attempts say why without
+blaming anyone, and a name this module does not know yet still gets a plain sentence rather
+than nothing.
 
 The purpose is the grant's own text when the grant still exists (the resident may read it;
 the caller decrypts it), else a neutral phrase; datatypes read as the catalogue's labels;
@@ -187,6 +188,36 @@ _T: dict[str, tuple[str, str]] = {
         "An auditor saved part of the log about you to check it, {when}. An auditor never "
         "sees what is in your vault.",
     ),
+    # Mandates (vault/representation/): someone acting for the resident.
+    "mandate.offered": (
+        "U hebt iemand gevraagd om dingen voor u te regelen, {when}.",
+        "You asked someone to act for you, {when}.",
+    ),
+    "mandate.active": (
+        "Iemand die u dat vroeg, mag nu dingen voor u regelen, {when}.",
+        "Someone you asked may now act for you, {when}.",
+    ),
+    "mandate.lapsed": (
+        "Uw vraag om dingen voor u te regelen is vervallen: de code is niet op tijd "
+        "gebruikt, {when}.",
+        "Your request for someone to act for you lapsed: the code was not used in time, {when}.",
+    ),
+    "mandate.ended": (
+        "Iemand regelt niets meer voor u, {when}.",
+        "Someone no longer acts for you, {when}.",
+    ),
+    "mandate.ended.revoked": (
+        "U hebt gestopt dat iemand dingen voor u regelt, {when}.",
+        "You stopped someone acting for you, {when}.",
+    ),
+    "mandate.ended.given-up": (
+        "Iemand is gestopt met dingen voor u regelen, {when}.",
+        "Someone stopped acting for you, {when}.",
+    ),
+    "mandate.ended.expired": (
+        "Iemand regelt niets meer voor u: de einddatum was bereikt, {when}.",
+        "Someone no longer acts for you: the end date was reached, {when}.",
+    ),
     "other": (
         "Er gebeurde iets in uw kluis ({name}), {when}.",
         "Something happened in your vault ({name}), {when}.",
@@ -279,7 +310,7 @@ def _template(facts: EventFacts) -> tuple[str, str | None]:
         if facts.name == "record.read" and facts.datatype is None:
             return "record.read.missing", None  # a probe for a record that is not there
         return f"{facts.name}.deny", _why(facts)
-    if facts.name in ("grant.lapsed", "grant.ended", "procedure.closed"):
+    if facts.name in ("grant.lapsed", "grant.ended", "procedure.closed", "mandate.ended"):
         specific = f"{facts.name}.{facts.reason}"
         return (specific if specific in _T else facts.name), None
     if facts.name in _T:

@@ -73,6 +73,7 @@ class ResidentService:
             uow.tokens.delete_all(resident_id)
             uow.services.delete_connections(resident_id)
             uow.grants.delete_all(resident_id)
+            uow.mandates.delete_all(resident_id)  # mandates it gave (and a child's parent's)
             uow.data_keys.delete_all(resident_id)
             resident.status = "deleted"
             resident.display_name_ct = None

@@ -14,10 +14,11 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from keys.secrets import KeyedHasher
+from vault.codes import CODE_ALPHABET, CODE_LIFETIME, code_hash, new_code
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from vault.grants.policy import ACTIONS
 from vault.ports import Clock
@@ -31,8 +32,6 @@ ORGANISATION_SCHEMES = {
     "kvk": re.compile(r"^\d{8}$"),  # Kamer van Koophandel
     "ura": re.compile(r"^\d{8}$"),  # UZI-register abonneenummer (care providers)
 }
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CODE_LIFETIME = timedelta(minutes=15)
 SUBJECT_PURPOSE = "pairwise-subject"
 CODE_PURPOSE = "connection-code"
 
@@ -255,12 +254,12 @@ class ServiceRegistry:
 
     def connection_code(self, resident_id: uuid.UUID) -> tuple[str, datetime]:
         """A new one-time code for the resident to hand to a service (shown once)."""
-        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))  # 50 bits, 15 minutes
+        shown, raw = new_code()
         now = self._clock.now()
         with self._uow() as uow:
             uow.services.add(
                 ConnectionCodeRow(
-                    code_hash=self._hasher.digest(CODE_PURPOSE, raw.encode()),
+                    code_hash=code_hash(self._hasher, CODE_PURPOSE, raw),
                     resident_id=resident_id,
                     created_at=now,
                     expires_at=now + CODE_LIFETIME,
@@ -269,15 +268,12 @@ class ServiceRegistry:
                 )
             )
             uow.commit()
-        return f"{raw[:5]}-{raw[5:]}", now + CODE_LIFETIME
+        return shown, now + CODE_LIFETIME
 
     def redeem(self, service: ServiceInfo, code: str) -> str:
         """The service's pairwise subject for the resident who gave it `code`."""
-        cleaned = "".join(ch for ch in code.upper() if ch.isalnum()).translate(
-            str.maketrans("OIL", "011")
-        )
         with self._uow() as uow:
-            row = uow.services.connection_code(self._hasher.digest(CODE_PURPOSE, cleaned.encode()))
+            row = uow.services.connection_code(code_hash(self._hasher, CODE_PURPOSE, code))
             now = self._clock.now()
             if row is None or row.used_at is not None or row.expires_at <= now:
                 raise AuthenticationFailed("this connection code is not valid (any more)")

@@ -435,6 +435,60 @@ class GrantEventRow(Base):
     details: Mapped[str | None] = mapped_column(Text)  # JSON (e.g. what was narrowed)
 
 
+# -- representation (vault/representation/): who may act for whom -----------------------
+
+
+class MandateRow(Base):
+    """A mandate: the principal (`resident_id`) lets a representative act for them within a
+    scope (catalogue categories, actions) and a period. A parent's standing mandate for a
+    child's vault is one too (`kind` "parent").
+
+    The acceptance code is stored as a keyed hash (vault/codes.py) and is a routing entry
+    point, as connection codes are. `label_ct` and `representative_name_ct` are sealed under
+    the principal's data key (they are the principal's data and are shredded with the vault).
+    """
+
+    __tablename__ = "mandates"
+    __table_args__ = (
+        Index("ix_mandates_representative", "representative_id", "status"),
+        Index("ix_mandates_resident_status", "resident_id", "status"),
+    )
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the principal
+    mandate_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # mandate | parent
+    representative_id: Mapped[uuid.UUID | None]  # set when accepted
+    status: Mapped[str] = mapped_column(String(16))  # offered | active | lapsed | ended
+    end_reason: Mapped[str | None] = mapped_column(String(32))  # revoked | given-up | expired
+    categories: Mapped[str] = mapped_column(Text)  # JSON list of catalogue categories
+    actions: Mapped[str] = mapped_column(String(64))  # JSON list: read, write, decide-requests
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    dek_version: Mapped[int] = mapped_column(Integer)  # of the sealed texts below
+    label_ct: Mapped[bytes | None]
+    representative_name_ct: Mapped[bytes | None]
+    code_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    code_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class MandateEventRow(Base):
+    """One step of a mandate's status history: who, when, what."""
+
+    __tablename__ = "mandate_events"
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    mandate_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(16))  # resident | representative | system
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(32))
+
+
 class OAuthTokenRow(Base):
     """An access or refresh token, stored as its SHA-256 hash, bound to one grant and key."""
 
@@ -588,6 +642,8 @@ RESIDENT_DATA_TABLES = frozenset(
         "grants",
         "grant_events",
         "access_events",
+        "mandates",
+        "mandate_events",
     }
 )
 

@@ -26,6 +26,8 @@ from vault.storage.orm import (
     DataKeyRow,
     GrantEventRow,
     GrantRow,
+    MandateEventRow,
+    MandateRow,
     OAuthTokenRow,
     PasskeyCredentialRow,
     ProcedureRow,
@@ -656,3 +658,79 @@ class SqlAccessEventRepository:
             )
             .distinct()
         ).all()  # type: ignore[return-value]
+
+
+class SqlMandateRepository:
+    """Mandates, by principal (`resident_id`) first. Two lookups route from elsewhere: the
+    acceptance code's hash (like a connection code), and a representative's own list, which
+    reads by `representative_id` (an index; with Citus a query across shards, small)."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, row: MandateRow | MandateEventRow) -> None:
+        self._s.add(row)
+
+    def get(
+        self, resident_id: uuid.UUID, mandate_id: uuid.UUID, *, for_update: bool = False
+    ) -> MandateRow | None:
+        stmt = select(MandateRow).where(
+            MandateRow.resident_id == resident_id, MandateRow.mandate_id == mandate_id
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
+
+    def held_by(
+        self, representative_id: uuid.UUID, mandate_id: uuid.UUID, *, for_update: bool = False
+    ) -> MandateRow | None:
+        """A mandate by its id, only if `representative_id` holds it (else None)."""
+        stmt = select(MandateRow).where(
+            MandateRow.representative_id == representative_id,
+            MandateRow.mandate_id == mandate_id,
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
+
+    def by_code(self, code_hash: bytes) -> MandateRow | None:
+        return self._s.scalars(
+            select(MandateRow).where(MandateRow.code_hash == code_hash).with_for_update()
+        ).one_or_none()
+
+    def given_by(self, resident_id: uuid.UUID) -> Sequence[MandateRow]:
+        return self._s.scalars(
+            select(MandateRow)
+            .where(MandateRow.resident_id == resident_id)
+            .order_by(MandateRow.created_at)
+        ).all()
+
+    def of_representative(self, representative_id: uuid.UUID) -> Sequence[MandateRow]:
+        return self._s.scalars(
+            select(MandateRow)
+            .where(MandateRow.representative_id == representative_id)
+            .order_by(MandateRow.created_at)
+        ).all()
+
+    def events(self, resident_id: uuid.UUID, mandate_id: uuid.UUID) -> Sequence[MandateEventRow]:
+        return self._s.scalars(
+            select(MandateEventRow)
+            .where(
+                MandateEventRow.resident_id == resident_id,
+                MandateEventRow.mandate_id == mandate_id,
+            )
+            .order_by(MandateEventRow.seq)
+        ).all()
+
+    def next_event_seq(self, resident_id: uuid.UUID, mandate_id: uuid.UUID) -> int:
+        current = self._s.scalar(
+            select(func.max(MandateEventRow.seq)).where(
+                MandateEventRow.resident_id == resident_id,
+                MandateEventRow.mandate_id == mandate_id,
+            )
+        )
+        return int(current or 0) + 1
+
+    def delete_all(self, resident_id: uuid.UUID) -> None:
+        for table in (MandateEventRow, MandateRow):
+            self._s.execute(delete(table).where(table.resident_id == resident_id))

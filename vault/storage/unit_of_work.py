@@ -16,6 +16,7 @@ from vault.storage.repositories import (
     SqlBlobRepository,
     SqlDataKeyRepository,
     SqlGrantRepository,
+    SqlMandateRepository,
     SqlRecordRepository,
     SqlResidentRepository,
     SqlServiceRepository,
@@ -46,6 +47,7 @@ class SqlUnitOfWork:
     grants: SqlGrantRepository
     tokens: SqlTokenRepository
     access_events: SqlAccessEventRepository
+    mandates: SqlMandateRepository
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._factory = session_factory
@@ -61,6 +63,7 @@ class SqlUnitOfWork:
         self.grants = SqlGrantRepository(self.session)
         self.tokens = SqlTokenRepository(self.session)
         self.access_events = SqlAccessEventRepository(self.session)
+        self.mandates = SqlMandateRepository(self.session)
         return self
 
     def __exit__(

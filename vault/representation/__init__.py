@@ -1,0 +1,1 @@
+"""Representation: who may act for whom (mandates, and parents for their children's vaults)."""

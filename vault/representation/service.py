@@ -1,0 +1,501 @@
+"""Mandates: a resident lets someone act for them; a parent keeps a child's vault.
+
+States: offered -> active (accepted with the one-time code) | lapsed (the code expired);
+active -> ended, with the reason: revoked (by the principal), given-up (by the
+representative), expired (its period is over) or vault-deleted (the representative's vault
+went). Every change appends to the mandate's history and records an access event in the
+principal's log, in the same transaction.
+
+Whether a representative may do something is decided by `policy.may_act` only; this module
+reads the facts for it (`authorise`) and keeps the lifecycle.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from keys.secrets import KeyedHasher
+from keys.service import Binding, DataKey
+from vault.audit.events import AccessEvent, record
+from vault.codes import CODE_LIFETIME, code_hash, new_code
+from vault.errors import AccessDenied, AuthenticationFailed, InvalidInput, NotFound
+from vault.ports import Clock
+from vault.records.catalogue import CATEGORIES
+from vault.representation.policy import (
+    MANDATE_ACTIONS,
+    MandateFacts,
+    MayAct,
+    MayNot,
+    may_act,
+)
+from vault.residents.keys import VaultKeys
+from vault.residents.service import name_binding
+from vault.storage.orm import MandateEventRow, MandateRow, ResidentRow
+from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
+
+CODE_PURPOSE = "mandate-code"
+Actor = Literal["resident", "representative", "system"]
+Role = Literal["principal", "representative"]
+
+
+@dataclass(frozen=True, slots=True)
+class RepresentationSettings:
+    max_validity: timedelta = timedelta(days=5 * 365 + 1)  # the longest mandate one can give
+    max_start_delay: timedelta = timedelta(days=365)  # how far ahead a mandate may start
+    # A parent's mandate for a child's vault: until the child is of age at the latest (the
+    # vault does not know the birth date; the parent renews it if needed).
+    parent_validity: timedelta = timedelta(days=18 * 365 + 5)
+
+
+@dataclass(frozen=True, slots=True)
+class MandateHistoryEntry:
+    at: datetime
+    status: str
+    actor: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MandateView:
+    """A mandate as one of its two parties sees it (`role` is the viewer's)."""
+
+    mandate_id: uuid.UUID
+    kind: str  # mandate | parent
+    role: Role
+    other_name: str  # the representative's name (to the principal), or the principal's
+    status: str
+    end_reason: str | None
+    categories: tuple[str, ...]
+    actions: tuple[str, ...]
+    valid_from: datetime
+    valid_until: datetime
+    label: str
+    code_expires_at: datetime | None
+    created_at: datetime
+    accepted_at: datetime | None
+    ended_at: datetime | None
+    history: tuple[MandateHistoryEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MandateOffer:
+    mandate: MandateView
+    code: str  # shown once: the principal hands it to the representative
+    code_expires_at: datetime
+
+
+def _binding(column: str, mandate_id: uuid.UUID) -> Binding:
+    return Binding("mandates", column, str(mandate_id))
+
+
+def facts(row: MandateRow) -> MandateFacts:
+    return MandateFacts(
+        mandate_id=row.mandate_id,
+        principal_id=row.resident_id,
+        representative_id=row.representative_id,
+        status=row.status,
+        categories=frozenset(json.loads(row.categories)),
+        actions=frozenset(json.loads(row.actions)),
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+    )
+
+
+class RepresentationService:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        keys: VaultKeys,
+        hasher: KeyedHasher,
+        clock: Clock,
+        settings: RepresentationSettings | None = None,
+    ) -> None:
+        self._uow = uow
+        self._keys = keys
+        self._hasher = hasher
+        self._clock = clock
+        self._settings = settings or RepresentationSettings()
+
+    # -- the principal offers, the representative accepts ---------------------------------
+
+    def offer(
+        self,
+        principal_id: uuid.UUID,
+        *,
+        categories: Sequence[str],
+        actions: Sequence[str],
+        valid_until: datetime,
+        valid_from: datetime | None = None,
+        label: str = "",
+    ) -> MandateOffer:
+        now = self._clock.now()
+        start = valid_from or now
+        self._validate(categories, actions, start, valid_until, label, now)
+        shown, raw = new_code()
+        mandate_id = uuid.uuid4()
+        with self._uow() as uow:
+            principal = self._keys.active_resident(uow, principal_id)
+            key = self._keys.current(uow, principal)
+            row = MandateRow(
+                resident_id=principal_id,
+                mandate_id=mandate_id,
+                kind="mandate",
+                representative_id=None,
+                status="offered",
+                end_reason=None,
+                categories=json.dumps(sorted(set(categories))),
+                actions=json.dumps(sorted(set(actions))),
+                valid_from=start,
+                valid_until=valid_until,
+                dek_version=key.version,
+                label_ct=key.seal(label.strip().encode(), _binding("label_ct", mandate_id))
+                if label.strip()
+                else None,
+                representative_name_ct=None,
+                code_hash=code_hash(self._hasher, CODE_PURPOSE, raw),
+                code_expires_at=now + CODE_LIFETIME,
+                created_at=now,
+                accepted_at=None,
+                ended_at=None,
+            )
+            uow.mandates.add(row)
+            self._history(uow, row, "offered", "resident", str(principal_id), None, now)
+            uow.commit()
+            view = self._view(uow, row, "principal")
+        return MandateOffer(view, shown, now + CODE_LIFETIME)
+
+    def accept(self, representative_id: uuid.UUID, code: str) -> MandateView:
+        """The representative (signed in) accepts with the code: the mandate is active.
+
+        Every way a code can fail (unknown, used, expired) gives the same answer."""
+        now = self._clock.now()
+        refused = AuthenticationFailed("this code is not valid (any more)")
+        with self._uow() as uow:
+            representative = self._keys.active_resident(uow, representative_id)
+            row = uow.mandates.by_code(code_hash(self._hasher, CODE_PURPOSE, code))
+            if row is None or row.status != "offered" or row.code_expires_at is None:
+                raise refused
+            if row.code_expires_at <= now:
+                self._settle(uow, row, now)
+                uow.commit()
+                raise refused
+            if row.resident_id == representative_id:
+                # Not spent: the principal may have pasted their own code by mistake.
+                raise InvalidInput("you cannot accept a mandate you gave yourself")
+            self._keys.active_resident(uow, row.resident_id)
+            row.representative_id = representative_id
+            row.representative_name_ct = self._keys.key(uow, row.resident_id, row.dek_version).seal(
+                self._name(uow, representative).encode(),
+                _binding("representative_name_ct", row.mandate_id),
+            )
+            row.status = "active"
+            row.accepted_at = now
+            row.code_hash = None  # single use: the code now finds nothing
+            row.code_expires_at = None
+            self._history(uow, row, "active", "representative", str(row.mandate_id), None, now)
+            uow.commit()
+            return self._view(uow, row, "representative")
+
+    # -- ending -------------------------------------------------------------------------
+
+    def revoke(self, principal_id: uuid.UUID, mandate_id: uuid.UUID) -> MandateView:
+        """The principal ends a mandate (or withdraws an offer): it ends now."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            self._keys.active_resident(uow, principal_id)
+            row = uow.mandates.get(principal_id, mandate_id, for_update=True)
+            if row is None:
+                raise NotFound("no such mandate in this vault")
+            self._settle(uow, row, now)
+            if row.status in ("offered", "active"):
+                self._end(uow, row, "revoked", "resident", str(principal_id), now)
+            uow.commit()
+            return self._view(uow, row, "principal")
+
+    def give_up(self, representative_id: uuid.UUID, mandate_id: uuid.UUID) -> MandateView:
+        """The representative stops acting for the principal."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            self._keys.active_resident(uow, representative_id)
+            row = uow.mandates.held_by(representative_id, mandate_id, for_update=True)
+            if row is None:
+                raise NotFound("you hold no such mandate")
+            self._settle(uow, row, now)
+            if row.status == "active":
+                self._end(uow, row, "given-up", "representative", str(mandate_id), now)
+            uow.commit()
+            return self._view(uow, row, "representative")
+
+    def end_held_for_deleted_vault(
+        self, uow: SqlUnitOfWork, representative_id: uuid.UUID, now: datetime
+    ) -> None:
+        """Inside a vault's deletion: the mandates it held for others end; its own go with it."""
+        for row in uow.mandates.of_representative(representative_id):
+            locked = uow.mandates.get(row.resident_id, row.mandate_id, for_update=True)
+            if locked is not None and locked.status == "active":
+                self._end(uow, locked, "vault-deleted", "system", None, now)
+        uow.mandates.delete_all(representative_id)
+
+    # -- a parent and a child's vault -----------------------------------------------------
+
+    def create_child(self, parent_id: uuid.UUID, display_name: str) -> MandateView:
+        """A vault for a child (no passkey of its own), with the parent's standing mandate
+        over all of it. A second parent gets a mandate the usual way (see docs/people.md)."""
+        name = display_name.strip()
+        if not name or len(name) > 64:
+            raise InvalidInput("the child's name must be 1 to 64 characters")
+        now = self._clock.now()
+        child_id = uuid.uuid4()
+        mandate_id = uuid.uuid4()
+        with self._uow() as uow:
+            parent = self._keys.active_resident(uow, parent_id)
+            key = self._keys.create(uow, child_id, now)
+            uow.residents.add(
+                ResidentRow(
+                    resident_id=child_id,
+                    status="active",
+                    display_name_ct=key.seal(name.encode(), name_binding(child_id)),
+                    dek_version=key.version,
+                    created_at=now,
+                    deleted_at=None,
+                )
+            )
+            row = MandateRow(
+                resident_id=child_id,
+                mandate_id=mandate_id,
+                kind="parent",
+                representative_id=parent_id,
+                status="active",
+                end_reason=None,
+                categories=json.dumps(sorted(CATEGORIES)),
+                actions=json.dumps(sorted(MANDATE_ACTIONS)),
+                valid_from=now,
+                valid_until=now + self._settings.parent_validity,
+                dek_version=key.version,
+                label_ct=None,
+                representative_name_ct=key.seal(
+                    self._name(uow, parent).encode(),
+                    _binding("representative_name_ct", mandate_id),
+                ),
+                code_hash=None,
+                code_expires_at=None,
+                created_at=now,
+                accepted_at=now,
+                ended_at=None,
+            )
+            uow.flush()  # the resident row exists before rows that name it
+            uow.mandates.add(row)
+            self._history(uow, row, "active", "representative", str(mandate_id), None, now)
+            uow.commit()
+            return self._view(uow, row, "representative")
+
+    # -- reading ------------------------------------------------------------------------
+
+    def given(self, principal_id: uuid.UUID) -> list[MandateView]:
+        """Who acts (or was asked to act) for me."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            self._keys.active_resident(uow, principal_id)
+            rows = [self._settled(uow, r, now) for r in uow.mandates.given_by(principal_id)]
+            uow.commit()
+            return [self._view(uow, r, "principal") for r in rows]
+
+    def held(self, representative_id: uuid.UUID) -> list[MandateView]:
+        """For whom I act (or acted)."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            self._keys.active_resident(uow, representative_id)
+            held = uow.mandates.of_representative(representative_id)
+            rows = [self._settled(uow, r, now) for r in held]
+            uow.commit()
+            return [self._view(uow, r, "representative") for r in rows]
+
+    # -- acting for someone (the resident API's "act for" selector) ----------------------
+
+    def authorise(
+        self,
+        uow: SqlUnitOfWork,
+        representative_id: uuid.UUID,
+        mandate_id: uuid.UUID,
+        *,
+        category: str,
+        action: str,
+    ) -> MayAct:
+        """`may_act` on the mandate as stored now, read in the caller's transaction; raises
+        AccessDenied (with the reason) when it says no. A mandate id that is not the
+        representative's own finds nothing, exactly like one that does not exist."""
+        row = uow.mandates.held_by(representative_id, mandate_id)
+        decision = may_act(
+            facts(row) if row is not None else None,
+            representative_id=representative_id,
+            now=self._clock.now(),
+            category=category,
+            action=action,
+        )
+        if isinstance(decision, MayNot):
+            raise AccessDenied(decision.detail, reason=decision.reason)
+        return decision
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _validate(
+        self,
+        categories: Sequence[str],
+        actions: Sequence[str],
+        start: datetime,
+        until: datetime,
+        label: str,
+        now: datetime,
+    ) -> None:
+        unknown = sorted(set(categories) - set(CATEGORIES))
+        if unknown or not categories:
+            raise InvalidInput(
+                f"categories must be among {', '.join(CATEGORIES)}"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            )
+        if not actions or set(actions) - set(MANDATE_ACTIONS):
+            raise InvalidInput(f"actions must be among {', '.join(MANDATE_ACTIONS)}")
+        if start < now - timedelta(minutes=5):
+            raise InvalidInput("a mandate cannot start in the past")
+        if start > now + self._settings.max_start_delay:
+            raise InvalidInput("a mandate must start within a year")
+        if until <= start or until <= now:
+            raise InvalidInput("the end of the mandate must be after its start, in the future")
+        if until - start > self._settings.max_validity:
+            raise InvalidInput(
+                f"a mandate can last at most {self._settings.max_validity.days} days"
+            )
+        if len(label) > 200:
+            raise InvalidInput("the description can be at most 200 characters")
+
+    def _name(self, uow: SqlUnitOfWork, resident: ResidentRow) -> str:
+        if resident.display_name_ct is None:
+            return ""
+        key = self._keys.current(uow, resident)
+        return key.open(resident.display_name_ct, name_binding(resident.resident_id)).decode()
+
+    def _settled(self, uow: SqlUnitOfWork, row: MandateRow, now: datetime) -> MandateRow:
+        if self._due(row, now):
+            locked = uow.mandates.get(row.resident_id, row.mandate_id, for_update=True)
+            if locked is not None:
+                self._settle(uow, locked, now)
+                return locked
+        return row
+
+    @staticmethod
+    def _due(row: MandateRow, now: datetime) -> bool:
+        return (
+            row.status == "offered"
+            and row.code_expires_at is not None
+            and row.code_expires_at <= now
+        ) or (row.status == "active" and row.valid_until <= now)
+
+    def _settle(self, uow: SqlUnitOfWork, row: MandateRow, now: datetime) -> None:
+        """Write down what time has already decided (the check never waits for this)."""
+        if not self._due(row, now):
+            return
+        if row.status == "offered":
+            row.status = "lapsed"
+            row.code_hash = None
+            row.code_expires_at = None
+            row.ended_at = now
+            self._history(uow, row, "lapsed", "system", None, "code-expired", now)
+        else:
+            self._end(uow, row, "expired", "system", None, now)
+
+    def _end(
+        self,
+        uow: SqlUnitOfWork,
+        row: MandateRow,
+        reason: str,
+        actor: Actor,
+        actor_id: str | None,
+        now: datetime,
+    ) -> None:
+        row.status = "ended"
+        row.end_reason = reason
+        row.ended_at = now
+        row.code_hash = None
+        row.code_expires_at = None
+        self._history(uow, row, "ended", actor, actor_id, reason, now)
+
+    def _history(
+        self,
+        uow: SqlUnitOfWork,
+        row: MandateRow,
+        status: str,
+        actor: Actor,
+        actor_id: str | None,
+        reason: str | None,
+        now: datetime,
+    ) -> None:
+        uow.flush()
+        uow.mandates.add(
+            MandateEventRow(
+                resident_id=row.resident_id,
+                mandate_id=row.mandate_id,
+                seq=uow.mandates.next_event_seq(row.resident_id, row.mandate_id),
+                at=now,
+                status=status,
+                actor=actor,
+                actor_id=actor_id,
+                reason=reason,
+            )
+        )
+        record(
+            uow,
+            AccessEvent(
+                resident_id=row.resident_id,
+                name=f"mandate.{status}",
+                outcome="done",
+                actor=actor,
+                actor_id=actor_id,
+                reason=reason,
+            ),
+            now,
+        )
+
+    def _view(self, uow: SqlUnitOfWork, row: MandateRow, role: Role) -> MandateView:
+        principal = uow.residents.get(row.resident_id)
+        key: DataKey | None = (
+            self._keys.key(uow, row.resident_id, row.dek_version)
+            if principal is not None and principal.status == "active"
+            else None
+        )
+
+        def opened(sealed: bytes | None, column: str) -> str:
+            if sealed is None or key is None:
+                return ""
+            return key.open(sealed, _binding(column, row.mandate_id)).decode()
+
+        if role == "principal":
+            other = opened(row.representative_name_ct, "representative_name_ct")
+        else:
+            other = self._name(uow, principal) if principal is not None else ""
+        return MandateView(
+            mandate_id=row.mandate_id,
+            kind=row.kind,
+            role=role,
+            other_name=other,
+            status=row.status,
+            end_reason=row.end_reason,
+            categories=tuple(json.loads(row.categories)),
+            actions=tuple(json.loads(row.actions)),
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+            label=opened(row.label_ct, "label_ct"),
+            code_expires_at=row.code_expires_at,
+            created_at=row.created_at,
+            accepted_at=row.accepted_at,
+            ended_at=row.ended_at,
+            history=tuple(
+                MandateHistoryEntry(e.at, e.status, e.actor, e.reason)
+                for e in uow.mandates.events(row.resident_id, row.mandate_id)
+            ),
+        )
