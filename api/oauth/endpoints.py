@@ -1,7 +1,8 @@
 """The OAuth endpoints services use: metadata (RFC 8414), the backchannel request (in the shape
-of OpenID CIBA, poll and ping modes; vault/events/ping.py), the pushed authorization request of the browser flow (RFC 9126),
-the token endpoint (CIBA grant, authorization code + PKCE, refresh; DPoP-bound tokens),
-connecting a resident by code, and closing a procedure. The browser's own step,
+of OpenID CIBA, poll and ping modes; vault/events/ping.py), the pushed authorization request
+of the browser flow (RFC 9126), the token endpoint (CIBA grant, authorization code + PKCE,
+refresh; DPoP-bound tokens), connecting a resident by code, and closing a procedure. The
+browser's own step,
 `GET /oauth/authorize`, is a page of the resident app (clients/app/views.py `authorize`).
 
 Each endpoint authenticates the service with `private_key_jwt` (api/oauth/client_auth.py) in
