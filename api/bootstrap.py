@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import sessionmaker
 
 from api.container import Container
-from api.events.push import HttpxSetPoster, push_client
+from api.events.push import HttpxPingPoster, HttpxSetPoster, push_client
 from api.metrics import Metrics
 from api.oauth.client_auth import ClientAssertionVerifier, JwksClientKeys
 from api.oauth.dpop import DpopNonces, DpopVerifier
@@ -22,7 +22,7 @@ from keys.interfaces import KekBackend
 from keys.keyring import KeyringFile
 from keys.local import LocalKekBackend
 from keys.logkey import LogKey
-from keys.secrets import KeyedHasher
+from keys.secrets import DeploymentSealer, KeyedHasher
 from keys.service import KeyService
 from keys.signing import SigningKeyring
 from keys.unsafe import UnsafeMemoryKekBackend
@@ -146,6 +146,7 @@ def build_container(
     )
     origin = urlsplit(settings.public_url)
     hasher = KeyedHasher(keyring)
+    sealer = DeploymentSealer(keyring)  # CIBA ping secrets (vault/events/ping.py)
 
     def subject_hash(person_id: str) -> str:
         """How the audit log names a person (docs/audit-format.md, `subject`)."""
@@ -167,6 +168,7 @@ def build_container(
         registry=registry,
         issuer=settings.public_url,
         retention=timedelta(days=settings.outbox_retention_days),
+        sealer=sealer,
     )
     grants = GrantService(
         uow=uow,
@@ -214,6 +216,7 @@ def build_container(
         uow=uow, keys=vault_keys, hasher=hasher, clock=the_clock, policy=identity_policy
     )
     audit_reader = LogReader(uow=uow, subject_hash=subject_hash)
+    push_http = push_client(timeout=settings.events_push_timeout_seconds)
     return Container(
         settings=settings,
         engine=engine,
@@ -289,10 +292,9 @@ def build_container(
         events=events,
         event_delivery=OutboxDelivery(
             uow=uow,
-            poster=HttpxSetPoster(
-                push_client(timeout=settings.events_push_timeout_seconds),
-                body_timeout=settings.events_push_timeout_seconds,
-            ),
+            poster=HttpxSetPoster(push_http, body_timeout=settings.events_push_timeout_seconds),
+            pinger=HttpxPingPoster(push_http),
+            sealer=sealer,
             clock=the_clock,
             policy=PushPolicy(
                 batch=settings.events_push_batch,

@@ -1,4 +1,5 @@
-"""`HttpxSetPoster`: one SET pushed to a service's event endpoint (RFC 8935 §2), over httpx.
+"""`HttpxSetPoster`: one SET pushed to a service's event endpoint (RFC 8935 §2), over httpx;
+`HttpxPingPoster`: one CIBA ping (OpenID CIBA Core 1.0 §10.2) to a client notification endpoint.
 
 The request: ``POST <endpoint>`` with ``Content-Type: application/secevent+jwt`` and the SET as
 the body; ``Accept: application/json``; no redirects followed; no credentials (the SET is
@@ -17,6 +18,12 @@ Only the status and the error code are kept, never the receiver's text. One push
 connect, send and the answer's headers each within the timeout, and a 400 body of at most
 4 KiB read within one more; so it lasts at most about 4 timeouts, which the lease must exceed
 (api/settings.py checks it).
+
+A ping: ``POST <client notification endpoint>`` with ``Content-Type: application/json``, the
+body ``{"auth_req_id": "..."}`` and ``Authorization: Bearer <client_notification_token>``; no
+redirects followed (the token would go along). Any 2xx is `Acknowledged` (CIBA expects 204);
+400, 401 and 403 are `Refused` (the service says this ping is not for it, which no retry
+changes), kept as ``http_<status>``; anything else is `Retry`. The answer's body is not read.
 """
 
 from __future__ import annotations
@@ -36,10 +43,11 @@ from vault.events.model import (
     error_code,
 )
 
-__all__ = ["MAX_ERROR_BODY", "HttpxSetPoster", "push_client"]
+__all__ = ["MAX_ERROR_BODY", "HttpxPingPoster", "HttpxSetPoster", "push_client"]
 
 MAX_ERROR_BODY = 4096
 DELIVERED = frozenset({200, 202, 204})
+PING_REFUSED = frozenset({400, 401, 403})
 
 
 def push_client(*, timeout: float) -> httpx.Client:
@@ -98,3 +106,32 @@ class HttpxSetPoster:
         if not isinstance(parsed, dict) or not isinstance(parsed.get("err"), str):
             return None
         return error_code(parsed["err"])
+
+
+class HttpxPingPoster:
+    """A `vault.events.delivery.PingPoster` on an injected `httpx.Client`."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def ping(self, endpoint: str, token: str, auth_req_id: str) -> PushOutcome:
+        parent = tracecontext.current()
+        span = parent.child() if parent is not None else tracecontext.start()
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+            "traceparent": span.traceparent,
+        }
+        body = json.dumps({"auth_req_id": auth_req_id}).encode()
+        try:
+            with self._http.stream("POST", endpoint, content=body, headers=headers) as response:
+                status = response.status_code
+        except httpx.TimeoutException:
+            return Retry("timeout")
+        except httpx.HTTPError as e:
+            return Retry(f"no answer ({type(e).__name__})")
+        if 200 <= status < 300:
+            return Acknowledged()
+        if status in PING_REFUSED:
+            return Refused(f"http_{status}")
+        return Retry(f"HTTP {status}")

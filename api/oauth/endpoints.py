@@ -1,7 +1,8 @@
 """The OAuth endpoints services use: metadata (RFC 8414), the backchannel request (in the shape
-of OpenID CIBA, poll mode), the pushed authorization request of the browser flow (RFC 9126),
-the token endpoint (CIBA grant, authorization code + PKCE, refresh; DPoP-bound tokens),
-connecting a resident by code, and closing a procedure. The browser's own step,
+of OpenID CIBA, poll and ping modes; vault/events/ping.py), the pushed authorization request
+of the browser flow (RFC 9126), the token endpoint (CIBA grant, authorization code + PKCE,
+refresh; DPoP-bound tokens), connecting a resident by code, and closing a procedure. The
+browser's own step,
 `GET /oauth/authorize`, is a page of the resident app (clients/app/views.py `authorize`).
 
 Each endpoint authenticates the service with `private_key_jwt` (api/oauth/client_auth.py) in
@@ -13,6 +14,7 @@ Introspection (RFC 7662) and revocation (RFC 7009) work on the calling service's
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -40,6 +42,7 @@ from vault.errors import (
     RateLimited,
     ReplayDetected,
 )
+from vault.events import ping
 from vault.services.service import ServiceInfo, service_info
 from vault.storage.queries import SERVICE_BY_CLIENT_ID
 
@@ -73,7 +76,7 @@ def metadata(c: Container) -> dict[str, Any]:
         "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_AUTH_ALGS,
         "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
         "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_AUTH_ALGS,
-        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_token_delivery_modes_supported": ["poll", "ping"],
         "backchannel_authentication_request_signing_alg_values_supported": [],
         "backchannel_user_code_parameter_supported": False,
         "dpop_signing_alg_values_supported": ["ES256", "Ed25519", "EdDSA", "PS256", "RS256"],
@@ -180,9 +183,21 @@ async def backchannel_authorize(request: Request) -> JSONResponse:
     if not subject:
         raise OAuthError("invalid_request", "login_hint (the resident's subject) is required")
     spec = rar.parse(fields.get("authorization_details"), fields.get("binding_message"))
+    try:
+        # Required and checked in ping mode; ignored in poll mode (CIBA §7.1).
+        notification_token = ping.notification_token(
+            service.backchannel_token_delivery_mode, fields.get("client_notification_token")
+        )
+    except InvalidInput as e:
+        raise OAuthError("invalid_request", e.detail) from e
     c = container(request)
     try:
-        accepted = await run_in_threadpool(c.grants.request, service, subject, spec)
+        accepted = await run_in_threadpool(
+            partial(c.grants.request, notification_token=notification_token),
+            service,
+            subject,
+            spec,
+        )
     except NotFound as e:
         raise OAuthError("unknown_user_id", "no resident is connected under that login_hint") from e
     except AccessDenied as e:

@@ -357,6 +357,9 @@ def _service_json(info: ServiceInfo) -> dict[str, object]:
         "jwks_kids": [k.get("kid") for k in (info.jwks or {}).get("keys", [])],
         "event_endpoint": info.event_endpoint,
         "redirect_uris": list(info.redirect_uris),
+        # The CIBA client metadata names (OpenID CIBA Core 1.0 §4).
+        "backchannel_token_delivery_mode": info.backchannel_token_delivery_mode,
+        "backchannel_client_notification_endpoint": info.backchannel_client_notification_endpoint,
         "created_at": info.created_at.isoformat(),
     }
 
@@ -395,6 +398,12 @@ def services_add(
     jwks: Path | None = typer.Option(None, help="File with the service's public keys (JWKS)"),
     jwks_uri: str | None = typer.Option(None, help="Or: https URL of its JWKS"),
     event_endpoint: str | None = typer.Option(None, help="https URL for pushed events (RFC 8935)"),
+    token_delivery_mode: str = typer.Option(
+        "poll", help="How it learns a request was answered (OpenID CIBA): poll | ping"
+    ),
+    notification_endpoint: str | None = typer.Option(
+        None, help="Ping mode: https URL the vault pings when a request is answered (CIBA)"
+    ),
     client_id: str | None = typer.Option(None, help="Choose the client_id (default: generated)"),
     redirect_uri: list[str] = typer.Option(
         [],
@@ -417,6 +426,8 @@ def services_add(
             event_endpoint=event_endpoint,
             client_id=client_id,
             redirect_uris=redirect_uri,
+            backchannel_token_delivery_mode=token_delivery_mode,
+            backchannel_client_notification_endpoint=notification_endpoint,
         )
     except VaultError as e:
         raise _fail(e.detail) from e

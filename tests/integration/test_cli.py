@@ -102,7 +102,8 @@ def test_serve_and_migrate_refuse_a_database_migrated_by_a_newer_regie(env: Path
         result = runner.invoke(app, command)
         assert result.exit_code == 1, result.output
         assert "9999_from_the_future" in result.output
-        assert "newer Regie" in result.output
+        # Rich wraps at the terminal width, so where a line breaks depends on the revision id.
+        assert "newer Regie" in " ".join(result.output.split())
     # Nothing was changed: the stamp is still there.
     import sqlite3
 

@@ -8,6 +8,11 @@ One round (`run_once`):
 3. record each outcome in its own short transaction, right after its push: taken
    (acknowledged or refused: final), or retry after the backoff, or give up (still pollable).
 
+A CIBA ping (kind ``ping``, vault/events/ping.py) goes the same way with the same policy,
+through the `PingPoster` to the service's client notification endpoint: its sealed secret is
+opened at the claim (into memory only) and blanked on the row once the ping is finished. A ping
+whose secret does not open is given up at once (nothing could ever deliver it).
+
 Delivery is at least once. A pusher that dies mid-push leaves the event leased; after the
 lease another pusher sends it again, so a receiver may see a `jti` twice and must dedupe on it
 (docs/events.md). An event taken meanwhile by a poll is not pushed again.
@@ -15,8 +20,11 @@ lease another pusher sends it again, so a receiver may see a `jti` twice and mus
 
 from __future__ import annotations
 
+import uuid
 from typing import Protocol
 
+from keys.errors import DecryptionError
+from vault.events import ping
 from vault.events.model import (
     Acknowledged,
     DeliveryReport,
@@ -37,6 +45,13 @@ class SetPoster(Protocol):
         ...
 
 
+class PingPoster(Protocol):
+    def ping(self, endpoint: str, token: str, auth_req_id: str) -> PushOutcome:
+        """POST one CIBA ping to `endpoint` with `token` as Bearer; never raises for anything
+        the receiver does."""
+        ...
+
+
 class OutboxDelivery:
     def __init__(
         self,
@@ -45,9 +60,13 @@ class OutboxDelivery:
         poster: SetPoster,
         clock: Clock,
         policy: PushPolicy | None = None,
+        pinger: PingPoster | None = None,
+        sealer: ping.Sealer | None = None,
     ) -> None:
         self._uow = uow
         self._poster = poster
+        self._pinger = pinger
+        self._sealer = sealer
         self._clock = clock
         self.policy = policy or PushPolicy()
 
@@ -57,7 +76,7 @@ class OutboxDelivery:
         counts = {"acknowledged": 0, "refused": 0, "retrying": 0, "gave_up": 0}
         for pending in claimed:
             try:
-                outcome = self._poster.post(pending.endpoint, pending.set_jwt)
+                outcome = self._push(pending)
             except Exception as e:  # noqa: BLE001 - a broken poster must not stop the round
                 outcome = Retry(f"push failed ({type(e).__name__})")
             counts[self._record(pending, outcome)] += 1
@@ -79,12 +98,29 @@ class OutboxDelivery:
                 break
         return total
 
+    def _push(self, pending: PendingPush) -> PushOutcome:
+        if pending.ping is not None:
+            if self._pinger is None:
+                return Retry("this pusher cannot ping")
+            return self._pinger.ping(pending.endpoint, pending.ping.token, pending.ping.auth_req_id)
+        if pending.set_jwt is None:
+            return Retry("no SET to push")
+        return self._poster.post(pending.endpoint, pending.set_jwt)
+
     def _claim(self) -> list[PendingPush]:
         now = self._clock.now()
         with self._uow() as uow:
             repo = SqlOutboxRepository(uow.session)
             claimed = []
             for row, endpoint in repo.due(now, self.policy.batch):
+                secret: ping.PingSecret | None = None
+                if row.kind == "ping":
+                    secret = self._open(row.ping_ct, row.event_id)
+                    if secret is None:
+                        row.ping_ct = None
+                        row.next_attempt_at = None
+                        row.last_error = "gave up: the sealed ping does not open"
+                        continue
                 row.attempts += 1
                 row.next_attempt_at = now + self.policy.lease
                 claimed.append(
@@ -95,10 +131,19 @@ class OutboxDelivery:
                         endpoint=endpoint,
                         attempt=row.attempts,
                         created_at=row.created_at,
+                        ping=secret,
                     )
                 )
             uow.commit()
             return claimed
+
+    def _open(self, sealed: bytes | None, event_id: uuid.UUID) -> ping.PingSecret | None:
+        if sealed is None or self._sealer is None:
+            return None
+        try:
+            return ping.open_secret(self._sealer, sealed, "event_outbox", event_id)
+        except (DecryptionError, ValueError, KeyError):
+            return None
 
     def _record(self, pending: PendingPush, outcome: PushOutcome) -> str:
         now = self._clock.now()
@@ -129,5 +174,7 @@ class OutboxDelivery:
                     row.next_attempt_at = following
                     row.last_error = outcome.reason[:200]
                     kind = "retrying"
+            if row.next_attempt_at is None:
+                row.ping_ct = None  # finished: the bearer token and auth_req_id are gone
             uow.commit()
             return kind

@@ -49,5 +49,7 @@ class EventFeed:
             rows = repo.undelivered(service_id, limit + 1)
             uow.commit()
         return PollResult(
-            sets={row.jti: row.set_jwt for row in rows[:limit]}, more_available=len(rows) > limit
+            # undelivered() holds SETs only; the check keeps a ping out should that change.
+            sets={row.jti: row.set_jwt for row in rows[:limit] if row.set_jwt is not None},
+            more_available=len(rows) > limit,
         )

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
+from vault.events.ping import PingSecret
+
 EVENT_BASE: Final = "https://regie.example/events/"
 EventType = Literal["grant-approved", "grant-denied", "grant-ended", "request-lapsed"]
 EVENT_TYPES: Final[tuple[EventType, ...]] = (
@@ -83,14 +85,16 @@ PushOutcome = Acknowledged | Refused | Retry
 
 @dataclass(frozen=True, slots=True)
 class PendingPush:
-    """An event claimed for one push attempt: plain values that outlive the transaction."""
+    """An event claimed for one push attempt: plain values that outlive the transaction.
+    A SET carries `set_jwt`; a CIBA ping carries its opened `ping` secret instead."""
 
     event_id: uuid.UUID
     jti: str
-    set_jwt: str
+    set_jwt: str | None
     endpoint: str
     attempt: int  # 1 for the first push
     created_at: datetime
+    ping: PingSecret | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,10 @@ vault-deleted) and
 ``ended_at``; request-lapsed carries ``reason`` (expired | procedure-closed | vault-deleted) and
 ``ended_at``.
 
+A CIBA ping (vault/events/ping.py) is a row of kind ``ping`` in the same table, added by
+`ping_if_answered` in the answer's transaction: no SET, only the sealed auth_req_id and bearer
+token; it is pushed to the client notification endpoint and never appears in the feed.
+
 The resident appears only as the pairwise subject the service already knows (invariant I4):
 never the internal resident id, never a name, purpose text or binding message.
 """
@@ -31,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from keys.signing import Algorithm
+from vault.events import ping
 from vault.events.model import SET_TYPE, STATUS_EVENTS, EventType, event_uri
 from vault.events.repository import SqlOutboxRepository
 from vault.services.service import ServiceRegistry
@@ -69,8 +74,10 @@ class OutboxWriter:
         registry: ServiceRegistry,
         issuer: str,
         retention: timedelta = timedelta(days=7),
+        sealer: ping.Sealer | None = None,
     ) -> None:
         self._signer = signer
+        self._sealer = sealer  # None: this deployment cannot ping (requests in ping mode fail)
         self._registry = registry
         self._issuer = issuer
         self._retention = retention
@@ -79,6 +86,46 @@ class OutboxWriter:
         """Delete up to `limit` finished events (taken, or given up) older than the retention,
         in the caller's transaction (the sweeper's). Pending events are never deleted."""
         return SqlOutboxRepository(uow.session).purge(now - self._retention, limit)
+
+    def seal_ping(self, grant_id: uuid.UUID, auth_req_id: str, token: str) -> bytes:
+        """The ping secret of a pending request, sealed for `grants.ping_ct` of `grant_id`."""
+        if self._sealer is None:
+            raise RuntimeError("this outbox has no sealer: it cannot ping")
+        return ping.seal(self._sealer, ping.PingSecret(auth_req_id, token), "grants", grant_id)
+
+    def ping_if_answered(
+        self, uow: SqlUnitOfWork, grant: GrantRow, status: str, reason: str | None, now: datetime
+    ) -> OutboxRow | None:
+        """For a ping-mode request that `status` ends: blank its sealed secret on the grant and,
+        when the end is pinged (`ping.is_pinged`), add the ping to `uow`. None otherwise."""
+        if grant.ping_ct is None or status == "requested":
+            return None
+        if self._sealer is None:
+            raise RuntimeError("this outbox has no sealer: it cannot ping")
+        sealed, grant.ping_ct = grant.ping_ct, None
+        event_type = STATUS_EVENTS.get(status)
+        if event_type is None or not ping.is_pinged(status, reason):
+            return None
+        secret = ping.open_secret(self._sealer, sealed, "grants", grant.grant_id)
+        event_id = uuid.uuid4()
+        row = OutboxRow(
+            event_id=event_id,
+            service_id=grant.service_id,
+            jti=str(uuid.uuid4()),
+            kind="ping",
+            event_type=event_type,
+            set_jwt=None,
+            ping_ct=ping.seal(self._sealer, secret, "event_outbox", event_id),
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+            delivered_at=None,
+            delivered_via=None,
+            outcome=None,
+            last_error=None,
+        )
+        SqlOutboxRepository(uow.session).add(row)
+        return row
 
     def grant_changed(
         self,
@@ -114,8 +161,10 @@ class OutboxWriter:
             event_id=uuid.uuid4(),
             service_id=grant.service_id,
             jti=jti,
+            kind="set",
             event_type=event_type,
             set_jwt=self._signer.sign_jwt(claims, alg="ES256", typ=SET_TYPE),
+            ping_ct=None,
             created_at=now,
             next_attempt_at=now,
             attempts=0,

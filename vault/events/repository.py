@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from vault.storage.orm import OutboxRow, ServiceRow
@@ -30,21 +30,26 @@ class SqlOutboxRepository:
         return self._s.scalars(stmt).one_or_none()
 
     def due(self, now: datetime, limit: int) -> Sequence[tuple[OutboxRow, str]]:
-        """Events whose next push is due, of active services with an event endpoint, oldest
-        attempt first, each with the endpoint; locked for the caller's transaction.
+        """Events whose next push is due, of active services with an endpoint for them (the
+        event endpoint for a SET, the client notification endpoint for a ping), oldest attempt
+        first, each with that endpoint; locked for the caller's transaction.
 
         On PostgreSQL rows another transaction holds are skipped (FOR UPDATE OF event_outbox
         SKIP LOCKED), so concurrent pushers each claim different events and never wait on each
         other. SQLite renders no FOR UPDATE: its transactions begin IMMEDIATE (one writer at a
         time, vault/storage/engine.py), which serialises the claims instead.
         """
+        endpoint = case(
+            (OutboxRow.kind == "ping", ServiceRow.backchannel_client_notification_endpoint),
+            else_=ServiceRow.event_endpoint,
+        )
         rows = self._s.execute(
-            select(OutboxRow, ServiceRow.event_endpoint)
+            select(OutboxRow, endpoint)
             .join(ServiceRow, ServiceRow.service_id == OutboxRow.service_id)
             .where(
                 OutboxRow.delivered_at.is_(None),
                 OutboxRow.next_attempt_at <= now,
-                ServiceRow.event_endpoint.is_not(None),
+                endpoint.is_not(None),
                 ServiceRow.status == "active",
             )
             .order_by(OutboxRow.next_attempt_at, OutboxRow.created_at)
@@ -54,10 +59,14 @@ class SqlOutboxRepository:
         return [(row, endpoint) for row, endpoint in rows if endpoint]
 
     def undelivered(self, service_id: uuid.UUID, limit: int) -> Sequence[OutboxRow]:
-        """The service's events it has not taken yet, oldest first."""
+        """The service's SETs it has not taken yet, oldest first (pings are pushed only)."""
         return self._s.scalars(
             select(OutboxRow)
-            .where(OutboxRow.service_id == service_id, OutboxRow.delivered_at.is_(None))
+            .where(
+                OutboxRow.service_id == service_id,
+                OutboxRow.kind == "set",
+                OutboxRow.delivered_at.is_(None),
+            )
             .order_by(OutboxRow.created_at, OutboxRow.jti)
             .limit(limit)
         ).all()
@@ -72,8 +81,8 @@ class SqlOutboxRepository:
         outcome: str,
         error: str | None = None,
     ) -> int:
-        """Mark the service's own undelivered events with these `jti`s as taken; others (of
-        another service, unknown, or taken already) are left alone. Returns how many."""
+        """Mark the service's own undelivered SETs with these `jti`s as taken; others (of
+        another service, unknown, taken already, or pings) are left alone. Returns how many."""
         if not jtis:
             return 0
         values: dict[str, object] = {
@@ -88,6 +97,7 @@ class SqlOutboxRepository:
             update(OutboxRow)
             .where(
                 OutboxRow.service_id == service_id,
+                OutboxRow.kind == "set",
                 OutboxRow.jti.in_(list(jtis)),
                 OutboxRow.delivered_at.is_(None),
             )

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from keys.service import Binding, DataKey
 from vault.audit.events import AccessEvent, ReplayClaim, claim_replays, record
 from vault.errors import AccessDenied, Conflict, InvalidInput, NotFound
+from vault.events import ping
 from vault.events.outbox import OutboxWriter
 from vault.grants import stored
 from vault.grants.model import (
@@ -100,19 +101,32 @@ class GrantService:
     # -- a service asks --------------------------------------------------------------------
 
     def request(
-        self, service: ServiceInfo, subject: str, spec: AccessRequestSpec
+        self,
+        service: ServiceInfo,
+        subject: str,
+        spec: AccessRequestSpec,
+        *,
+        notification_token: str | None = None,
     ) -> RequestAccepted:
-        """Record a request for access; the resident decides later (CIBA, decoupled)."""
+        """Record a request for access; the resident decides later (CIBA, decoupled).
+
+        A ping-mode service must give its `notification_token` (CIBA §7.1; InvalidInput
+        otherwise); a poll-mode service's is ignored (vault/events/ping.py)."""
         if not service.active:
             raise AccessDenied("this service has been disabled", reason="service-disabled")
         now = self._clock.now()
         self.validate(service, spec, now)
+        token = ping.notification_token(service.backchannel_token_delivery_mode, notification_token)
+        if token is not None and self._events is None:
+            raise RuntimeError("ping mode needs the event outbox")
         with self._uow() as uow:
             resident_id = self._registry.resident_of(uow, service.service_id, subject)
             auth_req_id = "rar_" + secrets.token_urlsafe(32)
             grant = self.new_request(
                 uow, service, resident_id, spec, now, handle=_hash(auth_req_id)
             )
+            if token is not None and self._events is not None:
+                grant.ping_ct = self._events.seal_ping(grant.grant_id, auth_req_id, token)
             uow.commit()
             return RequestAccepted(auth_req_id, grant.request_expires_at, grant.poll_interval)
 
@@ -179,6 +193,7 @@ class GrantService:
             decided_by=None,
             request_expires_at=now + (lifetime or self._settings.pending_lifetime),
             poll_interval=self._settings.poll_interval,
+            ping_ct=None,
             last_polled_at=None,
             tokens_issued_at=None,
             created_at=now,
@@ -230,7 +245,7 @@ class GrantService:
         if spec.procedure_planned_end is not None and spec.procedure_planned_end <= now:
             raise InvalidInput("procedure.planned_end is in the past")
 
-    # -- the service polls (CIBA poll mode) -----------------------------------------------
+    # -- the service polls (CIBA poll mode; in ping mode after the ping, or meanwhile) ----
 
     async def poll(
         self,
@@ -676,6 +691,7 @@ class GrantService:
         )
         if self._events is not None:
             self._events.grant_changed(uow, grant, status, reason, now)
+            self._events.ping_if_answered(uow, grant, status, reason, now)
 
     def _view(self, uow: SqlUnitOfWork, key: DataKey, grant: GrantRow) -> GrantView:
         procedure = uow.grants.procedure(grant.resident_id, grant.procedure_id)

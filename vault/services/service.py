@@ -27,6 +27,8 @@ from vault.storage.orm import ConnectionCodeRow, ServiceConnectionRow, ServiceRo
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
 KINDS = ("school", "municipality", "care-provider", "other")
+# How a service learns a CIBA request was answered (OpenID CIBA §4; push is not offered).
+DELIVERY_MODES = ("poll", "ping")
 ORGANISATION_SCHEMES = {
     "oin": re.compile(r"^\d{20}$"),  # Organisatie-identificatienummer (Logius)
     "kvk": re.compile(r"^\d{8}$"),  # Kamer van Koophandel
@@ -46,6 +48,8 @@ class ServiceInfo:
     jwks: dict[str, Any] | None
     jwks_uri: str | None
     event_endpoint: str | None
+    backchannel_token_delivery_mode: str  # poll | ping (OpenID CIBA §4)
+    backchannel_client_notification_endpoint: str | None  # ping mode only (CIBA §10.2)
     ceiling_datatypes: frozenset[str]
     ceiling_actions: frozenset[str]
     active: bool
@@ -64,6 +68,8 @@ def service_info(row: ServiceRow) -> ServiceInfo:
         jwks=json.loads(row.jwks) if row.jwks else None,
         jwks_uri=row.jwks_uri,
         event_endpoint=row.event_endpoint,
+        backchannel_token_delivery_mode=row.backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint=row.backchannel_client_notification_endpoint,
         ceiling_datatypes=frozenset(json.loads(row.ceiling_datatypes)),
         ceiling_actions=frozenset(json.loads(row.ceiling_actions)),
         active=row.status == "active",
@@ -136,6 +142,8 @@ class ServiceRegistry:
         event_endpoint: str | None = None,
         client_id: str | None = None,
         redirect_uris: list[str] | None = None,
+        backchannel_token_delivery_mode: str = "poll",  # noqa: S107 - a mode, not a secret
+        backchannel_client_notification_endpoint: str | None = None,
     ) -> ServiceInfo:
         scheme, _, number = organisation.partition(":")
         if scheme not in ORGANISATION_SCHEMES or not ORGANISATION_SCHEMES[scheme].match(number):
@@ -157,6 +165,13 @@ class ServiceRegistry:
             )
         if not name.strip() or len(name) > 200:
             raise InvalidInput("a name of 1 to 200 characters is needed")
+        if backchannel_token_delivery_mode not in DELIVERY_MODES:
+            raise InvalidInput(f"the delivery mode must be one of {', '.join(DELIVERY_MODES)}")
+        ping_mode = backchannel_token_delivery_mode == "ping"  # noqa: S105 - a mode name
+        if ping_mode != (backchannel_client_notification_endpoint is not None):
+            # CIBA §4: the endpoint is required in ping mode; in poll mode it would never be
+            # called, and a registration that looks like ping but polls helps no one.
+            raise InvalidInput("give a client notification endpoint in ping mode, and only then")
         cid = client_id or "svc-" + "".join(
             secrets.choice(CODE_ALPHABET.lower()) for _ in range(12)
         )
@@ -175,6 +190,12 @@ class ServiceRegistry:
             ),
             event_endpoint=_https_url(
                 event_endpoint, "event endpoint", allow_http_localhost=self._allow_http_localhost
+            ),
+            backchannel_token_delivery_mode=backchannel_token_delivery_mode,
+            backchannel_client_notification_endpoint=_https_url(
+                backchannel_client_notification_endpoint,
+                "client notification endpoint",
+                allow_http_localhost=self._allow_http_localhost,
             ),
             ceiling_datatypes=json.dumps(sorted(set(datatypes))),
             ceiling_actions=json.dumps(sorted(set(actions))),

@@ -321,6 +321,10 @@ class ServiceRow(Base):
     jwks: Mapped[str | None] = mapped_column(Text)  # inline JWKS (public keys), JSON
     jwks_uri: Mapped[str | None] = mapped_column(String(500))
     event_endpoint: Mapped[str | None] = mapped_column(String(500))
+    # How the service learns that a CIBA request was answered (OpenID CIBA §4): poll | ping.
+    backchannel_token_delivery_mode: Mapped[str] = mapped_column(String(8), server_default="poll")
+    # Where a ping-mode service is pinged (CIBA §10.2); NULL in poll mode.
+    backchannel_client_notification_endpoint: Mapped[str | None] = mapped_column(String(500))
     ceiling_datatypes: Mapped[str] = mapped_column(Text)  # JSON list: all it may ever ask for
     ceiling_actions: Mapped[str] = mapped_column(String(64))  # JSON list: read, write
     # JSON list of exact redirect URIs for the authorization code flow (none: no browser flow)
@@ -410,6 +414,10 @@ class GrantRow(Base):
     decided_by: Mapped[uuid.UUID | None]
     request_expires_at: Mapped[datetime]
     poll_interval: Mapped[int] = mapped_column(Integer)
+    # Ping mode (CIBA §10.2): the auth_req_id and the service's client_notification_token,
+    # sealed under a deployment key (vault/events/ping.py) while the request is pending; moved
+    # to the outbox when it is answered, and blanked here then (or when it lapses).
+    ping_ct: Mapped[bytes | None]
     last_polled_at: Mapped[datetime | None]
     tokens_issued_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -669,9 +677,15 @@ class OutboxRow(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     service_id: Mapped[uuid.UUID]
     jti: Mapped[str] = mapped_column(String(64), unique=True)
-    # grant-approved | grant-denied | grant-ended | request-lapsed
+    # set: a signed SET (pushed or polled); ping: a CIBA ping (CIBA §10.2), pushed only, to
+    # the service's client notification endpoint, never in the RFC 8936 feed.
+    kind: Mapped[str] = mapped_column(String(8), server_default="set")
+    # grant-approved | grant-denied | grant-ended | request-lapsed (a ping: the same names)
     event_type: Mapped[str] = mapped_column(String(32))
-    set_jwt: Mapped[str] = mapped_column(Text)  # the signed SET, exactly as sent
+    set_jwt: Mapped[str | None] = mapped_column(Text)  # the signed SET, exactly as sent
+    # A ping's auth_req_id and bearer token, sealed (vault/events/ping.py); blanked once the
+    # ping is finished (delivered, refused or given up).
+    ping_ct: Mapped[bytes | None]
     created_at: Mapped[datetime]
     # When the next push may start. Also the lease of a push in flight; NULL: no push pending
     # (taken, refused, or given up; a given-up event can still be polled).
