@@ -167,7 +167,7 @@ class ServiceRegistry:
             raise InvalidInput("a name of 1 to 200 characters is needed")
         if backchannel_token_delivery_mode not in DELIVERY_MODES:
             raise InvalidInput(f"the delivery mode must be one of {', '.join(DELIVERY_MODES)}")
-        ping_mode = backchannel_token_delivery_mode == "ping"  # noqa: S105 - a mode name
+        ping_mode = backchannel_token_delivery_mode == "ping"  # noqa: S105  # nosec B105 - a mode
         if ping_mode != (backchannel_client_notification_endpoint is not None):
             # CIBA §4: the endpoint is required in ping mode; in poll mode it would never be
             # called, and a registration that looks like ping but polls helps no one.

@@ -1,8 +1,8 @@
 """ciba ping delivery mode: services' delivery mode and notification endpoint, sealed ping
 secrets on pending grants, and ping rows in the event outbox
 
-Revision ID: 0007_ping
-Revises: 0007_authcode
+Revision ID: 0009_ping
+Revises: 0008_representation
 Create Date: 2026-12-03 10:55:19.688436
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 import vault.storage.orm
 
 
-revision: str = '0007_ping'
-down_revision: str | None = '0007_authcode'
+revision: str = '0009_ping'
+down_revision: str | None = '0008_representation'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
