@@ -23,29 +23,10 @@ from keys import aead
 from keys.keyring import KeyringFile, b64d
 
 
-class KeyedHasher:
-    """HMAC-SHA-256 under `HKDF(deployment secret, info=purpose)`."""
+class _DerivedKeys:
+    """32-byte keys `HKDF-SHA-256(deployment secret, info=label + purpose)`, made once each."""
 
-    def __init__(self, keyring: KeyringFile) -> None:
-        self._root = b64d(keyring.document()["secrets"]["deployment"])
-        self._derived: dict[str, bytes] = {}
-
-    def _key(self, purpose: str) -> bytes:
-        key = self._derived.get(purpose)
-        if key is None:
-            key = HKDF(
-                algorithm=hashes.SHA256(), length=32, salt=None, info=b"regie/" + purpose.encode()
-            ).derive(self._root)
-            self._derived[purpose] = key
-        return key
-
-    def digest(self, purpose: str, value: bytes) -> bytes:
-        return hmac.new(self._key(purpose), value, hashlib.sha256).digest()
-
-
-class DeploymentSealer:
-    """AES-256-GCM (keys/aead.py) under `HKDF(deployment secret, info="regie/aead/" + purpose)`;
-    the caller names the associated data, as everywhere in keys/aead.py."""
+    _LABEL: bytes
 
     def __init__(self, keyring: KeyringFile) -> None:
         self._root = b64d(keyring.document()["secrets"]["deployment"])
@@ -56,12 +37,28 @@ class DeploymentSealer:
         if key is None:
             key = HKDF(
                 algorithm=hashes.SHA256(),
-                length=aead.KEY_BYTES,
+                length=32,
                 salt=None,
-                info=b"regie/aead/" + purpose.encode(),
+                info=self._LABEL + purpose.encode(),
             ).derive(self._root)
             self._derived[purpose] = key
         return key
+
+
+class KeyedHasher(_DerivedKeys):
+    """HMAC-SHA-256 under `HKDF(deployment secret, info="regie/" + purpose)`."""
+
+    _LABEL = b"regie/"
+
+    def digest(self, purpose: str, value: bytes) -> bytes:
+        return hmac.new(self._key(purpose), value, hashlib.sha256).digest()
+
+
+class DeploymentSealer(_DerivedKeys):
+    """AES-256-GCM (keys/aead.py) under `HKDF(deployment secret, info="regie/aead/" + purpose)`;
+    the caller names the associated data, as everywhere in keys/aead.py."""
+
+    _LABEL = b"regie/aead/"
 
     def seal(self, purpose: str, plaintext: bytes, *context: str | int | bytes) -> bytes:
         """Seal `plaintext` bound to the purpose and `context` (at least one part)."""
