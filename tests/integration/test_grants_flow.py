@@ -209,6 +209,16 @@ def test_the_whole_story_treatment_done_data_gone(world: World) -> None:
         ]
     assert {name for name, _, _ in permitted} >= {"record.read", "record.write"}
     assert {(p, b) for _, p, b in permitted} == {(view.purpose_uri, view.legal_basis)}
+    # So does a refused attempt under that grant (here: a datatype it does not cover).
+    with w.c.uow() as uow:
+        refused = [
+            (e.purpose, e.legal_basis, e.procedure_id)
+            for e in uow.access_events.of_resident(w.anna_id)
+            if e.outcome == "deny" and e.reason == "datatype-not-granted"
+        ]
+    assert refused
+    assert {(p, b) for p, b, _ in refused} == {(view.purpose_uri, view.legal_basis)}
+    assert all(procedure is not None for _, _, procedure in refused)
     assert view.purpose_uri.startswith("https://w3id.org/dpv#")
     # The closure itself is logged, once, beside the ending of the grant it ended.
     assert events.count(("procedure.closed", "done", None)) == 1

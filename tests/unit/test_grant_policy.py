@@ -80,6 +80,33 @@ def test_each_condition_denies_on_its_own() -> None:
     assert reason(check(action="delete")) == "action-not-granted"
 
 
+def test_a_refusal_names_the_purpose_only_of_this_services_grant_for_this_resident() -> None:
+    """For the access log: a refused attempt under the service's own grant is processing for
+    that grant's purpose; a grant of another service or resident lends its purpose to no one."""
+    grant = replace(GRANT, purpose_uri="https://w3id.org/dpv#ServiceProvision", legal_basis="lb")
+    for refused in (
+        check(grant=grant, datatype="health.diagnosis"),
+        check(grant=grant, action="write"),
+        check(grant=grant, now=GRANT.valid_until),
+        check(grant=replace(grant, status="ended", end_reason="revoked")),
+        check(grant=grant, procedure=replace(PROC, status="closed")),
+        check(grant=grant, active=False),
+    ):
+        assert isinstance(refused, Deny)
+        assert (refused.purpose_uri, refused.legal_basis, refused.procedure_id) == (
+            grant.purpose_uri,
+            "lb",
+            PROC.procedure_id,
+        )
+    for refused in (
+        check(grant=grant, service=SCHOOL),
+        check(grant=grant, resident=BOB),
+        check(grant=None),
+    ):
+        assert isinstance(refused, Deny)
+        assert (refused.purpose_uri, refused.legal_basis, refused.procedure_id) == (None,) * 3
+
+
 def test_an_empty_grant_permits_nothing() -> None:
     empty = replace(GRANT, datatypes=frozenset(), actions=frozenset())
     assert reason(check(grant=empty)) == "datatype-not-granted"

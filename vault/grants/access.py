@@ -252,7 +252,13 @@ class ServiceAccess:
                         uow, who, signature, issuer_keys, record_type, title, content
                     )
                 except InvalidInput:
-                    bad = Deny("invalid-signature", "the issuer signature is not valid")
+                    bad = Deny(
+                        "invalid-signature",
+                        "the issuer signature is not valid",
+                        decision.purpose_uri,
+                        decision.legal_basis,
+                        decision.procedure_id,
+                    )
                     self._record_attempt(
                         uow, who, bad, "record.write", datatype=record_type, action="write"
                     )
@@ -323,12 +329,13 @@ def _attempt(
         actor="service",
         service_id=who.service_id,
         grant_id=who.grant_id,
-        procedure_id=decision.procedure_id if isinstance(decision, Permit) else None,
+        procedure_id=decision.procedure_id,
         record_id=record_id,
         datatype=datatype,
         action=action,
-        purpose=decision.purpose_uri if isinstance(decision, Permit) else None,
-        legal_basis=decision.legal_basis if isinstance(decision, Permit) else None,
+        # A refused attempt under a grant names that grant's purpose too (None without one).
+        purpose=decision.purpose_uri,
+        legal_basis=decision.legal_basis,
     )
 
 

@@ -65,6 +65,12 @@ class Permit:
 class Deny:
     reason: DenyReason
     detail: str
+    # For the access log only, never part of the decision: the purpose, legal basis and
+    # procedure of the grant the attempt was made under, once it is known to be this
+    # service's grant for this resident (a refused attempt is processing too, for a purpose).
+    purpose_uri: str | None = None
+    legal_basis: str | None = None
+    procedure_id: uuid.UUID | None = None
 
 
 Decision = Permit | Deny
@@ -89,21 +95,24 @@ def decide(
         return Deny("wrong-service", "this grant belongs to another service")
     if grant.resident_id != resident_id:
         return Deny("wrong-resident", "this grant is for another resident")
+    under = (grant.purpose_uri, grant.legal_basis, procedure.procedure_id)  # for the log
     if not service_active:
-        return Deny("service-disabled", "this service has been disabled")
+        return Deny("service-disabled", "this service has been disabled", *under)
     if grant.status == "ended":
-        return Deny("grant-ended", f"the grant has ended ({grant.end_reason or 'ended'})")
+        return Deny("grant-ended", f"the grant has ended ({grant.end_reason or 'ended'})", *under)
     if grant.status != "approved":
-        return Deny("grant-not-approved", f"the grant is {grant.status}, not approved")
+        return Deny("grant-not-approved", f"the grant is {grant.status}, not approved", *under)
     if grant.valid_until is None or now >= grant.valid_until:
-        return Deny("grant-expired", "the grant has expired")
+        return Deny("grant-expired", "the grant has expired", *under)
     if procedure.procedure_id is None or procedure.status != "open":
-        return Deny("procedure-closed", "the procedure of this grant has been closed")
+        return Deny("procedure-closed", "the procedure of this grant has been closed", *under)
     if procedure.planned_end is not None and now >= procedure.planned_end:
-        return Deny("procedure-ended", "the procedure of this grant has reached its planned end")
+        return Deny(
+            "procedure-ended", "the procedure of this grant has reached its planned end", *under
+        )
     # Without these two, an empty grant would permit everything: an empty set covers nothing.
     if datatype not in grant.datatypes:
-        return Deny("datatype-not-granted", f"the grant does not cover {datatype}")
+        return Deny("datatype-not-granted", f"the grant does not cover {datatype}", *under)
     if action not in grant.actions:
-        return Deny("action-not-granted", f"the grant does not allow {action}")
+        return Deny("action-not-granted", f"the grant does not allow {action}", *under)
     return Permit(grant.grant_id, procedure.procedure_id, grant.purpose_uri, grant.legal_basis)
