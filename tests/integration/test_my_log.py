@@ -189,9 +189,11 @@ def story(world: World) -> World:
     w.clock.advance(minutes=1)
     read(w, school_tokens, grades)
     # Bert's story: his own events, which Anna must never see.
+    bert_medication = medication(w, w.bert_id)
+    w.clock.advance(minutes=1)
     _, bert_tokens, _ = grant_for(w, w.clinic, w.bert_id, {"health.medication"})
     w.clock.advance(minutes=1)
-    read(w, bert_tokens, medication(w, w.bert_id))
+    read(w, bert_tokens, bert_medication)
     return w
 
 
@@ -199,7 +201,7 @@ def test_my_log_holds_my_events_newest_first_as_sentences(story: World) -> None:
     w = story
     entries = log(w)["entries"]
     anna_events = list(entries)
-    assert [e["name"] for e in anna_events] == [
+    assert [e["name"] for e in anna_events[:9]] == [
         "record.read",  # the school reads the grades
         "grant.approved",
         "grant.requested",
@@ -209,7 +211,12 @@ def test_my_log_holds_my_events_newest_first_as_sentences(story: World) -> None:
         "record.list",
         "record.read",
         "grant.approved",
+    ]
+    # The clinic's request and Anna's own two records were made at one instant (any order).
+    assert sorted(e["name"] for e in anna_events[9:]) == [
         "grant.requested",
+        "record.created",
+        "record.created",
     ]
     times = [e["at"] for e in entries]
     assert times == sorted(times, reverse=True)
@@ -252,6 +259,20 @@ def test_my_log_holds_my_events_newest_first_as_sentences(story: World) -> None:
         "U heeft de toegang van Huisartsenpraktijk De Linde gestopt, op 3 maart om 14:07."
     )
     assert entries[0]["text_nl"].startswith("Basisschool De Regenboog heeft uw cijfers bekeken")
+    # Her own changes, in her words: no service, actor resident.
+    mine = [e for e in entries if e["name"] == "record.created"]
+    own = {(e["text_nl"], e["text_en"]) for e in mine}
+    assert own == {
+        (
+            "U heeft uw medicatieoverzicht in uw kluis gezet, op 3 maart om 14:02.",
+            "You put your medication overview in your vault, on 3 March at 14:02.",
+        ),
+        (
+            "U heeft uw cijfers in uw kluis gezet, op 3 maart om 14:02.",
+            "You put your grades in your vault, on 3 March at 14:02.",
+        ),
+    }
+    assert {e["service"] is None and e["outcome"] == "done" for e in mine} == {True}
     assert {s["name"] for s in log(w)["services"]} == {
         "Huisartsenpraktijk De Linde",
         "Basisschool De Regenboog",
@@ -262,7 +283,12 @@ def test_another_residents_events_never_appear(story: World) -> None:
     w = story
     anna_ids = {e["id"] for e in log(w, limit=100)["entries"]}
     bert_entries = log(w, w.bert, limit=100)["entries"]
-    assert [e["name"] for e in bert_entries] == ["record.read", "grant.approved", "grant.requested"]
+    assert [e["name"] for e in bert_entries] == [
+        "record.read",
+        "grant.approved",
+        "grant.requested",
+        "record.created",
+    ]
     assert anna_ids.isdisjoint({e["id"] for e in bert_entries})
     assert {s["name"] for s in log(w, w.bert)["services"]} == {"Huisartsenpraktijk De Linde"}
     # Bert's event as Anna's cursor or proof: not found, as if it did not exist.
@@ -290,6 +316,7 @@ def test_filters_by_service_datatype_category_and_name(story: World) -> None:
         "record.write",
         "record.write",
         "record.read",
+        "record.created",
     ]
     assert log(w, datatype="health")["entries"] == medication_only
     assert log(w, datatype="heal")["entries"] == []  # a category is matched whole
@@ -315,8 +342,8 @@ def test_pages_walk_the_whole_log_without_gaps_or_repeats(story: World) -> None:
         if before is None:
             break
     assert seen == everything
-    assert len(seen) == 10
-    assert log(w, limit=10)["next_before"] is None
+    assert len(seen) == 12
+    assert log(w, limit=12)["next_before"] is None
 
 
 @pytest.mark.parametrize(

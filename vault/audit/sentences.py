@@ -104,6 +104,19 @@ _T: dict[str, tuple[str, str]] = {
         "{service} wilde {what} in uw kluis zetten, maar {why}, {when}. Er is niets bewaard.",
         "{service} wanted to put {what} in your vault, but {why}, {when}. Nothing was kept.",
     ),
+    # The resident's own changes (vault/records/service.py).
+    "record.created": (
+        "U heeft {what} in uw kluis gezet, {when}.",
+        "You put {what} in your vault, {when}.",
+    ),
+    "record.changed": (
+        "U heeft {what} veranderd, {when}. De vorige versie blijft bewaard.",
+        "You changed {what}, {when}. The previous version is kept.",
+    ),
+    "record.deleted": (
+        "U heeft {what} uit uw kluis gehaald, {when}.",
+        "You removed {what} from your vault, {when}.",
+    ),
     "grant.requested": (
         "{service} vroeg om toegang tot uw gegevens{purpose}, {when}.",
         "{service} asked for access to your data{purpose}, {when}.",

@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 
 from keys.errors import DecryptionError
 from keys.service import Binding, DataKey
+from vault.audit.events import AccessEvent, record
 from vault.errors import (
     Conflict,
     InvalidInput,
@@ -243,6 +244,26 @@ class RecordService:
         self._clock = clock
         self.max_file_bytes = max_file_bytes
 
+    def _own_change(
+        self, uow: SqlUnitOfWork, resident_id: uuid.UUID, name: str, row: RecordRow
+    ) -> None:
+        """The resident's own change to their record, logged in the change's transaction
+        (invariant I2): every change to a vault is in its log, not only what services do."""
+        record(
+            uow,
+            AccessEvent(
+                resident_id=resident_id,
+                name=name,
+                outcome="done",
+                actor="resident",
+                actor_id=str(resident_id),
+                record_id=row.record_id,
+                datatype=row.type,
+                action="write",
+            ),
+            self._clock.now(),
+        )
+
     # -- reading ---------------------------------------------------------------------------
 
     def list_records(
@@ -362,6 +383,9 @@ class RecordService:
                 kind=kind,
                 content=content,
             )
+            stored = uow.records.get(resident_id, view.record_id)
+            if stored is not None:
+                self._own_change(uow, resident_id, "record.created", stored)
             uow.commit()
             return view
 
@@ -477,6 +501,7 @@ class RecordService:
             record.updated_at = new.created_at
             uow.flush()
             view = self._view(uow, record, new, with_content=True)
+            self._own_change(uow, resident_id, "record.changed", record)
             uow.commit()
             return view
 
@@ -528,6 +553,7 @@ class RecordService:
             if record is None:
                 raise NotFound("no such record in this vault")
             blobs = uow.records.blob_ids(resident_id, record_id)
+            self._own_change(uow, resident_id, "record.deleted", record)
             uow.records.delete(resident_id, record_id)
             uow.blobs.delete(resident_id, sorted(set(blobs)))
             uow.commit()
@@ -599,6 +625,7 @@ class RecordService:
                 uow.session.delete(previous)  # the placeholder has served its purpose
             uow.flush()
             view = self._view(uow, record, new, with_content=False)
+            self._own_change(uow, upload.resident_id, "record.changed", record)
             uow.commit()
             return view
 
