@@ -35,6 +35,7 @@ from api.events.push import HttpxPingPoster, HttpxSetPoster
 from api.settings import Settings
 from support.clock import FakeClock
 from support.residents import sign_up
+from support.sdk_clients import KINDS, make_client
 from support.service_client import ServiceAgent, details
 from vault.errors import InvalidInput
 from vault.events.delivery import OutboxDelivery
@@ -384,8 +385,9 @@ def test_a_ping_committed_before_the_process_stopped_is_delivered_by_the_next(
     assert json.loads(body) == {"auth_req_id": asked.json()["auth_req_id"]}
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_the_sdk_asks_with_ping_accepts_the_real_ping_then_redeems_and_reads(
-    settings: Settings, connection: Connection
+    settings: Settings, connection: Connection, kind: str
 ) -> None:
     """The service side is the SDK only: it asks with `ping=True`, its notification endpoint
     (a real loopback server) checks each ping with `PingCallback`, answering 204 or the
@@ -432,11 +434,13 @@ def test_the_sdk_asks_with_ping_accepts_the_real_ping_then_redeems_and_reads(
             title="Medicatieoverzicht",
             content={"metformine": "500 mg"},
         ).record_id
-        with sdk.ServiceClient(
+        with make_client(
+            kind,
             ORIGIN,
+            sync_transport=client._transport,
+            async_transport=httpx.ASGITransport(app=client.app),
             client_id="huisarts-de-linde",
             key=key,
-            transport=client._transport,
             clock=lambda: clock.now().timestamp(),
         ) as vault:
             request = vault.request_access(
