@@ -6,7 +6,8 @@ The error tree is drawn in `clients.sdk._errors`; `tests/unit/test_sdk_errors.py
 
 For services: `ServiceClient` / `AsyncServiceClient` (`clients.sdk.service`) and, for the
 events the vault sends, `EventReceiver` / `AsyncEventReceiver` and `GrantCache`
-(`clients.sdk.events`). docs/integrators.md walks through them. For auditors:
+(`clients.sdk.events`); for a CIBA ping, `check_ping` / `PingCallback` (`clients.sdk.ping`).
+docs/integrators.md walks through them. For auditors:
 `AuditorClient` / `AsyncAuditorClient` (`clients.sdk.auditor`, docs/auditors.md).
 """
 
@@ -57,6 +58,7 @@ from clients.sdk.events import (
     JtiStore,
     MemoryJtiStore,
 )
+from clients.sdk.ping import PingCallback, check_ping
 from clients.sdk.service import AsyncServiceClient, ServiceClient
 
 __all__ = [
@@ -84,6 +86,7 @@ __all__ = [
     "MemoryJtiStore",
     "MemoryTokenStore",
     "NotFound",
+    "PingCallback",
     "Procedure",
     "ProtocolError",
     "Provenance",
@@ -107,6 +110,7 @@ __all__ = [
     "Unavailable",
     "VaultDeleted",
     "VaultMetadata",
+    "check_ping",
 ]
 
 

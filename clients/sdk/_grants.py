@@ -1,7 +1,8 @@
 """What a service asks for and what it holds: purposes, procedures, requests, grants, tokens.
 
 `AccessRequest` and `Grant` are plain values a service may keep in its own database and hand
-back later (`to_dict` / `from_dict`); neither holds a token. Tokens live in a `TokenStore`:
+back later (`to_dict` / `from_dict`); neither holds an access or refresh token (a ping-mode
+request holds the `client_notification_token` its ping will carry). Tokens live in a `TokenStore`:
 `MemoryTokenStore` (the default, gone with the process) or `FileTokenStore` (one JSON file,
 mode 0600, what the CLI uses). A refresh token rotates on every use and an old one used again
 ends the grant, so a store must always keep the newest pair, and a persistent store needs a
@@ -110,7 +111,9 @@ class AccessRequest:
     """A request waiting for the resident (CIBA `auth_req_id`): keep it, `wait` on it later.
 
     `auth_req_id` redeems the grant once approved (with your client authentication): it is
-    left out of the repr.
+    left out of the repr. `notification_token` is set for a request in CIBA ping mode: the
+    bearer token the vault's ping carries (`clients.sdk.ping.check_ping`); secret, also left
+    out of the repr.
     """
 
     auth_req_id: str = field(repr=False)
@@ -120,9 +123,10 @@ class AccessRequest:
     actions: tuple[str, ...]
     interval: int  # seconds between polls, as the vault asked
     expires_at: datetime  # when the request lapses unanswered
+    notification_token: str | None = field(default=None, repr=False)  # ping mode only
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "auth_req_id": self.auth_req_id,
             "subject": self.subject,
             "procedure": self.procedure,
@@ -131,6 +135,9 @@ class AccessRequest:
             "interval": self.interval,
             "expires_at": _instant(self.expires_at),
         }
+        if self.notification_token is not None:
+            d["notification_token"] = self.notification_token
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AccessRequest:
@@ -142,6 +149,9 @@ class AccessRequest:
             actions=tuple(d["actions"]),
             interval=int(d["interval"]),
             expires_at=parse_time(d["expires_at"], "expires_at"),
+            notification_token=(
+                None if d.get("notification_token") is None else str(d["notification_token"])
+            ),
         )
 
 

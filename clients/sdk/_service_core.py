@@ -22,6 +22,7 @@ Per request:
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Final
@@ -320,8 +321,16 @@ class ServiceCore:
         valid_until: date | datetime | None,
         binding_message: str | None,
         legal_basis: str = DPV_CONSENT,
+        ping: bool = False,
+        client_notification_token: str | None = None,
     ) -> Flow[AccessRequest]:
+        """With `ping` (or a `client_notification_token`), the request is in CIBA ping mode
+        (§7.1): the token the vault's ping will carry as its Bearer, made here when not given
+        (256 random bits), is sent and returned on the `AccessRequest`. The vault ignores it
+        for a service registered for poll mode."""
         procedure = _as_procedure(procedure)
+        if ping and client_notification_token is None:
+            client_notification_token = secrets.token_urlsafe(32)
         details = authorization_details(
             datatypes=datatypes,
             actions=actions,
@@ -333,6 +342,8 @@ class ServiceCore:
         fields = {"login_hint": subject, "authorization_details": json.dumps(details)}
         if binding_message is not None:
             fields["binding_message"] = binding_message
+        if client_notification_token is not None:
+            fields["client_notification_token"] = client_notification_token
         meta = yield from self.discover()
         response = yield from self._form(meta, meta.backchannel_authentication_endpoint, fields)
         body = json_body(_raise_unless_ok(response))
@@ -348,6 +359,7 @@ class ServiceCore:
             actions=tuple(details[0]["actions"]),
             interval=int(interval) if isinstance(interval, int | float) else 5,
             expires_at=datetime.fromtimestamp(self._clock() + float(expires_in), UTC),
+            notification_token=client_notification_token,
         )
 
     def poll(self, request: AccessRequest) -> Flow[Grant]:

@@ -179,11 +179,16 @@ class ServiceClient:
         valid_until: date | datetime | None = None,
         binding_message: str | None = None,
         legal_basis: str = DPV_CONSENT,
+        ping: bool = False,
+        client_notification_token: str | None = None,
     ) -> AccessRequest:
         """Ask the resident for access (the vault tells them); `wait` for the answer.
 
         `purpose` is a `Purpose` (or its text: what the resident reads), `procedure` a
-        `Procedure` (or its ref): access ends when it ends."""
+        `Procedure` (or its ref): access ends when it ends. For a service registered in CIBA
+        ping mode, `ping=True` sends a fresh `client_notification_token` (or the one given),
+        kept on the request as `notification_token`: check the vault's ping with
+        `clients.sdk.ping.check_ping`, then `poll` once."""
         return self._run(
             self._core.request_access(
                 subject,
@@ -194,6 +199,8 @@ class ServiceClient:
                 valid_until=valid_until,
                 binding_message=binding_message,
                 legal_basis=legal_basis,
+                ping=ping,
+                client_notification_token=client_notification_token,
             )
         )
 
@@ -352,6 +359,8 @@ class AsyncServiceClient:
         valid_until: date | datetime | None = None,
         binding_message: str | None = None,
         legal_basis: str = DPV_CONSENT,
+        ping: bool = False,
+        client_notification_token: str | None = None,
     ) -> AccessRequest:
         return await self._run(
             self._core.request_access(
@@ -363,6 +372,8 @@ class AsyncServiceClient:
                 valid_until=valid_until,
                 binding_message=binding_message,
                 legal_basis=legal_basis,
+                ping=ping,
+                client_notification_token=client_notification_token,
             )
         )
 

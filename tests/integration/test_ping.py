@@ -2,7 +2,8 @@
 with a client_notification_token; the resident answers; the pusher POSTs the auth_req_id with
 the Bearer token to a real loopback receiver; the service redeems at the token endpoint and
 reads. Also: the token is required, is never stored in plaintext, survives a process that
-stops after the commit, and is retried on a failing receiver.
+stops after the commit, and is retried on a failing receiver. And the same with the SDK on the
+service side: `request_access(ping=True)`, `PingCallback.check` in the receiver, `poll`, read.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import secrets
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import sessionmaker
 from test_events import QUIET, REPO, _regie, live_vault
 
+import clients.sdk as sdk
 from api.app import create_app
 from api.bootstrap import build_container
 from api.container import Container
@@ -33,6 +35,7 @@ from api.events.push import HttpxPingPoster, HttpxSetPoster
 from api.settings import Settings
 from support.clock import FakeClock
 from support.residents import sign_up
+from support.sdk_clients import KINDS, make_client
 from support.service_client import ServiceAgent, details
 from vault.errors import InvalidInput
 from vault.events.delivery import OutboxDelivery
@@ -42,10 +45,12 @@ from vault.events.ping import MAX_TOKEN_LENGTH, notification_token
 
 class PingReceiver:
     """A service's client notification endpoint on 127.0.0.1: records each ping, answers with
-    the next status of `answers` (the last one repeats)."""
+    the next status of `answers` (the last one repeats), or with what `check` says (given the
+    request's headers, as http.server has them, and its body)."""
 
-    def __init__(self, *answers: int) -> None:
+    def __init__(self, *answers: int, check: Callable[[Any, bytes], int] | None = None) -> None:
         self.answers = list(answers or (204,))
+        self.check = check
         self.pings: list[tuple[dict[str, str], bytes]] = []
         receiver = self
 
@@ -56,9 +61,14 @@ class PingReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.pings.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = (
-                    receiver.answers.pop(0) if len(receiver.answers) > 1 else receiver.answers[0]
-                )
+                if receiver.check is not None:
+                    status = receiver.check(self.headers, body)
+                else:
+                    status = (
+                        receiver.answers.pop(0)
+                        if len(receiver.answers) > 1
+                        else receiver.answers[0]
+                    )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -373,3 +383,106 @@ def test_a_ping_committed_before_the_process_stopped_is_delivered_by_the_next(
     ((headers, body),) = receiver.pings
     assert headers["authorization"] == "Bearer after-restart"
     assert json.loads(body) == {"auth_req_id": asked.json()["auth_req_id"]}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_sdk_asks_with_ping_accepts_the_real_ping_then_redeems_and_reads(
+    settings: Settings, connection: Connection, kind: str
+) -> None:
+    """The service side is the SDK only: it asks with `ping=True`, its notification endpoint
+    (a real loopback server) checks each ping with `PingCallback`, answering 204 or the
+    refusal's status; a forged ping is refused and the vault's genuine one accepted; then one
+    `poll` gives the grant and the SDK reads."""
+    clock = FakeClock()
+    factory = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    c = build_container(settings, session_factory=factory, clock=clock)
+    callback = sdk.PingCallback()
+    accepted: list[sdk.AccessRequest] = []
+
+    def check(headers: Any, body: bytes) -> int:
+        try:
+            accepted.append(callback.check(headers, body))
+        except sdk.RegieError as refused:
+            return refused.status or 400
+        return 204
+
+    key = sdk.ServiceKey.generate(kid="huisarts-de-linde-1")
+    with (
+        PingReceiver(check=check) as receiver,
+        TestClient(create_app(settings, container=c), base_url=ORIGIN) as client,
+    ):
+        clinic = c.services.add(
+            name="Huisartsenpraktijk De Linde",
+            organisation="ura:12345678",
+            kind="care-provider",
+            datatypes=["health.medication"],
+            actions=["read"],
+            jwks=key.public_jwks(),
+            client_id="huisarts-de-linde",
+            backchannel_token_delivery_mode="ping",
+            backchannel_client_notification_endpoint=receiver.url,
+        )
+        anna = sign_up(client, "Anna")
+        anna_id = c.identity.authenticate(anna.token).resident_id
+        subject = c.services.redeem(clinic, c.services.connection_code(anna_id)[0])
+        record_id = c.records.create(
+            anna_id,
+            category="health",
+            record_type="health.medication",
+            title="Medicatieoverzicht",
+            content={"metformine": "500 mg"},
+        ).record_id
+        with make_client(
+            kind,
+            ORIGIN,
+            sync_transport=client._transport,
+            async_transport=httpx.ASGITransport(app=client.app),
+            client_id="huisarts-de-linde",
+            key=key,
+            clock=lambda: clock.now().timestamp(),
+        ) as vault:
+            request = vault.request_access(
+                subject,
+                datatypes=["health.medication"],
+                actions=["read"],
+                purpose="Medicatiebeoordeling",
+                procedure="BEH-2026-0042",
+                ping=True,
+            )
+            assert request.notification_token is not None
+            callback.expect(request)
+            # Someone who learnt the endpoint and the auth_req_id but not the token is refused.
+            forged = httpx.post(
+                receiver.url,
+                json={"auth_req_id": request.auth_req_id},
+                headers={"Authorization": "Bearer guessed"},
+            )
+            assert forged.status_code == 401
+            assert accepted == []
+
+            c.grants.approve(anna_id, c.grants.pending(anna_id)[0].grant_id)
+            report = pusher_for(c, clock).run_once()
+            assert (report.claimed, report.acknowledged) == (1, 1)  # the receiver said 204
+            assert accepted == [request]
+            headers, _ = receiver.pings[-1]
+            assert headers["authorization"] == f"Bearer {request.notification_token}"
+
+            grant = vault.poll(request)
+            callback.discard(request)
+            assert grant.datatypes == ("health.medication",)
+            record = vault.read_record(grant, str(record_id))
+            assert record.content == {"metformine": "500 mg"}
+
+
+def pusher_for(c: Container, clock: FakeClock) -> OutboxDelivery:
+    http = httpx.Client(timeout=5.0, follow_redirects=False)
+    return OutboxDelivery(
+        uow=c.uow,
+        poster=HttpxSetPoster(http),
+        pinger=HttpxPingPoster(http),
+        sealer=c.event_delivery._sealer,
+        clock=clock,
+        policy=PushPolicy(),
+    )

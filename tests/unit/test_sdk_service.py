@@ -808,3 +808,59 @@ def test_the_file_token_store_keeps_tokens_and_endings_privately(tmp_path: Any) 
     path.write_text("[1, 2]")
     with pytest.raises(sdk.ProtocolError, match="damaged"):
         store.load("g-1")
+
+
+# -- CIBA ping mode ------------------------------------------------------------------------
+
+
+def _asked_forms(world: World, kind: str, **options: Any) -> tuple[Any, list[dict[str, str]]]:
+    seen: list[dict[str, str]] = []
+
+    def spy(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/bc-authorize":
+            seen.append({k: v[0] for k, v in parse_qs(request.content.decode()).items()})
+        return world.vault(request)
+
+    transport = httpx.MockTransport(spy)
+    with make_client(
+        kind,
+        ISSUER,
+        sync_transport=transport,
+        async_transport=transport,
+        client_id=CLIENT_ID,
+        key=world.key,
+        clock=world.clock,
+    ) as client:
+        request = client.request_access(
+            "n3c7subject",
+            datatypes=["health.medication"],
+            actions=["read"],
+            purpose="Medicatiebeoordeling",
+            procedure="BEH-2026-0042",
+            **options,
+        )
+    return request, seen
+
+
+def test_a_ping_request_sends_a_fresh_strong_token_and_keeps_it(world: World, kind: str) -> None:
+    first, seen = _asked_forms(world, kind, ping=True)
+    second, _ = _asked_forms(world, kind, ping=True)
+    token = seen[0]["client_notification_token"]
+    assert first.notification_token == token
+    assert len(token) >= 43  # secrets.token_urlsafe(32): 256 bits
+    assert second.notification_token not in (None, token)  # a new one per request
+    assert token not in repr(first)
+    assert sdk.AccessRequest.from_dict(first.to_dict()) == first
+
+
+def test_a_given_token_is_sent_as_is(world: World, kind: str) -> None:
+    request, seen = _asked_forms(world, kind, client_notification_token="mine-0123456789")
+    assert seen[0]["client_notification_token"] == "mine-0123456789"
+    assert request.notification_token == "mine-0123456789"
+
+
+def test_a_poll_request_sends_no_token(world: World, kind: str) -> None:
+    request, seen = _asked_forms(world, kind)
+    assert "client_notification_token" not in seen[0]
+    assert request.notification_token is None
+    assert "notification_token" not in request.to_dict()
