@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -41,6 +42,12 @@ from support.service_client import ASSERTION_TYPE, ServiceAgent, register_clinic
 
 EXAMPLES = int(os.environ.get("REGIE_FUZZ_EXAMPLES", "25"))
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
+# A mandate offer the vault accepts (a scope from the catalogue, a period within its limits).
+MANDATE = {
+    "categories": ["health"],
+    "actions": ["read"],
+    "valid_until": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+}
 # A success here ends what the scene's later examples need (a live grant, a vault, a record).
 DESTRUCTIVE = ("/revoke", "/deny", "/close", "/relinquish", "DELETE /v1/me")
 
@@ -71,6 +78,9 @@ def new_scene(client: TestClient, clinic: ServiceAgent) -> Scene:
     client.post(f"/v1/me/grants/{grant['id']}/approve", json={}, headers=anna.headers)
     tokens = clinic.poll(asked.json()["auth_req_id"]).json()
     passkey = client.get("/v1/me/passkeys", headers=anna.headers).json()["passkeys"][0]
+    offered = client.post(
+        "/v1/me/people/mandates", headers=anna.headers, json=MANDATE | {"label": "Bewind"}
+    ).json()
     ids = {
         "record_id": record["id"],
         "version": "1",
@@ -78,6 +88,7 @@ def new_scene(client: TestClient, clinic: ServiceAgent) -> Scene:
         "procedure_id": grant["procedure"]["id"],
         "service_id": grant["service"]["id"],
         "passkey_id": passkey["id"],
+        "mandate_id": offered["mandate"]["id"],
         "client_id": clinic.client_id,
         "slug": "grant-ended",
     }
@@ -119,6 +130,10 @@ class Fuzzing:
         if isinstance(case.body, dict) and "client_assertion" in case.body:
             case.body["client_assertion_type"] = ASSERTION_TYPE
             case.body["client_assertion"] = self.clinic.assertion()
+        if case.path == "/v1/me/people/mandates" and isinstance(case.body, dict):
+            # A scope and a period the vault accepts; the label stays the fuzzer's.
+            case.body.pop("valid_from", None)
+            case.body.update(MANDATE)
         if case.path == "/oauth/token":
             return {"DPoP": self.clinic.proof("POST", "/oauth/token")}
         return {}
