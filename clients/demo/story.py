@@ -33,7 +33,7 @@ from rich.console import Console
 
 from clients.demo import texts
 from clients.demo.passkey import DemoSoftwarePasskey
-from clients.demo.vault import DemoVault, RegisteredService, free_port
+from clients.demo.vault import DemoVault, RegisteredService
 from clients.sdk import (
     AccessDenied,
     Event,
@@ -123,11 +123,29 @@ class Pushed:
         raise DemoFailed(f"no {event_type} event was pushed within {EVENT_WAIT_SECONDS} s")
 
 
+def bind_push_server(avoid: int) -> WSGIServer:
+    """The clinic's push endpoint's socket, bound now (before the vault is told its URL) on a
+    port the system picks, never `avoid` (the vault's own port, chosen but not yet bound):
+    a port picked and released first could be taken by someone else meanwhile."""
+    while True:
+        server = make_server(
+            "127.0.0.1", 0, _no_app, server_class=WSGIServer, handler_class=_QuietHandler
+        )
+        if server.server_port != avoid:
+            return server
+        server.server_close()
+
+
+def _no_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("503 Service Unavailable", [])
+    return [b""]
+
+
 @contextmanager
 def event_endpoint(
-    vault_url: str, client_id: str, port: int, cache: GrantCache
+    server: WSGIServer, vault_url: str, client_id: str, cache: GrantCache
 ) -> Iterator[Pushed]:
-    """An RFC 8935 push endpoint on 127.0.0.1:`port`, as docs/integrators.md shows: every
+    """An RFC 8935 push endpoint on the bound `server`, as docs/integrators.md shows: every
     SET is verified (signature, issuer, audience, freshness, jti) before its handlers run;
     a verified event that ends access purges the grant's cache (`GrantCache.handle`)."""
     pushed = Pushed()
@@ -152,9 +170,7 @@ def event_endpoint(
         start_response("202 Accepted", [])
         return [b""]
 
-    server = make_server(
-        "127.0.0.1", port, app, server_class=WSGIServer, handler_class=_QuietHandler
-    )
+    server.set_app(app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -436,7 +452,8 @@ def play(console: Console, *, quiet: bool = False) -> list[str]:
         console.print(f"[dim]{texts.en('title')}[/dim]", justify="center")
     with DemoVault() as vault:
         say.say("starting", url=vault.url)
-        push_port = free_port()
+        push_server = bind_push_server(avoid=vault.port)
+        push_port = push_server.server_port
         school = vault.add_service(
             client_id="school-regenboog",
             name="Basisschool De Regenboog",
@@ -476,7 +493,7 @@ def play(console: Console, *, quiet: bool = False) -> list[str]:
         vault.start()
         cache = GrantCache()
         with (
-            event_endpoint(vault.url, clinic.client_id, push_port, cache) as pushed,
+            event_endpoint(push_server, vault.url, clinic.client_id, cache) as pushed,
             ResidentClient(vault.url) as resident,
         ):
             passkey = DemoSoftwarePasskey(vault.url)
