@@ -533,10 +533,13 @@ def test_an_auditor_enrols_filters_checks_a_proof_and_exports(browser: Any, serv
     resident = person(browser, server)
     with httpx.Client(base_url=server.base, timeout=30) as http:
         # Something to audit: a resident's medication read by a service under a grant.
-        # The server is the module's: earlier tests' entries come before `since`.
-        since = (datetime.now(ZoneInfo("Europe/Amsterdam")) - timedelta(seconds=1)).strftime(
-            "%Y-%m-%dT%H:%M:%S"
-        )
+        # The server is the module's: earlier tests' entries come before `since`, a whole
+        # second this test waits for (the filter counts in seconds; an earlier test's last
+        # read in the same second as `since` would be counted as this test's).
+        now = datetime.now(ZoneInfo("Europe/Amsterdam"))
+        start = (now + timedelta(seconds=1)).replace(microsecond=0)
+        time.sleep((start - now).total_seconds())
+        since = start.strftime("%Y-%m-%dT%H:%M:%S")
         sign_up(resident, "Eva")
         medication = add_record(resident, "Mijn medicijnen", "health.medication", "Metformine")
         agent, _, auth_req_id = service_asks(server, http, resident)
