@@ -2,7 +2,8 @@
 
 Used for connecting a service (vault/services/service.py) and for accepting a mandate
 (vault/representation/service.py). A code is 10 characters of Crockford's base32 alphabet
-(50 bits), shown as `XXXXX-XXXXX`, valid for a short time and once. Only its keyed hash is
+(50 bits), shown in two groups of five (e.g. `K7Q2M-9TXRB`), valid for a short time and
+once. Only its keyed hash is
 stored (`keys.secrets.KeyedHasher`, one purpose per kind of code), and a code is looked up
 by that hash: the database compares HMAC outputs the caller cannot steer without the
 deployment secret, so no comparison ever runs on the code itself and its timing tells an
@@ -22,7 +23,7 @@ _LENGTH = 10  # 50 bits: with 15 minutes and rate limits, out of reach of guessi
 
 
 def new_code() -> tuple[str, str]:
-    """A fresh code: (what is shown, `XXXXX-XXXXX`; its normal form, for hashing)."""
+    """A fresh code: (what is shown, e.g. `K7Q2M-9TXRB`; its normal form, for hashing)."""
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(_LENGTH))
     return f"{raw[:5]}-{raw[5:]}", raw
 
