@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clients.app import auditor, views
+from clients.app import auditor, people, views
 from clients.app.security import PAGE_HEADERS, CookieNames, CsrfTokens
 from clients.app.visit import AppState, FormRefused, NotSignedIn, Visit
 from clients.sdk import _errors as sdk_errors
@@ -207,6 +207,16 @@ def routes() -> list[Route | Mount]:
         r(f"/access/services/{UUID % 'service_id'}/stop", views.stop_service, methods=["POST"]),
         r(f"/access/procedures/{UUID % 'procedure_id'}/close", views.close_page),
         r(f"/access/procedures/{UUID % 'procedure_id'}/close", views.close, methods=["POST"]),
+        r("/people", people.people_page),
+        r("/people/offer", people.offer_page),
+        r("/people/offer", people.offer, methods=["POST"]),
+        r("/people/accept", people.accept_page),
+        r("/people/accept", people.accept, methods=["POST"]),
+        r("/people/child", people.child_page),
+        r("/people/child", people.child, methods=["POST"]),
+        r(f"/people/{UUID % 'mandate_id'}", people.mandate_page),
+        r(f"/people/{UUID % 'mandate_id'}/stop", people.stop_page),
+        r(f"/people/{UUID % 'mandate_id'}/stop", people.stop, methods=["POST"]),
         r("/connect", views.connect_page),
         r("/connect", views.connect, methods=["POST"]),
         r("/account", views.account_page),

@@ -57,6 +57,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav.data": ("Mijn gegevens", "My data"),
     "nav.access": ("Wie ziet wat", "Who sees what"),
     "nav.log": ("Wie keek er", "Who looked"),
+    "nav.people": ("Mensen", "People"),
     "nav.connect": ("Koppelen", "Connect"),
     "nav.account": ("Mijn account", "My account"),
     "nav.skip": ("Direct naar de inhoud", "Skip to content"),
@@ -199,6 +200,21 @@ TEXTS: dict[str, tuple[str, str]] = {
         "No service has looked at your data yet.",
     ),
     "home.looks.all": ("Bekijk wie uw gegevens bekeek", "See who looked at your data"),
+    "home.people": ("Mensen", "People"),
+    "home.people.none": (
+        "Niemand regelt iets voor u, en u regelt voor niemand iets.",
+        "Nobody arranges things for you, and you arrange things for nobody.",
+    ),
+    "home.people.for_me": (
+        "Mensen die dingen voor u mogen regelen: {count}",
+        "People who may arrange things for you: {count}",
+    ),
+    "home.people.i_act_for": (
+        "Mensen voor wie u dingen regelt: {count}",
+        "People for whom you arrange things: {count}",
+    ),
+    "home.people.children": ("Kluizen van uw kinderen: {count}", "Your children's vaults: {count}"),
+    "home.people.open": ("Naar Mensen", "Go to People"),
     "home.data": ("Mijn gegevens", "My data"),
     "home.data.count": ("Er staan {count} stukken in uw kluis.", "Your vault holds {count} items."),
     "home.data.open": ("Naar mijn gegevens", "Go to my data"),
@@ -560,6 +576,319 @@ TEXTS: dict[str, tuple[str, str]] = {
         "works once, until {time}.",
     ),
     "connect.another": ("Nog een code maken", "Make another code"),
+    # -- people: mandates and children's vaults -------------------------------------------------
+    "people.title": ("Mensen", "People"),
+    "people.intro": (
+        "Soms regelt iemand anders dingen voor u, zoals een bewindvoerder of iemand uit uw "
+        "familie. Of u regelt dingen voor een ander, of voor uw kind. Dat ziet u hier.",
+        "Sometimes someone else arranges things for you, such as an administrator or a family "
+        "member. Or you arrange things for someone else, or for your child. You see that here.",
+    ),
+    "people.for_me": ("Wie mag dingen voor mij regelen", "Who may arrange things for me"),
+    "people.for_me.none": (
+        "Niemand mag nu dingen voor u regelen.",
+        "Nobody may arrange things for you now.",
+    ),
+    "people.i_act_for": ("Voor wie regel ik dingen", "For whom I arrange things"),
+    "people.i_act_for.none": (
+        "U regelt nu voor niemand iets.",
+        "You do not arrange things for anyone now.",
+    ),
+    "people.children": ("Kluizen van mijn kinderen", "My children's vaults"),
+    "people.children.none": (
+        "U heeft nog geen kluis voor een kind gemaakt.",
+        "You have not made a vault for a child yet.",
+    ),
+    "people.earlier": ("Eerder", "Earlier"),
+    "people.earlier.mine": (
+        "{name} mocht dingen voor u regelen",
+        "{name} could arrange things for you",
+    ),
+    "people.earlier.theirs": ("U regelde dingen voor {name}", "You arranged things for {name}"),
+    "people.nobody_yet": ("Nog niemand", "Nobody yet"),
+    "people.why": ("Waarom", "Why"),
+    "people.about": ("Over", "About"),
+    "people.may": ("Mag", "May"),
+    "people.when": ("Wanneer", "When"),
+    "people.status": ("Hoe staat het", "Status"),
+    "people.period": ("Van {start} tot en met {end}", "From {start} up to and including {end}"),
+    "people.categories.all": ("Alles in de kluis", "Everything in the vault"),
+    "people.action.read": ("lezen", "read"),
+    "people.action.write": ("aanvullen of wijzigen", "add or change"),
+    "people.action.decide-requests": ("beslissen over verzoeken", "decide on requests"),
+    "people.action.read.hint": (
+        "De gegevens over deze onderwerpen bekijken.",
+        "Look at the data on these subjects.",
+    ),
+    "people.action.write.hint": (
+        "Iets toevoegen, veranderen of weggooien bij deze onderwerpen.",
+        "Add, change or delete something on these subjects.",
+    ),
+    "people.action.decide-requests.hint": (
+        "Ja of nee zeggen als een dienst om deze gegevens vraagt, en toegang stoppen.",
+        "Say yes or no when a service asks for this data, and stop access.",
+    ),
+    "people.status.offered": (
+        "Wacht op de code. De code werkt tot {time}.",
+        "Waiting for the code. The code works until {time}.",
+    ),
+    "people.status.starts": ("Gaat in op {date}", "Starts on {date}"),
+    "people.status.active": ("Loopt nu", "Running now"),
+    "people.status.lapsed": (
+        "Niet gebruikt: de code is verlopen",
+        "Not used: the code expired",
+    ),
+    "people.status.ended": ("Gestopt: {reason}", "Stopped: {reason}"),
+    "people.reason.revoked.mine": ("u heeft het gestopt", "you stopped it"),
+    "people.reason.revoked.theirs": ("{name} heeft het gestopt", "{name} stopped it"),
+    "people.reason.given-up.mine": ("u bent ermee gestopt", "you stopped doing it"),
+    "people.reason.given-up.theirs": ("{name} is ermee gestopt", "{name} stopped doing it"),
+    "people.reason.expired": ("de einddatum was bereikt", "the end date was reached"),
+    "people.reason.vault-deleted": (
+        "de kluis van {name} is weggegooid",
+        "the vault of {name} was deleted",
+    ),
+    "people.reason.other": ("het is voorbij", "it is over"),
+    "people.step.offered.mine": (
+        "{date}: u maakte de machtiging en de code.",
+        "{date}: you made the authorisation and the code.",
+    ),
+    "people.step.offered.theirs": (
+        "{date}: {name} maakte de machtiging.",
+        "{date}: {name} made the authorisation.",
+    ),
+    "people.step.active.mine": (
+        "{date}: u vulde de code in. De machtiging ging lopen.",
+        "{date}: you entered the code. The authorisation started.",
+    ),
+    "people.step.active.theirs": (
+        "{date}: {name} vulde de code in. De machtiging ging lopen.",
+        "{date}: {name} entered the code. The authorisation started.",
+    ),
+    "people.step.child": (
+        "{date}: u maakte de kluis van {name}.",
+        "{date}: you made the vault of {name}.",
+    ),
+    "people.step.lapsed": (
+        "{date}: de code is verlopen. Niemand heeft hem gebruikt.",
+        "{date}: the code expired. Nobody used it.",
+    ),
+    "people.step.ended": (
+        "{date}: de machtiging stopte, want {reason}.",
+        "{date}: the authorisation stopped: {reason}.",
+    ),
+    "people.details": ("Meer hierover", "More about this"),
+    "people.back": ("Terug naar Mensen", "Back to People"),
+    "people.act_for.later": (
+        "Dingen regelen voor {name} kan nog niet in deze app.",
+        "Arranging things for {name} is not possible in this app yet.",
+    ),
+    "people.detail.mine": ("{name} mag dingen voor u regelen", "{name} may arrange things for you"),
+    "people.detail.theirs": ("U regelt dingen voor {name}", "You arrange things for {name}"),
+    "people.detail.child": ("De kluis van {name}", "The vault of {name}"),
+    # offering
+    "people.offer.open": ("Iemand een machtiging geven", "Give someone an authorisation"),
+    "people.offer.consequence": (
+        "Wilt u dat iemand dingen voor u regelt? Dan geeft u die persoon een machtiging. U "
+        "kiest zelf waarover en tot wanneer. U kunt het altijd stoppen.",
+        "Do you want someone to arrange things for you? Then you give that person an "
+        "authorisation. You choose what about and until when. You can always stop it.",
+    ),
+    "people.offer.title": ("Iemand een machtiging geven", "Give someone an authorisation"),
+    "people.offer.intro": (
+        "Met een machtiging mag iemand anders dingen voor u regelen in uw kluis. Die persoon "
+        "heeft zelf ook een kluis in Regie nodig.",
+        "With an authorisation someone else may arrange things for you in your vault. That "
+        "person needs a vault in Regie too.",
+    ),
+    "people.offer.categories": ("Over welke onderwerpen?", "About which subjects?"),
+    "people.offer.categories.hint": (
+        "Kies alleen wat nodig is. Bijvoorbeeld Schulden en Inkomen voor een bewindvoerder.",
+        "Choose only what is needed. For example Debts and Income for an administrator.",
+    ),
+    "people.offer.actions": ("Wat mag die persoon doen?", "What may that person do?"),
+    "people.offer.actions.hint": ("Kies één of meer.", "Choose one or more."),
+    "people.offer.until": ("Tot en met wanneer?", "Up to and including when?"),
+    "people.offer.until.hint": (
+        "Daarna stopt de machtiging vanzelf. Dat kan hoogstens 5 jaar vooruit.",
+        "After that the authorisation stops by itself. At most 5 years ahead.",
+    ),
+    "people.offer.label": ("Waarom?", "Why?"),
+    "people.offer.label.hint": (
+        "In uw eigen woorden, bijvoorbeeld: beschermingsbewind. De ander ziet dit ook.",
+        "In your own words, for example: protective administration. The other person sees it too.",
+    ),
+    "people.offer.button.consequence": (
+        "Als u op de knop drukt, maakt Regie een code. Pas als de ander die code invult, mag "
+        "die persoon iets voor u regelen.",
+        "When you press the button, Regie makes a code. Only when the other person enters that "
+        "code may they arrange things for you.",
+    ),
+    "people.offer.button": ("Maak de code", "Make the code"),
+    "people.offer.no_categories": (
+        "Kies minstens één onderwerp.",
+        "Please choose at least one subject.",
+    ),
+    "people.offer.no_actions": (
+        "Kies minstens één ding dat de ander mag doen.",
+        "Please choose at least one thing the other person may do.",
+    ),
+    "people.offer.bad_date": (
+        "Deze datum kan niet. Kies een dag na vandaag, hoogstens 5 jaar vooruit.",
+        "This date is not possible. Please choose a day after today, at most 5 years ahead.",
+    ),
+    "people.offer.no_label": (
+        "Schrijf kort op waarom, zodat u het later nog weet.",
+        "Please write briefly why, so you still know later.",
+    ),
+    # the code, shown once
+    "people.code.title": ("De machtiging is klaar", "The authorisation is ready"),
+    "people.code.heading": ("De code", "The code"),
+    "people.code.valid": (
+        "Deze code werkt {minutes} minuten, tot {time}.",
+        "This code works for {minutes} minutes, until {time}.",
+    ),
+    "people.code.once": (
+        "De code werkt één keer. U ziet hem alleen nu: schrijf hem op of houd deze pagina open.",
+        "The code works once. You only see it now: write it down or keep this page open.",
+    ),
+    "people.code.how": ("Zo geeft u de code", "How to give the code"),
+    "people.code.how.1": (
+        "Geef de code alleen aan de persoon die dingen voor u mag regelen. Zeg hem hardop of "
+        "geef hem op papier.",
+        "Give the code only to the person who may arrange things for you. Say it out loud or "
+        "give it on paper.",
+    ),
+    "people.code.how.2": (
+        "Die persoon logt in op de eigen kluis, kiest Mensen en dan 'Ik heb een code gekregen'.",
+        "That person signs in to their own vault, chooses People and then 'I received a code'.",
+    ),
+    "people.code.how.3": (
+        "Daarna ziet u hier de naam van die persoon, en dat de machtiging loopt.",
+        "After that you see that person's name here, and that the authorisation is running.",
+    ),
+    "people.code.what": ("Wat de machtiging toestaat", "What the authorisation allows"),
+    "people.code.late": (
+        "Was het te laat? Dat geeft niets. Maak dan een nieuwe machtiging.",
+        "Was it too late? That is fine. Then make a new authorisation.",
+    ),
+    # accepting
+    "people.accept.open": ("Ik heb een code gekregen", "I received a code"),
+    "people.accept.consequence": (
+        "Heeft iemand u een code gegeven, zodat u dingen voor die persoon regelt? Vul die code "
+        "dan hier in.",
+        "Did someone give you a code, so you arrange things for them? Then enter the code here.",
+    ),
+    "people.accept.title": ("Een code invullen", "Enter a code"),
+    "people.accept.intro": (
+        "Iemand heeft u een code gegeven, zodat u dingen voor die persoon kunt regelen. Vul de "
+        "code hieronder in.",
+        "Someone gave you a code, so you can arrange things for them. Enter the code below.",
+    ),
+    "people.accept.code": ("De code", "The code"),
+    "people.accept.code.hint": (
+        "Tien letters en cijfers, bijvoorbeeld K7QF2-M9D4X. Hoofdletters en streepje hoeven niet.",
+        "Ten letters and digits, for example K7QF2-M9D4X. Capitals and the dash are not needed.",
+    ),
+    "people.accept.button.consequence": (
+        "Als u de code invult, mag u dingen regelen voor de persoon die hem gaf. U ziet daarna "
+        "precies wat u mag, en tot wanneer.",
+        "When you enter the code, you may arrange things for the person who gave it. You then "
+        "see exactly what you may do, and until when.",
+    ),
+    "people.accept.button": ("Vul de code in", "Enter the code"),
+    "people.accept.empty": ("Vul de code in die u kreeg.", "Please enter the code you received."),
+    "people.accept.invalid": (
+        "Deze code werkt niet (meer). Een code werkt één keer en 15 minuten lang. Kijk de code "
+        "nog eens na, of vraag om een nieuwe.",
+        "This code does not work (any more). A code works once, for 15 minutes. Please check "
+        "the code again, or ask for a new one.",
+    ),
+    "people.accept.own": (
+        "Dit is een code die u zelf heeft gemaakt. Geef hem aan de persoon die dingen voor u "
+        "mag regelen. Die vult hem in op de eigen kluis.",
+        "This is a code you made yourself. Give it to the person who may arrange things for "
+        "you. They enter it in their own vault.",
+    ),
+    "people.accept.done": (
+        "Gelukt. U mag nu dingen regelen voor {name}.",
+        "Done. You may now arrange things for {name}.",
+    ),
+    # stopping
+    "people.stop": ("Stoppen", "Stop"),
+    "people.stop.theirs": ("Ik stop hiermee", "I stop doing this"),
+    "people.stop.title.mine": (
+        "Stoppen met de machtiging van {name}?",
+        "Stop the authorisation of {name}?",
+    ),
+    "people.stop.title.offer": ("Deze machtiging stoppen?", "Stop this authorisation?"),
+    "people.stop.title.theirs": (
+        "Stoppen met regelen voor {name}?",
+        "Stop arranging things for {name}?",
+    ),
+    "people.stop.consequence.mine": (
+        "Als u stopt, kan {name} meteen niets meer voor u regelen. Wat {name} al deed, blijft "
+        "staan. Wilt u later weer hulp van {name}? Maak dan een nieuwe machtiging.",
+        "If you stop, {name} immediately can no longer arrange anything for you. What {name} "
+        "did already stays. Do you want help from {name} again later? Then make a new "
+        "authorisation.",
+    ),
+    "people.stop.consequence.offer": (
+        "Als u stopt, werkt de code niet meer. Niemand kan hem dan nog gebruiken.",
+        "If you stop, the code no longer works. Nobody can use it any more.",
+    ),
+    "people.stop.consequence.theirs": (
+        "Als u stopt, kunt u meteen niets meer voor {name} regelen. {name} ziet dat u gestopt "
+        "bent. Wilt u later weer helpen? Dan moet {name} u een nieuwe code geven.",
+        "If you stop, you immediately can no longer arrange anything for {name}. {name} sees "
+        "that you stopped. Do you want to help again later? Then {name} has to give you a new "
+        "code.",
+    ),
+    "people.stop.button.mine": ("Ja, stop de machtiging", "Yes, stop the authorisation"),
+    "people.stop.button.theirs": ("Ja, ik stop", "Yes, I stop"),
+    "people.stop.done.mine": (
+        "De machtiging is gestopt. {name} kan niets meer voor u regelen.",
+        "The authorisation has stopped. {name} can no longer arrange anything for you.",
+    ),
+    "people.stop.done.offer": (
+        "De machtiging is gestopt. De code werkt niet meer.",
+        "The authorisation has stopped. The code no longer works.",
+    ),
+    "people.stop.done.theirs": (
+        "U bent gestopt. U regelt niets meer voor {name}.",
+        "You have stopped. You no longer arrange anything for {name}.",
+    ),
+    "people.stop.already": (
+        "Deze machtiging loopt niet (meer). Er hoeft niets te gebeuren.",
+        "This authorisation is not running (any more). Nothing needs to be done.",
+    ),
+    # a child's vault
+    "people.child.open": ("Een kluis maken voor mijn kind", "Make a vault for my child"),
+    "people.child.consequence": (
+        "Voor uw kind kunt u een eigen kluis maken. U regelt die kluis tot uw kind 18 is.",
+        "You can make a vault of its own for your child. You look after that vault until your "
+        "child is 18.",
+    ),
+    "people.child.title": ("Een kluis maken voor uw kind", "Make a vault for your child"),
+    "people.child.intro": (
+        "De gegevens van uw kind staan dan in een eigen kluis, apart van die van u. Uw kind "
+        "logt zelf niet in: u regelt alles, tot uw kind 18 is.",
+        "Your child's data is then in a vault of its own, apart from yours. Your child does not "
+        "sign in: you arrange everything, until your child is 18.",
+    ),
+    "people.child.name": ("Naam van uw kind", "Your child's name"),
+    "people.child.name.hint": (
+        "Zoals u uw kind noemt, bijvoorbeeld alleen de voornaam.",
+        "What you call your child, for example just the first name.",
+    ),
+    "people.child.button.consequence": (
+        "Als u op de knop drukt, maakt Regie de kluis. U ziet hem daarna bij Mensen.",
+        "When you press the button, Regie makes the vault. You then see it under People.",
+    ),
+    "people.child.button": ("Maak de kluis", "Make the vault"),
+    "people.child.no_name": ("Vul de naam van uw kind in.", "Please fill in your child's name."),
+    "people.child.done": ("De kluis van {name} is gemaakt.", "The vault of {name} has been made."),
+    "people.child.since": ("Gemaakt op {date}", "Made on {date}"),
     # -- account, sessions, passkeys -------------------------------------------------------------
     "account.title": ("Mijn account", "My account"),
     "account.sessions": ("Waar bent u ingelogd", "Where you are signed in"),

@@ -139,6 +139,7 @@ async def home(request: Request) -> Response:
     grants = [g for g in await client.grants() if g.active]
     records = await client.records()
     looks = await client.log(limit=3, names=LOOKS)
+    people = await client.people()
     cat = await catalogue(visit)
     seeing: dict[str, list[str]] = {}
     for g in grants:
@@ -154,6 +155,9 @@ async def home(request: Request) -> Response:
         seeing=seeing,
         record_count=len(records),
         looks=looks.entries,
+        for_me=sum(m.status == "active" for m in people.acting_for_me),
+        i_act_for=sum(m.status == "active" and m.kind != "parent" for m in people.acting_for),
+        children=sum(m.status == "active" and m.kind == "parent" for m in people.acting_for),
     )
 
 
@@ -551,7 +555,7 @@ def _csp_with_form_target(url: str) -> str:
     return CSP.replace("form-action 'self'", f"form-action 'self' {origin}")
 
 
-def _end_of_day(day: str) -> datetime | None:
+def end_of_day(day: str) -> datetime | None:
     try:
         d = datetime.fromisoformat(day).date()
     except ValueError:
@@ -580,7 +584,7 @@ async def _decision(
     if not chosen:
         return await _request(visit, grant, 422, visit.t("request.none_chosen"), chosen, back_to)
     asked_end = grant.requested.valid_until
-    until = _end_of_day(form_str(form, "until", 10)) if form_str(form, "until", 10) else None
+    until = end_of_day(form_str(form, "until", 10)) if form_str(form, "until", 10) else None
     if until is not None and (until <= datetime.now(UTC)):
         return await _request(
             visit,

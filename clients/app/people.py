@@ -1,0 +1,386 @@
+"""Screen 7, people: who may arrange things for me, for whom I do, and my children's vaults.
+
+Built on the SDK's people calls (`people()`, `offer_mandate`, `accept_mandate`,
+`revoke_mandate`, `give_up_mandate`, `new_child`); a mandate is found by its id in my own
+lists, so another resident's id is a 404 like one that does not exist. Acting for someone
+(the API's `Regie-Act-For`) is not served yet: the people page keeps a place for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from clients.app import texts
+from clients.app.views import catalogue, category_label, end_of_day, form_str
+from clients.app.visit import Visit
+from clients.sdk import _errors as sdk_errors
+from clients.sdk.resident import Catalogue, Mandate, MandateStep
+
+# What a mandate may let someone do, in the order the form shows them.
+ACTIONS = ("read", "write", "decide-requests")
+ACTION_KEYS = {
+    "read": "people.action.read",
+    "write": "people.action.write",
+    "decide-requests": "people.action.decide-requests",
+}
+MAX_YEARS = 5  # REGIE_MANDATE_MAX_VALIDITY_DAYS's default; the API has the last word
+DEFAULT_DAYS = 365
+
+
+# -- words for a mandate ------------------------------------------------------------------------
+
+
+def other_name(visit: Visit, m: Mandate) -> str:
+    """The other person; before an offer is accepted nobody is known yet."""
+    return m.name or visit.t("people.nobody_yet")
+
+
+def status_words(visit: Visit, m: Mandate) -> str:
+    if m.status == "offered":
+        return visit.t("people.status.offered", time=texts.date_time(m.code_expires_at, visit.lang))
+    if m.status == "active" and m.valid_from > datetime.now(UTC):
+        return visit.t("people.status.starts", date=texts.date(m.valid_from, visit.lang))
+    if m.status == "active":
+        return visit.t("people.status.active")
+    if m.status == "lapsed":
+        return visit.t("people.status.lapsed")
+    return visit.t("people.status.ended", reason=reason_words(visit, m, m.end_reason))
+
+
+def reason_words(visit: Visit, m: Mandate, reason: str | None) -> str:
+    name = other_name(visit, m)
+    mine = m.role == "principal"
+    if reason == "revoked":
+        return (
+            visit.t("people.reason.revoked.mine")
+            if mine
+            else visit.t("people.reason.revoked.theirs", name=name)
+        )
+    if reason == "given-up":
+        return (
+            visit.t("people.reason.given-up.theirs", name=name)
+            if mine
+            else visit.t("people.reason.given-up.mine")
+        )
+    if reason == "expired":
+        return visit.t("people.reason.expired")
+    if reason == "vault-deleted":
+        return visit.t("people.reason.vault-deleted", name=name)
+    return visit.t("people.reason.other")
+
+
+def step_words(visit: Visit, m: Mandate, step: MandateStep) -> str:
+    when = texts.date_time(step.at, visit.lang)
+    name = other_name(visit, m)
+    mine = m.role == "principal"
+    if step.status == "offered":
+        if mine:
+            return visit.t("people.step.offered.mine", date=when)
+        return visit.t("people.step.offered.theirs", date=when, name=name)
+    if step.status == "active" and m.kind == "parent":
+        return visit.t("people.step.child", date=when, name=name)
+    if step.status == "active":
+        if mine:
+            return visit.t("people.step.active.theirs", date=when, name=name)
+        return visit.t("people.step.active.mine", date=when)
+    if step.status == "lapsed":
+        return visit.t("people.step.lapsed", date=when)
+    if step.status == "ended":
+        return visit.t("people.step.ended", date=when, reason=reason_words(visit, m, step.reason))
+    return visit.t("history.other", date=when, status=step.status)
+
+
+def actions_words(visit: Visit, m: Mandate) -> str:
+    return ", ".join(visit.t(ACTION_KEYS[a]) for a in ACTIONS if a in m.actions)
+
+
+def categories_words(visit: Visit, cat: Catalogue, m: Mandate) -> str:
+    known = [c.code for c in cat.categories]
+    if set(known) <= set(m.categories):
+        return visit.t("people.categories.all")
+    ordered = [c for c in known if c in m.categories] + [c for c in m.categories if c not in known]
+    return ", ".join(category_label(cat, c, visit.lang) for c in ordered)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A mandate with everything a page says about it, in the visitor's language."""
+
+    m: Mandate
+    name: str
+    status: str
+    categories: str
+    actions: str
+    period: str
+    may_stop: bool
+    history: list[str]
+
+
+def shown(visit: Visit, cat: Catalogue, m: Mandate) -> Shown:
+    period = visit.t(
+        "people.period",
+        start=texts.date(m.valid_from, visit.lang),
+        end=texts.date(m.valid_until - timedelta(seconds=1), visit.lang),
+    )
+    return Shown(
+        m=m,
+        name=other_name(visit, m),
+        status=status_words(visit, m),
+        categories=categories_words(visit, cat, m),
+        actions=actions_words(visit, m),
+        period=period,
+        may_stop=may_stop(m),
+        history=[step_words(visit, m, s) for s in m.history],
+    )
+
+
+def may_stop(m: Mandate) -> bool:
+    """What the app lets a resident stop: a mandate (or its offer) they gave, or one they
+    hold. A parent's mandate over a child's vault is not stopped here: nobody could open
+    that vault again (deleting a child's vault is not built yet, docs/people.md)."""
+    if m.kind == "parent":
+        return False
+    if m.role == "principal":
+        return m.status in ("offered", "active")
+    return m.status == "active"
+
+
+def detail_heading(visit: Visit, m: Mandate) -> str:
+    name = other_name(visit, m)
+    if m.kind == "parent":
+        return visit.t("people.detail.child", name=name)
+    if m.role == "principal":
+        return visit.t("people.detail.mine", name=name)
+    return visit.t("people.detail.theirs", name=name)
+
+
+def stop_heading(visit: Visit, m: Mandate) -> str:
+    if m.role == "principal" and m.status == "offered":
+        return visit.t("people.stop.title.offer")
+    if m.role == "principal":
+        return visit.t("people.stop.title.mine", name=other_name(visit, m))
+    return visit.t("people.stop.title.theirs", name=other_name(visit, m))
+
+
+async def _mandate(visit: Visit, mandate_id: str) -> Mandate:
+    people = await visit.client.people()
+    for m in (*people.acting_for_me, *people.acting_for):
+        if m.id == mandate_id:
+            return m
+    raise sdk_errors.NotFound("no such mandate for this resident")
+
+
+# -- the people page ----------------------------------------------------------------------------
+
+
+async def people_page(request: Request) -> Response:
+    visit = Visit(request)
+    people = await visit.client.people()
+    cat = await catalogue(visit)
+    current = ("offered", "active")
+    for_me = [shown(visit, cat, m) for m in people.acting_for_me if m.status in current]
+    held = [m for m in people.acting_for if m.kind != "parent"]
+    i_act_for = [shown(visit, cat, m) for m in held if m.status in current]
+    children = [shown(visit, cat, m) for m in people.acting_for if m.kind == "parent"]
+    earlier = [
+        shown(visit, cat, m) for m in (*people.acting_for_me, *held) if m.status not in current
+    ]
+    return visit.page(
+        "people.html",
+        for_me=for_me,
+        i_act_for=i_act_for,
+        children=children,
+        earlier=sorted(earlier, key=lambda s: s.m.ended_at or s.m.created_at, reverse=True),
+    )
+
+
+async def mandate_page(request: Request) -> Response:
+    visit = Visit(request)
+    m = await _mandate(visit, str(request.path_params["mandate_id"]))
+    s = shown(visit, await catalogue(visit), m)
+    return visit.page("mandate.html", s=s, heading=detail_heading(visit, m))
+
+
+# -- offering a mandate ---------------------------------------------------------------------------
+
+
+def _offer_form(visit: Visit, cat: Catalogue, status: int = 200, **values: object) -> Response:
+    today = datetime.now(texts.LOCAL_TIME).date()
+    chosen = values.pop("chosen", None)
+    return visit.page(
+        "people_offer.html",
+        status,
+        categories=[(c.code, c.label.get(visit.lang)) for c in cat.categories],
+        actions=[(a, visit.t(ACTION_KEYS[a])) for a in ACTIONS],
+        chosen=chosen if isinstance(chosen, dict) else {"categories": [], "actions": ["read"]},
+        until=values.pop("until", (today + timedelta(days=DEFAULT_DAYS)).isoformat()),
+        label=values.pop("label", ""),
+        today=(today + timedelta(days=1)).isoformat(),
+        latest=(today + timedelta(days=365 * MAX_YEARS)).isoformat(),
+        **values,
+    )
+
+
+def _end_of_today() -> datetime:
+    today = datetime.now(texts.LOCAL_TIME).date()
+    return datetime.combine(today + timedelta(days=1), time(0), tzinfo=texts.LOCAL_TIME)
+
+
+async def offer_page(request: Request) -> Response:
+    visit = Visit(request)
+    visit.require_signed_in()
+    return _offer_form(visit, await catalogue(visit))
+
+
+async def offer(request: Request) -> Response:
+    visit = Visit(request)
+    form = await visit.form()
+    client = visit.client
+    cat = await catalogue(visit)
+    known = {c.code for c in cat.categories}
+    categories = [c for c in form.getlist("categories") if isinstance(c, str) and c in known]
+    actions = [a for a in form.getlist("actions") if isinstance(a, str) and a in ACTIONS]
+    label = form_str(form, "label", 200)
+    day = form_str(form, "until", 10)
+    until = end_of_day(day) if day else None
+    kept = {
+        "chosen": {"categories": categories, "actions": actions},
+        "until": day,
+        "label": label,
+    }
+    error = None
+    if not categories:
+        error = "people.offer.no_categories"
+    elif not actions:
+        error = "people.offer.no_actions"
+    elif until is None or until <= _end_of_today():
+        error = "people.offer.bad_date"
+    elif not label:
+        error = "people.offer.no_label"
+    if error is not None or until is None:
+        return _offer_form(visit, cat, 422, error=visit.t(error or "people.offer.bad_date"), **kept)
+    try:
+        made = await client.offer_mandate(
+            categories=categories, actions=actions, valid_until=until, label=label
+        )
+    except sdk_errors.InvalidRequest:
+        # The API's limits (how far ahead, how long): the date is what a resident can change.
+        return _offer_form(visit, cat, 422, error=visit.t("people.offer.bad_date"), **kept)
+    return visit.page(
+        "people_code.html",
+        s=shown(visit, cat, made.mandate),
+        code=made.code,
+        expires=texts.date_time(made.code_expires_at, visit.lang),
+        minutes=max(1, round((made.code_expires_at - datetime.now(UTC)).total_seconds() / 60)),
+    )
+
+
+# -- accepting one with its code ------------------------------------------------------------------
+
+
+async def accept_page(request: Request) -> Response:
+    visit = Visit(request)
+    visit.require_signed_in()
+    return visit.page("people_accept.html", code="")
+
+
+async def accept(request: Request) -> Response:
+    visit = Visit(request)
+    form = await visit.form()
+    client = visit.client
+    code = form_str(form, "code", 40)
+    if not code:
+        return visit.page("people_accept.html", 422, code="", error=visit.t("people.accept.empty"))
+    try:
+        m = await client.accept_mandate(code)
+    except sdk_errors.AuthError as e:
+        if "not signed in" in e.detail:  # the session ended: the sign-in page, kindly
+            raise
+        return visit.page(
+            "people_accept.html", 401, code=code, error=visit.t("people.accept.invalid")
+        )
+    except sdk_errors.InvalidRequest as e:
+        key = "people.accept.own" if "yourself" in e.detail else "people.accept.invalid"
+        return visit.page("people_accept.html", 422, code=code, error=visit.t(key))
+    s = shown(visit, await catalogue(visit), m)
+    return visit.page(
+        "mandate.html",
+        s=s,
+        heading=detail_heading(visit, m),
+        notice=visit.t("people.accept.done", name=s.name),
+    )
+
+
+# -- stopping -------------------------------------------------------------------------------------
+
+
+def _already(visit: Visit) -> Response:
+    return visit.page(
+        "done.html",
+        message=visit.t("people.stop.already"),
+        next_path="/people",
+        next_label=visit.t("people.back"),
+    )
+
+
+async def stop_page(request: Request) -> Response:
+    visit = Visit(request)
+    m = await _mandate(visit, str(request.path_params["mandate_id"]))
+    if not may_stop(m):
+        return _already(visit)
+    s = shown(visit, await catalogue(visit), m)
+    return visit.page("people_stop.html", s=s, heading=stop_heading(visit, m))
+
+
+async def stop(request: Request) -> Response:
+    visit = Visit(request)
+    await visit.form()
+    client = visit.client
+    m = await _mandate(visit, str(request.path_params["mandate_id"]))
+    if not may_stop(m):
+        return _already(visit)
+    name = other_name(visit, m)
+    if m.role == "principal":
+        await client.revoke_mandate(m.id)
+        key = "people.stop.done.offer" if m.status == "offered" else "people.stop.done.mine"
+    else:
+        await client.give_up_mandate(m.id)
+        key = "people.stop.done.theirs"
+    return visit.page(
+        "done.html",
+        message=visit.t(key, name=name),
+        next_path="/people",
+        next_label=visit.t("people.back"),
+    )
+
+
+# -- a child's vault ------------------------------------------------------------------------------
+
+
+async def child_page(request: Request) -> Response:
+    visit = Visit(request)
+    visit.require_signed_in()
+    return visit.page("people_child.html", name="")
+
+
+async def child(request: Request) -> Response:
+    visit = Visit(request)
+    form = await visit.form()
+    client = visit.client
+    name = form_str(form, "display_name", 64)
+    if not name:
+        return visit.page("people_child.html", 422, name="", error=visit.t("people.child.no_name"))
+    try:
+        await client.new_child(name)
+    except sdk_errors.InvalidRequest:
+        return visit.page("people_child.html", 422, name=name, error=visit.t("error.invalid"))
+    return visit.page(
+        "done.html",
+        message=visit.t("people.child.done", name=name),
+        next_path="/people",
+        next_label=visit.t("people.back"),
+    )
