@@ -118,6 +118,7 @@ class Shown:
     period: str
     may_stop: bool
     history: list[str]
+    heading: str
 
 
 def shown(visit: Visit, cat: Catalogue, m: Mandate) -> Shown:
@@ -135,6 +136,7 @@ def shown(visit: Visit, cat: Catalogue, m: Mandate) -> Shown:
         period=period,
         may_stop=may_stop(m),
         history=[step_words(visit, m, s) for s in m.history],
+        heading=detail_heading(visit, m),
     )
 
 
@@ -150,12 +152,18 @@ def may_stop(m: Mandate) -> bool:
 
 
 def detail_heading(visit: Visit, m: Mandate) -> str:
+    """What a mandate is called on its page and in the list of earlier ones."""
     name = other_name(visit, m)
     if m.kind == "parent":
         return visit.t("people.detail.child", name=name)
+    over = m.status in ("lapsed", "ended")
+    if m.role == "principal" and m.status == "offered":
+        return visit.t("people.detail.offered")
+    if m.role == "principal" and m.status == "lapsed":
+        return visit.t("people.detail.lapsed")
     if m.role == "principal":
-        return visit.t("people.detail.mine", name=name)
-    return visit.t("people.detail.theirs", name=name)
+        return visit.t("people.earlier.mine" if over else "people.detail.mine", name=name)
+    return visit.t("people.earlier.theirs" if over else "people.detail.theirs", name=name)
 
 
 def stop_heading(visit: Visit, m: Mandate) -> str:
@@ -202,7 +210,7 @@ async def mandate_page(request: Request) -> Response:
     visit = Visit(request)
     m = await _mandate(visit, str(request.path_params["mandate_id"]))
     s = shown(visit, await catalogue(visit), m)
-    return visit.page("mandate.html", s=s, heading=detail_heading(visit, m))
+    return visit.page("mandate.html", s=s, heading=s.heading)
 
 
 # -- offering a mandate ---------------------------------------------------------------------------
@@ -310,7 +318,7 @@ async def accept(request: Request) -> Response:
     return visit.page(
         "mandate.html",
         s=s,
-        heading=detail_heading(visit, m),
+        heading=s.heading,
         notice=visit.t("people.accept.done", name=s.name),
     )
 

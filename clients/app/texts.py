@@ -685,6 +685,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "people.detail.mine": ("{name} mag dingen voor u regelen", "{name} may arrange things for you"),
     "people.detail.theirs": ("U regelt dingen voor {name}", "You arrange things for {name}"),
+    "people.detail.offered": (
+        "Een machtiging die wacht op de code",
+        "An authorisation waiting for its code",
+    ),
+    "people.detail.lapsed": ("Een code die niet is gebruikt", "A code that was not used"),
     "people.detail.child": ("De kluis van {name}", "The vault of {name}"),
     # offering
     "people.offer.open": ("Iemand een machtiging geven", "Give someone an authorisation"),
