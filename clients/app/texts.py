@@ -792,8 +792,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "people.accept.code": ("De code", "The code"),
     "people.accept.code.hint": (
-        "Tien letters en cijfers, bijvoorbeeld K7QF2-M9D4X. Hoofdletters en streepje hoeven niet.",
-        "Ten letters and digits, for example K7QF2-M9D4X. Capitals and the dash are not needed.",
+        "Tien letters en cijfers, bijvoorbeeld K7QF2‑M9D4X. Hoofdletters en streepje hoeven niet.",
+        "Ten letters and digits, for example K7QF2‑M9D4X. Capitals and the dash are not needed.",
     ),
     "people.accept.button.consequence": (
         "Als u de code invult, mag u dingen regelen voor de persoon die hem gaf. U ziet daarna "
