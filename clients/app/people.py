@@ -35,8 +35,12 @@ DEFAULT_DAYS = 365
 
 
 def other_name(visit: Visit, m: Mandate) -> str:
-    """The other person; before an offer is accepted nobody is known yet."""
-    return m.name or visit.t("people.nobody_yet")
+    """The other person; before an offer is accepted nobody is known yet (and a name the
+    vault can no longer open, as of a deleted vault, is said to be unknown)."""
+    if m.name:
+        return m.name
+    waiting = m.role == "principal" and m.status in ("offered", "lapsed")
+    return visit.t("people.nobody_yet") if waiting else visit.t("people.unknown")
 
 
 def status_words(visit: Visit, m: Mandate) -> str:

@@ -606,6 +606,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "people.earlier.theirs": ("U regelde dingen voor {name}", "You arranged things for {name}"),
     "people.nobody_yet": ("Nog niemand", "Nobody yet"),
+    "people.unknown": ("Naam onbekend", "Name unknown"),
     "people.why": ("Waarom", "Why"),
     "people.about": ("Over", "About"),
     "people.may": ("Mag", "May"),

@@ -292,3 +292,16 @@ def test_the_people_pages_in_english(client: TestClient) -> None:
     assert "This code works for 15 minutes" in made
     assert "Income, Debts" in made
     assert "read, decide on requests" in made
+
+
+def test_the_latest_day_the_form_offers_is_one_the_api_takes(client: TestClient) -> None:
+    sign_up_in_app(client, "Anna")
+    form = client.get("/people/offer").text
+    latest = re.search(r'max="(\d{4}-\d{2}-\d{2})"', form)
+    first = re.search(r'min="(\d{4}-\d{2}-\d{2})"', form)
+    assert latest
+    assert first
+    for day in (first.group(1), latest.group(1)):
+        status, page = offer(client, until=day)
+        assert status == 200, (day, page[:400])
+    assert len(mandates(client)["acting_for_me"]) == 2

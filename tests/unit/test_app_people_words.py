@@ -115,7 +115,10 @@ def test_scope_in_words() -> None:
     assert people.actions_words(en, m) == "read, add or change, decide on requests"
     later = mandate(valid_from=NOW + timedelta(days=3))
     assert people.status_words(nl, later).startswith("Gaat in op ")
-    assert people.shown(nl, CATALOGUE, mandate(name="")).name == "Nog niemand"
+    waiting = mandate(name="", status="offered")
+    assert people.shown(nl, CATALOGUE, waiting).name == "Nog niemand"
+    gone = mandate(name="", role="representative", status="ended", end_reason="vault-deleted")
+    assert people.shown(nl, CATALOGUE, gone).name == "Naam onbekend"
 
 
 def test_what_can_be_stopped() -> None:
