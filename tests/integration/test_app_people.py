@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import ORIGIN
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection
+from sqlalchemy.orm import sessionmaker
 from test_app_pages import _bearer, csrf_of, sign_up_in_app
+
+from api.app import create_app
+from api.bootstrap import build_container
+from api.settings import Settings
+from support.clock import FakeClock
 
 
 def today() -> datetime:
@@ -305,3 +312,29 @@ def test_the_latest_day_the_form_offers_is_one_the_api_takes(client: TestClient)
         status, page = offer(client, until=day)
         assert status == 200, (day, page[:400])
     assert len(mandates(client)["acting_for_me"]) == 2
+
+
+def test_an_expired_code_gets_the_same_kind_answer(
+    settings: Settings, connection: Connection
+) -> None:
+    clock = FakeClock()
+    factory = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    container = build_container(settings, session_factory=factory, clock=clock)
+    app = create_app(settings, container=container)
+    with TestClient(app, base_url=ORIGIN) as anna, TestClient(app, base_url=ORIGIN) as bram:
+        sign_up_in_app(anna, "Anna")
+        sign_up_in_app(bram, "Bram")
+        _, page = offer(anna)
+        clock.advance(minutes=15, seconds=1)
+        status, answer = accept(bram, code_of(page))
+        assert status == 401
+        assert "Deze code werkt niet (meer). Een code werkt één keer en 15 minuten lang." in answer
+        listed = anna.get("/people").text
+        assert "Een code die niet is gebruikt" in listed
+        assert "Niet gebruikt: de code is verlopen" in listed
+        mandate_id = mandates(anna)["acting_for_me"][0]["id"]
+        detail = anna.get(f"/people/{mandate_id}").text
+        assert "de code is verlopen. Niemand heeft hem gebruikt." in detail
+        assert f"/people/{mandate_id}/stop" not in detail
