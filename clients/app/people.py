@@ -231,7 +231,7 @@ def _offer_form(visit: Visit, cat: Catalogue, status: int = 200, **values: objec
         chosen=chosen if isinstance(chosen, dict) else {"categories": [], "actions": ["read"]},
         until=values.pop("until", (today + timedelta(days=DEFAULT_DAYS)).isoformat()),
         label=values.pop("label", ""),
-        today=(today + timedelta(days=1)).isoformat(),
+        first=(today + timedelta(days=1)).isoformat(),
         latest=(today + timedelta(days=365 * MAX_YEARS)).isoformat(),
         **values,
     )
