@@ -38,6 +38,7 @@ from clients.sdk._errors import (
 )
 from clients.sdk._grants import (
     AccessRequest,
+    BrowserAuthorization,
     FileTokenStore,
     Grant,
     MemoryTokenStore,
@@ -71,6 +72,7 @@ __all__ = [
     "AuditorClient",
     "AuthError",
     "AuthorizationPending",
+    "BrowserAuthorization",
     "Conflict",
     "Event",
     "EventBatch",

@@ -23,6 +23,10 @@ class VaultMetadata:
     revocation_endpoint: str | None
     token_auth_algs: frozenset[str]
     dpop_algs: frozenset[str]
+    # The browser flow (RFC 9126 pushed requests, then the authorization endpoint): None
+    # when the vault does not offer it.
+    authorization_endpoint: str | None = None
+    pushed_authorization_request_endpoint: str | None = None
 
 
 def _url(document: dict[str, object], name: str) -> str:
@@ -59,7 +63,12 @@ def read_metadata(document: object, *, expected_issuer: str) -> VaultMetadata:
 
     optional = {
         name: value if isinstance(value := document.get(name), str) else None
-        for name in ("introspection_endpoint", "revocation_endpoint")
+        for name in (
+            "introspection_endpoint",
+            "revocation_endpoint",
+            "authorization_endpoint",
+            "pushed_authorization_request_endpoint",
+        )
     }
     return VaultMetadata(
         issuer=issuer,
@@ -70,6 +79,8 @@ def read_metadata(document: object, *, expected_issuer: str) -> VaultMetadata:
         revocation_endpoint=optional["revocation_endpoint"],
         token_auth_algs=algs("token_endpoint_auth_signing_alg_values_supported"),
         dpop_algs=algs("dpop_signing_alg_values_supported"),
+        authorization_endpoint=optional["authorization_endpoint"],
+        pushed_authorization_request_endpoint=optional["pushed_authorization_request_endpoint"],
     )
 
 

@@ -1,12 +1,14 @@
 """What a service asks for and what it holds: purposes, procedures, requests, grants, tokens.
 
-`AccessRequest` and `Grant` are plain values a service may keep in its own database and hand
-back later (`to_dict` / `from_dict`); neither holds an access or refresh token (a ping-mode
-request holds the `client_notification_token` its ping will carry). Tokens live in a `TokenStore`:
-`MemoryTokenStore` (the default, gone with the process) or `FileTokenStore` (one JSON file,
-mode 0600, what the CLI uses). A refresh token rotates on every use and an old one used again
-ends the grant, so a store must always keep the newest pair, and a persistent store needs a
-persistent DPoP key too: the tokens are bound to it (`StoredGrant.jkt`).
+`AccessRequest`, `BrowserAuthorization` and `Grant` are plain values a service may keep in its
+own database (or, for a browser flow, the resident's session at its site) and hand back later
+(`to_dict` / `from_dict`); none holds an access or refresh token (a ping-mode request holds the
+`client_notification_token` its ping will carry, a browser flow its `state` and PKCE verifier).
+Tokens live in a `TokenStore`: `MemoryTokenStore` (the default, gone with the process) or
+`FileTokenStore` (one JSON file, mode 0600, what the CLI uses). A refresh token rotates on every
+use and an old one used again ends the grant, so a store must always keep the newest pair, and
+a persistent store needs a persistent DPoP key too: the tokens are bound to it
+(`StoredGrant.jkt`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "DPV_CONSENT",
     "DPV_SERVICE_PROVISION",
     "AccessRequest",
+    "BrowserAuthorization",
     "FileTokenStore",
     "Grant",
     "MemoryTokenStore",
@@ -152,6 +155,47 @@ class AccessRequest:
             notification_token=(
                 None if d.get("notification_token") is None else str(d["notification_token"])
             ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserAuthorization:
+    """A browser flow started with `start_authorization`: send the resident's browser to `url`
+    and keep the rest (in their session at your site) until the browser comes back to
+    `redirect_uri`; then `finish_authorization` with it.
+
+    `state` ties the answer to this browser (RFC 6749 §10.12) and `code_verifier` (RFC 7636)
+    proves at the token endpoint that you started the flow: both are secret to this session,
+    left out of the repr. `expires_at` is when `url` stops working if the resident never
+    opens it.
+    """
+
+    url: str
+    redirect_uri: str
+    state: str = field(repr=False)
+    code_verifier: str = field(repr=False)
+    procedure: str
+    expires_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "redirect_uri": self.redirect_uri,
+            "state": self.state,
+            "code_verifier": self.code_verifier,
+            "procedure": self.procedure,
+            "expires_at": _instant(self.expires_at),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BrowserAuthorization:
+        return cls(
+            url=str(d["url"]),
+            redirect_uri=str(d["redirect_uri"]),
+            state=str(d["state"]),
+            code_verifier=str(d["code_verifier"]),
+            procedure=str(d["procedure"]),
+            expires_at=parse_time(d["expires_at"], "expires_at"),
         )
 
 

@@ -21,19 +21,25 @@ Per request:
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Final
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
 from clients.sdk._discovery import CIBA_GRANT, VaultMetadata
 from clients.sdk._errors import (
+    OAUTH_ERRORS,
     AuthError,
     AuthorizationPending,
     GrantEnded,
+    InvalidRequest,
     NotFound,
     ProtocolError,
     RequestExpired,
@@ -47,6 +53,7 @@ from clients.sdk._flow import Call, Flow, Locked, Sleep
 from clients.sdk._grants import (
     DPV_CONSENT,
     AccessRequest,
+    BrowserAuthorization,
     Grant,
     Procedure,
     Purpose,
@@ -69,6 +76,7 @@ from clients.sdk.events import Event, EventBatch, GrantCache, SetVerification
 
 __all__ = ["ServiceCore"]
 
+AUTHORIZATION_CODE: Final = "authorization_code"
 MAX_POLL_BACKOFF: Final = 60.0  # seconds between polls while the vault is unreachable
 LONG_POLL_TIMEOUT: Final = 75.0  # the vault holds an event poll for up to 60 s
 _JSON = {"Accept": "application/json"}
@@ -98,6 +106,25 @@ def _raise_unless_ok(response: httpx.Response) -> httpx.Response:
 
 def _as_procedure(procedure: Procedure | str) -> Procedure:
     return Procedure(procedure) if isinstance(procedure, str) else procedure
+
+
+def _s256(verifier: str) -> str:
+    """RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier)))."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def callback_params(callback: str | Mapping[str, str]) -> dict[str, str]:
+    """The parameters the vault sent the browser back with: from the callback URL (or its
+    query string) or a mapping a web framework parsed. A parameter given twice is refused
+    (RFC 6749 §3.1): which one would count is exactly what an attacker would pick."""
+    if not isinstance(callback, str):
+        return {str(k): str(v) for k, v in callback.items()}
+    query = urlsplit(callback).query if "?" in callback else callback.lstrip("?")
+    parsed = parse_qs(query, keep_blank_values=True)
+    if any(len(values) != 1 for values in parsed.values()):
+        raise InvalidRequest("a parameter of the callback is repeated", code="invalid_request")
+    return {k: v[0] for k, v in parsed.items()}
 
 
 class ServiceCore:
@@ -361,6 +388,116 @@ class ServiceCore:
             expires_at=datetime.fromtimestamp(self._clock() + float(expires_in), UTC),
             notification_token=client_notification_token,
         )
+
+    # -- the browser flow (authorization code + PKCE + PAR) ------------------------------------
+
+    def start_authorization(
+        self,
+        *,
+        redirect_uri: str,
+        datatypes: Sequence[str],
+        actions: Sequence[str],
+        purpose: Purpose | str,
+        procedure: Procedure | str,
+        valid_until: date | datetime | None,
+        binding_message: str | None,
+        legal_basis: str = DPV_CONSENT,
+    ) -> Flow[BrowserAuthorization]:
+        """Push the request (RFC 9126) with a fresh PKCE verifier (S256), a fresh `state` and
+        `dpop_jkt` (RFC 9449 §10: only this client's DPoP key can redeem the code); the URL
+        the resident's browser goes to, with what to keep until it comes back."""
+        procedure = _as_procedure(procedure)
+        details = authorization_details(
+            datatypes=datatypes,
+            actions=actions,
+            purpose=Purpose(purpose) if isinstance(purpose, str) else purpose,
+            procedure=procedure,
+            valid_until=valid_until,
+            legal_basis=legal_basis,
+        )
+        if not redirect_uri.startswith(("https://", "http://")):
+            raise ValueError("redirect_uri is the http(s) URL registered for your service")
+        meta = yield from self.discover()
+        par, authorize = meta.pushed_authorization_request_endpoint, meta.authorization_endpoint
+        if par is None or authorize is None:
+            raise ProtocolError("the vault does not offer the browser flow (no PAR endpoint)")
+        verifier = secrets.token_urlsafe(48)  # 64 characters: RFC 7636 §4.1 asks 43 to 128
+        state = secrets.token_urlsafe(32)
+        fields = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "code_challenge": _s256(verifier),
+            "code_challenge_method": "S256",
+            "state": state,
+            "authorization_details": json.dumps(details),
+            "dpop_jkt": self.dpop_key.thumbprint,
+        }
+        if binding_message is not None:
+            fields["binding_message"] = binding_message
+        response = yield from self._form(meta, par, fields)
+        body = json_body(_raise_unless_ok(response))
+        request_uri, expires_in = body.get("request_uri"), body.get("expires_in")
+        if not isinstance(request_uri, str) or not isinstance(expires_in, int | float):
+            raise ProtocolError("the vault's answer has no request_uri or expires_in")
+        query = urlencode({"client_id": self.client_id, "request_uri": request_uri})
+        return BrowserAuthorization(
+            url=authorize + ("&" if "?" in authorize else "?") + query,
+            redirect_uri=redirect_uri,
+            state=state,
+            code_verifier=verifier,
+            procedure=procedure.ref,
+            expires_at=datetime.fromtimestamp(self._clock() + float(expires_in), UTC),
+        )
+
+    def finish_authorization(
+        self, pending: BrowserAuthorization, callback: str | Mapping[str, str]
+    ) -> Flow[Grant]:
+        """Check the browser's answer and redeem its code: the grant, its tokens kept.
+
+        Before anything is sent: the `state` must be this flow's (else `AuthError`: the
+        answer belongs to another browser, or was forged) and `iss` this vault's (RFC 9207;
+        else `AuthError`: a mix-up). A refusal in the answer raises as the vault's own
+        error would (`access_denied`: `AccessDenied`). The code is then redeemed once with
+        the PKCE verifier and a DPoP proof; a code the vault no longer takes is
+        `InvalidRequest` (`invalid_grant`)."""
+        params = callback_params(callback)
+        state = params.get("state", "")
+        if not hmac.compare_digest(state.encode(), pending.state.encode()):
+            raise AuthError(
+                "the callback's state is not this flow's: it was started in another browser"
+                " session, or forged; start again",
+                code="invalid_state",
+            )
+        meta = yield from self.discover()
+        if params.get("iss", "").rstrip("/") != meta.issuer.rstrip("/"):
+            raise AuthError(
+                "the callback does not come from this vault (its iss is another issuer)",
+                code="invalid_issuer",
+            )
+        error = params.get("error")
+        if error is not None:
+            cls = OAUTH_ERRORS.get(error, InvalidRequest)
+            raise cls(params.get("error_description") or error, code=error, body=dict(params))
+        code = params.get("code")
+        if not code:
+            raise ProtocolError("the callback has neither a code nor an error")
+        response = yield from self._token_request(
+            {
+                "grant_type": AUTHORIZATION_CODE,
+                "code": code,
+                "redirect_uri": pending.redirect_uri,
+                "code_verifier": pending.code_verifier,
+            }
+        )
+        body = json_body(_raise_unless_ok(response))
+        grant_id = body.get("grant_id") if isinstance(body, dict) else None
+        subject = body.get("sub") if isinstance(body, dict) else None
+        if not isinstance(grant_id, str) or not isinstance(subject, str):
+            raise ProtocolError("the token response names no grant or subject")
+        grant = Grant.from_details(grant_id, subject, body.get("authorization_details"))
+        self.tokens.save(self._stored_from(grant, body))
+        return grant
 
     def poll(self, request: AccessRequest) -> Flow[Grant]:
         """One poll: the grant, or the vault's answer as an error (`AuthorizationPending`,

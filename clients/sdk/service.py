@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -40,6 +40,7 @@ from clients.sdk._flow import AsyncLocks, Flow, SyncLocks, drive_async, drive_sy
 from clients.sdk._grants import (
     DPV_CONSENT,
     AccessRequest,
+    BrowserAuthorization,
     Grant,
     MemoryTokenStore,
     Procedure,
@@ -203,6 +204,46 @@ class ServiceClient:
                 client_notification_token=client_notification_token,
             )
         )
+
+    def start_authorization(
+        self,
+        *,
+        redirect_uri: str,
+        datatypes: Sequence[str],
+        actions: Sequence[str],
+        purpose: Purpose | str,
+        procedure: Procedure | str,
+        valid_until: date | datetime | None = None,
+        binding_message: str | None = None,
+        legal_basis: str = DPV_CONSENT,
+    ) -> BrowserAuthorization:
+        """Start the browser flow for a resident at your site (authorization code + PKCE,
+        pushed to the vault with the same `authorization_details` as `request_access`):
+        send their browser to the answer's `url`, keep the answer in their session
+        (`to_dict`), and `finish_authorization` when the browser comes back to
+        `redirect_uri` (one registered for your service, exactly)."""
+        return self._run(
+            self._core.start_authorization(
+                redirect_uri=redirect_uri,
+                datatypes=datatypes,
+                actions=actions,
+                purpose=purpose,
+                procedure=procedure,
+                valid_until=valid_until,
+                binding_message=binding_message,
+                legal_basis=legal_basis,
+            )
+        )
+
+    def finish_authorization(
+        self, pending: BrowserAuthorization, callback: str | Mapping[str, str]
+    ) -> Grant:
+        """The browser came back: `callback` is the URL it came to (or its parsed query).
+        Checks `state` and `iss`, redeems the code: the grant (its `subject` is the
+        resident's subject for you from now on), or `AccessDenied` if they said no,
+        `AuthError` for an answer not of this flow or vault, `InvalidRequest` for a code the
+        vault no longer takes (used, expired: start again)."""
+        return self._run(self._core.finish_authorization(pending, callback))
 
     def poll(self, request: AccessRequest) -> Grant:
         """Ask once: the grant, or `AuthorizationPending` / `SlowDown` / `AccessDenied` /
@@ -376,6 +417,36 @@ class AsyncServiceClient:
                 client_notification_token=client_notification_token,
             )
         )
+
+    async def start_authorization(
+        self,
+        *,
+        redirect_uri: str,
+        datatypes: Sequence[str],
+        actions: Sequence[str],
+        purpose: Purpose | str,
+        procedure: Procedure | str,
+        valid_until: date | datetime | None = None,
+        binding_message: str | None = None,
+        legal_basis: str = DPV_CONSENT,
+    ) -> BrowserAuthorization:
+        return await self._run(
+            self._core.start_authorization(
+                redirect_uri=redirect_uri,
+                datatypes=datatypes,
+                actions=actions,
+                purpose=purpose,
+                procedure=procedure,
+                valid_until=valid_until,
+                binding_message=binding_message,
+                legal_basis=legal_basis,
+            )
+        )
+
+    async def finish_authorization(
+        self, pending: BrowserAuthorization, callback: str | Mapping[str, str]
+    ) -> Grant:
+        return await self._run(self._core.finish_authorization(pending, callback))
 
     async def poll(self, request: AccessRequest) -> Grant:
         return await self._run(self._core.poll(request))

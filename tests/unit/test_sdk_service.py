@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import anyio
 import httpx
@@ -108,6 +108,9 @@ class FakeVault:
     lock: threading.Lock = field(default_factory=threading.Lock)
     slow_tokens: bool = False
     grant_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    browser_flow: bool = True  # the metadata names the PAR and authorization endpoints
+    pushed: list[dict[str, str]] = field(default_factory=list)  # the PAR forms seen
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)  # live code -> its push
 
     # -- what a vault checks ------------------------------------------------------------------
 
@@ -184,6 +187,14 @@ class FakeVault:
                     "grant_types_supported": [CIBA, "refresh_token"],
                     "token_endpoint_auth_methods_supported": ["private_key_jwt"],
                     "dpop_signing_alg_values_supported": ["ES256"],
+                    **(
+                        {
+                            "authorization_endpoint": f"{ISSUER}/oauth/authorize",
+                            "pushed_authorization_request_endpoint": f"{ISSUER}/oauth/par",
+                        }
+                        if self.browser_flow
+                        else {}
+                    ),
                 },
             )
         if path.startswith("/v1/service/records") or path == "/v1/service/grant/relinquish":
@@ -201,6 +212,16 @@ class FakeVault:
             return httpx.Response(
                 200, json={"auth_req_id": "rar_secret", "expires_in": 600, "interval": 5}
             )
+        if path == "/oauth/par":
+            details = json.loads(form["authorization_details"])
+            if details[0]["datatypes"] == ["debts.overview"]:
+                return oauth_error("invalid_authorization_details")
+            self.pushed.append(form)
+            return httpx.Response(
+                201,
+                json={"request_uri": f"urn:ietf:params:oauth:request_uri:{len(self.pushed)}"}
+                | {"expires_in": 300},
+            )
         if path == "/v1/service/procedures/close":
             self.ended = True
             return httpx.Response(200, json={"ended_grants": 1})
@@ -209,6 +230,8 @@ class FakeVault:
             if refused is not None:
                 return refused
             assert jkt is not None
+            if form["grant_type"] == "authorization_code":
+                return self._redeem(form, jkt)
             if form["grant_type"] == CIBA:
                 outcome = self.ciba.pop(0)
                 if outcome == "approved":
@@ -233,6 +256,26 @@ class FakeVault:
             del self.refresh[token]
             return self._issue(jkt, details=False)
         raise AssertionError(f"unexpected request {request.method} {path}")
+
+    def approve_in_browser(self) -> str:
+        """The resident approved the last pushed request: the code the browser brings back."""
+        code = f"rac_{secrets.token_urlsafe(8)}"
+        self.codes[code] = self.pushed[-1]
+        return code
+
+    def _redeem(self, form: dict[str, str], jkt: str) -> httpx.Response:
+        pushed = self.codes.pop(form["code"], None)  # one attempt per code
+        verifier = form["code_verifier"]
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        if (
+            pushed is None
+            or challenge.decode().rstrip("=") != pushed["code_challenge"]
+            or form["redirect_uri"] != pushed["redirect_uri"]
+            or jkt != pushed["dpop_jkt"]
+        ):
+            return oauth_error("invalid_grant")
+        issued = self._issue(jkt, details=True)
+        return httpx.Response(200, json=json.loads(issued.content) | {"sub": "n3c7subject"})
 
     def _resource(self, request: httpx.Request) -> httpx.Response:
         scheme, _, token = request.headers["Authorization"].partition(" ")
@@ -864,3 +907,161 @@ def test_a_poll_request_sends_no_token(world: World, kind: str) -> None:
     assert "client_notification_token" not in seen[0]
     assert request.notification_token is None
     assert "notification_token" not in request.to_dict()
+
+
+# -- the browser flow (authorization code + PKCE + PAR) ---------------------------------------
+
+REDIRECT = "https://portal.example/callback"
+
+
+def start(client: Any, **changes: Any) -> sdk.BrowserAuthorization:
+    options: dict[str, Any] = {
+        "redirect_uri": REDIRECT,
+        "datatypes": ["health.medication"],
+        "actions": ["read"],
+        "purpose": sdk.Purpose("Medicatiebeoordeling voor uw behandeling"),
+        "procedure": sdk.Procedure("BEH-2026-0042", "Fysiotherapie knie"),
+    }
+    options.update(changes)
+    return client.start_authorization(**options)  # type: ignore[no-any-return]
+
+
+def back(world: World, pending: sdk.BrowserAuthorization, **changes: str) -> str:
+    """The URL the vault sends the browser back to after the resident approved."""
+    params = {"code": world.vault.approve_in_browser(), "state": pending.state, "iss": ISSUER}
+    params.update(changes)
+    return f"{REDIRECT}?{urlencode({k: v for k, v in params.items() if v})}"
+
+
+def test_the_pushed_request_carries_pkce_state_details_and_the_dpop_key(
+    client: Any, world: World
+) -> None:
+    pending = start(client, binding_message="Code 4711")
+    (form,) = world.vault.pushed
+    assert form["response_type"] == "code"
+    assert form["client_id"] == CLIENT_ID
+    assert form["redirect_uri"] == REDIRECT
+    assert form["code_challenge_method"] == "S256"
+    digest = hashlib.sha256(pending.code_verifier.encode()).digest()
+    assert form["code_challenge"] == base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    assert 43 <= len(pending.code_verifier) <= 128
+    assert form["state"] == pending.state
+    assert len(pending.state) >= 43  # 256 random bits
+    assert form["binding_message"] == "Code 4711"
+    (details,) = json.loads(form["authorization_details"])
+    assert details["type"] == "regie:records"
+    assert details["purpose"]["text"] == "Medicatiebeoordeling voor uw behandeling"
+    assert details["procedure"] == {"ref": "BEH-2026-0042", "description": "Fysiotherapie knie"}
+    assert pending.url == (
+        f"{ISSUER}/oauth/authorize?client_id={CLIENT_ID}"
+        "&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A1"
+    )
+    assert pending.procedure == "BEH-2026-0042"
+    assert pending.expires_at.timestamp() == world.clock.now + 300
+    # Each flow its own secrets; none in the repr; kept and restored whole.
+    other = start(client)
+    assert other.state != pending.state
+    assert other.code_verifier != pending.code_verifier
+    assert pending.state not in repr(pending)
+    assert pending.code_verifier not in repr(pending)
+    assert sdk.BrowserAuthorization.from_dict(json.loads(json.dumps(pending.to_dict()))) == (
+        pending
+    )
+
+
+def test_finishing_redeems_the_code_with_verifier_and_dpop_and_keeps_the_tokens(
+    client: Any, world: World
+) -> None:
+    pending = start(client)
+    grant = client.finish_authorization(pending, back(world, pending))
+    assert (grant.grant_id, grant.subject) == (world.vault.grant_id, "n3c7subject")
+    assert grant.datatypes == ("health.medication",)
+    (form,) = world.vault.pushed
+    header, claims = world.vault.proofs[-1]
+    assert claims["htu"] == f"{ISSUER}/oauth/token"
+    assert ECKey.import_key(header["jwk"]).thumbprint() == form["dpop_jkt"]
+    assert client.read_record(grant, RECORD_ID).content == {"metformine": "500 mg"}
+    # A parsed query (a web framework's) works as well as the URL.
+    second = start(client)
+    url = back(world, second)
+    parsed = {k: v[0] for k, v in parse_qs(url.split("?", 1)[1]).items()}
+    assert client.finish_authorization(second, parsed).subject == "n3c7subject"
+
+
+def test_a_foreign_state_or_issuer_is_refused_before_anything_is_sent(
+    client: Any, world: World
+) -> None:
+    pending = start(client)
+    calls = len(world.vault.calls)
+    for changes, code in (
+        ({"state": "someone-elses-state"}, "invalid_state"),
+        ({"state": ""}, "invalid_state"),
+        ({"iss": "https://evil.test"}, "invalid_issuer"),
+        ({"iss": ""}, "invalid_issuer"),
+    ):
+        with pytest.raises(sdk.AuthError) as refused:
+            client.finish_authorization(pending, back(world, pending, **changes))
+        assert refused.value.code == code
+    assert len(world.vault.calls) == calls  # no code was sent anywhere
+    repeated = back(world, pending) + "&state=" + pending.state
+    with pytest.raises(sdk.InvalidRequest, match="repeated"):
+        client.finish_authorization(pending, repeated)
+    with pytest.raises(sdk.ProtocolError, match="neither a code nor an error"):
+        client.finish_authorization(pending, back(world, pending, code=""))
+
+
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        ("access_denied", sdk.AccessDenied),
+        ("temporarily_unavailable", sdk.Unavailable),
+        ("server_error", sdk.ServerError),
+        ("invalid_request", sdk.InvalidRequest),
+        ("made_up_error", sdk.InvalidRequest),
+    ],
+)
+def test_the_residents_refusal_maps_to_the_tree(
+    client: Any, world: World, error: str, raised: type[sdk.RegieError]
+) -> None:
+    pending = start(client)
+    url = back(world, pending, code="", error=error, error_description="the resident said no")
+    with pytest.raises(raised) as refused:
+        client.finish_authorization(pending, url)
+    assert type(refused.value) is raised
+    assert refused.value.code == error
+    assert ("POST", "/oauth/token") not in world.vault.calls
+
+
+def test_a_refused_code_push_or_vault_without_the_flow(world: World, kind: str) -> None:
+    transport = httpx.MockTransport(world.vault)
+    options: dict[str, Any] = {"client_id": CLIENT_ID, "key": world.key, "clock": world.clock}
+    with make_client(
+        kind, ISSUER, sync_transport=transport, async_transport=transport, **options
+    ) as client:
+        with pytest.raises(sdk.InvalidRequest) as beyond:
+            start(client, datatypes=["debts.overview"])
+        assert beyond.value.code == "invalid_authorization_details"
+        pending = start(client)
+        url = back(world, pending)
+        assert client.finish_authorization(pending, url).subject == "n3c7subject"
+        with pytest.raises(sdk.InvalidRequest) as used:  # a code works once
+            client.finish_authorization(pending, url)
+        assert used.value.code == "invalid_grant"
+        # Another client (another DPoP key) with the same secrets cannot redeem the code.
+        stolen = start(client)
+        stolen_url = back(world, stolen)
+    with (
+        make_client(
+            kind, ISSUER, sync_transport=transport, async_transport=transport, **options
+        ) as thief,
+        pytest.raises(sdk.InvalidRequest),
+    ):
+        thief.finish_authorization(stolen, stolen_url)
+    world.vault.browser_flow = False
+    with (
+        make_client(
+            kind, ISSUER, sync_transport=transport, async_transport=transport, **options
+        ) as old,
+        pytest.raises(sdk.ProtocolError, match="browser flow"),
+    ):
+        start(old)
