@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -39,6 +40,7 @@ CLINIC = "huisarts-de-linde"
 SCHOOL = "school-regenboog"
 REF = "BEH-2026-0042"
 MEDICATION = {"metformine": "500 mg", "times_per_day": 2}
+REDIRECT = "https://kliniek.example/callback"
 
 
 @dataclass
@@ -84,6 +86,21 @@ class Scene:
 
         return act
 
+    def browser(self, url: str, verb: str = "approve", **narrower: Any) -> str:
+        """Anna's browser at the vault: opens the link, answers: where she is sent back to."""
+        link = urlsplit(url)
+        assert f"{link.scheme}://{link.netloc}{link.path}" == f"{ORIGIN}/oauth/authorize"
+        params = {k: v[0] for k, v in parse_qs(link.query).items()}
+        started = self.http.post("/v1/me/authorizations", json=params, headers=self.anna.headers)
+        assert started.status_code == 201, started.text
+        grant_id = started.json()["grant_id"]
+        body = narrower if verb == "approve" else None
+        answered = self.http.post(
+            f"/v1/me/authorizations/{grant_id}/{verb}", json=body, headers=self.anna.headers
+        )
+        assert answered.status_code == 200, answered.text
+        return str(answered.json()["redirect_to"])
+
     def revoke(self, grant_id: str) -> None:
         done = self.http.post(f"/v1/me/grants/{grant_id}/revoke", headers=self.anna.headers)
         assert done.status_code == 200, done.text
@@ -110,6 +127,7 @@ def make_scene(settings: Settings, connection: Connection, **updates: Any) -> It
         actions=["read", "write"],
         jwks=key.public_jwks(),
         client_id=CLINIC,
+        redirect_uris=[REDIRECT],
     )
     with TestClient(create_app(settings, container=c), base_url=ORIGIN) as http:
         anna = sign_up(http, "Anna")
@@ -222,6 +240,95 @@ def test_connect_ask_wait_read_write_close_and_access_is_over(scene: Scene, vaul
         "procedure-closed",
         grant.grant_id,
     )
+
+
+def start(vault: Any, **changes: Any) -> sdk.BrowserAuthorization:
+    options: dict[str, Any] = {
+        "redirect_uri": REDIRECT,
+        "datatypes": ["health.medication", "health.allergies"],
+        "actions": ["read"],
+        "purpose": sdk.Purpose("Medicatiebeoordeling voor uw behandeling"),
+        "procedure": sdk.Procedure(REF, "Fysiotherapie knie"),
+    }
+    options.update(changes)
+    return vault.start_authorization(**options)  # type: ignore[no-any-return]
+
+
+def test_the_browser_flow_connects_grants_and_ends_like_any_grant(scene: Scene, vault: Any) -> None:
+    pending = start(vault)
+    # Anna gives less than asked, in her browser; the clinic's callback finishes the flow.
+    grant = vault.finish_authorization(
+        pending, scene.browser(pending.url, datatypes=["health.medication"])
+    )
+    assert grant.datatypes == ("health.medication",)
+    assert grant.procedure == REF
+    assert vault.read_record(grant, scene.record_id).content == MEDICATION
+    # The flow connected her: her subject is the one a connection code gives, and works as
+    # the login_hint of a later backchannel request.
+    assert vault.connect(scene.code()) == grant.subject
+    later = ask(vault, grant.subject, procedure=sdk.Procedure("BEH-2026-0043"))
+    assert later.subject == grant.subject
+    assert vault.close_procedure(grant.subject, REF) == 1
+    with pytest.raises(sdk.GrantEnded):
+        vault.read_record(grant, scene.record_id)
+
+
+def test_the_browser_flow_refuses_what_is_not_its_own(scene: Scene, vault: Any) -> None:
+    pending = start(vault)
+    back = scene.browser(pending.url)
+    forged = back.replace(f"state={pending.state}", "state=forged")
+    with pytest.raises(sdk.AuthError) as wrong_state:
+        vault.finish_authorization(pending, forged)
+    assert wrong_state.value.code == "invalid_state"
+    mixed_up = back.replace("iss=http", "iss=https")
+    with pytest.raises(sdk.AuthError) as wrong_iss:
+        vault.finish_authorization(pending, mixed_up)
+    assert wrong_iss.value.code == "invalid_issuer"
+    # Neither sent the code anywhere: the real answer still works, once.
+    grant = vault.finish_authorization(pending, back)
+    with pytest.raises(sdk.InvalidRequest) as again:
+        vault.finish_authorization(pending, back)
+    assert again.value.code == "invalid_grant"
+    # A code used twice ends the grant and its tokens (someone else may hold a copy).
+    with pytest.raises(sdk.GrantEnded):
+        vault.read_record(grant, scene.record_id)
+    # Another browser's answer (another flow's state) is refused for this flow.
+    first, second = start(vault), start(vault)
+    with pytest.raises(sdk.AuthError):
+        vault.finish_authorization(first, scene.browser(second.url))
+
+
+def test_the_browser_flow_says_no_and_refuses_late_or_stolen_codes(
+    scene: Scene, vault: Any
+) -> None:
+    pending = start(vault)
+    with pytest.raises(sdk.AccessDenied) as denied:
+        vault.finish_authorization(pending, scene.browser(pending.url, "deny"))
+    assert denied.value.code == "access_denied"
+    late = start(vault)
+    back = scene.browser(late.url)
+    scene.clock.advance(seconds=61)  # the code lives 60 seconds
+    with pytest.raises(sdk.InvalidRequest) as expired:
+        vault.finish_authorization(late, back)
+    assert expired.value.code == "invalid_grant"
+    # The code is bound to the clinic's DPoP key (dpop_jkt): the clinic's own key with
+    # another DPoP key (a copy of its secrets elsewhere) cannot redeem it.
+    stolen = start(vault)
+    back = scene.browser(stolen.url)
+    with (
+        sdk.ServiceClient(
+            ORIGIN,
+            client_id=CLINIC,
+            key=scene.key,
+            transport=scene.http._transport,
+            clock=scene.now,
+        ) as thief,
+        pytest.raises(sdk.InvalidRequest, match="DPoP"),
+    ):
+        thief.finish_authorization(stolen, back)
+    with pytest.raises(sdk.AccessDenied) as beyond:  # beyond the clinic's ceiling
+        start(vault, datatypes=["education.grades"])
+    assert beyond.value.code == "access_denied"
 
 
 def test_tokens_refresh_and_a_replayed_refresh_token_ends_the_grant(
