@@ -11,7 +11,9 @@ the guide shows an output (a ```text block right after), the block's output must
 `…` standing for anything.
 
 The push example is served as the clinic's real event endpoint: every grant the examples end
-must be told, to it or (for the flow that polls) by poll.
+must be told, to it or (for the flow that polls) by poll. The browser-flow example runs with the
+step-by-step client; a resident's browser opens its URL and answers, and the example's
+callback gets the URL the browser is sent back to, as a web framework would hand it over.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ STEP_BLOCKS = (
     "sdk-close",
     "sdk-events-poll",
 )
+BROWSER_BLOCKS = ("sdk-browser-start", "sdk-browser-finish")
 SHELL_BLOCKS = (
     "keygen",
     "register",
@@ -198,6 +201,28 @@ class Residents:
                         assert done.status_code == 200, done.text
                         self.approved.append(request["id"])
 
+    def browser(self, url: str, verb: str) -> str:
+        """A signed-in resident's browser opens a browser-flow link and answers: where the
+        vault sends it back to."""
+        with self._lock:
+            person = sign_up(self.http, "Inwoner in de browser", origin=self.base)  # type: ignore[arg-type]
+        link = httpx.URL(url)
+        assert (
+            f"{link.scheme}://{link.host}:{link.port}{link.path}" == f"{self.base}/oauth/authorize"
+        )
+        started = self.http.post(
+            "/v1/me/authorizations", json=dict(link.params), headers=person.headers
+        )
+        assert started.status_code == 201, started.text
+        grant_id = started.json()["grant_id"]
+        answered = self.http.post(
+            f"/v1/me/authorizations/{grant_id}/{verb}",
+            json={} if verb == "approve" else None,
+            headers=person.headers,
+        )
+        assert answered.status_code == 200, answered.text
+        return str(answered.json()["redirect_to"])
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
@@ -254,9 +279,13 @@ def exec_python(run: Run, example: Example, namespace: dict[str, Any]) -> None:
 
 def test_the_integrators_guide_runs_as_written(run: Run) -> None:
     found = examples()
-    assert set(found) == {*STEP_BLOCKS, *SHELL_BLOCKS, "sdk-in-30-lines", "sdk-events-push"} | {
-        name for name in found if name.startswith("not-run")
-    }
+    assert set(found) == {
+        *STEP_BLOCKS,
+        *SHELL_BLOCKS,
+        *BROWSER_BLOCKS,
+        "sdk-in-30-lines",
+        "sdk-events-push",
+    } | {name for name in found if name.startswith("not-run")}
     flow = found["sdk-in-30-lines"].code.strip("\n").splitlines()
     assert len(flow) < 30, f"the whole flow takes {len(flow)} lines"
 
@@ -290,6 +319,21 @@ def test_the_integrators_guide_runs_as_written(run: Run) -> None:
         steps: dict[str, Any] = {"__name__": "integrators_steps"}
         for name in STEP_BLOCKS:
             exec_python(run, found[name], steps)
+        # The browser flow, approved and then denied in a resident's browser.
+        for verb in ("approve", "deny"):
+            for name in BROWSER_BLOCKS:
+                exec_python(run, found[name], steps)
+            back = run.residents.browser(steps["flow"].url, verb)
+            assert back.startswith(f"{run.events_url}/callback?")
+            grant = steps["callback"](back)
+            if verb == "deny":
+                assert grant is None
+                continue
+            assert isinstance(grant, sdk.Grant)
+            assert grant.datatypes == ("health.medication",)
+            assert steps["vault"].list_records(grant) == []  # a new resident: nothing yet
+            with pytest.raises(KeyError):  # the flow was used up: a reload of the callback
+                steps["callback"](back)
         steps["vault"].close()
 
         exec_python(run, found["sdk-in-30-lines"], {"__name__": "integrators_flow"})
