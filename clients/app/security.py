@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -100,8 +101,24 @@ def same_origin(origin_header: str | None, public_url: str) -> bool:
     return origin_header.rstrip("/") == public_url.rstrip("/")
 
 
+# "/" and then visible ASCII only, never a second "/" or a backslash next: browsers read
+# "//host" and "/\host" as another site, and drop tabs and newlines from a URL before they
+# parse it, so "/<tab>/evil" would become "//evil" (and CR/LF would split the Location header).
+_LOCAL_PATH = re.compile(r"/(?![/\\])[!-~]*")
+LOCAL_PATH_MAX = 2000
+
+
 def local_path(value: str | None, default: str = "/") -> str:
-    """A path on this site to go back to; anything else (//evil, https://…) becomes `default`."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """A path on this site to go back to (the `next` of a sign-in or sign-up, the page a
+    language switch came from); anything else becomes `default`: an absolute URL, `//evil`,
+    backslashes anywhere, control characters and spaces (decoded from %09, %0A, ... already
+    when they came in a query), non-ASCII, or more than LOCAL_PATH_MAX characters. What is
+    kept is only ever put in a Location header or an HTML attribute (escaped)."""
+    if (
+        not value
+        or len(value) > LOCAL_PATH_MAX
+        or "\\" in value
+        or not _LOCAL_PATH.fullmatch(value)
+    ):
         return default
     return value

@@ -158,6 +158,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "codes.list": ("Herstelcodes", "Recovery codes"),
     "codes.done": ("Ik heb de codes bewaard", "I have kept the codes"),
+    "codes.then_service": (
+        "Daarna ziet u wat de dienst vraagt.",
+        "Then you will see what the service asks.",
+    ),
     "recover.title": ("Inloggen met een herstelcode", "Sign in with a recovery code"),
     "recover.intro": (
         "Vul een van uw herstelcodes in. Streepjes en hoofdletters maken niet uit.",
@@ -553,6 +557,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "authorize.back": (
         "Na uw antwoord gaat u terug naar de website van de dienst.",
         "After you answer, you go back to the service's website.",
+    ),
+    "sign_up.for_service": (
+        "Maak eerst uw kluis. Daarna ziet u wat de dienst vraagt.",
+        "First make your vault. Then you will see what the service asks.",
     ),
     "sign_in.for_service": (
         "Log eerst in. Daarna ziet u wat de dienst vraagt.",

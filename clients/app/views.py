@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 
 from clients.app import proof as log_proof
 from clients.app import texts
-from clients.app.security import CSP, local_path, same_origin
+from clients.app.security import CSP, LOCAL_PATH_MAX, local_path, same_origin
 from clients.app.upload import StreamedForm, UploadRefused
 from clients.app.visit import FormRefused, Visit
 from clients.sdk import _errors as sdk_errors
@@ -162,7 +162,9 @@ async def home(request: Request) -> Response:
 
 
 async def sign_up_page(request: Request) -> Response:
-    return Visit(request).page("sign_up.html", name="")
+    return Visit(request).page(
+        "sign_up.html", name="", next=local_path(request.query_params.get("next"), "")
+    )
 
 
 async def sign_up_options(request: Request) -> Response:
@@ -178,17 +180,23 @@ async def sign_up(request: Request) -> Response:
     visit = Visit(request)
     form = await visit.form()
     name = form_str(form, "display_name", 64)
+    # Back to where an account was needed (a service's sign-in request), after the codes.
+    back = local_path(form_str(form, "next", LOCAL_PATH_MAX + 1), "")
+
+    def again(status: int, key: str) -> Response:
+        return visit.page("sign_up.html", status, name=name, error=visit.t(key), next=back)
+
     if not name:
-        return visit.page("sign_up.html", 422, name=name, error=visit.t("sign_up.name.missing"))
+        return again(422, "sign_up.name.missing")
     answer = credential_of(form)
     if answer is None:
-        return visit.page("sign_up.html", 422, name=name, error=visit.t("passkey.needs_js"))
+        return again(422, "passkey.needs_js")
     try:
         signed = await visit.anonymous.finish_sign_up(answer[0], name, answer[1])
     except sdk_errors.AuthError:
-        return visit.page("sign_up.html", 401, name=name, error=visit.t("passkey.failed"))
+        return again(401, "passkey.failed")
     visit.sign_in_as(signed.session_token)
-    return visit.page("recovery_codes.html", codes=signed.recovery_codes)
+    return visit.page("recovery_codes.html", codes=signed.recovery_codes, next=back)
 
 
 async def sign_in_page(request: Request) -> Response:
@@ -208,7 +216,7 @@ async def sign_in(request: Request) -> Response:
     form = await visit.form()
     answer = credential_of(form)
     # Back to where sign-in was needed (a service's sign-in request): a path on this site only.
-    back = local_path(form_str(form, "next", 2000), "")
+    back = local_path(form_str(form, "next", LOCAL_PATH_MAX + 1), "")
     if answer is None:
         return visit.page("sign_in.html", 422, error=visit.t("passkey.needs_js"), next=back)
     try:

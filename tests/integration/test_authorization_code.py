@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
+import json
 import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,6 +29,7 @@ from api.container import Container
 from api.settings import Settings
 from support import service_client
 from support.clock import FakeClock
+from support.passkeys import SoftPasskey
 from support.residents import Resident, sign_up
 from support.service_client import ServiceAgent, details
 
@@ -411,3 +414,102 @@ def test_the_app_refuses_without_a_pushed_request(scene: Scene) -> None:
         assert refused.status_code == 400, bad
         assert "location" not in refused.headers
         assert "Deze link werkt niet" in refused.text
+
+
+def _sign_up_in_app(client: TestClient, page: str, name: str, *, forged_next: str = "") -> str:
+    """Sign up as the sign-up page's script does (options, the authenticator, the answer as a
+    form field), from the page at `page`, sending the `next` of its passkey form (or
+    `forged_next`): the recovery-codes page."""
+    shown = client.get(page)
+    assert shown.status_code == 200, shown.text
+    passkey_form = re.search(r'<form method="post" action="/sign-up".*?</form>', shown.text, re.S)
+    assert passkey_form is not None
+    csrf = re.search(r'name="csrf" value="([^"]+)"', passkey_form.group(0))
+    assert csrf is not None
+    hidden = re.search(r'name="next" value="([^"]*)"', passkey_form.group(0))
+    form = {"csrf": csrf.group(1), "display_name": name}
+    if hidden is not None:
+        form["next"] = html.unescape(hidden.group(1))
+    if forged_next:
+        form["next"] = forged_next
+    ceremony = client.post("/sign-up/options", data=form).json()
+    answer = SoftPasskey(BASE).create(ceremony["public_key"])
+    done = client.post(
+        "/sign-up",
+        data={**form, "flow_id": ceremony["flow_id"], "credential": json.dumps(answer)},
+    )
+    assert done.status_code == 200, done.text
+    assert "herstelcodes" in done.text.lower()
+    return done.text
+
+
+def _continue_link(codes_page: str) -> str:
+    found = re.search(r'href="([^"]*)">Ik heb de codes bewaard', codes_page)
+    assert found is not None
+    return html.unescape(found.group(1))
+
+
+def test_a_resident_without_an_account_signs_up_and_comes_back_to_the_request(
+    scene: Scene,
+) -> None:
+    s = scene
+    fields = {"client_id": "huisarts-de-linde", "request_uri": s.request_uri()}
+    page = "/oauth/authorize?" + urlencode(fields)
+    s.client.cookies.clear()
+    sign_in = s.client.get(page, follow_redirects=False).headers["location"]
+    shown = s.client.get(sign_in)
+    # The sign-in page offers a vault to someone without one, and keeps where to go back to.
+    link = re.search(r'href="(/sign-up\?next=[^"]+)"', shown.text)
+    assert link is not None
+    sign_up = html.unescape(link.group(1))
+    assert query(sign_up)["next"] == page
+    first = s.client.get(sign_up)
+    assert "Maak eerst uw kluis. Daarna ziet u wat de dienst vraagt." in first.text
+    signed_in = re.search(r'href="(/sign-in\?next=[^"]+)"', first.text)
+    assert signed_in is not None  # and back to sign-in, still with the request
+    assert query(html.unescape(signed_in.group(1)))["next"] == page
+    codes = _sign_up_in_app(s.client, sign_up, "Dirk")
+    assert "Daarna ziet u wat de dienst vraagt." in codes
+    # The recovery codes first (shown once), then on to the request she came for.
+    assert _continue_link(codes) == page
+    started = s.client.get(page, follow_redirects=False)
+    assert started.status_code == 303, started.text
+    consent = s.client.get(started.headers["location"])
+    assert consent.status_code == 200
+    assert "Huisartsenpraktijk De Linde" in consent.text
+    assert "Dirk" in s.client.get("/").text  # signed in as the new resident
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\r\nLocation: https://evil.example",
+        "javascript:alert(1)",
+    ],
+)
+def test_next_never_leaves_the_site(scene: Scene, evil: str) -> None:
+    s = scene
+    s.client.cookies.clear()
+    # Sign-up: the page keeps no such next, a forged form's is dropped: the codes lead home.
+    page = s.client.get("/sign-up", params={"next": evil})
+    assert _nexts(page.text) == ["/sign-up?" + urlencode({"next": evil})]  # the language form
+    assert 'href="/sign-in"' in page.text
+    s.client.cookies.clear()
+    codes = _sign_up_in_app(s.client, "/sign-up", "Eva", forged_next=evil)
+    assert _continue_link(codes) == "/"
+    # Sign-in: neither the page nor the link to sign-up carries it.
+    shown = s.client.get("/sign-in", params={"next": evil})
+    assert _nexts(shown.text) == ["/sign-in?" + urlencode({"next": evil})]
+    assert 'href="/sign-up"' in shown.text
+    signed_in = s.client.post("/sign-in", data={"next": evil}, follow_redirects=False)
+    assert "evil.example" not in signed_in.headers.get("location", "")
+
+
+def _nexts(page: str) -> list[str]:
+    """Every `next` a form on the page sends: the passkey form's, the language switch's."""
+    return [html.unescape(v) for v in re.findall(r'name="next" value="([^"]*)"', page)]
