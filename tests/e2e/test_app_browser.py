@@ -916,3 +916,84 @@ def test_a_service_signs_the_resident_in_with_the_code_flow(browser: Any, server
         assert listed.status_code == 200, listed.text
         assert len(listed.json()["records"]) == 1
     p.context.close()
+
+
+def test_a_new_resident_signs_up_in_the_middle_of_the_code_flow(
+    browser: Any, server: Server
+) -> None:
+    """A resident without a vault follows a service's sign-in link: the sign-in page offers
+    a vault, she makes one with her passkey, keeps her recovery codes, and lands on the same
+    request screen (saved as 23-consent), which sends her back to the service."""
+    if server.kind != "sqlite":
+        pytest.skip("once is enough: the integration tests run the flow on PostgreSQL")
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from support.service_client import details
+
+    p = person(browser, server, shots=True)
+    landed: list[str] = []
+
+    def service_site(route: Any) -> None:
+        landed.append(route.request.url)
+        route.fulfill(content_type="text/html", body="<title>Kliniek</title><h1>Terug</h1>")
+
+    p.page.route(CALLBACK + "*", service_site)
+    with httpx.Client(base_url=server.base, timeout=30) as http:
+        agent = register_service(server, http, "--redirect-uri", CALLBACK)
+        verifier = secrets.token_urlsafe(48)
+        challenge = (
+            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            .decode()
+            .rstrip("=")
+        )
+        pushed = http.post(
+            "/oauth/par",
+            data=agent.form(
+                response_type="code",
+                client_id=agent.client_id,
+                redirect_uri=CALLBACK,
+                code_challenge=challenge,
+                code_challenge_method="S256",
+                state="s-43",
+                authorization_details=details(),
+            ),
+        )
+        assert pushed.status_code == 201, pushed.text
+        query = urlencode(
+            {"client_id": agent.client_id, "request_uri": pushed.json()["request_uri"]}
+        )
+        p.go(f"/oauth/authorize?{query}")
+        p.page.wait_for_url(re.compile(r"/sign-in\?next="))
+        p.link("Maak een kluis").click()
+        p.page.wait_for_url(re.compile(r"/sign-up\?next="))
+        p.page.get_by_text("Maak eerst uw kluis. Daarna ziet u wat de dienst vraagt.").wait_for()
+        p.page.get_by_label("Hoe wilt u genoemd worden?").fill("Fatima")
+        p.button("Maak mijn kluis").click()
+        p.page.get_by_role("heading", name="Uw herstelcodes").wait_for()
+        assert len(p.page.locator(".regie-codes code").all_inner_texts()) == 10
+        p.page.get_by_text("Daarna ziet u wat de dienst vraagt.").wait_for()
+        p.link("Ik heb de codes bewaard").click()
+        p.page.wait_for_url(re.compile(r"/authorize/[0-9a-f-]{36}$"))
+        p.page.get_by_role("heading", name=re.compile("vraagt om uw gegevens")).wait_for()
+        p.look("23-consent")
+        p.button("Ja, geef toegang").click()
+        p.page.wait_for_url(CALLBACK + "*")
+        assert len(landed) == 1
+        params = {k: v[0] for k, v in parse_qs(urlsplit(landed[0]).query).items()}
+        assert params["state"] == "s-43"
+        issued = http.post(
+            "/oauth/token",
+            data=agent.form(
+                grant_type="authorization_code",
+                code=params["code"],
+                redirect_uri=CALLBACK,
+                code_verifier=verifier,
+            ),
+            headers={"DPoP": agent.proof("POST", "/oauth/token")},
+        )
+        assert issued.status_code == 200, issued.text
+        assert issued.json()["sub"]
+    p.context.close()
