@@ -15,6 +15,9 @@ touch a database. Each takes the service's identity:
     regie service request --subject S --datatype health.medication --purpose "..." \\
         --procedure BEH-2026-0042                                  → an auth_req_id
     regie service wait AUTH_REQ_ID [--timeout 600]                 → the grant
+    regie service request --ping ...                               for a ping-mode service
+    regie service wait AUTH_REQ_ID --listen http://127.0.0.1:9100/regie/ping
+                                     take the vault's ping there, then fetch the grant
     regie service read GRANT_ID [RECORD_ID]                        list, or read one
     regie service write GRANT_ID --type T --title T --content '{...}' [--sign]
     regie service close --subject S --procedure BEH-2026-0042      every grant under it ends
@@ -41,11 +44,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -53,6 +60,7 @@ from rich.table import Table
 
 import clients.sdk as sdk
 from clients.sdk._jose import client_assertion, dpop_proof
+from clients.sdk.ping import MAX_PING_BODY
 
 service_app = typer.Typer(
     help="Act as a service against a vault over HTTP (for trying the API and for scripts).",
@@ -317,6 +325,14 @@ def request(
     planned_end: Annotated[str | None, typer.Option(help="When it will end (date)")] = None,
     valid_until: Annotated[str | None, typer.Option(help="Access until (date or time)")] = None,
     binding_message: Annotated[str | None, typer.Option(help="Shown to the resident")] = None,
+    ping: Annotated[
+        bool,
+        typer.Option(
+            "--ping",
+            help="CIBA ping mode (a service registered with --token-delivery-mode ping must):"
+            " sends a fresh client_notification_token, kept in the state directory",
+        ),
+    ] = False,
     state: StateDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -334,17 +350,113 @@ def request(
             ),
             valid_until=_instant(valid_until, "--valid-until"),
             binding_message=binding_message,
+            ping=ping,
         )
         path = _requests_file(client_id, state)
         pending = _load_requests(path)
         pending[asked.auth_req_id] = asked.to_dict()
         _save_requests(path, pending)
     result = asked.to_dict()
+    # A bearer credential for your notification endpoint: kept in the state file (0600),
+    # never printed.
+    result.pop("notification_token", None)
     if as_json:
         print(json.dumps(result))
         return
     _print_pairs("Request sent: the resident answers in their app", result)
-    out.print(f"next: regie service wait {asked.auth_req_id}")
+    if ping:
+        out.print(
+            f"next: regie service wait {asked.auth_req_id} --listen URL"
+            " (the notification endpoint registered for you, served here), or poll without it"
+        )
+    else:
+        out.print(f"next: regie service wait {asked.auth_req_id}")
+
+
+# -- CIBA ping: a one-off notification endpoint ----------------------------------------------
+
+
+def _listen_address(url: str) -> tuple[str, int, str]:
+    """Host, port and path to serve a notification endpoint at. Plain HTTP only: the CLI
+    serves no TLS, so an https endpoint needs a TLS proxy in front, and this the proxy's
+    local address."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or parts.port is None:
+        raise ValueError(
+            "--listen is http://HOST:PORT/PATH (the CLI serves plain HTTP: for an https"
+            " endpoint, give the local address your TLS proxy forwards to)"
+        )
+    return parts.hostname, parts.port, parts.path or "/"
+
+
+class _PingListener:
+    """Serves POST <path> until a genuine ping for `awaited` arrives, checked with the SDK's
+    `PingCallback`: the Bearer token and the auth_req_id compared in constant time with a
+    request in this state directory. A ping for another of them is accepted too (204: the
+    vault sends each ping once), and reported; a forged or unknown one is refused with 401 or
+    400, which the vault does not retry."""
+
+    def __init__(
+        self, address: tuple[str, int, str], awaited: sdk.AccessRequest, others: list[Any]
+    ) -> None:
+        host, port, self.path = address
+        self.awaited = awaited
+        self.callback = sdk.PingCallback()
+        self.callback.expect(awaited)
+        for other in others:
+            self.callback.expect(other)
+        self.pinged = threading.Event()
+        self.others_pinged: list[str] = []
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the Authorization header is a secret: log nothing
+
+            def _answer(self, status: int) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                if self.path.split("?", 1)[0] != listener.path:
+                    self._answer(404)
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if not 0 <= length <= MAX_PING_BODY:
+                    self._answer(400)
+                    return
+                body = self.rfile.read(length)
+                try:
+                    request = listener.callback.check(self.headers, body)
+                except sdk.RegieError as refused:
+                    self._answer(refused.status or 400)
+                    return
+                self._answer(204)
+                if request.auth_req_id == listener.awaited.auth_req_id:
+                    listener.pinged.set()
+                else:
+                    listener.others_pinged.append(request.auth_req_id)
+
+        try:
+            self.server = HTTPServer((host, port), Handler)  # binds now, before any poll
+        except OSError as e:
+            raise ValueError(f"cannot listen at {host}:{port}: {e.strerror or e}") from e
+        self.server.timeout = 0.2
+
+    def wait(self, deadline: float | None) -> bool:
+        """Serve until the awaited ping (True) or the deadline (False)."""
+        while not self.pinged.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            self.server.handle_request()
+        return True
+
+    def close(self) -> None:
+        self.server.server_close()
 
 
 @service_app.command("wait")
@@ -356,10 +468,18 @@ def wait(
     timeout: Annotated[
         float | None, typer.Option(help="Give up after this many seconds (exit code 6)")
     ] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help="Ping mode: serve your registered notification endpoint at this http:// URL"
+            " until the vault's ping, then fetch the answer (instead of polling all along)"
+        ),
+    ] = None,
     state: StateDir = None,
     as_json: AsJson = False,
 ) -> None:
-    """Wait for the resident's answer (polling as the vault asks): the grant."""
+    """Wait for the resident's answer (polling as the vault asks, or, with --listen, told by
+    the vault's ping): the grant."""
     path = _requests_file(client_id, state)
     pending = _load_requests(path)
     if auth_req_id not in pending:
@@ -368,11 +488,13 @@ def wait(
             as_json=as_json,
         )
     with _reported(as_json), _client(vault, client_id, key, state) as client:
+        asked = sdk.AccessRequest.from_dict(pending[auth_req_id])
         try:
-            with err.status("waiting for the resident's answer", spinner="dots"):
-                grant = client.wait(
-                    sdk.AccessRequest.from_dict(pending[auth_req_id]), timeout=timeout
-                )
+            if listen is not None:
+                grant = _wait_for_ping(client, asked, pending, listen, timeout)
+            else:
+                with err.status("waiting for the resident's answer", spinner="dots"):
+                    grant = client.wait(asked, timeout=timeout)
         except (sdk.AccessDenied, sdk.InvalidRequest):
             pending.pop(auth_req_id, None)  # answered (no, or lapsed): nothing to wait for
             _save_requests(path, pending)
@@ -385,6 +507,46 @@ def wait(
     _print_pairs(
         "Access given (read what was given: it may be less than asked)", _grant_json(grant)
     )
+
+
+def _wait_for_ping(
+    client: sdk.ServiceClient,
+    asked: sdk.AccessRequest,
+    pending: dict[str, Any],
+    listen: str,
+    timeout: float | None,
+) -> sdk.Grant:
+    """Listen for the ping, then fetch the answer. One poll first: the resident may have
+    answered before the endpoint was up (the vault then retries its ping, with backoff)."""
+    if asked.notification_token is None:
+        raise ValueError("this request was not sent with --ping: wait for it without --listen")
+    others = [
+        sdk.AccessRequest.from_dict(d)
+        for key, d in pending.items()
+        if key != asked.auth_req_id and d.get("notification_token")
+    ]
+    listener = _PingListener(_listen_address(listen), asked, others)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    polled_at = time.monotonic()
+    try:
+        try:
+            return client.poll(asked)
+        except sdk.AuthorizationPending:  # SlowDown too: not answered yet
+            pass
+        with err.status(f"waiting for the vault's ping at {listen}", spinner="dots"):
+            pinged = listener.wait(deadline)
+    finally:
+        listener.close()
+    for other in listener.others_pinged:
+        err.print(f"[yellow]request {other} was answered too: regie service wait {other}[/]")
+    if not pinged:
+        raise sdk.AuthorizationPending(
+            f"no ping within {timeout:g} seconds; wait again later with the same request",
+            code="authorization_pending",
+        )
+    # The vault wants `interval` seconds between polls (else slow_down): then fetch the answer.
+    time.sleep(max(0.0, polled_at + asked.interval - time.monotonic()))
+    return client.wait(asked)
 
 
 @service_app.command("grants")

@@ -375,3 +375,88 @@ def test_the_server_integrates_every_event_into_the_signed_log(
         "audit", "verify", str(export), "--checkpoint", str(cp_file), "--key", key["verifier_key"]
     )
     assert "VERIFIED" in done.stdout
+
+
+def test_the_cli_waits_for_the_vaults_ping(
+    vault: Vault, http: httpx.Client, tmp_path: Path
+) -> None:
+    """A ping-mode service on the command line: `request --ping` sends the token (kept in the
+    state directory, never printed), `wait --listen` serves the registered notification
+    endpoint, refuses forged pings (which the vault would not retry either), and fetches the
+    grant once the vault's genuine ping arrives."""
+    runner = CliRunner()
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}/regie/ping"
+    ping_key = tmp_path / "ping-key.jwk"
+    vault.server.cli("service", "keygen", str(ping_key), "--jwks", str(tmp_path / "ping.json"))
+    vault.server.cli(
+        "services", "add",
+        "--name", "Wijkteam Oost",
+        "--organisation", "oin:00000001234567899999",
+        "--kind", "municipality",
+        "--datatype", "health.medication",
+        "--action", "read",
+        "--jwks", str(tmp_path / "ping.json"),
+        "--client-id", "wijkteam-oost",
+        "--token-delivery-mode", "ping",
+        "--notification-endpoint", endpoint,
+    )  # fmt: skip
+    who = ["--vault", vault.base, "--client-id", "wijkteam-oost", "--key", str(ping_key)]
+    state = tmp_path / "state"
+
+    def regie(*args: str, code: int = 0) -> Any:
+        result = runner.invoke(cli, ["service", *args, *who, "--state", str(state), "--json"])
+        assert result.exit_code == code, (args, result.output)
+        return json.loads(result.stdout)
+
+    anna, record_id = resident(http, vault.base)
+    subject = regie("connect", code(http, anna))["subject"]
+    asking = ["--subject", subject, "--datatype", "health.medication", "--purpose", "Zorg thuis"]
+    # Without --ping, a ping-mode service is refused by the vault.
+    refused = regie("request", *asking, "--procedure", "WT-1", code=1)
+    assert refused["error"] == "invalid_request"
+    asked = regie("request", *asking, "--procedure", "WT-1", "--ping")
+    assert "notification_token" not in asked
+    kept = json.loads((state / "requests.json").read_text())[asked["auth_req_id"]]
+    token = kept["notification_token"]
+    assert len(token) >= 43
+    # No answer, no ping: still waiting after --timeout (exit code 6).
+    late = regie("wait", asked["auth_req_id"], "--listen", endpoint, "--timeout", "1", code=6)
+    assert late["error"] == "authorization_pending"
+
+    forged: list[int] = []
+
+    def resident_answers() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # until the CLI listens
+            try:
+                probe = httpx.post(endpoint, json={"auth_req_id": asked["auth_req_id"]})
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        forged.append(probe.status_code)  # no token
+        for headers, body in (
+            ({"Authorization": "Bearer " + "x" * 43}, {"auth_req_id": asked["auth_req_id"]}),
+            ({"Authorization": f"Bearer {token}"}, {"auth_req_id": "rar_someone-else"}),
+            ({"Authorization": f"Bearer {token}"}, {"not": "a ping"}),
+        ):
+            forged.append(httpx.post(endpoint, headers=headers, json=body).status_code)
+        elsewhere = endpoint.replace("/regie/ping", "/other")
+        forged.append(
+            httpx.post(elsewhere, headers={"Authorization": f"Bearer {token}"}).status_code
+        )
+        answer(http, anna)
+
+    thread = threading.Thread(target=resident_answers)
+    thread.start()
+    try:
+        grant = regie("wait", asked["auth_req_id"], "--listen", endpoint, "--timeout", "60")
+    finally:
+        thread.join(timeout=30)
+    assert forged == [401, 401, 401, 400, 404]
+    assert grant["datatypes"] == ["health.medication"]
+    assert [r["id"] for r in regie("read", grant["grant_id"])] == [record_id]
+    assert asked["auth_req_id"] not in json.loads((state / "requests.json").read_text())
+    # An unknown request is refused before anything is served (more: test_cli_service.py).
+    bad = regie("wait", "rar_unknown", "--listen", endpoint, code=1)
+    assert "no request" in bad["detail"]

@@ -98,6 +98,40 @@ def test_bad_input_fails_before_anything_is_sent(tmp_path: Path) -> None:
     assert "time zone" in naive.output
 
 
+def test_listening_for_a_ping_refuses_what_it_cannot_serve(tmp_path: Path) -> None:
+    """`wait --listen`: for a request made with --ping only, at a plain http://HOST:PORT URL
+    (the CLI serves no TLS); both refused before anything is sent or bound."""
+    key_file = tmp_path / "k.jwk"
+    sdk.ServiceKey.generate().save(key_file)
+    who = ["--vault", "http://localhost:1", "--client-id", "c1", "--key", str(key_file)]
+    state = tmp_path / "state"
+    state.mkdir()
+    asked = {
+        "auth_req_id": "rar_poll",
+        "subject": "s",
+        "procedure": "r",
+        "datatypes": ["health.medication"],
+        "actions": ["read"],
+        "interval": 5,
+        "expires_at": "2027-01-01T00:00:00Z",
+    }
+    pinged = {**asked, "auth_req_id": "rar_ping", "notification_token": "t" * 43}
+    (state / "requests.json").write_text(json.dumps({"rar_poll": asked, "rar_ping": pinged}))
+
+    def wait(auth_req_id: str, url: str) -> dict[str, str]:
+        done = runner.invoke(
+            app,
+            ["service", "wait", auth_req_id, *who, "--state", str(state), "--listen", url,
+             "--json"],
+        )  # fmt: skip
+        assert done.exit_code == 1, done.output
+        return dict(json.loads(done.stdout))
+
+    assert "not sent with --ping" in wait("rar_poll", "http://127.0.0.1:9100/ping")["detail"]
+    for url in ("https://127.0.0.1:9100/ping", "http://127.0.0.1/ping", "127.0.0.1:9100"):
+        assert "plain HTTP" in wait("rar_ping", url)["detail"], url
+
+
 @pytest.mark.parametrize(
     ("error", "code"),
     [
