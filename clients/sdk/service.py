@@ -19,6 +19,12 @@ itself (`clients.sdk._service_core` says exactly how). Errors are the SDK's one 
 (`clients.sdk._errors`): `AccessDenied` when the resident says no, `RequestExpired` when a
 request lapses, `GrantEnded` once a grant is over, whoever ended it.
 
+For a resident present at your site, the browser flow instead of `request_access` / `wait`:
+
+    flow = vault.start_authorization(redirect_uri="https://portal.example/callback", ...)
+    # keep flow.to_dict() in the browser's session; answer with a 303 to flow.url
+    grant = vault.finish_authorization(flow, callback_url)   # state and iss checked first
+
 Both clients have the same methods; the async one's are coroutines. Neither puts a key,
 token or `auth_req_id` in its repr or in any log line (the SDK logs nothing; httpx logs
 URLs, which carry none).
