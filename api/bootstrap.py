@@ -228,7 +228,7 @@ def build_container(
         log_key=log_key,
         integrator=Integrator(uow=uow, clock=the_clock, signer=log_key, subject_hash=subject_hash),
         audit=audit_reader,
-        resident_log=ResidentLog(uow=uow, grants=grants, clock=the_clock),
+        resident_log=ResidentLog(uow=uow, grants=grants, clock=the_clock, people=people),
         identity=identity,
         # Same relying party and session lifetimes as residents; other principals.
         auditors=AuditorService(uow=uow, hasher=hasher, clock=the_clock, policy=identity_policy),

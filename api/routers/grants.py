@@ -1,4 +1,9 @@
-"""The resident's side of grants: requests waiting, approve (or narrower), deny, stop."""
+"""The resident's side of grants: requests waiting, approve (or narrower), deny, stop.
+
+Requests and grants (list, read, approve, deny, stop) also serve a representative under a
+mandate (`SubjectDep`): only grants whose datatypes all lie in the mandate's categories for
+`decide-requests`. Connection codes, stopping a whole service or procedure, and the browser
+flow stay the resident's own (`SessionDep` refuses `Regie-Act-For`)."""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from api.deps import ContainerDep, SessionDep
+from api.deps import ContainerDep, SessionDep, SubjectDep
 from api.schemas.grants import (
     ApproveIn,
     AuthorizationAnsweredOut,
@@ -32,41 +37,46 @@ def new_connection_code(session: SessionDep, c: ContainerDep) -> ConnectionCodeO
 
 
 @router.get("/requests", summary="Requests for access waiting for my answer")
-def pending(session: SessionDep, c: ContainerDep) -> GrantListOut:
-    return GrantListOut(grants=[GrantOut.of(g) for g in c.grants.pending(session.resident_id)])
+def pending(who: SubjectDep, c: ContainerDep) -> GrantListOut:
+    return GrantListOut(
+        grants=[GrantOut.of(g) for g in c.grants.pending(who.resident_id, acting=who.acting)]
+    )
 
 
 @router.get("/grants", summary="Every grant: who can see what, and what was asked before")
-def grants(session: SessionDep, c: ContainerDep) -> GrantListOut:
-    return GrantListOut(grants=[GrantOut.of(g) for g in c.grants.grants(session.resident_id)])
+def grants(who: SubjectDep, c: ContainerDep) -> GrantListOut:
+    return GrantListOut(
+        grants=[GrantOut.of(g) for g in c.grants.grants(who.resident_id, acting=who.acting)]
+    )
 
 
 @router.get("/grants/{grant_id}", summary="One grant with its history")
-def grant(grant_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> GrantOut:
-    return GrantOut.of(c.grants.get(session.resident_id, grant_id))
+def grant(grant_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> GrantOut:
+    return GrantOut.of(c.grants.get(who.resident_id, grant_id, acting=who.acting))
 
 
 @router.post("/grants/{grant_id}/approve", summary="Approve a request, as asked or narrower")
-def approve(grant_id: uuid.UUID, body: ApproveIn, session: SessionDep, c: ContainerDep) -> GrantOut:
+def approve(grant_id: uuid.UUID, body: ApproveIn, who: SubjectDep, c: ContainerDep) -> GrantOut:
     return GrantOut.of(
         c.grants.approve(
-            session.resident_id,
+            who.resident_id,
             grant_id,
             datatypes=body.datatypes,
             actions=body.actions,
             valid_until=body.valid_until,
+            acting=who.acting,
         )
     )
 
 
 @router.post("/grants/{grant_id}/deny", summary="Say no to a request")
-def deny(grant_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> GrantOut:
-    return GrantOut.of(c.grants.deny(session.resident_id, grant_id))
+def deny(grant_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> GrantOut:
+    return GrantOut.of(c.grants.deny(who.resident_id, grant_id, acting=who.acting))
 
 
 @router.post("/grants/{grant_id}/revoke", summary="Stop a grant: access ends now")
-def revoke(grant_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> GrantOut:
-    return GrantOut.of(c.grants.revoke(session.resident_id, grant_id))
+def revoke(grant_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> GrantOut:
+    return GrantOut.of(c.grants.revoke(who.resident_id, grant_id, acting=who.acting))
 
 
 @router.post("/services/{service_id}/revoke", summary="Stop everything for one service")

@@ -1,7 +1,9 @@
 """The signed-in resident's own access log: who did what with my data, and its proofs.
 
 Only the resident's own events are read (every query names them); another resident's event
-is not found, exactly like one that does not exist.
+is not found, exactly like one that does not exist. Under a mandate (`Regie-Act-For`) the
+list shows the part of the principal's log the representative may see
+(`ResidentLog.visibility`); proofs stay the resident's own.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ContainerDep, SessionDep
+from api.deps import ContainerDep, SessionDep, SubjectDep
 from api.routers.audit import inclusion_out
 from api.schemas.audit import LoggedServiceOut, MyLogEntryOut, MyLogOut, MyLogProofOut
 from vault.audit.resident_log import MAX_PAGE
@@ -25,7 +27,7 @@ _EVENT_NAME = re.compile(r"[a-z]{1,20}\.[a-z_]{1,27}")
 
 @router.get("", summary="Who did what with my data: my events, newest first, as sentences")
 def my_log(
-    session: SessionDep,
+    who: SubjectDep,
     c: ContainerDep,
     before: Annotated[
         uuid.UUID | None, Query(description="an event id: only older events (`next_before`)")
@@ -49,12 +51,13 @@ def my_log(
     if name and not all(_EVENT_NAME.fullmatch(n) for n in name):
         raise InvalidInput("`name` is an event name such as record.read or grant.approved")
     page = c.resident_log.page(
-        session.resident_id,
+        who.resident_id,
         limit=limit,
         before=before,
         service_id=service,
         datatype=datatype,
         names=name or None,
+        acting=who.acting,
     )
     return MyLogOut(
         entries=[
@@ -79,7 +82,7 @@ def my_log(
         next_before=page.next_before,
         services=[
             LoggedServiceOut(id=s.service_id, name=s.name)
-            for s in c.resident_log.services(session.resident_id)
+            for s in c.resident_log.services(who.resident_id, acting=who.acting)
         ],
     )
 

@@ -1,5 +1,7 @@
-"""The resident's own records. The resident is always the signed-in one: no route takes a
-resident id, so no route can be pointed at another vault."""
+"""A resident's records. No route takes a resident id: the vault is the signed-in resident's
+own, or, with `Regie-Act-For`, the principal's under the representative's mandate
+(`api.deps.vault_subject`; the record service asks the mandate for each record's category:
+`read` to list and read, `write` to add, change and delete)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ContainerDep, SessionDep
+from api.deps import ContainerDep, SubjectDep
 from api.schemas.records import (
     CatalogueCategoryOut,
     CatalogueOut,
@@ -55,69 +57,69 @@ def catalogue() -> CatalogueOut:
 
 @router.get("/v1/me/records", summary="My records, optionally of one category")
 def list_records(
-    session: SessionDep,
+    who: SubjectDep,
     c: ContainerDep,
     category: Annotated[str | None, Query(max_length=32)] = None,
 ) -> RecordListOut:
-    views = c.records.list_records(session.resident_id, category=category)
+    views = c.records.list_records(who.resident_id, category=category, acting=who.acting)
     return RecordListOut(records=[RecordOut.of(v) for v in views])
 
 
 @router.post("/v1/me/records", status_code=201, summary="Add a record")
 def create_record(
-    body: RecordCreateIn, session: SessionDep, c: ContainerDep, response: Response
+    body: RecordCreateIn, who: SubjectDep, c: ContainerDep, response: Response
 ) -> RecordOut:
     view = c.records.create(
-        session.resident_id,
+        who.resident_id,
         category=body.category,
         record_type=body.type,
         title=body.title,
         kind=body.kind,
         content=body.content if "content" in body.model_fields_set else None,
+        acting=who.acting,
     )
     response.headers["Location"] = f"/v1/me/records/{view.record_id}"
     return RecordOut.of(view)
 
 
 @router.get("/v1/me/records/{record_id}", summary="A record, its current version and content")
-def get_record(record_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> RecordOut:
-    return RecordOut.of(c.records.get(session.resident_id, record_id))
+def get_record(record_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> RecordOut:
+    return RecordOut.of(c.records.get(who.resident_id, record_id, acting=who.acting))
 
 
 @router.patch("/v1/me/records/{record_id}", summary="Change a record: makes a new version")
 def update_record(
-    record_id: uuid.UUID, body: RecordUpdateIn, session: SessionDep, c: ContainerDep
+    record_id: uuid.UUID, body: RecordUpdateIn, who: SubjectDep, c: ContainerDep
 ) -> RecordOut:
     changes: dict[str, object] = {}
     if "content" in body.model_fields_set:
         changes["content"] = body.content
     view = c.records.update(
-        session.resident_id,
+        who.resident_id,
         record_id,
         title=body.title,
         expected_version=body.expected_version,
+        acting=who.acting,
         **changes,
     )
     return RecordOut.of(view)
 
 
 @router.delete("/v1/me/records/{record_id}", status_code=204, summary="Delete a record")
-def delete_record(record_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> Response:
-    c.records.delete(session.resident_id, record_id)
+def delete_record(record_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> Response:
+    c.records.delete(who.resident_id, record_id, acting=who.acting)
     return Response(status_code=204)
 
 
 @router.get("/v1/me/records/{record_id}/versions", summary="All versions of a record")
-def list_versions(record_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> VersionListOut:
-    versions = c.records.versions(session.resident_id, record_id)
+def list_versions(record_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> VersionListOut:
+    versions = c.records.versions(who.resident_id, record_id, acting=who.acting)
     return VersionListOut(versions=[VersionOut.of(v) for v in versions])
 
 
 @router.get("/v1/me/records/{record_id}/versions/{version}", summary="One version of a record")
-def get_version(
-    record_id: uuid.UUID, version: int, session: SessionDep, c: ContainerDep
-) -> RecordOut:
-    return RecordOut.of(c.records.get(session.resident_id, record_id, version))
+def get_version(record_id: uuid.UUID, version: int, who: SubjectDep, c: ContainerDep) -> RecordOut:
+    return RecordOut.of(c.records.get(who.resident_id, record_id, version, acting=who.acting))
 
 
 def _filename(header: str | None) -> str:
@@ -145,7 +147,7 @@ def _filename(header: str | None) -> str:
     },
 )
 async def upload_file(
-    record_id: uuid.UUID, request: Request, session: SessionDep, c: ContainerDep
+    record_id: uuid.UUID, request: Request, who: SubjectDep, c: ContainerDep
 ) -> RecordOut:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > c.records.max_file_bytes:
@@ -156,7 +158,12 @@ async def upload_file(
     media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     filename = _filename(request.headers.get("content-disposition"))
     upload = await run_in_threadpool(
-        c.records.upload, session.resident_id, record_id, media_type=media_type, filename=filename
+        c.records.upload,
+        who.resident_id,
+        record_id,
+        media_type=media_type,
+        filename=filename,
+        acting=who.acting,
     )
     try:
         pending = bytearray()
@@ -181,11 +188,11 @@ async def upload_file(
 )
 def download_file(
     record_id: uuid.UUID,
-    session: SessionDep,
+    who: SubjectDep,
     c: ContainerDep,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> StreamingResponse:
-    download = c.records.download(session.resident_id, record_id, version)
+    download = c.records.download(who.resident_id, record_id, version, acting=who.acting)
     return StreamingResponse(
         download.chunks,
         media_type=download.info.media_type,

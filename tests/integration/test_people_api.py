@@ -200,7 +200,6 @@ def test_acting_for_someone_is_refused_where_a_route_does_not_allow_it(w: World)
     act = {**w.pieter.headers, "Regie-Act-For": mid}
     for method, path in (
         ("GET", "/v1/me"),
-        ("GET", "/v1/me/records"),
         ("GET", "/v1/me/export"),
         ("DELETE", "/v1/me"),
         ("GET", "/v1/me/passkeys"),

@@ -8,17 +8,23 @@ grant views (`GrantService.get`, for the few grants of a page), for grants that 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from vault.audit.events import AccessEvent, record
 from vault.audit.sentences import EventFacts, sentences
-from vault.errors import InvalidInput, NotFound
+from vault.errors import AccessDenied, InvalidInput, NotFound
 from vault.grants.model import GrantView
 from vault.grants.service import GrantService
 from vault.ports import Clock
+from vault.representation.acting import ActingFor, actor
+from vault.representation.policy import MANDATE_ACTIONS
+from vault.representation.service import RepresentationService
 from vault.storage.orm import AccessEventRow
+from vault.storage.repositories import EventVisibility
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
 MAX_PAGE = 100
@@ -37,6 +43,8 @@ class LogItem:
     action: str | None
     grant_id: uuid.UUID | None
     index: int | None  # position in the verifiable log; None until integrated
+    actor: str
+    actor_id: str | None
     text_nl: str
     text_en: str
 
@@ -54,10 +62,42 @@ class LoggedService:
 
 
 class ResidentLog:
-    def __init__(self, *, uow: UnitOfWorkFactory, grants: GrantService, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        grants: GrantService,
+        clock: Clock,
+        people: RepresentationService | None = None,
+    ) -> None:
         self._uow = uow
         self._grants = grants
         self._clock = clock
+        self._people = people
+
+    def visibility(self, uow: SqlUnitOfWork, acting: ActingFor) -> EventVisibility:
+        """What of the principal's log a representative sees, asked of the mandate now: what
+        they did themselves under it, events about data of the categories it lets them
+        read, and events of the grants it lets them decide on (those whose datatypes all lie
+        in its `decide-requests` categories). Nothing else: not the principal's own sign-ins
+        of services, other mandates, or auditors' looks. A mandate that covers nothing now is
+        refused (AccessDenied with its reason)."""
+        scopes: dict[str, frozenset[str]] = {}
+        refusals: list[AccessDenied] = []
+        for action in MANDATE_ACTIONS:
+            try:
+                scopes[action] = acting.categories(uow, action=action)
+            except AccessDenied as e:
+                refusals.append(e)
+        if not scopes:
+            raise refusals[0]
+        decide = scopes.get("decide-requests", frozenset())
+        grant_ids = frozenset(
+            g.grant_id
+            for g in uow.grants.of_resident(acting.principal_id)
+            if decide and {d.split(".", 1)[0] for d in json.loads(g.requested_datatypes)} <= decide
+        )
+        return EventVisibility(acting.mandate_id, scopes.get("read", frozenset()), grant_ids)
 
     def page(
         self,
@@ -68,15 +108,23 @@ class ResidentLog:
         service_id: uuid.UUID | None = None,
         datatype: str | None = None,
         names: Sequence[str] | None = None,
+        acting: ActingFor | None = None,
     ) -> LogPage:
         """Up to `limit` (1..100) of the resident's events older than event `before` (one of
-        theirs, else `InvalidInput`), filtered by service, datatype or category, and names."""
+        theirs, else `InvalidInput`), filtered by service, datatype or category, and names.
+        Under a mandate only what `visibility` allows; the look itself is logged."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be 1..{MAX_PAGE}")
         with self._uow() as uow:
+            visible = None
+            if acting is not None:
+                acting.same_vault(resident_id)
+                visible = self.visibility(uow, acting)
             cursor = None
             if before is not None:
                 cursor = uow.access_events.get(resident_id, before)
+                if cursor is not None and visible is not None and not visible.shows(cursor):
+                    cursor = None
                 if cursor is None:
                     # Bad input, not a 404: the page asked for exists; the cursor does not
                     # (and another resident's event is as unknown as a made-up id).
@@ -88,9 +136,26 @@ class ResidentLog:
                 service_id=service_id,
                 datatype=datatype,
                 names=names,
+                visible=visible,
             )
             names_of = self._service_names(uow, {r.service_id for r in rows if r.service_id})
             raw = [_item(r, names_of) for r in rows[:limit]]
+            by = self._representatives(uow, resident_id, raw)
+            if acting is not None:
+                kind, actor_id = actor(resident_id, acting)
+                record(
+                    uow,
+                    AccessEvent(
+                        resident_id=resident_id,
+                        name="log.read",
+                        outcome="permit",
+                        actor=kind,
+                        actor_id=actor_id,
+                        action="read",
+                    ),
+                    self._clock.now(),
+                )
+                uow.commit()
         grants = self._grants_of(resident_id, {e.grant_id for e in raw if e.grant_id})
         now = self._clock.now()
         items = []
@@ -107,6 +172,8 @@ class ResidentLog:
                     action=e.action,
                     purpose_text=grant.purpose_text if grant else None,
                     grant_end_reason=grant.end_reason if grant else None,
+                    actor=e.actor,
+                    representative_name=by.get(e.actor_id or ""),
                 ),
                 now,
             )
@@ -124,6 +191,23 @@ class ResidentLog:
                 continue
         return found
 
+    def _representatives(
+        self, uow: SqlUnitOfWork, resident_id: uuid.UUID, items: Sequence[LogItem]
+    ) -> dict[str, str]:
+        """The names of the representatives who acted in `items`, by mandate id (actor_id):
+        opened from the mandate under the resident's key, so the log holds no name."""
+        ids = set()
+        for e in items:
+            if e.actor == "representative" and e.actor_id:
+                try:
+                    ids.add(uuid.UUID(e.actor_id))
+                except ValueError:
+                    continue
+        if not ids or self._people is None:
+            return {}
+        names = self._people.representative_names(uow, resident_id, ids)
+        return {str(k): v for k, v in names.items() if v}
+
     def index_of(self, resident_id: uuid.UUID, event_id: uuid.UUID) -> int | None:
         """The log index of one of the resident's events (None: not integrated yet);
         `NotFound` for any other event, also another resident's."""
@@ -133,10 +217,17 @@ class ResidentLog:
                 raise NotFound("no such event in your log")
             return row.seq
 
-    def services(self, resident_id: uuid.UUID) -> list[LoggedService]:
-        """The services that appear in the resident's log, by name."""
+    def services(
+        self, resident_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> list[LoggedService]:
+        """The services that appear in the resident's log (under a mandate: in the part the
+        representative sees), by name."""
         with self._uow() as uow:
-            ids = set(uow.access_events.service_ids(resident_id))
+            visible = None
+            if acting is not None:
+                acting.same_vault(resident_id)
+                visible = self.visibility(uow, acting)
+            ids = set(uow.access_events.service_ids(resident_id, visible=visible))
             names = self._service_names(uow, ids)
         return sorted(
             (LoggedService(i, n) for i, n in names.items()), key=lambda s: s.name.casefold()
@@ -166,6 +257,8 @@ def _item(r: AccessEventRow, names: dict[uuid.UUID, str]) -> LogItem:
         action=r.action,
         grant_id=r.grant_id,
         index=r.seq,
+        actor=r.actor,
+        actor_id=r.actor_id,
         text_nl="",
         text_en="",
     )

@@ -6,7 +6,8 @@
 `record.list`, `record.write`, `grant.requested|approved|denied|lapsed|ended`,
 `token.revoked`, `mandate.offered|active|lapsed|ended`), refused attempts say why without
 blaming anyone, and a name this module does not know yet still gets a plain sentence rather
-than nothing.
+than nothing. What a representative did under a mandate (actor `representative`) ends with
+who did it: "…, gedaan door Pieter voor u." / "…, done by Pieter for you." (`_BY`).
 
 The purpose is the grant's own text when the grant still exists (the resident may read it;
 the caller decrypts it), else a neutral phrase; datatypes read as the catalogue's labels;
@@ -69,6 +70,10 @@ class EventFacts:
     action: str | None = None
     purpose_text: str | None = None  # the grant's purpose, when the grant still exists
     grant_end_reason: str | None = None  # why the grant ended, when it did
+    actor: str | None = None  # resident | representative | service | ... (None: not known)
+    # For actor `representative`: their name as the mandate holds it for the resident (the
+    # log leaf holds only the mandate id); None when the mandate is gone.
+    representative_name: str | None = None
 
 
 # Templates: (Dutch, English). {service} is the service's name, {what} the data ("uw
@@ -237,6 +242,62 @@ _T: dict[str, tuple[str, str]] = {
     ),
 }
 
+# What someone acting for the resident under a mandate did ({by}: their name): the step,
+# then who did it, "…, gedaan door Pieter voor u." (vault/representation/).
+_BY: dict[str, tuple[str, str]] = {
+    "record.read": (
+        "{what} is bekeken, {when}, gedaan door {by} voor u.",
+        "{what} was viewed, {when}, done by {by} for you.",
+    ),
+    "record.list": (
+        "De lijst van uw gegevens is bekeken, {when}, gedaan door {by} voor u.",
+        "The list of your data was viewed, {when}, done by {by} for you.",
+    ),
+    "record.created": (
+        "{what} is in uw kluis gezet, {when}, gedaan door {by} voor u.",
+        "{what} was put in your vault, {when}, done by {by} for you.",
+    ),
+    "record.changed": (
+        "{what} is veranderd, {when}, gedaan door {by} voor u. De vorige versie blijft bewaard.",
+        "{what} was changed, {when}, done by {by} for you. The previous version is kept.",
+    ),
+    "record.deleted": (
+        "{what} is uit uw kluis gehaald, {when}, gedaan door {by} voor u.",
+        "{what} was removed from your vault, {when}, done by {by} for you.",
+    ),
+    "grant.list": (
+        "Uw vragen om toegang en wie wat mag zien, zijn bekeken, {when}, gedaan door {by} voor u.",
+        "Your requests for access and who may see what were viewed, {when}, done by {by} for you.",
+    ),
+    "grant.read": (
+        "De toegang van {service} is bekeken, {when}, gedaan door {by} voor u.",
+        "Access for {service} was viewed, {when}, done by {by} for you.",
+    ),
+    "grant.approved": (
+        "{service} kreeg toegang{purpose}, {when}, gedaan door {by} voor u.",
+        "{service} was given access{purpose}, {when}, done by {by} for you.",
+    ),
+    "grant.denied": (
+        "Er is nee gezegd tegen de vraag van {service}, {when}, gedaan door {by} voor u. "
+        "{service} kreeg niets.",
+        "The question from {service} was answered with no, {when}, done by {by} for you. "
+        "{service} got nothing.",
+    ),
+    "grant.ended.revoked": (
+        "De toegang van {service} is gestopt, {when}, gedaan door {by} voor u.",
+        "Access for {service} was stopped, {when}, done by {by} for you.",
+    ),
+    "log.read": (
+        "Uw logboek is bekeken, {when}, gedaan door {by} voor u.",
+        "Your log was viewed, {when}, done by {by} for you.",
+    ),
+    "other": (
+        "Er gebeurde iets in uw kluis ({name}), {when}, gedaan door {by} voor u.",
+        "Something happened in your vault ({name}), {when}, done by {by} for you.",
+    ),
+}
+_SOMEONE = ("iemand", "someone")
+
 # Why a service was refused ({why}); "ended.*" by the grant's end reason.
 _WHY: dict[str, tuple[str, str]] = {
     "ended": ("had geen toegang meer", "no longer had access"),
@@ -304,7 +365,10 @@ def sentence(facts: EventFacts, lang: int, now: datetime) -> str:
     """The event in one language (0 Dutch, 1 English)."""
     key, why = _template(facts)
     service = facts.service_name or _NO_SERVICE[lang]
-    text = _T[key][lang].format(
+    by = _by(facts)
+    template = _BY[by][lang] if by is not None else _T[key][lang]
+    text = template.format(
+        by=" ".join((facts.representative_name or "").split()) or _SOMEONE[lang],
         service=service,
         what=what(facts.datatype, lang),
         purpose=_purpose(facts, lang),
@@ -313,6 +377,16 @@ def sentence(facts: EventFacts, lang: int, now: datetime) -> str:
         name=facts.name,
     )
     return text[0].upper() + text[1:]
+
+
+def _by(facts: EventFacts) -> str | None:
+    """The template key of a step a representative did for the resident; None for any other
+    event (a mandate's own changes keep their sentences: they are about the mandate)."""
+    if facts.actor != "representative" or facts.name.startswith("mandate."):
+        return None
+    if facts.name == "grant.ended":
+        return "grant.ended.revoked" if facts.reason == "revoked" else "other"
+    return facts.name if facts.name in _BY else "other"
 
 
 def _template(facts: EventFacts) -> tuple[str, str | None]:

@@ -37,6 +37,7 @@ from vault.grants.policy import ACTIONS
 from vault.grants.tokens import TokenService
 from vault.ports import Clock
 from vault.records.catalogue import TYPES
+from vault.representation.acting import ActingFor, actor, category_of
 from vault.residents.keys import VaultKeys
 from vault.services.service import ServiceInfo, ServiceRegistry
 from vault.storage import queries
@@ -48,7 +49,13 @@ DPV = "https://w3id.org/dpv#"
 EndReason = Literal[
     "revoked", "relinquished", "procedure-closed", "expired", "token-reuse", "vault-deleted"
 ]
-Actor = Literal["resident", "service", "system"]
+Actor = Literal["resident", "representative", "service", "system"]
+
+
+def _categories(grant: GrantRow) -> frozenset[str]:
+    """The categories of every datatype the grant was asked for (what a mandate must cover
+    for a representative to see or decide it)."""
+    return frozenset(category_of(d) for d in json.loads(grant.requested_datatypes))
 
 
 def _hash(auth_req_id: str) -> bytes:
@@ -332,7 +339,9 @@ class GrantService:
 
     # -- the resident decides ---------------------------------------------------------------
 
-    def pending(self, resident_id: uuid.UUID) -> list[GrantView]:
+    def pending(
+        self, resident_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> list[GrantView]:
         """Requests waiting for an answer; not those of the browser flow, which the resident
         answers on the page the service sent them to (vault/grants/authorization.py)."""
         now = self._clock.now()
@@ -340,28 +349,80 @@ class GrantService:
             in_browser = uow.grants.flow_grant_ids(resident_id)
         return [
             g
-            for g in self.grants(resident_id, statuses=["requested"])
+            for g in self.grants(resident_id, statuses=["requested"], acting=acting)
             if g.request_expires_at > now and g.grant_id not in in_browser
         ]
 
     def grants(
-        self, resident_id: uuid.UUID, *, statuses: Sequence[str] | None = None
+        self,
+        resident_id: uuid.UUID,
+        *,
+        statuses: Sequence[str] | None = None,
+        acting: ActingFor | None = None,
     ) -> list[GrantView]:
+        """The resident's grants; under a mandate only those whose datatypes all lie in
+        categories the mandate lets the representative decide on."""
         with self._uow() as uow:
             resident = self._keys.active_resident(uow, resident_id)
             key = self._keys.current(uow, resident)
-            return [
-                self._view(uow, key, g)
-                for g in uow.grants.of_resident(resident_id, statuses=statuses)
-            ]
+            rows = uow.grants.of_resident(resident_id, statuses=statuses)
+            if acting is not None:
+                acting.same_vault(resident_id)
+                scope = acting.categories(uow, action="decide-requests")
+                rows = [g for g in rows if _categories(g) <= scope]
+                self._represented(uow, resident_id, acting, "grant.list", None)
+                uow.commit()
+            return [self._view(uow, key, g) for g in rows]
 
-    def get(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> GrantView:
+    def get(
+        self, resident_id: uuid.UUID, grant_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> GrantView:
         with self._uow() as uow:
             resident = self._keys.active_resident(uow, resident_id)
             grant = uow.grants.get(resident_id, grant_id)
             if grant is None:
                 raise NotFound("no such grant in this vault")
+            if acting is not None:
+                self._may_decide(uow, resident_id, acting, grant)
+                self._represented(uow, resident_id, acting, "grant.read", grant)
+                uow.commit()
             return self._view(uow, self._keys.current(uow, resident), grant)
+
+    @staticmethod
+    def _may_decide(
+        uow: SqlUnitOfWork, resident_id: uuid.UUID, acting: ActingFor | None, grant: GrantRow
+    ) -> None:
+        """Under a mandate: every datatype of the grant must lie in its categories for
+        `decide-requests`, now (else AccessDenied with the mandate's reason)."""
+        if acting is not None:
+            acting.same_vault(resident_id)
+            acting.check_all(uow, _categories(grant), action="decide-requests")
+
+    def _represented(
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        acting: ActingFor,
+        name: str,
+        grant: GrantRow | None,
+    ) -> None:
+        """A representative looked at the principal's requests or grants: in the log."""
+        kind, actor_id = actor(resident_id, acting)
+        record(
+            uow,
+            AccessEvent(
+                resident_id=resident_id,
+                name=name,
+                outcome="permit",
+                actor=kind,
+                actor_id=actor_id,
+                service_id=grant.service_id if grant else None,
+                grant_id=grant.grant_id if grant else None,
+                procedure_id=grant.procedure_id if grant else None,
+                action="read",
+            ),
+            self._clock.now(),
+        )
 
     def approve(
         self,
@@ -371,6 +432,7 @@ class GrantService:
         datatypes: Sequence[str] | None = None,
         actions: Sequence[str] | None = None,
         valid_until: datetime | None = None,
+        acting: ActingFor | None = None,
     ) -> GrantView:
         """Approve as asked, or narrower: fewer datatypes, fewer actions, a shorter validity.
         Anything wider than the request is refused. A browser-flow request is approved through
@@ -386,6 +448,7 @@ class GrantService:
                 datatypes=datatypes,
                 actions=actions,
                 valid_until=valid_until,
+                acting=acting,
             )
             uow.commit()
             return self._view(uow, self._keys.current(uow, resident), grant)
@@ -399,11 +462,12 @@ class GrantService:
         datatypes: Sequence[str] | None = None,
         actions: Sequence[str] | None = None,
         valid_until: datetime | None = None,
+        acting: ActingFor | None = None,
     ) -> GrantRow:
         """`approve` in the caller's `uow` (the browser flow issues its code in the same one)."""
         now = self._clock.now()
         self._keys.active_resident(uow, resident_id)
-        grant = self._open_request(uow, resident_id, grant_id, now)
+        grant = self._open_request(uow, resident_id, grant_id, now, acting)
         asked_types = set(json.loads(grant.requested_datatypes))
         asked_actions = set(json.loads(grant.requested_actions))
         types = set(datatypes) if datatypes is not None else asked_types
@@ -421,8 +485,8 @@ class GrantService:
         grant.datatypes = json.dumps(sorted(types))
         grant.actions = json.dumps(sorted(acts))
         grant.valid_until = until
-        grant.granted_by = "self"
-        grant.decided_by = resident_id
+        grant.granted_by = acting.granted_by if acting else "self"
+        grant.decided_by = acting.representative_id if acting else resident_id
         grant.decided_at = now
         narrowed: dict[str, object] = {
             k: v
@@ -433,51 +497,70 @@ class GrantService:
             }.items()
             if v is not None
         }
-        self._set_status(
-            uow, grant, "approved", "resident", str(resident_id), None, now, narrowed or None
-        )
+        kind, actor_id = actor(resident_id, acting)
+        self._set_status(uow, grant, "approved", kind, actor_id, None, now, narrowed or None)
         return grant
 
-    def deny(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> GrantView:
+    def deny(
+        self, resident_id: uuid.UUID, grant_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> GrantView:
         with self._uow() as uow:
             resident = self._keys.active_resident(uow, resident_id)
-            grant = self.deny_in(uow, resident_id, grant_id)
+            grant = self.deny_in(uow, resident_id, grant_id, acting=acting)
             uow.commit()
             return self._view(uow, self._keys.current(uow, resident), grant)
 
-    def deny_in(self, uow: SqlUnitOfWork, resident_id: uuid.UUID, grant_id: uuid.UUID) -> GrantRow:
+    def deny_in(
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        grant_id: uuid.UUID,
+        *,
+        acting: ActingFor | None = None,
+    ) -> GrantRow:
         now = self._clock.now()
         self._keys.active_resident(uow, resident_id)
-        grant = self._open_request(uow, resident_id, grant_id, now)
-        grant.decided_by = resident_id
+        grant = self._open_request(uow, resident_id, grant_id, now, acting)
+        grant.decided_by = acting.representative_id if acting else resident_id
         grant.decided_at = now
-        self._set_status(uow, grant, "denied", "resident", str(resident_id), None, now)
+        kind, actor_id = actor(resident_id, acting)
+        self._set_status(uow, grant, "denied", kind, actor_id, None, now)
         return grant
 
     def _open_request(
-        self, uow: SqlUnitOfWork, resident_id: uuid.UUID, grant_id: uuid.UUID, now: datetime
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        grant_id: uuid.UUID,
+        now: datetime,
+        acting: ActingFor | None = None,
     ) -> GrantRow:
         grant = uow.grants.get(resident_id, grant_id, for_update=True)
         if grant is None:
             raise NotFound("no such request in this vault")
+        self._may_decide(uow, resident_id, acting, grant)
         if grant.status != "requested":
             raise Conflict(f"this request has already been answered ({grant.status})")
         if grant.request_expires_at <= now:
             raise Conflict("this request has expired")
         return grant
 
-    def revoke(self, resident_id: uuid.UUID, grant_id: uuid.UUID) -> GrantView:
-        """The resident stops a grant: access ends now."""
+    def revoke(
+        self, resident_id: uuid.UUID, grant_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> GrantView:
+        """The resident (or their representative) stops a grant: access ends now."""
         now = self._clock.now()
         with self._uow() as uow:
             resident = self._keys.active_resident(uow, resident_id)
             grant = uow.grants.get(resident_id, grant_id, for_update=True)
             if grant is None:
                 raise NotFound("no such grant in this vault")
+            self._may_decide(uow, resident_id, acting, grant)
+            kind, actor_id = actor(resident_id, acting)
             if grant.status == "requested":
-                self._set_status(uow, grant, "denied", "resident", str(resident_id), None, now)
+                self._set_status(uow, grant, "denied", kind, actor_id, None, now)
             elif grant.status == "approved":
-                self._end(uow, grant, "revoked", "resident", str(resident_id), now)
+                self._end(uow, grant, "revoked", kind, actor_id, now)
             uow.commit()
             return self._view(uow, self._keys.current(uow, resident), grant)
 

@@ -39,6 +39,7 @@ from vault.records.model import (
     SignatureInfo,
     VersionView,
 )
+from vault.representation.acting import ActingFor, actor
 from vault.residents.keys import VaultKeys
 from vault.storage.orm import BlobChunkRow, BlobRow, RecordRow, RecordVersionRow
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
@@ -245,35 +246,118 @@ class RecordService:
         self.max_file_bytes = max_file_bytes
 
     def _own_change(
-        self, uow: SqlUnitOfWork, resident_id: uuid.UUID, name: str, row: RecordRow
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        name: str,
+        row: RecordRow,
+        acting: ActingFor | None = None,
     ) -> None:
-        """The resident's own change to their record, logged in the change's transaction
-        (invariant I2): every change to a vault is in its log, not only what services do."""
+        """The resident's own change to their record (or a representative's, under a
+        mandate), logged in the change's transaction (invariant I2): every change to a vault
+        is in its log, not only what services do."""
+        self._log(uow, resident_id, name, acting, record_id=row.record_id, datatype=row.type)
+
+    def _log(
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        name: str,
+        acting: ActingFor | None,
+        *,
+        record_id: uuid.UUID | None,
+        datatype: str | None,
+        action: str = "write",
+    ) -> None:
+        """The one event of a resident's (or their representative's) step with records."""
+        kind, actor_id = actor(resident_id, acting)
         record(
             uow,
             AccessEvent(
                 resident_id=resident_id,
                 name=name,
-                outcome="done",
-                actor="resident",
-                actor_id=str(resident_id),
-                record_id=row.record_id,
-                datatype=row.type,
-                action="write",
+                outcome="done" if action == "write" else "permit",
+                actor=kind,
+                actor_id=actor_id,
+                record_id=record_id,
+                datatype=datatype,
+                action=action,
             ),
             self._clock.now(),
         )
 
+    @staticmethod
+    def _may(
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        acting: ActingFor | None,
+        *,
+        category: str,
+        action: str,
+    ) -> None:
+        """Under a mandate: does it cover `action` on `category` of this vault, now?"""
+        if acting is None:
+            return
+        acting.same_vault(resident_id)
+        acting.check(uow, category=category, action=action)
+
+    def _read(
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        acting: ActingFor | None,
+        row: RecordRow,
+    ) -> None:
+        """A representative's read is checked and logged (the resident's own is neither)."""
+        if acting is not None:
+            self._may(uow, resident_id, acting, category=row.category, action="read")
+            self._log(
+                uow,
+                resident_id,
+                "record.read",
+                acting,
+                record_id=row.record_id,
+                datatype=row.type,
+                action="read",
+            )
+
     # -- reading ---------------------------------------------------------------------------
 
     def list_records(
-        self, resident_id: uuid.UUID, *, category: str | None = None
+        self,
+        resident_id: uuid.UUID,
+        *,
+        category: str | None = None,
+        acting: ActingFor | None = None,
     ) -> list[RecordView]:
+        """The resident's records; under a mandate only those of the categories it lets the
+        representative read (one category asked for must be one of them)."""
         if category is not None and category not in CATEGORIES:
             raise UnknownCategory(f"unknown category {category!r}")
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
-            return self.list_in(uow, resident_id, category=category)
+            if acting is None:
+                return self.list_in(uow, resident_id, category=category)
+            if category is not None:
+                self._may(uow, resident_id, acting, category=category, action="read")
+            acting.same_vault(resident_id)
+            readable = acting.categories(uow, action="read")
+            views = [
+                v
+                for v in self.list_in(uow, resident_id, category=category)
+                if v.category in readable
+            ]
+            self._log(
+                uow,
+                resident_id,
+                "record.list",
+                acting,
+                record_id=None,
+                datatype=category,
+                action="read",
+            )
+            uow.commit()
+            return views
 
     def list_in(
         self,
@@ -294,11 +378,20 @@ class RecordService:
         return [self._view(uow, r, current.get(r.record_id), with_content=False) for r in rows]
 
     def get(
-        self, resident_id: uuid.UUID, record_id: uuid.UUID, version: int | None = None
+        self,
+        resident_id: uuid.UUID,
+        record_id: uuid.UUID,
+        version: int | None = None,
+        *,
+        acting: ActingFor | None = None,
     ) -> RecordView:
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
-            return self.get_in(uow, resident_id, record_id, version)
+            if acting is not None:
+                self._read(uow, resident_id, acting, self._record(uow, resident_id, record_id))
+            view = self.get_in(uow, resident_id, record_id, version)
+            uow.commit()
+            return view
 
     def record_type(self, uow: SqlUnitOfWork, resident_id: uuid.UUID, record_id: uuid.UUID) -> str:
         """A record's datatype: what the access check needs before any content is opened."""
@@ -322,15 +415,19 @@ class RecordService:
             raise NotFound("no such version of this record")
         return self._view(uow, record, row, with_content=True)
 
-    def versions(self, resident_id: uuid.UUID, record_id: uuid.UUID) -> list[VersionView]:
+    def versions(
+        self, resident_id: uuid.UUID, record_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> list[VersionView]:
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
-            self._record(uow, resident_id, record_id)
-            return [
+            self._read(uow, resident_id, acting, self._record(uow, resident_id, record_id))
+            found = [
                 self._version_view(uow, v, with_content=False)
                 for v in uow.records.versions(resident_id, record_id)
                 if v.version > 0  # 0 is a file record's placeholder before its first upload
             ]
+            uow.commit()
+            return found
 
     def _record(
         self, uow: SqlUnitOfWork, resident_id: uuid.UUID, record_id: uuid.UUID
@@ -370,10 +467,14 @@ class RecordService:
         title: str,
         kind: Literal["json", "file"] = "json",
         content: JsonValue | None = None,
+        acting: ActingFor | None = None,
     ) -> RecordView:
         """A new record. A JSON record gets its first version now; a file record when its
         content has been uploaded (`upload`)."""
         with self._uow() as uow:
+            if acting is not None:
+                check_type(category, record_type)
+                self._may(uow, resident_id, acting, category=category, action="write")
             view = self.create_in(
                 uow,
                 resident_id,
@@ -385,7 +486,7 @@ class RecordService:
             )
             stored = uow.records.get(resident_id, view.record_id)
             if stored is not None:
-                self._own_change(uow, resident_id, "record.created", stored)
+                self._own_change(uow, resident_id, "record.created", stored, acting)
             uow.commit()
             return view
 
@@ -470,6 +571,7 @@ class RecordService:
         title: str | None = None,
         content: JsonValue = _UNSET,
         expected_version: int | None = None,
+        acting: ActingFor | None = None,
     ) -> RecordView:
         """A new version with the changed title and/or content; the old versions stay."""
         if title is None and content is _UNSET:
@@ -481,6 +583,7 @@ class RecordService:
             record = uow.records.get(resident_id, record_id, for_update=True)
             if record is None:
                 raise NotFound("no such record in this vault")
+            self._may(uow, resident_id, acting, category=record.category, action="write")
             if expected_version is not None and expected_version != record.current_version:
                 raise Conflict(
                     f"the record changed meanwhile (now version {record.current_version})"
@@ -501,7 +604,7 @@ class RecordService:
             record.updated_at = new.created_at
             uow.flush()
             view = self._view(uow, record, new, with_content=True)
-            self._own_change(uow, resident_id, "record.changed", record)
+            self._own_change(uow, resident_id, "record.changed", record, acting)
             uow.commit()
             return view
 
@@ -545,15 +648,18 @@ class RecordService:
             new.filename_ct = key.seal(plain, filename_binding(rid, number))
         return new
 
-    def delete(self, resident_id: uuid.UUID, record_id: uuid.UUID) -> None:
+    def delete(
+        self, resident_id: uuid.UUID, record_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> None:
         """Delete a record with all its versions and files."""
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
             record = uow.records.get(resident_id, record_id, for_update=True)
             if record is None:
                 raise NotFound("no such record in this vault")
+            self._may(uow, resident_id, acting, category=record.category, action="write")
             blobs = uow.records.blob_ids(resident_id, record_id)
-            self._own_change(uow, resident_id, "record.deleted", record)
+            self._own_change(uow, resident_id, "record.deleted", record, acting)
             uow.records.delete(resident_id, record_id)
             uow.blobs.delete(resident_id, sorted(set(blobs)))
             uow.commit()
@@ -567,6 +673,7 @@ class RecordService:
         *,
         media_type: str,
         filename: str,
+        acting: ActingFor | None = None,
     ) -> FileUpload:
         """Start a new version of a file record; feed it with `write`, end with `finish`."""
         clean_name = clean_filename(filename)
@@ -575,6 +682,7 @@ class RecordService:
         with self._uow() as uow:
             resident = self._keys.active_resident(uow, resident_id)
             record = self._record(uow, resident_id, record_id)
+            self._may(uow, resident_id, acting, category=record.category, action="write")
             if record.kind != "file":
                 raise InvalidInput("this record holds JSON, not a file")
             key = self._keys.current(uow, resident)
@@ -590,7 +698,9 @@ class RecordService:
             uow.blobs.add(blob)
             uow.commit()
             blob_id = blob.blob_id
-        return FileUpload(self, key, resident_id, record_id, blob_id, media_type, clean_name)
+        return FileUpload(
+            self, key, resident_id, record_id, blob_id, media_type, clean_name, acting
+        )
 
     def _finish_upload(self, upload: FileUpload, last_chunk: BlobChunkRow, size: int) -> RecordView:
         with self._uow() as uow:
@@ -598,6 +708,10 @@ class RecordService:
             record = uow.records.get(upload.resident_id, upload.record_id, for_update=True)
             if record is None:
                 raise NotFound("the record was deleted during the upload")
+            # The mandate is asked again: it may have ended while the file streamed in.
+            self._may(
+                uow, upload.resident_id, upload.acting, category=record.category, action="write"
+            )
             blob = uow.blobs.get(upload.resident_id, upload.blob_id)
             if blob is None:
                 raise Conflict("the upload was abandoned")
@@ -625,7 +739,7 @@ class RecordService:
                 uow.session.delete(previous)  # the placeholder has served its purpose
             uow.flush()
             view = self._view(uow, record, new, with_content=False)
-            self._own_change(uow, upload.resident_id, "record.changed", record)
+            self._own_change(uow, upload.resident_id, "record.changed", record, upload.acting)
             uow.commit()
             return view
 
@@ -641,11 +755,17 @@ class RecordService:
             uow.commit()
 
     def download(
-        self, resident_id: uuid.UUID, record_id: uuid.UUID, version: int | None = None
+        self,
+        resident_id: uuid.UUID,
+        record_id: uuid.UUID,
+        version: int | None = None,
+        *,
+        acting: ActingFor | None = None,
     ) -> FileDownload:
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
             record = self._record(uow, resident_id, record_id)
+            self._read(uow, resident_id, acting, record)
             if record.kind != "file":
                 raise InvalidInput("this record holds JSON, not a file")
             number = record.current_version if version is None else version
@@ -659,6 +779,7 @@ class RecordService:
             key = self._keys.key(uow, resident_id, blob.dek_version)
             chunk_count = blob.chunk_count
             blob_id = blob.blob_id
+            uow.commit()
         return FileDownload(view.file, self._chunks(key, resident_id, blob_id, chunk_count))
 
     def _chunks(
@@ -690,8 +811,10 @@ class FileUpload:
         blob_id: uuid.UUID,
         media_type: str,
         filename: str,
+        acting: ActingFor | None = None,
     ) -> None:
         self._service = service
+        self.acting = acting
         self._key = key
         self.resident_id = resident_id
         self.record_id = record_id

@@ -26,6 +26,7 @@ from vault.codes import CODE_LIFETIME, code_hash, new_code
 from vault.errors import AccessDenied, AuthenticationFailed, InvalidInput, NotFound
 from vault.ports import Clock
 from vault.records.catalogue import CATEGORIES
+from vault.representation.acting import ActingFor
 from vault.representation.policy import (
     MANDATE_ACTIONS,
     MandateFacts,
@@ -341,6 +342,85 @@ class RepresentationService:
         if isinstance(decision, MayNot):
             raise AccessDenied(decision.detail, reason=decision.reason)
         return decision
+
+    def scope(
+        self,
+        uow: SqlUnitOfWork,
+        representative_id: uuid.UUID,
+        mandate_id: uuid.UUID,
+        *,
+        action: str,
+    ) -> frozenset[str]:
+        """The categories `may_act` allows for `action` now (what a listing may show);
+        AccessDenied with the mandate's reason when it allows none."""
+        row = uow.mandates.held_by(representative_id, mandate_id)
+        mandate = facts(row) if row is not None else None
+        now = self._clock.now()
+        decisions = {
+            c: may_act(
+                mandate, representative_id=representative_id, now=now, category=c, action=action
+            )
+            for c in CATEGORIES
+        }
+        allowed = frozenset(c for c, d in decisions.items() if isinstance(d, MayAct))
+        if not allowed:
+            # The reason for one of the mandate's own categories says most (ended, expired).
+            own = sorted(mandate.categories & decisions.keys()) if mandate else []
+            refusal = decisions[own[0] if own else next(iter(CATEGORIES))]
+            if isinstance(refusal, MayNot):
+                raise AccessDenied(refusal.detail, reason=refusal.reason)
+            raise AccessDenied("this mandate covers nothing", reason="empty-scope")
+        return allowed
+
+    def acting_for(self, representative_id: uuid.UUID, mandate_id: uuid.UUID) -> ActingFor:
+        """The acting context of one request under `mandate_id`: whose vault it is about.
+
+        Only a mandate this representative holds is found (someone else's, or a made-up id,
+        is `no-mandate`, alike); whether it covers anything is asked again on every use
+        (`ActingFor.check`), so this is no permission yet. One that cannot be used at all
+        now (offered, ended, expired, not yet valid) is refused here already."""
+        with self._uow() as uow:
+            self._keys.active_resident(uow, representative_id)
+            row = uow.mandates.held_by(representative_id, mandate_id)
+            if row is None:
+                raise AccessDenied("there is no such mandate", reason="no-mandate")
+            principal_id, kind = row.resident_id, row.kind
+            refusals = [
+                self._refusal(uow, representative_id, mandate_id, a) for a in MANDATE_ACTIONS
+            ]
+            first = refusals[0]
+            if first is not None and all(refusals):
+                raise first
+            principal = uow.residents.get(principal_id)
+            if principal is None or principal.status != "active":
+                raise AccessDenied("this vault is no longer there", reason="mandate-ended")
+        return ActingFor(representative_id, principal_id, mandate_id, kind, self)
+
+    def _refusal(
+        self, uow: SqlUnitOfWork, representative_id: uuid.UUID, mandate_id: uuid.UUID, action: str
+    ) -> AccessDenied | None:
+        try:
+            self.scope(uow, representative_id, mandate_id, action=action)
+        except AccessDenied as e:
+            return e
+        return None
+
+    def representative_names(
+        self, uow: SqlUnitOfWork, principal_id: uuid.UUID, mandate_ids: set[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """The names of the representatives of the principal's mandates `mandate_ids`, as
+        the principal knows them (sealed in the mandate under the principal's key): what the
+        principal's log shows for events with actor `representative`. Gone ones are left out."""
+        names: dict[uuid.UUID, str] = {}
+        for mandate_id in mandate_ids:
+            row = uow.mandates.get(principal_id, mandate_id)
+            if row is None or row.representative_name_ct is None:
+                continue
+            key = self._keys.key(uow, principal_id, row.dek_version)
+            names[mandate_id] = key.open(
+                row.representative_name_ct, _binding("representative_name_ct", mandate_id)
+            ).decode()
+        return names
 
     # -- internals ----------------------------------------------------------------------
 

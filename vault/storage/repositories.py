@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -600,6 +601,37 @@ class SqlReplayCache:
             session.commit()
 
 
+@dataclass(frozen=True, slots=True)
+class EventVisibility:
+    """The part of a principal's log a representative may see (vault/audit/resident_log.py):
+    what they did under `mandate_id`, events of `categories`, and events of `grant_ids`."""
+
+    mandate_id: uuid.UUID
+    categories: frozenset[str]
+    grant_ids: frozenset[uuid.UUID]
+
+    def clause(self) -> ColumnElement[bool]:
+        shown: list[ColumnElement[bool]] = [
+            and_(
+                AccessEventRow.actor == "representative",
+                AccessEventRow.actor_id == str(self.mandate_id),
+            )
+        ]
+        for category in sorted(self.categories):
+            shown.append(AccessEventRow.datatype == category)
+            shown.append(AccessEventRow.datatype.startswith(category + ".", autoescape=True))
+        if self.grant_ids:
+            shown.append(AccessEventRow.grant_id.in_(sorted(self.grant_ids)))
+        return or_(*shown)
+
+    def shows(self, row: AccessEventRow) -> bool:
+        return (
+            (row.actor == "representative" and row.actor_id == str(self.mandate_id))
+            or (row.datatype is not None and row.datatype.split(".", 1)[0] in self.categories)
+            or (row.grant_id is not None and row.grant_id in self.grant_ids)
+        )
+
+
 class SqlAccessEventRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -613,6 +645,7 @@ class SqlAccessEventRepository:
         service_id: uuid.UUID | None = None,
         datatype: str | None = None,
         names: Sequence[str] | None = None,
+        visible: EventVisibility | None = None,
     ) -> Sequence[AccessEventRow]:
         """A resident's events, newest first (ties by event id), at most `limit`.
 
@@ -638,6 +671,8 @@ class SqlAccessEventRepository:
             )
         if names is not None:
             stmt = stmt.where(AccessEventRow.name.in_(names))
+        if visible is not None:
+            stmt = stmt.where(visible.clause())
         return self._s.scalars(
             stmt.order_by(AccessEventRow.at.desc(), AccessEventRow.event_id.desc()).limit(limit)
         ).all()
@@ -649,15 +684,16 @@ class SqlAccessEventRepository:
             )
         ).one_or_none()
 
-    def service_ids(self, resident_id: uuid.UUID) -> Sequence[uuid.UUID]:
+    def service_ids(
+        self, resident_id: uuid.UUID, *, visible: EventVisibility | None = None
+    ) -> Sequence[uuid.UUID]:
         """The services that appear in a resident's events (for a filter)."""
-        return self._s.scalars(
-            select(AccessEventRow.service_id)
-            .where(
-                AccessEventRow.resident_id == resident_id, AccessEventRow.service_id.is_not(None)
-            )
-            .distinct()
-        ).all()  # type: ignore[return-value]
+        stmt = select(AccessEventRow.service_id).where(
+            AccessEventRow.resident_id == resident_id, AccessEventRow.service_id.is_not(None)
+        )
+        if visible is not None:
+            stmt = stmt.where(visible.clause())
+        return self._s.scalars(stmt.distinct()).all()  # type: ignore[return-value]
 
 
 class SqlMandateRepository:
