@@ -1,0 +1,525 @@
+"""Acting for someone over HTTP (`Regie-Act-For: <mandate id>`): a representative reads and
+writes the principal's records, decides their requests and reads their log, within the
+mandate only; and the attacks: someone else's or a made-up mandate id, an offer not yet
+accepted, revoked, given up, expired, not yet valid, a category or action out of scope, a
+grant with one datatype out of scope, the header on routes that stay closed, and the
+principal using their own mandate id."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, select
+
+from api.settings import Settings
+from support.people import World, accept, offer, world
+from support.residents import Resident
+from vault.grants.model import AccessRequestSpec
+from vault.storage.orm import AccessEventRow, GrantRow, MandateRow
+
+JWKS = {
+    "keys": [
+        {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "kid": "k",
+        }
+    ]
+}
+
+
+@pytest.fixture
+def w(settings: Settings, connection: Connection) -> Iterator[World]:
+    yield from world(settings, connection)
+
+
+def rid(w: World, who: Resident) -> uuid.UUID:
+    return w.c.identity.authenticate(who.token).resident_id
+
+
+def mandate(w: World, **overrides: object) -> str:
+    """Anna's mandate for Pieter (debts and health: read and decide-requests, by default)."""
+    made = offer(w, **{"categories": ["debts", "health"], **overrides})
+    r = accept(w, w.pieter, made["code"])
+    assert r.status_code == 200, r.text
+    return str(r.json()["id"])
+
+
+def act(who: Resident, mandate_id: object) -> dict[str, str]:
+    return {**who.headers, "Regie-Act-For": str(mandate_id)}
+
+
+def record(w: World, who: Resident, category: str, rtype: str, title: str) -> str:
+    r = w.client.post(
+        "/v1/me/records",
+        json={"category": category, "type": rtype, "title": title, "content": {"x": 1}},
+        headers=who.headers,
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def ask(w: World, principal: Resident, datatypes: list[str], ref: str = "BEH-1") -> str:
+    """A service asks `principal` for `datatypes`: the id of the pending request."""
+    service = next(
+        (s for s in w.c.services.all() if s.name == "Gemeente Utrecht"), None
+    ) or w.c.services.add(
+        name="Gemeente Utrecht",
+        organisation="oin:00000001002220647000",
+        kind="municipality",
+        datatypes=["health.medication", "health.allergies", "education.grades", "debts.overview"],
+        actions=["read", "write"],
+        jwks=JWKS,
+    )
+    code, _ = w.c.services.connection_code(rid(w, principal))
+    subject = w.c.services.redeem(service, code)
+    before = grant_ids(w, principal)
+    w.c.grants.request(
+        service,
+        subject,
+        AccessRequestSpec(
+            datatypes=frozenset(datatypes),
+            actions=frozenset({"read"}),
+            purpose_uri="https://w3id.org/dpv#ServiceProvision",
+            purpose_text="Schuldhulpverlening",
+            legal_basis="https://w3id.org/dpv#Consent",
+            procedure_ref=ref,
+            procedure_description=None,
+            procedure_planned_end=None,
+            valid_until=None,
+            binding_message=None,
+        ),
+    )
+    [made] = grant_ids(w, principal) - before
+    return made
+
+
+def grant_ids(w: World, who: Resident) -> set[str]:
+    with w.c.uow() as uow:
+        return {
+            str(g)
+            for g in uow.session.scalars(
+                select(GrantRow.grant_id).where(GrantRow.resident_id == rid(w, who))
+            )
+        }
+
+
+def refused(r: Any, reason: str) -> None:
+    assert r.status_code == 403, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["reason"] == reason, r.text
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: uuid.UUID
+    name: str
+    actor: str
+    actor_id: str | None
+    datatype: str | None
+
+
+def events(w: World, who: Resident) -> list[Event]:
+    """The resident's access events as stored, oldest first."""
+    with w.c.uow() as uow:
+        return [
+            Event(e.event_id, e.name, e.actor, e.actor_id, e.datatype)
+            for e in uow.session.scalars(
+                select(AccessEventRow)
+                .where(AccessEventRow.resident_id == rid(w, who))
+                .order_by(AccessEventRow.at, AccessEventRow.event_id)
+            )
+        ]
+
+
+# -- the happy paths ---------------------------------------------------------------------
+
+
+def test_a_representative_reads_and_writes_the_principals_records(w: World) -> None:
+    mid = mandate(w, actions=["read", "write"])
+    debt = record(w, w.anna, "debts", "debts.overview", "Schulden 2026")
+    record(w, w.anna, "education", "education.grades", "Cijfers")  # out of scope
+    own = record(w, w.pieter, "debts", "debts.overview", "Pieters eigen schulden")
+    listed = w.client.get("/v1/me/records", headers=act(w.pieter, mid))
+    assert listed.status_code == 200, listed.text
+    assert [r["id"] for r in listed.json()["records"]] == [debt]  # not Pieter's own, no grades
+    got = w.client.get(f"/v1/me/records/{debt}", headers=act(w.pieter, mid))
+    assert got.status_code == 200
+    assert got.json()["title"] == "Schulden 2026"
+    assert w.client.get(f"/v1/me/records/{own}", headers=act(w.pieter, mid)).status_code == 404
+    made = w.client.post(
+        "/v1/me/records",
+        json={
+            "category": "health",
+            "type": "health.medication",
+            "title": "Medicijnen",
+            "content": {"a": 1},
+        },
+        headers=act(w.pieter, mid),
+    )
+    assert made.status_code == 201, made.text
+    changed = w.client.patch(
+        f"/v1/me/records/{debt}",
+        json={"title": "Schulden (bijgewerkt)"},
+        headers=act(w.pieter, mid),
+    )
+    assert changed.status_code == 200, changed.text
+    versions = w.client.get(f"/v1/me/records/{debt}/versions", headers=act(w.pieter, mid))
+    assert len(versions.json()["versions"]) == 2
+    gone = w.client.delete(f"/v1/me/records/{made.json()['id']}", headers=act(w.pieter, mid))
+    assert gone.status_code == 204
+    # All of it happened in Anna's vault, none in Pieter's.
+    anna_titles = sorted(
+        r["title"] for r in w.client.get("/v1/me/records", headers=w.anna.headers).json()["records"]
+    )
+    assert anna_titles == ["Cijfers", "Schulden (bijgewerkt)"]
+    pieter_ids = [
+        r["id"] for r in w.client.get("/v1/me/records", headers=w.pieter.headers).json()["records"]
+    ]
+    assert pieter_ids == [own]
+    # Every step is in Anna's log, by the representative under this mandate.
+    mine = [(e.name, e.actor, e.actor_id) for e in events(w, w.anna) if e.actor != "resident"]
+    assert sorted(n for n, _, _ in mine if n.startswith("record.")) == [
+        "record.changed",
+        "record.created",
+        "record.deleted",
+        "record.list",
+        "record.read",
+        "record.read",
+    ]
+    assert {(a, i) for n, a, i in mine if n.startswith("record.")} == {("representative", mid)}
+    assert not [
+        e
+        for e in events(w, w.pieter)
+        if e.name.startswith("record.") and e.actor == "representative"
+    ]
+
+
+def test_the_principals_log_says_who_did_it_for_them(w: World) -> None:
+    mid = mandate(w, actions=["read", "write"])
+    w.clock.advance(seconds=1)
+    made = w.client.post(
+        "/v1/me/records",
+        json={
+            "category": "debts",
+            "type": "debts.overview",
+            "title": "Overzicht",
+            "content": {"a": 1},
+        },
+        headers=act(w.pieter, mid),
+    )
+    assert made.status_code == 201
+    entries = w.client.get("/v1/me/log", headers=w.anna.headers).json()["entries"]
+    [created] = [e for e in entries if e["name"] == "record.created"]
+    assert created["text_nl"].startswith("Uw schuldenoverzicht is in uw kluis gezet, op ")
+    assert created["text_nl"].endswith(", gedaan door Pieter Bewind voor u.")
+    assert created["text_en"].endswith(", done by Pieter Bewind for you.")
+    # The leaf holds the mandate id, not the name.
+    [row] = [e for e in events(w, w.anna) if e.name == "record.created"]
+    assert (row.actor, row.actor_id) == ("representative", mid)
+
+
+def test_a_representative_decides_requests_in_scope_only(w: World) -> None:
+    mid = mandate(w)  # debts and health: read, decide-requests
+    inside = ask(w, w.anna, ["health.medication", "health.allergies"], "A")
+    mixed = ask(w, w.anna, ["health.medication", "education.grades"], "B")
+    waiting = w.client.get("/v1/me/requests", headers=act(w.pieter, mid))
+    assert waiting.status_code == 200, waiting.text
+    assert [g["id"] for g in waiting.json()["grants"]] == [inside]
+    assert [
+        g["id"] for g in w.client.get("/v1/me/grants", headers=act(w.pieter, mid)).json()["grants"]
+    ] == [inside]
+    assert w.client.get("/v1/me/requests", headers=w.pieter.headers).json()["grants"] == []
+    refused(
+        w.client.post(f"/v1/me/grants/{mixed}/approve", json={}, headers=act(w.pieter, mid)),
+        "category-not-in-scope",
+    )
+    refused(
+        w.client.get(f"/v1/me/grants/{mixed}", headers=act(w.pieter, mid)), "category-not-in-scope"
+    )
+    refused(
+        w.client.post(f"/v1/me/grants/{mixed}/deny", headers=act(w.pieter, mid)),
+        "category-not-in-scope",
+    )
+    approved = w.client.post(
+        f"/v1/me/grants/{inside}/approve",
+        json={"datatypes": ["health.medication"]},  # narrower
+        headers=act(w.pieter, mid),
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["datatypes"] == ["health.medication"]
+    with w.c.uow() as uow:
+        row = uow.session.scalars(
+            select(GrantRow).where(GrantRow.grant_id == uuid.UUID(inside))
+        ).one()
+        assert (row.granted_by, row.decided_by) == ("legal-representative", rid(w, w.pieter))
+    stopped = w.client.post(f"/v1/me/grants/{inside}/revoke", headers=act(w.pieter, mid))
+    assert (stopped.json()["status"], stopped.json()["end_reason"]) == ("ended", "revoked")
+    history = w.client.get(f"/v1/me/grants/{inside}", headers=w.anna.headers).json()["history"]
+    assert [h["status"] for h in history] == ["requested", "approved", "ended"]
+    mixed_status = w.client.get(f"/v1/me/grants/{mixed}", headers=w.anna.headers).json()
+    assert mixed_status["status"] == "requested"  # untouched by the refusals
+    texts = [
+        e["text_nl"]
+        for e in w.client.get("/v1/me/log", headers=w.anna.headers).json()["entries"]
+        if e["name"] in ("grant.approved", "grant.ended")
+    ]
+    assert texts
+    assert all(t.endswith("gedaan door Pieter Bewind voor u.") for t in texts)
+
+
+def test_deny_under_a_mandate(w: World) -> None:
+    mid = mandate(w)
+    grant = ask(w, w.anna, ["debts.overview"])
+    r = w.client.post(f"/v1/me/grants/{grant}/deny", headers=act(w.pieter, mid))
+    assert r.status_code == 200
+    assert r.json()["status"] == "denied"
+    [row] = [e for e in events(w, w.anna) if e.name == "grant.denied"]
+    assert (row.actor, row.actor_id) == ("representative", mid)
+
+
+def test_the_log_under_a_mandate_shows_only_what_is_in_scope(w: World) -> None:
+    mid = mandate(w, categories=["debts"], actions=["read", "write", "decide-requests"])
+    w.client.post(
+        "/v1/me/records",
+        json={
+            "category": "education",
+            "type": "education.grades",
+            "title": "Cijfers",
+            "content": {"a": 1},
+        },
+        headers=w.anna.headers,
+    )  # out of scope: Anna's own change, not shown
+    w.clock.advance(seconds=1)
+    w.client.post(
+        "/v1/me/records",
+        json={
+            "category": "debts",
+            "type": "debts.overview",
+            "title": "Schulden",
+            "content": {"a": 1},
+        },
+        headers=w.anna.headers,
+    )  # in scope
+    ask(w, w.anna, ["education.grades"], "X")  # a request out of scope
+    debt_request = ask(w, w.anna, ["debts.overview"], "Y")
+    w.clock.advance(seconds=1)
+    r = w.client.get("/v1/me/log?limit=100", headers=act(w.pieter, mid))
+    assert r.status_code == 200, r.text
+    seen = r.json()["entries"]
+    names = [(e["name"], e.get("datatype"), e.get("grant_id")) for e in seen]
+    assert ("record.created", "debts.overview", None) in names
+    assert not [n for n in names if n[1] and n[1].startswith("education")]
+    grant_ids = {g for _, _, g in names if g}
+    assert grant_ids == {debt_request}
+    assert [e["name"] for e in seen if e["name"].startswith("mandate.")] == ["mandate.active"]
+    assert [s["name"] for s in r.json()["services"]] == ["Gemeente Utrecht"]
+    # The look itself is logged in Anna's log, and Anna sees all of her log.
+    [looked] = [e for e in events(w, w.anna) if e.name == "log.read"]
+    assert (looked.actor, looked.actor_id) == ("representative", mid)
+    full = w.client.get("/v1/me/log?limit=100", headers=w.anna.headers).json()["entries"]
+    assert len(full) > len(seen)
+    text = next(e["text_nl"] for e in full if e["name"] == "log.read")
+    assert text.startswith("Uw logboek is bekeken")
+    assert "gedaan door Pieter Bewind" in text
+
+
+def test_a_log_cursor_outside_the_scope_is_unknown(w: World) -> None:
+    mid = mandate(w, categories=["debts"])
+    record(w, w.anna, "education", "education.grades", "Cijfers")
+    [hidden] = [e for e in events(w, w.anna) if e.name == "record.created"]
+    r = w.client.get(f"/v1/me/log?before={hidden.event_id}", headers=act(w.pieter, mid))
+    assert r.status_code == 422
+
+
+# -- the attacks -------------------------------------------------------------------------
+
+
+def test_someone_elses_or_a_made_up_mandate_id_is_no_mandate(w: World) -> None:
+    mid = mandate(w)
+    for headers in (act(w.mallory, mid), act(w.pieter, uuid.uuid4()), act(w.anna, mid)):
+        for path in ("/v1/me/records", "/v1/me/requests", "/v1/me/log"):
+            refused(w.client.get(path, headers=headers), "no-mandate")
+    bad = w.client.get("/v1/me/records", headers=act(w.pieter, "not-a-uuid"))
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+
+
+def test_an_offer_not_accepted_does_not_work(w: World) -> None:
+    made = offer(w, categories=["debts"])
+    refused(
+        w.client.get("/v1/me/records", headers=act(w.pieter, made["mandate"]["id"])), "no-mandate"
+    )
+
+
+def test_revoked_and_given_up_mandates_stop_at_once(w: World) -> None:
+    first = mandate(w)
+    assert w.client.get("/v1/me/records", headers=act(w.pieter, first)).status_code == 200
+    w.client.post(f"/v1/me/people/mandates/{first}/revoke", headers=w.anna.headers)
+    refused(w.client.get("/v1/me/records", headers=act(w.pieter, first)), "mandate-ended")
+    second = mandate(w)
+    w.client.post(f"/v1/me/people/mandates/{second}/give-up", headers=w.pieter.headers)
+    refused(w.client.get("/v1/me/requests", headers=act(w.pieter, second)), "mandate-ended")
+
+
+def test_expired_and_not_yet_valid_mandates_by_the_clock(w: World) -> None:
+    soon = mandate(w, valid_until=(w.clock.now() + timedelta(minutes=10)).isoformat())
+    w.clock.advance(minutes=10)
+    # The check compares the period itself: nothing has marked the mandate ended yet.
+    with w.c.uow() as uow:
+        row = uow.session.scalars(
+            select(MandateRow).where(MandateRow.mandate_id == uuid.UUID(soon))
+        ).one()
+        assert row.status == "active"
+    refused(w.client.get("/v1/me/records", headers=act(w.pieter, soon)), "mandate-expired")
+    later = mandate(
+        w,
+        valid_from=(w.clock.now() + timedelta(days=2)).isoformat(),
+        valid_until=(w.clock.now() + timedelta(days=30)).isoformat(),
+    )
+    refused(w.client.get("/v1/me/records", headers=act(w.pieter, later)), "not-yet-valid")
+
+
+def test_a_category_or_action_out_of_scope(w: World) -> None:
+    mid = mandate(w, categories=["debts"], actions=["read"])
+    grades = record(w, w.anna, "education", "education.grades", "Cijfers")
+    debt = record(w, w.anna, "debts", "debts.overview", "Schulden")
+    h = act(w.pieter, mid)
+    refused(w.client.get(f"/v1/me/records/{grades}", headers=h), "category-not-in-scope")
+    refused(w.client.get(f"/v1/me/records/{grades}/versions", headers=h), "category-not-in-scope")
+    refused(w.client.get("/v1/me/records?category=education", headers=h), "category-not-in-scope")
+    # read-only: no writes
+    refused(
+        w.client.patch(f"/v1/me/records/{debt}", json={"title": "x"}, headers=h),
+        "action-not-in-scope",
+    )
+    refused(w.client.delete(f"/v1/me/records/{debt}", headers=h), "action-not-in-scope")
+    refused(
+        w.client.post(
+            "/v1/me/records",
+            json={"category": "debts", "type": "debts.overview", "title": "t", "content": {}},
+            headers=h,
+        ),
+        "action-not-in-scope",
+    )
+    refused(
+        w.client.put(
+            f"/v1/me/records/{debt}/file",
+            content=b"x",
+            headers={
+                **h,
+                "Content-Disposition": 'attachment; filename="a.pdf"',
+                "Content-Type": "application/pdf",
+            },
+        ),
+        "action-not-in-scope",
+    )
+    # no decide-requests: no requests, no grants
+    grant = ask(w, w.anna, ["debts.overview"])
+    refused(w.client.get("/v1/me/requests", headers=h), "action-not-in-scope")
+    refused(w.client.get("/v1/me/grants", headers=h), "action-not-in-scope")
+    refused(
+        w.client.post(f"/v1/me/grants/{grant}/approve", json={}, headers=h), "action-not-in-scope"
+    )
+    refused(w.client.post(f"/v1/me/grants/{grant}/revoke", headers=h), "action-not-in-scope")
+    # Nothing changed; refused steps are not in the log as done.
+    assert w.client.get(f"/v1/me/records/{debt}", headers=w.anna.headers).json()["version"] == 1
+    assert (
+        w.client.get(f"/v1/me/grants/{grant}", headers=w.anna.headers).json()["status"]
+        == "requested"
+    )
+    assert not [
+        e
+        for e in events(w, w.anna)
+        if e.actor == "representative"
+        and e.name in ("record.changed", "record.deleted", "grant.approved")
+    ]
+
+
+def test_a_write_only_mandate_sees_only_its_own_steps_in_the_log(w: World) -> None:
+    mid = mandate(w, categories=["debts"], actions=["write"])
+    record(w, w.anna, "debts", "debts.overview", "Anna's own")
+    refused(w.client.get("/v1/me/records", headers=act(w.pieter, mid)), "action-not-in-scope")
+    made = w.client.post(
+        "/v1/me/records",
+        json={"category": "debts", "type": "debts.overview", "title": "t", "content": {}},
+        headers=act(w.pieter, mid),
+    )
+    assert made.status_code == 201
+    seen = w.client.get("/v1/me/log", headers=act(w.pieter, mid)).json()["entries"]
+    assert sorted(e["name"] for e in seen) == ["mandate.active", "record.created"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/v1/me"),
+        ("GET", "/v1/me/export"),
+        ("GET", "/v1/me/passkeys"),
+        ("GET", "/v1/me/sessions"),
+        ("GET", "/v1/me/people"),
+        ("POST", "/v1/me/people/mandates"),
+        ("POST", "/v1/me/people/children"),
+        ("POST", "/v1/me/connection-codes"),
+        ("POST", "/v1/me/services/00000000-0000-0000-0000-000000000000/revoke"),
+        ("POST", "/v1/me/procedures/00000000-0000-0000-0000-000000000000/close"),
+        ("GET", "/v1/me/log/00000000-0000-0000-0000-000000000000/proof"),
+    ],
+)
+def test_routes_that_stay_closed_refuse_the_header(w: World, method: str, path: str) -> None:
+    mid = mandate(w, actions=["read", "write", "decide-requests"])
+    r = w.client.request(method, path, headers=act(w.pieter, mid), json={})
+    refused(r, "not-for-representatives")
+    assert w.client.get("/v1/me", headers=w.anna.headers).status_code == 200
+    assert w.client.get("/v1/me", headers=w.pieter.headers).status_code == 200
+
+
+def test_a_parent_decides_the_childs_requests(w: World) -> None:
+    r = w.client.post(
+        "/v1/me/people/children", json={"display_name": "Sanne"}, headers=w.anna.headers
+    )
+    mid = r.json()["id"]
+    child_id = w.c.people.acting_for(rid(w, w.anna), uuid.UUID(mid)).principal_id
+    school = w.c.services.add(
+        name="Basisschool De Regenboog",
+        organisation="oin:00000001234567890000",
+        kind="school",
+        datatypes=["education.grades"],
+        actions=["read", "write"],
+        jwks=JWKS,
+    )
+    code, _ = w.c.services.connection_code(child_id)
+    w.c.grants.request(
+        school,
+        w.c.services.redeem(school, code),
+        AccessRequestSpec(
+            datatypes=frozenset({"education.grades"}),
+            actions=frozenset({"write"}),
+            purpose_uri="https://w3id.org/dpv#ServiceProvision",
+            purpose_text="Rapport",
+            legal_basis="https://w3id.org/dpv#Consent",
+            procedure_ref="2026-groep-5",
+            procedure_description=None,
+            procedure_planned_end=None,
+            valid_until=None,
+            binding_message=None,
+        ),
+    )
+    [waiting] = w.client.get("/v1/me/requests", headers=act(w.anna, mid)).json()["grants"]
+    assert waiting["service"]["name"] == "Basisschool De Regenboog"
+    assert w.client.get("/v1/me/requests", headers=w.anna.headers).json()["grants"] == []
+    ok = w.client.post(f"/v1/me/grants/{waiting['id']}/approve", json={}, headers=act(w.anna, mid))
+    assert ok.status_code == 200, ok.text
+    with w.c.uow() as uow:
+        row = uow.session.scalars(
+            select(GrantRow).where(GrantRow.grant_id == uuid.UUID(waiting["id"]))
+        ).one()
+        assert (row.resident_id, row.granted_by) == (child_id, "parent")
+    # Someone else cannot use the parent's mandate.
+    refused(w.client.get("/v1/me/requests", headers=act(w.mallory, mid)), "no-mandate")
