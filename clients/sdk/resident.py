@@ -1027,27 +1027,38 @@ class _Calls:
 _UNSET: Any = object()
 
 
+ACT_FOR_HEADER = "Regie-Act-For"
+
+
 class _Base:
-    """What both clients keep: the session token, and how a call becomes request arguments."""
+    """What both clients keep: the session token, the mandate it acts under (if any), and
+    how a call becomes request arguments."""
 
     token: str | None
+    # A mandate id: every call is made for its principal (`Regie-Act-For`, docs/people.md).
+    act_for: str | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if not self.token:
+            raise AuthError("not signed in: sign in first, or give the client a token")
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if self.act_for is not None:
+            headers[ACT_FOR_HEADER] = self.act_for
+        return headers
 
     def _auth(self, call: _Call[Any]) -> dict[str, Any]:
         kw = call.kwargs()
         if call.authenticated:
-            if not self.token:
-                raise AuthError("not signed in: sign in first, or give the client a token")
-            kw["headers"] = {"Authorization": f"Bearer {self.token}"}
+            kw["headers"] = self._headers()
         return kw
 
     def _stream_headers(self) -> dict[str, str]:
-        if not self.token:
-            raise AuthError("not signed in: sign in first, or give the client a token")
-        return {"Authorization": f"Bearer {self.token}"}
+        return self._headers()
 
     def __repr__(self) -> str:
         state = "signed in" if self.token else "signed out"
-        return f"{type(self).__name__}({state})"
+        acting = f", acting for mandate {self.act_for}" if self.act_for else ""
+        return f"{type(self).__name__}({state}{acting})"
 
 
 class ResidentClient(_Base):
@@ -1077,6 +1088,15 @@ class ResidentClient(_Base):
     def with_token(self, token: str | None) -> ResidentClient:
         """A client for another session over the same connection."""
         return ResidentClient(http=self.http, token=token)
+
+    def acting_for(self, mandate_id: str | uuid.UUID) -> ResidentClient:
+        """A client for the same session that acts under `mandate_id` (one I hold, from
+        `people().acting_for`): records, requests and grants, and the log are then the
+        principal's, as far as the mandate reaches; other calls are refused (403,
+        `not-for-representatives`). This client itself is unchanged."""
+        other = ResidentClient(http=self.http, token=self.token)
+        other.act_for = _id(mandate_id)
+        return other
 
     def _run(self, call: _Call[T]) -> T:
         return call.read(self.http.request(call.method, call.path, **self._auth(call)))
@@ -1366,6 +1386,13 @@ class AsyncResidentClient(_Base):
 
     def with_token(self, token: str | None) -> AsyncResidentClient:
         return AsyncResidentClient(http=self.http, token=token)
+
+    def acting_for(self, mandate_id: str | uuid.UUID) -> AsyncResidentClient:
+        """A client for the same session that acts under `mandate_id` (see
+        `ResidentClient.acting_for`)."""
+        other = AsyncResidentClient(http=self.http, token=self.token)
+        other.act_for = _id(mandate_id)
+        return other
 
     async def _run(self, call: _Call[T]) -> T:
         return call.read(await self.http.request(call.method, call.path, **self._auth(call)))

@@ -299,3 +299,47 @@ def test_people_through_both_clients(client: TestClient) -> None:
             assert gone.end_reason == "revoked"
 
     anyio.run(run)
+
+
+def test_acting_for_someone_through_both_clients(client: TestClient) -> None:
+    anna = sync_client(client)
+    signed_up(anna, "Anna")
+    pieter = sync_client(client)
+    signed_up(pieter, "Pieter")
+    offer = anna.offer_mandate(
+        categories=["debts"],
+        actions=["read", "write"],
+        valid_until=datetime.now(UTC) + timedelta(days=30),
+    )
+    held = pieter.accept_mandate(offer.code)
+    for_anna = pieter.acting_for(held.id)
+    assert pieter.act_for is None  # the client itself is unchanged
+    made = for_anna.create_record("debts", "debts.overview", "Schulden", {"totaal": 1200})
+    assert [r.id for r in anna.records()] == [made.id]
+    assert pieter.records() == []
+    assert [r.id for r in for_anna.records()] == [made.id]
+    with pytest.raises(sdk.AccessDenied) as refused:
+        for_anna.create_record("health", "health.allergies", "Allergie", {"noten": True})
+    assert refused.value.reason == "category-not-in-scope"
+    with pytest.raises(sdk.AccessDenied) as closed:
+        for_anna.me()
+    assert closed.value.reason == "not-for-representatives"
+    [created] = [e for e in anna.log().entries if e.name == "record.created"]
+    assert created.text("nl").endswith("gedaan door Pieter voor u.")
+    with pytest.raises(sdk.AccessDenied) as nobody:
+        anna.acting_for(held.id).records()  # the principal cannot use her own mandate id
+    assert nobody.value.reason == "no-mandate"
+
+    async def run() -> None:
+        async with AsyncResidentClient(
+            ORIGIN, transport=httpx.ASGITransport(app=client.app), token=pieter.token
+        ) as rc:
+            acting = rc.acting_for(held.id)
+            assert [r.id for r in await acting.records()] == [made.id]
+            assert await rc.records() == []
+            anna.revoke_mandate(held.id)
+            with pytest.raises(sdk.AccessDenied) as ended:
+                await acting.records()
+            assert ended.value.reason == "mandate-ended"
+
+    anyio.run(run)

@@ -1,0 +1,138 @@
+"""The log's sentences for what a representative did under a mandate: the step, then who
+did it ("…, gedaan door Pieter voor u."), in Dutch and English; a gone mandate says
+"iemand"; a mandate's own changes and other actors keep their sentences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from vault.audit.sentences import EventFacts, sentences
+
+AT = datetime(2026, 3, 3, 13, 2, tzinfo=UTC)  # 14:02 in Amsterdam
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def by(name: str, outcome: str = "done", **kw: object) -> EventFacts:
+    values: dict[str, object] = {
+        "name": name,
+        "outcome": outcome,
+        "reason": None,
+        "at": AT,
+        "service_name": None,
+        "actor": "representative",
+        "representative_name": "Pieter Bewind",
+        **kw,
+    }
+    return EventFacts(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("facts", "nl", "en"),
+    [
+        (
+            by("record.created", datatype="debts.overview"),
+            "Uw schuldenoverzicht is in uw kluis gezet, op 3 maart om 14:02, gedaan door Pieter "
+            "Bewind voor u.",
+            "Your debt overview was put in your vault, on 3 March at 14:02, done by Pieter Bewind "
+            "for you.",
+        ),
+        (
+            by("record.read", "permit", datatype="health.medication", action="read"),
+            "Uw medicatieoverzicht is bekeken, op 3 maart om 14:02, gedaan door Pieter Bewind "
+            "voor u.",
+            "Your medication overview was viewed, on 3 March at 14:02, done by Pieter Bewind for "
+            "you.",
+        ),
+        (
+            by("record.changed", datatype="debts.payment_plan"),
+            "Uw betalingsregeling is veranderd, op 3 maart om 14:02, gedaan door Pieter Bewind "
+            "voor u. De vorige versie blijft bewaard.",
+            "Your payment plan was changed, on 3 March at 14:02, done by Pieter Bewind for you. "
+            "The previous version is kept.",
+        ),
+        (
+            by("record.deleted", datatype="debts.overview"),
+            "Uw schuldenoverzicht is uit uw kluis gehaald, op 3 maart om 14:02, gedaan door "
+            "Pieter Bewind voor u.",
+            "Your debt overview was removed from your vault, on 3 March at 14:02, done by Pieter "
+            "Bewind for you.",
+        ),
+        (
+            by("record.list", "permit", datatype="debts"),
+            "De lijst van uw gegevens is bekeken, op 3 maart om 14:02, gedaan door Pieter Bewind "
+            "voor u.",
+            "The list of your data was viewed, on 3 March at 14:02, done by Pieter Bewind for you.",
+        ),
+        (
+            by("grant.approved", service_name="Gemeente Utrecht", purpose_text="Schuldhulp"),
+            "Gemeente Utrecht kreeg toegang voor schuldhulp, op 3 maart om 14:02, gedaan door "
+            "Pieter Bewind voor u.",
+            "Gemeente Utrecht was given access for schuldhulp, on 3 March at 14:02, done by "
+            "Pieter Bewind for you.",
+        ),
+        (
+            by("grant.denied", service_name="Gemeente Utrecht"),
+            "Er is nee gezegd tegen de vraag van Gemeente Utrecht, op 3 maart om 14:02, gedaan "
+            "door Pieter Bewind voor u. Gemeente Utrecht kreeg niets.",
+            "The question from Gemeente Utrecht was answered with no, on 3 March at 14:02, done "
+            "by Pieter Bewind for you. Gemeente Utrecht got nothing.",
+        ),
+        (
+            by("grant.ended", reason="revoked", service_name="Gemeente Utrecht"),
+            "De toegang van Gemeente Utrecht is gestopt, op 3 maart om 14:02, gedaan door Pieter "
+            "Bewind voor u.",
+            "Access for Gemeente Utrecht was stopped, on 3 March at 14:02, done by Pieter Bewind "
+            "for you.",
+        ),
+        (
+            by("log.read", "permit"),
+            "Uw logboek is bekeken, op 3 maart om 14:02, gedaan door Pieter Bewind voor u.",
+            "Your log was viewed, on 3 March at 14:02, done by Pieter Bewind for you.",
+        ),
+        (
+            by("grant.list", "permit"),
+            "Uw vragen om toegang en wie wat mag zien, zijn bekeken, op 3 maart om 14:02, gedaan "
+            "door Pieter Bewind voor u.",
+            "Your requests for access and who may see what were viewed, on 3 March at 14:02, "
+            "done by Pieter Bewind for you.",
+        ),
+        (
+            by("something.new"),
+            "Er gebeurde iets in uw kluis (something.new), op 3 maart om 14:02, gedaan door "
+            "Pieter Bewind voor u.",
+            "Something happened in your vault (something.new), on 3 March at 14:02, done by "
+            "Pieter Bewind for you.",
+        ),
+    ],
+)
+def test_a_representatives_step_says_who_did_it(facts: EventFacts, nl: str, en: str) -> None:
+    assert sentences(facts, NOW) == (nl, en)
+
+
+def test_a_gone_mandate_or_a_blank_name_says_someone() -> None:
+    for name in (None, "", "   "):
+        nl, en = sentences(by("log.read", "permit", representative_name=name), NOW)
+        assert nl.endswith(", gedaan door iemand voor u.")
+        assert en.endswith(", done by someone for you.")
+
+
+def test_a_name_with_odd_spacing_reads_as_one_line() -> None:
+    nl, _ = sentences(by("log.read", "permit", representative_name=" Pieter\n  Bewind "), NOW)
+    assert nl.endswith("gedaan door Pieter Bewind voor u.")
+
+
+def test_the_mandates_own_changes_and_other_actors_keep_their_sentences() -> None:
+    active = sentences(by("mandate.active"), NOW)[0]
+    assert active.startswith("Iemand die u dat vroeg, mag nu dingen voor u regelen")
+    own = by("record.created", datatype="debts.overview", actor="resident")
+    assert sentences(own, NOW)[0].startswith("U heeft uw schuldenoverzicht in uw kluis gezet")
+    service = by(
+        "record.read",
+        "permit",
+        datatype="debts.overview",
+        actor="service",
+        service_name="Gemeente Utrecht",
+    )
+    assert "gedaan door" not in sentences(service, NOW)[0]
