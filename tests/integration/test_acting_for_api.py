@@ -123,13 +123,14 @@ class Event:
     actor: str
     actor_id: str | None
     datatype: str | None
+    reason: str | None
 
 
 def events(w: World, who: Resident) -> list[Event]:
     """The resident's access events as stored, oldest first."""
     with w.c.uow() as uow:
         return [
-            Event(e.event_id, e.name, e.actor, e.actor_id, e.datatype)
+            Event(e.event_id, e.name, e.actor, e.actor_id, e.datatype, e.reason)
             for e in uow.session.scalars(
                 select(AccessEventRow)
                 .where(AccessEventRow.resident_id == rid(w, who))
@@ -366,6 +367,8 @@ def test_revoked_and_given_up_mandates_stop_at_once(w: World) -> None:
     second = mandate(w)
     w.client.post(f"/v1/me/people/mandates/{second}/give-up", headers=w.pieter.headers)
     refused(w.client.get("/v1/me/requests", headers=act(w.pieter, second)), "mandate-ended")
+    tried = [(e.reason, e.actor_id) for e in events(w, w.anna) if e.name == "mandate.refused"]
+    assert sorted(tried) == sorted([("mandate-ended", first), ("mandate-ended", second)])
 
 
 def test_expired_and_not_yet_valid_mandates_by_the_clock(w: World) -> None:
@@ -440,6 +443,26 @@ def test_a_category_or_action_out_of_scope(w: World) -> None:
         if e.actor == "representative"
         and e.name in ("record.changed", "record.deleted", "grant.approved")
     ]
+    # ... but every refused attempt is, in Anna's log, with its reason (invariant I2).
+    tried = [(e.reason, e.datatype) for e in events(w, w.anna) if e.name == "mandate.refused"]
+    assert sorted(tried, key=str) == sorted(
+        [("category-not-in-scope", "education")] * 3
+        + [("action-not-in-scope", "debts")] * 4
+        + [("action-not-in-scope", None)] * 2
+        + [("action-not-in-scope", "debts")] * 2,
+        key=str,
+    )
+    assert {e.actor_id for e in events(w, w.anna) if e.name == "mandate.refused"} == {mid}
+    assert not [e for e in events(w, w.pieter) if e.name == "mandate.refused"]
+    texts = [
+        e["text_nl"]
+        for e in w.client.get("/v1/me/log?limit=100", headers=w.anna.headers).json()["entries"]
+        if e["name"] == "mandate.refused"
+    ]
+    assert (
+        "Pieter Bewind wilde iets voor u regelen met uw gegevens over onderwijs, maar dat kon "
+        "niet: dat valt buiten wat u toestond, op "
+    ) in {t[: t.index(" op ") + 4] for t in texts}
 
 
 def test_a_write_only_mandate_sees_only_its_own_steps_in_the_log(w: World) -> None:
@@ -453,7 +476,11 @@ def test_a_write_only_mandate_sees_only_its_own_steps_in_the_log(w: World) -> No
     )
     assert made.status_code == 201
     seen = w.client.get("/v1/me/log", headers=act(w.pieter, mid)).json()["entries"]
-    assert sorted(e["name"] for e in seen) == ["mandate.active", "record.created"]
+    assert sorted(e["name"] for e in seen) == [
+        "mandate.active",
+        "mandate.refused",  # the list it could not see
+        "record.created",
+    ]
 
 
 @pytest.mark.parametrize(

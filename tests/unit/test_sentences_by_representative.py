@@ -136,3 +136,58 @@ def test_the_mandates_own_changes_and_other_actors_keep_their_sentences() -> Non
         service_name="Gemeente Utrecht",
     )
     assert "gedaan door" not in sentences(service, NOW)[0]
+
+
+@pytest.mark.parametrize(
+    ("reason", "datatype", "nl_why", "en_why"),
+    [
+        (
+            "category-not-in-scope",
+            "education",
+            "met uw gegevens over onderwijs, maar dat kon niet: dat valt buiten wat u toestond",
+            "on your education data, but could not: that is outside what you allowed",
+        ),
+        (
+            "action-not-in-scope",
+            None,
+            "met uw gegevens, maar dat kon niet: dat valt buiten wat u toestond",
+            "on your data, but could not: that is outside what you allowed",
+        ),
+        (
+            "mandate-ended",
+            None,
+            "met uw gegevens, maar dat kon niet: de machtiging was gestopt",
+            "on your data, but could not: the mandate had ended",
+        ),
+        (
+            "mandate-expired",
+            "debts",
+            "met uw gegevens over schulden, maar dat kon niet: de einddatum van de machtiging "
+            "was bereikt",
+            "on your debts data, but could not: the end date of the mandate had been reached",
+        ),
+        (
+            "not-yet-valid",
+            None,
+            "met uw gegevens, maar dat kon niet: de machtiging begint later",
+            "on your data, but could not: the mandate starts later",
+        ),
+        (
+            "something-new",
+            None,
+            "met uw gegevens, maar dat kon niet: dat mocht niet",
+            "on your data, but could not: it was not allowed",
+        ),
+    ],
+)
+def test_a_refused_attempt_says_why_without_blame(
+    reason: str, datatype: str | None, nl_why: str, en_why: str
+) -> None:
+    nl, en = sentences(by("mandate.refused", "deny", reason=reason, datatype=datatype), NOW)
+    assert nl == (
+        f"Pieter Bewind wilde iets voor u regelen {nl_why}, op 3 maart om 14:02. Er is niets "
+        "veranderd."
+    )
+    assert en == (
+        f"Pieter Bewind wanted to act for you {en_why}, on 3 March at 14:02. Nothing was changed."
+    )

@@ -86,7 +86,10 @@ class ResidentLog:
         refusals: list[AccessDenied] = []
         for action in MANDATE_ACTIONS:
             try:
-                scopes[action] = acting.categories(uow, action=action)
+                # Asked of the guard itself: these probes are not attempts to log.
+                scopes[action] = acting.guard.scope(
+                    uow, acting.representative_id, acting.mandate_id, action=action
+                )
             except AccessDenied as e:
                 refusals.append(e)
         if not scopes:

@@ -4,7 +4,8 @@
 "Huisartsenpraktijk De Linde heeft uw medicatieoverzicht bekeken voor uw behandeling, op
 3 maart om 14:02." Every event name the vault writes has its sentence (`record.read`,
 `record.list`, `record.write`, `grant.requested|approved|denied|lapsed|ended`,
-`token.revoked`, `mandate.offered|active|lapsed|ended`), refused attempts say why without
+`token.revoked`, `mandate.offered|active|lapsed|ended|refused`, and a representative's
+`grant.list|read` and `log.read`), refused attempts say why without
 blaming anyone, and a name this module does not know yet still gets a plain sentence rather
 than nothing. What a representative did under a mandate (actor `representative`) ends with
 who did it: "…, gedaan door Pieter voor u." / "…, done by Pieter for you." (`_BY`).
@@ -291,12 +292,30 @@ _BY: dict[str, tuple[str, str]] = {
         "Uw logboek is bekeken, {when}, gedaan door {by} voor u.",
         "Your log was viewed, {when}, done by {by} for you.",
     ),
+    # An attempt the mandate did not allow ({topic}: the category's data; {why}: _REFUSED).
+    "mandate.refused": (
+        "{by} wilde iets voor u regelen met {topic}, maar dat kon niet: {why}, {when}. Er is "
+        "niets veranderd.",
+        "{by} wanted to act for you on {topic}, but could not: {why}, {when}. Nothing was changed.",
+    ),
     "other": (
         "Er gebeurde iets in uw kluis ({name}), {when}, gedaan door {by} voor u.",
         "Something happened in your vault ({name}), {when}, done by {by} for you.",
     ),
 }
 _SOMEONE = ("iemand", "someone")
+_OUTSIDE = ("dat valt buiten wat u toestond", "that is outside what you allowed")
+_REFUSED: dict[str, tuple[str, str]] = {
+    "action-not-in-scope": _OUTSIDE,
+    "category-not-in-scope": _OUTSIDE,
+    "empty-scope": _OUTSIDE,
+    "mandate-ended": ("de machtiging was gestopt", "the mandate had ended"),
+    "mandate-expired": (
+        "de einddatum van de machtiging was bereikt",
+        "the end date of the mandate had been reached",
+    ),
+    "not-yet-valid": ("de machtiging begint later", "the mandate starts later"),
+}
 
 # Why a service was refused ({why}); "ended.*" by the grant's end reason.
 _WHY: dict[str, tuple[str, str]] = {
@@ -367,12 +386,16 @@ def sentence(facts: EventFacts, lang: int, now: datetime) -> str:
     service = facts.service_name or _NO_SERVICE[lang]
     by = _by(facts)
     template = _BY[by][lang] if by is not None else _T[key][lang]
+    why_text = _WHY[why][lang] if why else ""
+    if by == "mandate.refused":
+        why_text = _REFUSED.get(facts.reason or "", ("dat mocht niet", "it was not allowed"))[lang]
     text = template.format(
         by=" ".join((facts.representative_name or "").split()) or _SOMEONE[lang],
+        topic=_topic(facts.datatype, lang),
         service=service,
         what=what(facts.datatype, lang),
         purpose=_purpose(facts, lang),
-        why=_WHY[why][lang] if why else "",
+        why=why_text,
         when=when(facts.at, lang, now),
         name=facts.name,
     )
@@ -382,6 +405,8 @@ def sentence(facts: EventFacts, lang: int, now: datetime) -> str:
 def _by(facts: EventFacts) -> str | None:
     """The template key of a step a representative did for the resident; None for any other
     event (a mandate's own changes keep their sentences: they are about the mandate)."""
+    if facts.name == "mandate.refused":
+        return facts.name
     if facts.actor != "representative" or facts.name.startswith("mandate."):
         return None
     if facts.name == "grant.ended":
@@ -426,6 +451,15 @@ def _purpose(facts: EventFacts, lang: int) -> str:
     if facts.name in ("record.read", "record.list", "record.write"):
         return _NEUTRAL_PURPOSE[lang]
     return ""
+
+
+def _topic(datatype: str | None, lang: int) -> str:
+    """A category's data ("uw gegevens over schulden"), or "uw gegevens" for none."""
+    category = CATEGORIES.get((datatype or "").split(".", 1)[0])
+    if category is None:
+        return _YOUR_DATA[lang]
+    words = (category.nl, category.en)[lang].lower()
+    return (f"uw gegevens over {words}", f"your {words} data")[lang]
 
 
 def what(datatype: str | None, lang: int) -> str:

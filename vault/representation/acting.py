@@ -43,6 +43,16 @@ class MandateGuard(Protocol):
         action: str,
     ) -> frozenset[str]: ...
 
+    def refused(
+        self,
+        uow: SqlUnitOfWork,
+        acting: ActingFor,
+        refusal: AccessDenied,
+        *,
+        category: str | None,
+        action: str | None,
+    ) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class ActingFor:
@@ -58,10 +68,18 @@ class ActingFor:
             raise AccessDenied("this mandate is not for this vault", reason="no-mandate")
 
     def check(self, uow: SqlUnitOfWork, *, category: str, action: str) -> None:
-        """AccessDenied (with the mandate's reason) unless the mandate covers this now."""
-        allowed = self.guard.authorise(
-            uow, self.representative_id, self.mandate_id, category=category, action=action
-        )
+        """AccessDenied (with the mandate's reason) unless the mandate covers this now.
+
+        A refusal is logged in the principal's log and committed with the caller's unit of
+        work before it is raised (invariant I2: a refused attempt is in the log too), so
+        call this before the step changes anything."""
+        try:
+            allowed = self.guard.authorise(
+                uow, self.representative_id, self.mandate_id, category=category, action=action
+            )
+        except AccessDenied as e:
+            self.guard.refused(uow, self, e, category=category, action=action)
+            raise
         if allowed.principal_id != self.principal_id:  # never another vault than resolved
             raise AccessDenied("this mandate is not for this vault", reason="no-mandate")
 
@@ -70,8 +88,13 @@ class ActingFor:
             self.check(uow, category=category, action=action)
 
     def categories(self, uow: SqlUnitOfWork, *, action: str) -> frozenset[str]:
-        """The categories the mandate covers for `action` now; AccessDenied if none."""
-        return self.guard.scope(uow, self.representative_id, self.mandate_id, action=action)
+        """The categories the mandate covers for `action` now; AccessDenied if none (logged
+        and committed first, like `check`)."""
+        try:
+            return self.guard.scope(uow, self.representative_id, self.mandate_id, action=action)
+        except AccessDenied as e:
+            self.guard.refused(uow, self, e, category=None, action=action)
+            raise
 
     @property
     def granted_by(self) -> str:

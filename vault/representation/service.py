@@ -372,6 +372,37 @@ class RepresentationService:
             raise AccessDenied("this mandate covers nothing", reason="empty-scope")
         return allowed
 
+    def refused(
+        self,
+        uow: SqlUnitOfWork,
+        acting: ActingFor,
+        refusal: AccessDenied,
+        *,
+        category: str | None,
+        action: str | None,
+    ) -> None:
+        """A representative's attempt the mandate refused, in the principal's log
+        (`mandate.refused`, with the reason, category and action), committed now; the caller
+        then raises. A mandate this representative does not hold (`no-mandate`) names no
+        principal: nothing to log."""
+        if refusal.reason == "no-mandate":
+            return
+        record(
+            uow,
+            AccessEvent(
+                resident_id=acting.principal_id,
+                name="mandate.refused",
+                outcome="deny",
+                actor="representative",
+                actor_id=str(acting.mandate_id),
+                reason=refusal.reason,
+                datatype=category,
+                action=action,
+            ),
+            self._clock.now(),
+        )
+        uow.commit()
+
     def acting_for(self, representative_id: uuid.UUID, mandate_id: uuid.UUID) -> ActingFor:
         """The acting context of one request under `mandate_id`: whose vault it is about.
 
@@ -384,17 +415,18 @@ class RepresentationService:
             row = uow.mandates.held_by(representative_id, mandate_id)
             if row is None:
                 raise AccessDenied("there is no such mandate", reason="no-mandate")
-            principal_id, kind = row.resident_id, row.kind
+            principal = uow.residents.get(row.resident_id)
+            if principal is None or principal.status != "active":
+                raise AccessDenied("this vault is no longer there", reason="mandate-ended")
+            acting = ActingFor(representative_id, row.resident_id, mandate_id, row.kind, self)
             refusals = [
                 self._refusal(uow, representative_id, mandate_id, a) for a in MANDATE_ACTIONS
             ]
             first = refusals[0]
             if first is not None and all(refusals):
+                self.refused(uow, acting, first, category=None, action=None)
                 raise first
-            principal = uow.residents.get(principal_id)
-            if principal is None or principal.status != "active":
-                raise AccessDenied("this vault is no longer there", reason="mandate-ended")
-        return ActingFor(representative_id, principal_id, mandate_id, kind, self)
+        return acting
 
     def _refusal(
         self, uow: SqlUnitOfWork, representative_id: uuid.UUID, mandate_id: uuid.UUID, action: str
