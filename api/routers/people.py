@@ -1,16 +1,18 @@
 """People: mandates I gave and hold, accepting one with its code, and children's vaults.
 
-None of these routes can be used under a mandate (`resident_session` refuses Regie-Act-For):
-a representative never gives, ends or accepts mandates in the principal's name.
+A representative never gives, ends or accepts mandates in the principal's name: these
+routes refuse `Regie-Act-For` (`resident_session`), except three a *parent* may use for the
+child's vault (`vault_subject`; `RepresentationService` refuses every other mandate): the
+child's mandates, offering one (the second parent), and ending one.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from api.deps import ContainerDep, SessionDep
+from api.deps import ContainerDep, SessionDep, SubjectDep
 from api.schemas.people import (
     AcceptIn,
     ChildIn,
@@ -24,10 +26,17 @@ router = APIRouter(prefix="/v1/me/people", tags=["resident: people"])
 
 
 @router.get("", summary="People I act for, and people who act for me")
-def people(session: SessionDep, c: ContainerDep) -> PeopleOut:
+def people(who: SubjectDep, c: ContainerDep) -> PeopleOut:
+    if who.acting is not None:  # a parent, for the child's vault: who acts for the child
+        return PeopleOut(
+            acting_for=[],
+            acting_for_me=[
+                MandateOut.of(m) for m in c.people.given(who.resident_id, acting=who.acting)
+            ],
+        )
     return PeopleOut(
-        acting_for=[MandateOut.of(m) for m in c.people.held(session.resident_id)],
-        acting_for_me=[MandateOut.of(m) for m in c.people.given(session.resident_id)],
+        acting_for=[MandateOut.of(m) for m in c.people.held(who.resident_id)],
+        acting_for_me=[MandateOut.of(m) for m in c.people.given(who.resident_id)],
     )
 
 
@@ -36,14 +45,15 @@ def people(session: SessionDep, c: ContainerDep) -> PeopleOut:
     status_code=201,
     summary="Let someone act for me: a mandate with a scope and a period, and its one-time code",
 )
-def offer(body: MandateIn, session: SessionDep, c: ContainerDep) -> MandateOfferOut:
+def offer(body: MandateIn, who: SubjectDep, c: ContainerDep) -> MandateOfferOut:
     made = c.people.offer(
-        session.resident_id,
+        who.resident_id,
         categories=body.categories,
         actions=body.actions,
         valid_from=body.valid_from,
         valid_until=body.valid_until,
         label=body.label,
+        acting=who.acting,
     )
     return MandateOfferOut(
         mandate=MandateOut.of(made.mandate), code=made.code, code_expires_at=made.code_expires_at
@@ -56,8 +66,8 @@ def accept(body: AcceptIn, session: SessionDep, c: ContainerDep) -> MandateOut:
 
 
 @router.post("/mandates/{mandate_id}/revoke", summary="End a mandate I gave (or its offer): now")
-def revoke(mandate_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> MandateOut:
-    return MandateOut.of(c.people.revoke(session.resident_id, mandate_id))
+def revoke(mandate_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> MandateOut:
+    return MandateOut.of(c.people.revoke(who.resident_id, mandate_id, acting=who.acting))
 
 
 @router.post("/mandates/{mandate_id}/give-up", summary="Stop acting for someone")
@@ -72,3 +82,15 @@ def give_up(mandate_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> Mand
 )
 def new_child(body: ChildIn, session: SessionDep, c: ContainerDep) -> MandateOut:
     return MandateOut.of(c.people.create_child(session.resident_id, body.display_name))
+
+
+@router.delete(
+    "/children/{mandate_id}",
+    status_code=204,
+    summary="Delete my child's vault for good, by my parent's mandate for it (needs a passkey"
+    " sign-in of the last 5 minutes)",
+)
+def delete_child(mandate_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> Response:
+    c.identity.require_recent_sign_in(session)
+    c.residents.delete_child_vault(session.resident_id, mandate_id, c.people.parent_deletes)
+    return Response(status_code=204)

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Connection, select
 
 from api.settings import Settings
-from support.people import World, accept, offer, world
+from support.people import World, accept, offer, people, world
 from support.residents import Resident
 from vault.grants.model import AccessRequestSpec
 from vault.storage.orm import AccessEventRow, GrantRow, MandateRow
@@ -501,8 +501,18 @@ def test_a_write_only_mandate_sees_only_its_own_steps_in_the_log(w: World) -> No
 )
 def test_routes_that_stay_closed_refuse_the_header(w: World, method: str, path: str) -> None:
     mid = mandate(w, actions=["read", "write", "decide-requests"])
-    r = w.client.request(method, path, headers=act(w.pieter, mid), json={})
+    body = {  # a valid body where one is needed: the refusal is not a validation error
+        "categories": ["debts"],
+        "actions": ["read"],
+        "valid_until": (w.clock.now() + timedelta(days=30)).isoformat(),
+        "display_name": "Sanne",
+    }
+    if path == "/v1/me/people/mandates":
+        body.pop("display_name")
+    r = w.client.request(method, path, headers=act(w.pieter, mid), json=body)
     refused(r, "not-for-representatives")
+    assert [m["status"] for m in people(w, w.anna)["acting_for_me"]] == ["active"]
+    assert people(w, w.pieter)["acting_for"][0]["kind"] == "mandate"  # no child was made
     assert w.client.get("/v1/me", headers=w.anna.headers).status_code == 200
     assert w.client.get("/v1/me", headers=w.pieter.headers).status_code == 200
 
@@ -550,3 +560,132 @@ def test_a_parent_decides_the_childs_requests(w: World) -> None:
         assert (row.resident_id, row.granted_by) == (child_id, "parent")
     # Someone else cannot use the parent's mandate.
     refused(w.client.get("/v1/me/requests", headers=act(w.mallory, mid)), "no-mandate")
+
+
+def reauthenticate(w: World, who: Resident) -> None:
+    ceremony = w.client.post("/v1/me/reauthenticate/options", headers=who.headers).json()
+    done = w.client.post(
+        "/v1/me/reauthenticate/verify",
+        headers=who.headers,
+        json={
+            "flow_id": ceremony["flow_id"],
+            "credential": who.passkey.get(ceremony["public_key"]),
+        },
+    )
+    assert done.status_code == 204, done.text
+
+
+def child_of(w: World, parent: Resident, name: str = "Sanne") -> str:
+    r = w.client.post("/v1/me/people/children", json={"display_name": name}, headers=parent.headers)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def test_a_parent_offers_a_mandate_for_the_child_to_the_second_parent(w: World) -> None:
+    parent = child_of(w, w.anna)
+    body = {
+        "categories": ["health", "education"],
+        "actions": ["read", "decide-requests"],
+        "valid_until": (w.clock.now() + timedelta(days=365)).isoformat(),
+        "label": "Tweede ouder",
+    }
+    r = w.client.post("/v1/me/people/mandates", json=body, headers=act(w.anna, parent))
+    assert r.status_code == 201, r.text
+    offered = r.json()
+    held = accept(w, w.pieter, offered["code"])
+    assert held.status_code == 200, held.text
+    assert held.json()["name"] == "Sanne"  # the principal is the child, not Anna
+    second = held.json()["id"]
+    record(w, w.anna, "health", "health.allergies", "Anna's eigen allergie")
+    made = w.client.post(
+        "/v1/me/records",
+        json={"category": "health", "type": "health.allergies", "title": "Noten", "content": {}},
+        headers=act(w.anna, parent),
+    )
+    assert made.status_code == 201
+    seen = w.client.get("/v1/me/records", headers=act(w.pieter, second)).json()["records"]
+    assert [r["id"] for r in seen] == [made.json()["id"]]  # the child's, not Anna's
+    # The child's mandates, as the parent sees them; the second parent cannot go further.
+    mine = w.client.get("/v1/me/people", headers=act(w.anna, parent)).json()
+    assert {m["id"] for m in mine["acting_for_me"]} == {parent, second}
+    refused(w.client.get("/v1/me/people", headers=act(w.pieter, second)), "not-for-representatives")
+    refused(
+        w.client.post("/v1/me/people/mandates", json=body, headers=act(w.pieter, second)),
+        "not-for-representatives",
+    )
+    refused(
+        w.client.post(f"/v1/me/people/mandates/{second}/revoke", headers=act(w.pieter, second)),
+        "not-for-representatives",
+    )
+    # An ordinary representative never gives mandates in the principal's name.
+    anna_for_pieter = mandate(w, actions=["read", "write", "decide-requests"])
+    refused(
+        w.client.post("/v1/me/people/mandates", json=body, headers=act(w.pieter, anna_for_pieter)),
+        "not-for-representatives",
+    )
+    # The parent ends the second parent's mandate, never their own standing one.
+    ended = w.client.post(f"/v1/me/people/mandates/{second}/revoke", headers=act(w.anna, parent))
+    assert (ended.json()["status"], ended.json()["end_reason"]) == ("ended", "revoked")
+    own = w.client.post(f"/v1/me/people/mandates/{parent}/revoke", headers=act(w.anna, parent))
+    assert own.status_code == 422
+    refused(w.client.get("/v1/me/records", headers=act(w.pieter, second)), "mandate-ended")
+    # The child's log says the parent did it.
+    texts = [
+        e["text_nl"]
+        for e in w.client.get("/v1/me/log", headers=act(w.anna, parent)).json()["entries"]
+        if e["name"] in ("mandate.offered", "mandate.ended")
+    ]
+    assert sorted(t.split(",")[0] for t in texts) == [
+        "Er is gestopt dat iemand dingen voor u regelt",
+        "Er is iemand gevraagd om dingen voor u te regelen",
+    ]
+    assert all(t.endswith("gedaan door Anna voor u.") for t in texts)
+
+
+def test_a_parent_deletes_the_childs_vault_after_signing_in_again(w: World) -> None:
+    parent = child_of(w, w.anna)
+    w.client.post(
+        "/v1/me/records",
+        json={"category": "health", "type": "health.allergies", "title": "Noten", "content": {}},
+        headers=act(w.anna, parent),
+    )
+    child_id = w.c.people.acting_for(rid(w, w.anna), uuid.UUID(parent)).principal_id
+    # Someone else, a made-up id, an ordinary mandate: refused, nothing deleted.
+    refused(
+        w.client.delete(f"/v1/me/people/children/{parent}", headers=w.mallory.headers), "no-mandate"
+    )
+    refused(
+        w.client.delete(f"/v1/me/people/children/{uuid.uuid4()}", headers=w.anna.headers),
+        "no-mandate",
+    )
+    ordinary = mandate(w, actions=["read", "write"])
+    refused(
+        w.client.delete(f"/v1/me/people/children/{ordinary}", headers=w.pieter.headers),
+        "not-a-parent",
+    )
+    refused(
+        w.client.delete(f"/v1/me/people/children/{parent}", headers=act(w.anna, parent)),
+        "not-for-representatives",
+    )
+    w.clock.advance(minutes=6)  # the sign-in is no longer recent
+    stale = w.client.delete(f"/v1/me/people/children/{parent}", headers=w.anna.headers)
+    assert stale.status_code == 403, stale.text
+    assert w.c.people.acting_for(rid(w, w.anna), uuid.UUID(parent)).principal_id == child_id
+    reauthenticate(w, w.anna)
+    gone = w.client.delete(f"/v1/me/people/children/{parent}", headers=w.anna.headers)
+    assert gone.status_code == 204, gone.text
+    refused(w.client.get("/v1/me/records", headers=act(w.anna, parent)), "no-mandate")
+    held = w.client.get("/v1/me/people", headers=w.anna.headers).json()["acting_for"]
+    assert parent not in {m["id"] for m in held}
+    with w.c.uow() as uow:
+        child = uow.residents.get(child_id)
+        assert child is not None
+        assert (child.status, child.display_name_ct) == ("deleted", None)
+        [deleted] = uow.session.scalars(
+            select(AccessEventRow).where(
+                AccessEventRow.resident_id == child_id, AccessEventRow.name == "vault.deleted"
+            )
+        ).all()
+        assert (deleted.actor, deleted.actor_id) == ("representative", parent)
+    # Anna's own vault is untouched.
+    assert w.client.get("/v1/me", headers=w.anna.headers).status_code == 200

@@ -191,3 +191,18 @@ def test_a_refused_attempt_says_why_without_blame(
     assert en == (
         f"Pieter Bewind wanted to act for you {en_why}, on 3 March at 14:02. Nothing was changed."
     )
+
+
+def test_a_parent_giving_or_ending_a_mandate_for_the_child_says_who() -> None:
+    assert sentences(by("mandate.offered"), NOW) == (
+        "Er is iemand gevraagd om dingen voor u te regelen, op 3 maart om 14:02, gedaan door "
+        "Pieter Bewind voor u.",
+        "Someone was asked to act for you, on 3 March at 14:02, done by Pieter Bewind for you.",
+    )
+    nl, en = sentences(by("mandate.ended", reason="revoked"), NOW)
+    assert nl.startswith("Er is gestopt dat iemand dingen voor u regelt, op 3 maart")
+    assert en.endswith("done by Pieter Bewind for you.")
+    # Giving up is the representative's own step about the mandate: its usual sentence.
+    assert sentences(by("mandate.ended", reason="given-up"), NOW)[0].startswith(
+        "Iemand is gestopt met dingen voor u regelen"
+    )

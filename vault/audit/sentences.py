@@ -292,6 +292,15 @@ _BY: dict[str, tuple[str, str]] = {
         "Uw logboek is bekeken, {when}, gedaan door {by} voor u.",
         "Your log was viewed, {when}, done by {by} for you.",
     ),
+    # A parent giving or ending a mandate for the child's vault (the second parent).
+    "mandate.offered": (
+        "Er is iemand gevraagd om dingen voor u te regelen, {when}, gedaan door {by} voor u.",
+        "Someone was asked to act for you, {when}, done by {by} for you.",
+    ),
+    "mandate.ended.revoked": (
+        "Er is gestopt dat iemand dingen voor u regelt, {when}, gedaan door {by} voor u.",
+        "Someone was stopped from acting for you, {when}, done by {by} for you.",
+    ),
     # An attempt the mandate did not allow ({topic}: the category's data; {why}: _REFUSED).
     "mandate.refused": (
         "{by} wilde iets voor u regelen met {topic}, maar dat kon niet: {why}, {when}. Er is "
@@ -404,10 +413,17 @@ def sentence(facts: EventFacts, lang: int, now: datetime) -> str:
 
 def _by(facts: EventFacts) -> str | None:
     """The template key of a step a representative did for the resident; None for any other
-    event (a mandate's own changes keep their sentences: they are about the mandate)."""
+    event. A mandate's own changes keep their sentences (accepting, giving up: they are
+    about the mandate), but a parent offering or ending one for the child says who."""
     if facts.name == "mandate.refused":
         return facts.name
-    if facts.actor != "representative" or facts.name.startswith("mandate."):
+    if facts.actor != "representative":
+        return None
+    if facts.name == "mandate.offered":
+        return facts.name
+    if facts.name == "mandate.ended" and facts.reason == "revoked":
+        return "mandate.ended.revoked"
+    if facts.name.startswith("mandate."):
         return None
     if facts.name == "grant.ended":
         return "grant.ended.revoked" if facts.reason == "revoked" else "other"

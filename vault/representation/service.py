@@ -27,6 +27,7 @@ from vault.errors import AccessDenied, AuthenticationFailed, InvalidInput, NotFo
 from vault.ports import Clock
 from vault.records.catalogue import CATEGORIES
 from vault.representation.acting import ActingFor
+from vault.representation.acting import actor as by
 from vault.representation.policy import (
     MANDATE_ACTIONS,
     MandateFacts,
@@ -134,7 +135,10 @@ class RepresentationService:
         valid_until: datetime,
         valid_from: datetime | None = None,
         label: str = "",
+        acting: ActingFor | None = None,
     ) -> MandateOffer:
+        """Offer a mandate over the principal's vault. Under `acting` only a parent may do
+        this, for the child's vault (the second parent), within the parent's own mandate."""
         now = self._clock.now()
         start = valid_from or now
         self._validate(categories, actions, start, valid_until, label, now)
@@ -142,6 +146,7 @@ class RepresentationService:
         mandate_id = uuid.uuid4()
         with self._uow() as uow:
             principal = self._keys.active_resident(uow, principal_id)
+            self._as_parent(uow, principal_id, acting, categories, actions)
             key = self._keys.current(uow, principal)
             row = MandateRow(
                 resident_id=principal_id,
@@ -166,10 +171,31 @@ class RepresentationService:
                 ended_at=None,
             )
             uow.mandates.add(row)
-            self._history(uow, row, "offered", "resident", str(principal_id), None, now)
+            actor, actor_id = by(principal_id, acting)
+            self._history(uow, row, "offered", actor, actor_id, None, now)
             uow.commit()
             view = self._view(uow, row, "principal")
         return MandateOffer(view, shown, now + CODE_LIFETIME)
+
+    def _as_parent(
+        self,
+        uow: SqlUnitOfWork,
+        principal_id: uuid.UUID,
+        acting: ActingFor | None,
+        categories: Sequence[str],
+        actions: Sequence[str],
+    ) -> None:
+        """Under a mandate, giving or ending mandates is a parent's only (for the child's
+        vault), and never wider than the parent's own mandate covers now."""
+        if acting is None:
+            return
+        acting.same_vault(principal_id)
+        if acting.kind != "parent":
+            raise AccessDenied(
+                "this cannot be done for someone else", reason="not-for-representatives"
+            )
+        for action in sorted(set(actions)):
+            acting.check_all(uow, categories, action=action)
 
     def accept(self, representative_id: uuid.UUID, code: str) -> MandateView:
         """The representative (signed in) accepts with the code: the mandate is active.
@@ -205,17 +231,27 @@ class RepresentationService:
 
     # -- ending -------------------------------------------------------------------------
 
-    def revoke(self, principal_id: uuid.UUID, mandate_id: uuid.UUID) -> MandateView:
-        """The principal ends a mandate (or withdraws an offer): it ends now."""
+    def revoke(
+        self, principal_id: uuid.UUID, mandate_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> MandateView:
+        """The principal ends a mandate (or withdraws an offer): it ends now. Under `acting`
+        a parent ends one in the child's vault, never a parent's own standing mandate."""
         now = self._clock.now()
         with self._uow() as uow:
             self._keys.active_resident(uow, principal_id)
             row = uow.mandates.get(principal_id, mandate_id, for_update=True)
             if row is None:
                 raise NotFound("no such mandate in this vault")
+            if acting is not None:
+                self._as_parent(
+                    uow, principal_id, acting, json.loads(row.categories), json.loads(row.actions)
+                )
+                if row.kind == "parent":
+                    raise InvalidInput("a parent's own mandate for a child's vault cannot be ended")
             self._settle(uow, row, now)
             if row.status in ("offered", "active"):
-                self._end(uow, row, "revoked", "resident", str(principal_id), now)
+                actor, actor_id = by(principal_id, acting)
+                self._end(uow, row, "revoked", actor, actor_id, now)
             uow.commit()
             return self._view(uow, row, "principal")
 
@@ -298,11 +334,14 @@ class RepresentationService:
 
     # -- reading ------------------------------------------------------------------------
 
-    def given(self, principal_id: uuid.UUID) -> list[MandateView]:
-        """Who acts (or was asked to act) for me."""
+    def given(
+        self, principal_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> list[MandateView]:
+        """Who acts (or was asked to act) for me; under `acting`, for a parent's child."""
         now = self._clock.now()
         with self._uow() as uow:
             self._keys.active_resident(uow, principal_id)
+            self._as_parent(uow, principal_id, acting, list(CATEGORIES), ["read"])
             rows = [self._settled(uow, r, now) for r in uow.mandates.given_by(principal_id)]
             uow.commit()
             return [self._view(uow, r, "principal") for r in rows]
@@ -371,6 +410,21 @@ class RepresentationService:
                 raise AccessDenied(refusal.detail, reason=refusal.reason)
             raise AccessDenied("this mandate covers nothing", reason="empty-scope")
         return allowed
+
+    def parent_deletes(
+        self, uow: SqlUnitOfWork, parent_id: uuid.UUID, mandate_id: uuid.UUID
+    ) -> uuid.UUID:
+        """Inside a child's vault deletion (`ResidentService.delete_vault`): the child's id,
+        if `mandate_id` is a parent's mandate this parent holds and may use now over every
+        category (`write`); else AccessDenied (`no-mandate` for anyone else's)."""
+        row = uow.mandates.held_by(parent_id, mandate_id, for_update=True)
+        if row is None:
+            raise AccessDenied("there is no such mandate", reason="no-mandate")
+        if row.kind != "parent":
+            raise AccessDenied("only a parent can delete a child's vault", reason="not-a-parent")
+        for category in CATEGORIES:
+            self.authorise(uow, parent_id, mandate_id, category=category, action="write")
+        return row.resident_id
 
     def refused(
         self,

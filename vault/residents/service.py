@@ -6,11 +6,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from keys.service import Binding
 from vault.audit.events import AccessEvent, record
+from vault.errors import NotFound
 from vault.ports import Clock
 from vault.residents.keys import VaultKeys
+from vault.storage.orm import ResidentRow
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
 
@@ -63,32 +66,59 @@ class ResidentService:
             resident = uow.residents.get(resident_id, for_update=True)
             if resident is None or resident.status != "active":
                 return  # deleting twice is not an error: the outcome is the same
-            if self.before_delete is not None:
-                self.before_delete(uow, resident_id, self._clock.now())
-            uow.blobs.delete_all(resident_id)
-            uow.records.delete_all(resident_id)
-            uow.auth.delete_all(resident_id)
-            # Services lose access at once: tokens, connections, grants and procedures go too.
-            # Access events stay: they hold no plaintext and are what the log is made of.
-            uow.tokens.delete_all(resident_id)
-            uow.services.delete_connections(resident_id)
-            uow.grants.delete_all(resident_id)
-            uow.mandates.delete_all(resident_id)  # mandates it gave (and a child's parent's)
-            uow.data_keys.delete_all(resident_id)
-            resident.status = "deleted"
-            resident.display_name_ct = None
-            resident.deleted_at = self._clock.now()
-            # The log keeps that it happened (and, through this event, when and by whom).
-            record(
-                uow,
-                AccessEvent(
-                    resident_id=resident_id,
-                    name="vault.deleted",
-                    outcome="done",
-                    actor="resident",
-                    actor_id=str(resident_id),
-                ),
-                resident.deleted_at,
-            )
-            uow.commit()
+            self._shred(uow, resident, "resident", str(resident_id))
         self._keys.forget(resident_id)
+
+    def delete_child_vault(
+        self,
+        parent_id: uuid.UUID,
+        mandate_id: uuid.UUID,
+        parent_check: Callable[[SqlUnitOfWork, uuid.UUID, uuid.UUID], uuid.UUID],
+    ) -> None:
+        """A parent shreds their child's vault, like `delete_vault`. `parent_check`
+        (`RepresentationService.parent_deletes`) names the child, or refuses, in the
+        deletion's own transaction; the log says a representative did it, by the mandate."""
+        with self._uow() as uow:
+            child_id = parent_check(uow, parent_id, mandate_id)
+            child = uow.residents.get(child_id, for_update=True)
+            if child is None or child.status != "active":
+                raise NotFound("this vault is no longer there")
+            self._shred(uow, child, "representative", str(mandate_id))
+        self._keys.forget(child_id)
+
+    def _shred(
+        self,
+        uow: SqlUnitOfWork,
+        resident: ResidentRow,
+        actor: Literal["resident", "representative"],
+        actor_id: str,
+    ) -> None:
+        resident_id = resident.resident_id
+        if self.before_delete is not None:
+            self.before_delete(uow, resident_id, self._clock.now())
+        uow.blobs.delete_all(resident_id)
+        uow.records.delete_all(resident_id)
+        uow.auth.delete_all(resident_id)
+        # Services lose access at once: tokens, connections, grants and procedures go too.
+        # Access events stay: they hold no plaintext and are what the log is made of.
+        uow.tokens.delete_all(resident_id)
+        uow.services.delete_connections(resident_id)
+        uow.grants.delete_all(resident_id)
+        uow.mandates.delete_all(resident_id)  # mandates it gave (and a child's parent's)
+        uow.data_keys.delete_all(resident_id)
+        resident.status = "deleted"
+        resident.display_name_ct = None
+        resident.deleted_at = self._clock.now()
+        # The log keeps that it happened (and, through this event, when and by whom).
+        record(
+            uow,
+            AccessEvent(
+                resident_id=resident_id,
+                name="vault.deleted",
+                outcome="done",
+                actor=actor,
+                actor_id=actor_id,
+            ),
+            resident.deleted_at,
+        )
+        uow.commit()
