@@ -993,6 +993,10 @@ class _Calls:
         )
 
     @staticmethod
+    def delete_child_vault(mandate_id: str) -> _Call[None]:
+        return _Call("DELETE", f"/v1/me/people/children/{_id(mandate_id)}", _nothing)
+
+    @staticmethod
     def log(
         before: str | None,
         limit: int | None,
@@ -1335,6 +1339,11 @@ class ResidentClient(_Base):
         """A vault for my child, with my standing parent's mandate over it."""
         return self._run(_Calls.new_child(display_name))
 
+    def delete_child_vault(self, mandate_id: str) -> None:
+        """Delete my child's vault for good, by my parent's mandate for it; needs a passkey
+        confirmation of the last 5 minutes."""
+        self._run(_Calls.delete_child_vault(mandate_id))
+
     def close_procedure(self, procedure_id: str) -> int:
         return self._run(_Calls.close_procedure(procedure_id))
 
@@ -1625,6 +1634,9 @@ class AsyncResidentClient(_Base):
     async def new_child(self, display_name: str) -> Mandate:
         """A vault for my child, with my standing parent's mandate over it."""
         return await self._run(_Calls.new_child(display_name))
+
+    async def delete_child_vault(self, mandate_id: str) -> None:
+        await self._run(_Calls.delete_child_vault(mandate_id))
 
     async def close_procedure(self, procedure_id: str) -> int:
         return await self._run(_Calls.close_procedure(procedure_id))

@@ -341,5 +341,10 @@ def test_acting_for_someone_through_both_clients(client: TestClient) -> None:
             with pytest.raises(sdk.AccessDenied) as ended:
                 await acting.records()
             assert ended.value.reason == "mandate-ended"
+            child = await rc.new_child("Sanne")
+            await rc.acting_for(child.id).create_record("health", "health.allergies", "N", {})
+            await rc.delete_child_vault(child.id)  # Pieter just signed up: a fresh sign-in
+            with pytest.raises(sdk.AccessDenied):
+                await rc.acting_for(child.id).records()
 
     anyio.run(run)
