@@ -85,12 +85,12 @@ def new_child(body: ChildIn, session: SessionDep, c: ContainerDep) -> MandateOut
 
 
 @router.delete(
-    "/children/{mandate_id}",
+    "/children/{parent_mandate_id}",
     status_code=204,
     summary="Delete my child's vault for good, by my parent's mandate for it (needs a passkey"
     " sign-in of the last 5 minutes)",
 )
-def delete_child(mandate_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> Response:
+def delete_child(parent_mandate_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> Response:
     c.identity.require_recent_sign_in(session)
-    c.residents.delete_child_vault(session.resident_id, mandate_id, c.people.parent_deletes)
+    c.residents.delete_child_vault(session.resident_id, parent_mandate_id, c.people.parent_deletes)
     return Response(status_code=204)

@@ -81,7 +81,11 @@ def new_scene(client: TestClient, clinic: ServiceAgent) -> Scene:
     offered = client.post(
         "/v1/me/people/mandates", headers=anna.headers, json=MANDATE | {"label": "Bewind"}
     ).json()
+    child = client.post(
+        "/v1/me/people/children", headers=anna.headers, json={"display_name": "Sanne"}
+    ).json()
     ids = {
+        "parent_mandate_id": child["id"],
         "record_id": record["id"],
         "version": "1",
         "grant_id": grant["id"],
