@@ -689,3 +689,42 @@ def test_a_parent_deletes_the_childs_vault_after_signing_in_again(w: World) -> N
         assert (deleted.actor, deleted.actor_id) == ("representative", parent)
     # Anna's own vault is untouched.
     assert w.client.get("/v1/me", headers=w.anna.headers).status_code == 200
+
+
+def test_files_under_a_mandate(w: World) -> None:
+    mid = mandate(w, categories=["debts"], actions=["read", "write"])
+    h = act(w.pieter, mid)
+    made = w.client.post(
+        "/v1/me/records",
+        json={
+            "category": "debts",
+            "type": "debts.payment_plan",
+            "title": "Regeling",
+            "kind": "file",
+        },
+        headers=h,
+    )
+    assert made.status_code == 201, made.text
+    rid_ = made.json()["id"]
+    up = w.client.put(
+        f"/v1/me/records/{rid_}/file",
+        content=b"%PDF-1.7 regeling",
+        headers={
+            **h,
+            "Content-Type": "application/pdf",
+            "Content-Disposition": 'attachment; filename="regeling.pdf"',
+        },
+    )
+    assert up.status_code == 200, up.text
+    down = w.client.get(f"/v1/me/records/{rid_}/file", headers=h)
+    assert down.status_code == 200
+    assert down.content == b"%PDF-1.7 regeling"
+    assert w.client.get(f"/v1/me/records/{rid_}/file", headers=w.anna.headers).content == (
+        b"%PDF-1.7 regeling"
+    )
+    # Revoked: the file is out of reach at once.
+    w.client.post(f"/v1/me/people/mandates/{mid}/revoke", headers=w.anna.headers)
+    refused(w.client.get(f"/v1/me/records/{rid_}/file", headers=h), "mandate-ended")
+    names = sorted(e.name for e in events(w, w.anna) if e.actor_id == mid)
+    assert names.count("record.read") == 1  # the download
+    assert names.count("record.changed") == 1  # the upload
