@@ -13,7 +13,9 @@ The parts, in the order of the mission (docs/demo.md):
    closed; the vault's pushed "grant ended" event purges the provider's cache, and its next
    read is refused;
 3. the municipality asks for income and housing, gets housing only, and loses it again;
-4. (not yet: a debt administrator acting under a mandate; see `play`);
+4. a debt administrator, with his own vault and passkey, acts for the resident under a
+   mandate (debts and income): he sees only what it covers, writes a payment plan, decides
+   a lender's request for her; her log says "done by him for you"; she stops it;
 5. an auditor exports the log and verifies it offline; the resident's log, in sentences.
 """
 
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -51,11 +54,13 @@ from clients.sdk.auditor import AuditorClient
 from clients.sdk.resident import LogEntry, LogKey, ResidentClient
 
 RESIDENT = "Marieke de Vries"
+ADMINISTRATOR = "Jan Bakker"
 AUDITOR = "A. Jansen, ADR"
 GRADES = {"leerling": "Sam", "groep": 8, "rekenen": 7.5, "taal": 8, "lezen": 9}
 MEDICATION = {"metformine": "500 mg, 2x per dag", "omeprazol": "20 mg, 1x per dag"}
 PAYSLIP = {"maand": "2026-11", "netto": 2140.55}
 RENTAL = {"adres": "Lindelaan 12, Voorbeeldstad", "huur": 845.0, "sinds": "2019-04-01"}
+PAYMENT_PLAN = {"schuldeiser": "Energie Voorbeeldstad", "bedrag": 1240.0, "per_maand": 50.0}
 EVENT_WAIT_SECONDS = 30
 LOG_WAIT_SECONDS = 30
 
@@ -192,6 +197,7 @@ class Cast:
     new_school: RegisteredService
     clinic: RegisteredService
     municipality: RegisteredService
+    lender: RegisteredService
     pushed: Pushed
     cache: GrantCache
 
@@ -368,6 +374,95 @@ def the_home_care(cast: Cast, say: Narrator) -> None:
             raise DemoFailed("the municipality could still read after the revoke")
 
 
+def the_mandate(cast: Cast, say: Narrator) -> None:
+    """Part 4: everything the administrator does goes through his own session plus the
+    mandate (`ResidentClient.acting_for`), never through hers."""
+    say.title("mandate.title")
+    name = RESIDENT.split()[0]
+    admin_name = ADMINISTRATOR.split()[0]
+    lender = cast.lender.name
+    offer = cast.resident.offer_mandate(
+        categories=["debts", "income"],
+        actions=["read", "write", "decide-requests"],
+        valid_until=datetime.now(UTC) + timedelta(days=365),
+        label="Beschermingsbewind",
+    )
+    say.say("mandate.offered", name=name, administrator=ADMINISTRATOR)
+    with ResidentClient(cast.vault.url) as admin:
+        passkey = DemoSoftwarePasskey(cast.vault.url)
+        ceremony = admin.begin_sign_up(ADMINISTRATOR)
+        admin.finish_sign_up(ceremony.flow_id, ADMINISTRATOR, passkey.create(ceremony.public_key))
+        accepted = admin.accept_mandate(offer.code)
+        expect(accepted.status == "active", f"the mandate is {accepted.status}, not active")
+        say.ok("mandate.accepted", administrator=ADMINISTRATOR)
+
+        for_her = admin.acting_for(accepted.id)
+        seen = for_her.records()
+        categories = {r.category for r in seen}
+        expect(
+            bool(seen) and categories <= {"debts", "income"},
+            f"under the mandate he sees the categories {sorted(categories)}",
+        )
+        titles = ", ".join(f"'{r.title}'" for r in seen)
+        say.ok("mandate.sees", administrator=admin_name, name=name, titles=titles)
+        medication = [r for r in cast.resident.records() if r.category == "health"]
+        expect(len(medication) == 1, "the resident has no medication overview to protect")
+        try:
+            for_her.record(medication[0].id)
+        except (AccessDenied, NotFound) as e:
+            say.ok("mandate.refused", administrator=admin_name, error=_refusal(e))
+        else:
+            raise DemoFailed("the administrator opened a record outside his mandate")
+
+        plan = for_her.create_record(
+            "debts", "debts.payment_plan", "Betalingsregeling energie", PAYMENT_PLAN
+        )
+        expect(
+            plan.id in {r.id for r in cast.resident.records()},
+            "the payment plan is not in the resident's own vault",
+        )
+        say.ok("mandate.writes", administrator=admin_name, name=name)
+
+        with cast.service(cast.lender) as bank:
+            subject = bank.connect(cast.resident.connection_code().code)
+            asked = bank.request_access(
+                subject,
+                datatypes=["debts.payment_plan"],
+                actions=["read"],
+                purpose="Schuldhulpverlening: een overzicht van de regelingen",
+                procedure=Procedure("SHV-2026-0311", "Schuldhulptraject"),
+            )
+            say.say("mandate.asks", lender=lender)
+            waiting = for_her.requests()
+            expect(len(waiting) == 1, f"the administrator sees {len(waiting)} requests, not 1")
+            for_her.approve(waiting[0].id)
+            grant = bank.wait(asked)
+            read = bank.read_record(grant, plan.id)
+            expect(read.content == PAYMENT_PLAN, "the lender read another payment plan")
+            say.ok("mandate.decided", administrator=admin_name, name=name, lender=lender)
+
+        # The log entry names him in its sentence only (the leaf holds no names).
+        done_by = f"gedaan door {ADMINISTRATOR} voor u"
+        by_him = [e for e in _my_log_once_integrated(cast.resident) if done_by in e.text_nl]
+        expect(bool(by_him), "the resident's log does not say what the administrator did")
+        written = [e for e in by_him if e.name == "record.created"]
+        expect(len(written) == 1, f"the log shows {len(written)} writes by him, not 1")
+        say.ok(
+            "mandate.logged",
+            name=name,
+            sentence=written[0].text_nl,
+            sentence_en=written[0].text_en,
+        )
+
+        cast.resident.revoke_mandate(accepted.id)
+        try:
+            for_her.records()
+        except AccessDenied as e:
+            say.ok("mandate.stopped", name=name, administrator=admin_name, error=_refusal(e))
+        else:
+            raise DemoFailed("the administrator could still act after the mandate was stopped")
+
+
 def the_audit(cast: Cast, say: Narrator, auditor_code: str, log_key: LogKey) -> None:
     say.title("audit.title")
     entries = _my_log_once_integrated(cast.resident)
@@ -487,6 +582,14 @@ def play(console: Console, *, quiet: bool = False) -> list[str]:
             datatypes=["income.payslip", "housing.rental_contract"],
             actions=["read"],
         )
+        lender = vault.add_service(
+            client_id="kredietbank-voorbeeldstad",
+            name="Kredietbank Voorbeeldstad",
+            organisation="oin:00000001002220647001",
+            kind="municipality",
+            datatypes=["debts.overview", "debts.payment_plan"],
+            actions=["read"],
+        )
         auditor = vault.appoint_auditor(AUDITOR)
         log_key = vault.log_key()  # the operator publishes it; the auditor pins it
         say.say("registered")
@@ -502,13 +605,13 @@ def play(console: Console, *, quiet: bool = False) -> list[str]:
             ceremony = resident.begin_sign_in()
             resident.finish_sign_in(ceremony.flow_id, passkey.get(ceremony.public_key))
             say.ok("signed_up", name=RESIDENT)
-            cast = Cast(vault, resident, school, new_school, clinic, municipality, pushed, cache)
+            cast = Cast(
+                vault, resident, school, new_school, clinic, municipality, lender, pushed, cache
+            )
             the_school(cast, say)
             the_treatment(cast, say)
             the_home_care(cast, say)
-            # Part 4 of the mission, a debt administrator acting for the resident under a
-            # mandate, belongs here once mandates exist (issue 6); until then the demo
-            # shows nothing for it.
+            the_mandate(cast, say)
             the_audit(cast, say, auditor.code, log_key)
         errors = vault.logged_errors()
         expect(not errors, f"the vault logged {len(errors)} errors, the first: {errors[:1]}")

@@ -10,16 +10,16 @@ from typing import Final
 TEXTS: Final[dict[str, tuple[str, str]]] = {
     # the frame
     "title": (
-        "Regie: uw gegevens, uw regie. Een verhaal in vier delen.",
-        "Regie: your data, your say. A story in four parts.",
+        "Regie: uw gegevens, uw regie. Een verhaal in vijf delen.",
+        "Regie: your data, your say. A story in five parts.",
     ),
     "starting": (
         "We starten een kluis op een tijdelijke database ({url}).",
         "We start a vault on a temporary database ({url}).",
     ),
     "registered": (
-        "De beheerder registreert vier organisaties en benoemt een auditor.",
-        "The operator registers four organisations and appoints an auditor.",
+        "De beheerder registreert vijf organisaties en benoemt een auditor.",
+        "The operator registers five organisations and appoints an auditor.",
     ),
     "signed_up": (
         "{name} maakt een kluis aan met een passkey.",
@@ -124,10 +124,60 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "Later stopt {name} de toestemming met één tik. {municipality} kan niets meer lezen.",
         "Later {name} stops the permission with one tap. {municipality} can read nothing more.",
     ),
+    # 4. someone acts for her
+    "mandate.title": (
+        "4. Een bewindvoerder regelt dingen voor haar",
+        "4. A debt administrator acts for her",
+    ),
+    "mandate.offered": (
+        "{name} geeft {administrator} een machtiging: schulden en inkomen, lezen, aanvullen"
+        " en beslissen over verzoeken, één jaar. Ze geeft hem de code.",
+        "{name} gives {administrator} a mandate: debts and income, read, write and decide"
+        " on requests, for one year. She gives him the code.",
+    ),
+    "mandate.accepted": (
+        "{administrator} logt in met zijn eigen passkey en vult de code in. De machtiging"
+        " loopt nu.",
+        "{administrator} signs in with his own passkey and enters the code. The mandate"
+        " is now active.",
+    ),
+    "mandate.sees": (
+        "{administrator} ziet voor {name} alleen wat onder de machtiging valt: {titles}."
+        " Haar medicatieoverzicht ziet hij niet.",
+        "For {name}, {administrator} sees only what the mandate covers: {titles}."
+        " He does not see her medication overview.",
+    ),
+    "mandate.refused": (
+        "{administrator} probeert toch het medicatieoverzicht te openen. De kluis weigert:"
+        " {error}.",
+        "{administrator} tries to open the medication overview anyway. The vault refuses: {error}.",
+    ),
+    "mandate.writes": (
+        "{administrator} zet een betalingsregeling in de kluis van {name}.",
+        "{administrator} puts a payment plan in {name}'s vault.",
+    ),
+    "mandate.asks": (
+        "{lender} vraagt om de betalingsregelingen, voor schuldhulp.",
+        "{lender} asks for the payment plans, for debt counselling.",
+    ),
+    "mandate.decided": (
+        "{administrator} ziet het verzoek en zegt ja, voor {name}. {lender} leest de"
+        " betalingsregeling.",
+        "{administrator} sees the request and approves it, for {name}. {lender} reads the"
+        " payment plan.",
+    ),
+    "mandate.logged": (
+        "In het logboek van {name} staat wat hij deed: {sentence}",
+        "{name}'s log shows what he did: {sentence_en}",
+    ),
+    "mandate.stopped": (
+        "{name} stopt de machtiging. {administrator} kan niets meer voor haar doen: {error}.",
+        "{name} stops the mandate. {administrator} can do nothing more for her: {error}.",
+    ),
     # 5. the auditor
     "audit.title": (
-        "4. Een auditor controleert het logboek",
-        "4. An auditor checks the log",
+        "5. Een auditor controleert het logboek",
+        "5. An auditor checks the log",
     ),
     "audit.signed_in": (
         "De auditor {auditor} logt in met een passkey.",

@@ -36,6 +36,13 @@ OUTCOMES = [
     "home.read",
     "home.refused",
     "home.revoked",
+    "mandate.accepted",
+    "mandate.sees",
+    "mandate.refused",
+    "mandate.writes",
+    "mandate.decided",
+    "mandate.logged",
+    "mandate.stopped",
     "audit.signed_in",
     "audit.verified",
     "audit.tampered",
@@ -83,6 +90,12 @@ def test_the_demo_tells_the_story_and_checks_it(tmp_path: Path) -> None:
     assert re.search(
         r"read the payslip\. The vault refuses: AccessDenied \([\w-]+, HTTP 403\)", out
     )
+    assert re.search(
+        r"open the medication overview anyway\. The vault refuses: "
+        r"AccessDenied \(category-not-in-scope, HTTP 403\)",
+        out,
+    )
+    assert "can do nothing more for her: AccessDenied (mandate-ended, HTTP 403)" in out
     assert re.search(r"verifies it offline against the signed checkpoint .*: OK", out)
     # The resident's log, in sentences, Dutch then English.
     assert "Gemeente Voorbeeldstad wilde uw loonstrook bekijken, maar had geen toegang" in out
@@ -90,6 +103,10 @@ def test_the_demo_tells_the_story_and_checks_it(tmp_path: Path) -> None:
     assert "Huisartsenpraktijk De Linde heeft uw medicatieoverzicht bekeken" in out
     assert "Basisschool De Regenboog put your grades in your vault" in out
     assert "U heeft de toegang van Gemeente Voorbeeldstad gestopt" in out
+    assert re.search(r"Uw betalingsregeling is in uw kluis gezet, .*, gedaan door Jan Bakker", out)
+    assert re.search(
+        r"Kredietbank Voorbeeldstad was given access .*, done by Jan Bakker for you", out
+    )
     assert "All checks passed" in out
     assert "Traceback" not in done.stderr
 
