@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.container import Container
@@ -63,6 +63,17 @@ class Subject:
 def vault_subject(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    # Declared so that the OpenAPI document shows it on every route that serves
+    # representatives; read below from the raw headers (a repeated header is refused).
+    _act_for: Annotated[
+        str | None,
+        Header(
+            alias=ACT_FOR_HEADER,
+            description="Act for someone else: the id of a mandate you hold (docs/people.md)."
+            " Only the mandate's categories and actions are served; without it, your own vault.",
+            examples=["0b6d2a54-6a4c-4f0e-9d63-4d0f7c7c2a11"],
+        ),
+    ] = None,
 ) -> Subject:
     """The one place `Regie-Act-For: <mandate id>` is resolved, for the routes that serve
     representatives (records, requests and grants, the log).

@@ -41,6 +41,23 @@ def test_openapi_and_docs(client: TestClient) -> None:
     assert "swagger" in docs.text.lower()
 
 
+def test_openapi_declares_regie_act_for_where_representatives_are_served(
+    client: TestClient,
+) -> None:
+    """Routes built on `vault_subject` show the header; routes that refuse it do not."""
+    paths = client.get("/openapi.json").json()["paths"]
+
+    def headers(path: str, method: str) -> set[str]:
+        params = paths[path][method].get("parameters", [])
+        return {p["name"] for p in params if p["in"] == "header"}
+
+    assert "Regie-Act-For" in headers("/v1/me/records", "get")
+    assert "Regie-Act-For" in headers("/v1/me/records", "post")
+    assert "Regie-Act-For" in headers("/v1/me/grants", "get")
+    assert "Regie-Act-For" not in headers("/v1/me", "get")
+    assert "Regie-Act-For" not in headers("/v1/me/sessions", "get")
+
+
 def test_security_headers_on_success_and_error(client: TestClient) -> None:
     # /nope is a resident app page (a kind 404): the app sends Referrer-Policy same-origin,
     # so that its own form posts carry their Origin (clients/app/security.py).
