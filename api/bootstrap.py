@@ -239,6 +239,7 @@ def build_container(
         key_rotation=KeyRotationService(
             uow=uow,
             keys=keys,
+            signing=signing,
             clock=the_clock,
             grace_seconds=settings.kek_retire_grace_seconds,
         ),

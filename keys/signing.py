@@ -131,6 +131,20 @@ class SigningKeyring:
         doc = self._keyring.update(change)
         return [e["kid"] for e in doc["signing"] if e["state"] == "active"]
 
+    def _past_window(self, entry: dict[str, Any], moment: datetime) -> bool:
+        superseded = entry.get("superseded_at")
+        return bool(
+            entry["state"] == "published"
+            and superseded
+            and datetime.fromisoformat(superseded) + self._publish <= moment
+        )
+
+    def prunable(self, now: datetime | None = None) -> list[str]:
+        """The kids `prune` would destroy now."""
+        self._keyring.refresh()
+        moment = now or datetime.now(UTC)
+        return [e["kid"] for e in self._entries() if self._past_window(e, moment)]
+
     def prune(self, now: datetime | None = None) -> list[str]:
         """Destroy superseded keys older than the publication window; returns their kids."""
         moment = now or datetime.now(UTC)
@@ -139,12 +153,7 @@ class SigningKeyring:
         def change(doc: Document) -> None:
             keep = []
             for e in doc["signing"]:
-                superseded = e.get("superseded_at")
-                if (
-                    e["state"] == "published"
-                    and superseded
-                    and datetime.fromisoformat(superseded) + self._publish <= moment
-                ):
+                if self._past_window(e, moment):
                     gone.append(e["kid"])
                     continue
                 keep.append(e)

@@ -8,10 +8,14 @@ only HTTP, through the SDK, reads `REGIE_SERVICE_*` and has more exit codes (lis
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -27,6 +31,7 @@ from api.settings import Settings, UnsafeSettingsError, unknown_environment
 from clients.cli import audit
 from clients.cli.service import service_app
 from keys.errors import KeysError
+from vault.audit.events import operator_name
 from vault.errors import VaultError
 from vault.identity.auditors import AuditorInfo
 from vault.services.service import ServiceInfo
@@ -194,6 +199,42 @@ def serve(
     )
 
 
+def _operator(given: str | None) -> str:
+    """Who runs a command that changes services, auditors or keys: `--operator NAME` (or
+    REGIE_OPERATOR), else the OS user. Each such change is an entry in the verifiable log under
+    this name (hashed there, like every person's id)."""
+    if given is None:
+        try:
+            given = getpass.getuser()
+        except (OSError, KeyError) as e:  # no login name and no user database entry
+            raise _fail("who is this? give --operator NAME (or set REGIE_OPERATOR)") from e
+    try:
+        return operator_name(given)
+    except VaultError as e:
+        raise _fail(e.detail) from e
+
+
+@contextlib.contextmanager
+def _changing() -> Iterator[None]:
+    """Around an operator's change: a refusal, or a database that cannot take the change with
+    its log entry, is a message and exit 1, and nothing changed."""
+    try:
+        yield
+    except VaultError as e:
+        raise _fail(e.detail) from e
+    except SQLAlchemyError as e:
+        raise _fail(f"nothing was changed: the database refused it ({type(e).__name__})") from e
+
+
+def _operator_option() -> Any:  # typer.Option is typed Any
+    return typer.Option(
+        None,
+        "--operator",
+        envvar="REGIE_OPERATOR",
+        help="Your name in the access log for this change (default: the OS user)",
+    )
+
+
 def _container() -> Container:
 
     settings = _settings()
@@ -268,8 +309,10 @@ def keys_rotate(
         False, "--retire", help="Afterwards, retire (destroy) old KEKs that wrap nothing any more"
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    operator: str | None = _operator_option(),
 ) -> None:
     """New KEK version, then rewrap every data key under it (resumable, safe while serving)."""
+    who = _operator(operator)
     c = _container()
     with Progress(
         TextColumn("rewrapping data keys"),
@@ -285,9 +328,9 @@ def keys_rotate(
             bar.update(task, completed=done, total=total)
 
         try:
-            result = c.key_rotation.rotate(new_version=not resume, progress=progress)
-            retired, refused = c.key_rotation.retire_old() if retire else ([], {})
-        except (KeysError, VaultError) as e:
+            result = c.key_rotation.rotate(operator=who, new_version=not resume, progress=progress)
+            retired, refused = c.key_rotation.retire_old(operator=who) if retire else ([], {})
+        except (KeysError, VaultError, SQLAlchemyError) as e:
             raise _fail(f"rotation stopped: {e}; run `regie keys rotate --resume` to go on") from e
     outcome = {
         "current_version": result.new_version,
@@ -316,12 +359,16 @@ def keys_rotate(
 @keys_app.command("rotate-signing")
 def keys_rotate_signing(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    operator: str | None = _operator_option(),
 ) -> None:
     """New signing keys (ES256, Ed25519); old public keys stay in the JWKS for the publication
     window (REGIE_SIGNING_PUBLISH_SECONDS); keys past it are destroyed."""
+    who = _operator(operator)
     c = _container()
-    pruned = c.signing.prune()
-    kids = c.signing.rotate()
+    try:
+        kids, pruned = c.key_rotation.rotate_signing(operator=who)
+    except (KeysError, VaultError, SQLAlchemyError) as e:
+        raise _fail(f"the signing keys were not rotated: {e}") from e
     if as_json:
         print(json.dumps({"new_signing_kids": kids, "destroyed_kids": pruned}, indent=2))
         return
@@ -331,12 +378,16 @@ def keys_rotate_signing(
 
 
 @keys_app.command("retire")
-def keys_retire(version: int = typer.Argument(..., help="The KEK version to destroy")) -> None:
+def keys_retire(
+    version: int = typer.Argument(..., help="The KEK version to destroy"),
+    operator: str | None = _operator_option(),
+) -> None:
     """Destroy an old KEK version for good (refused while it still wraps a data key)."""
+    who = _operator(operator)
     c = _container()
     try:
-        c.key_rotation.retire(version)
-    except KeysError as e:
+        c.key_rotation.retire(version, operator=who)
+    except (KeysError, VaultError, SQLAlchemyError) as e:
         raise _fail(str(e)) from e
     console.print(f"KEK version {version} retired: its key material is destroyed")
 
@@ -411,11 +462,14 @@ def services_add(
         help="Exact redirect URI for the browser flow (authorization code + PKCE; repeat)",
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    operator: str | None = _operator_option(),
 ) -> None:
     """Register a service with its keys and its ceiling (its legal basis)."""
+    who = _operator(operator)
     c = _container()
-    try:
+    with _changing():
         info = c.services.add(
+            operator=who,
             name=name,
             organisation=organisation,
             kind=kind,
@@ -429,8 +483,6 @@ def services_add(
             backchannel_token_delivery_mode=token_delivery_mode,
             backchannel_client_notification_endpoint=notification_endpoint,
         )
-    except VaultError as e:
-        raise _fail(e.detail) from e
     _print_service(info, as_json)
 
 
@@ -472,12 +524,13 @@ def services_show(
 
 
 @services_app.command("disable")
-def services_disable(client_id: str = typer.Argument(...)) -> None:
+def services_disable(
+    client_id: str = typer.Argument(...), operator: str | None = _operator_option()
+) -> None:
     """Disable a service: every access it has stops at once (its grants stay on record)."""
-    try:
-        info = _container().services.disable(client_id)
-    except VaultError as e:
-        raise _fail(e.detail) from e
+    who = _operator(operator)
+    with _changing():
+        info = _container().services.disable(client_id, operator=who)
     console.print(f"{info.name} ({info.client_id}) is disabled")
 
 
@@ -486,12 +539,14 @@ def services_rotate_keys(
     client_id: str = typer.Argument(...),
     jwks: Path | None = typer.Option(None, help="File with the new public keys (JWKS)"),
     jwks_uri: str | None = typer.Option(None, help="Or: https URL of its JWKS"),
+    operator: str | None = _operator_option(),
 ) -> None:
     """Replace a service's registered public keys."""
-    try:
-        info = _container().services.set_keys(client_id, jwks=_read_jwks(jwks), jwks_uri=jwks_uri)
-    except VaultError as e:
-        raise _fail(e.detail) from e
+    who = _operator(operator)
+    with _changing():
+        info = _container().services.set_keys(
+            client_id, operator=who, jwks=_read_jwks(jwks), jwks_uri=jwks_uri
+        )
     console.print(f"new keys registered for {info.client_id}")
 
 
@@ -519,13 +574,13 @@ def _auditor_json(info: AuditorInfo) -> dict[str, object]:
 def auditors_add(
     name: str = typer.Argument(..., help="Who is appointed (a label, e.g. 'A. Jansen, ADR')"),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    operator: str | None = _operator_option(),
 ) -> None:
     """Appoint an auditor; prints a one-time enrolment code (shown once, valid 24 hours)."""
+    who = _operator(operator)
     c = _container()
-    try:
-        made = c.auditors.appoint(name)
-    except VaultError as e:
-        raise _fail(e.detail) from e
+    with _changing():
+        made = c.auditors.appoint(name, operator=who)
     enrol = f"{c.settings.public_url}/v1/auditor/enrol/options"
     page = f"{c.settings.public_url}/auditor/enrol"  # the web page (clients/app/auditor.py)
     if as_json:
@@ -566,12 +621,12 @@ def auditors_list(
 @auditors_app.command("remove")
 def auditors_remove(
     auditor: str = typer.Argument(..., help="The auditor's id or name"),
+    operator: str | None = _operator_option(),
 ) -> None:
     """Remove an auditor: their passkeys are deleted and their sessions end at once."""
-    try:
-        info = _container().auditors.remove(auditor)
-    except VaultError as e:
-        raise _fail(e.detail) from e
+    who = _operator(operator)
+    with _changing():
+        info = _container().auditors.remove(auditor, operator=who)
     console.print(f"auditor {info.name} ({info.auditor_id}) is removed")
 
 

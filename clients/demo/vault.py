@@ -39,6 +39,8 @@ from vault.storage.migrate import upgrade
 
 START_SECONDS = 60
 STOP_SECONDS = 10
+# The name the demo's operator acts under (`regie ... --operator`): its entries in the log say so.
+DEMO_OPERATOR = "demo"
 # The source tree this process runs from: the server runs the very same code.
 _SOURCE_ROOT = Path(clients.__file__).resolve().parents[1]
 
@@ -143,6 +145,7 @@ class DemoVault:
         """What `regie services add --jwks ...` does, with a new key of the service's own."""
         key = ServiceKey.generate()
         self._operator().services.add(
+            operator=DEMO_OPERATOR,
             name=name,
             organisation=organisation,
             kind=kind,
@@ -157,7 +160,8 @@ class DemoVault:
 
     def appoint_auditor(self, name: str) -> Appointment:
         """What `regie auditors add NAME` does: the one-time enrolment code."""
-        return Appointment(name, self._operator().auditors.appoint(name).code)
+        made = self._operator().auditors.appoint(name, operator=DEMO_OPERATOR)
+        return Appointment(name, made.code)
 
     def log_key(self) -> LogKey:
         """What `regie audit key` prints: the key an auditor pins (with the log's name)."""

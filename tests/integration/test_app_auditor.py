@@ -63,7 +63,7 @@ def seed(c: Container, n: int = 12) -> uuid.UUID:
 
 def enrol_in_app(client: TestClient, container: Container, name: str = "A. Jansen") -> SoftPasskey:
     """Appoint (as `regie auditors add` does) and enrol through the pages, as the script does."""
-    code = container.auditors.appoint(name).code
+    code = container.auditors.appoint(name, operator="test-operator").code
     page = client.get("/auditor/enrol")
     assert page.status_code == 200
     token = csrf_of(page.text)
@@ -158,7 +158,7 @@ def test_an_auditor_enrols_with_the_code_signs_out_and_in_again(
 
 
 def test_a_wrong_or_spent_code_is_refused_kindly(client: TestClient, container: Container) -> None:
-    code = container.auditors.appoint("B. de Vries").code
+    code = container.auditors.appoint("B. de Vries", operator="test-operator").code
     token = csrf_of(client.get("/auditor/enrol").text)
     for wrong in ("", "KB34-T9B6-ZA07-N0TA-2PNP", "x" * 20):
         refused = client.post("/auditor/enrol/options", data={"csrf": token, "code": wrong})
@@ -166,7 +166,7 @@ def test_a_wrong_or_spent_code_is_refused_kindly(client: TestClient, container: 
         assert "aanmeldcode" in refused.json()["error"]
     # A passkey answer with a code that is not the one the ceremony started with.
     ceremony = client.post("/auditor/enrol/options", data={"csrf": token, "code": code}).json()
-    other = container.auditors.appoint("C. Bakker").code
+    other = container.auditors.appoint("C. Bakker", operator="test-operator").code
     done = client.post(
         "/auditor/enrol",
         data={

@@ -143,12 +143,14 @@ def test_rotation_rewraps_every_data_key_and_everything_still_opens(vault: Vault
     before = rotation.status()
     assert before.data_keys_by_version == {1: 3}
     seen: list[tuple[int, int]] = []
-    result = rotation.rotate(progress=lambda done, total: seen.append((done, total)))
+    result = rotation.rotate(
+        operator="test-operator", progress=lambda done, total: seen.append((done, total))
+    )
     assert result.new_version == 2
     assert result.rewrapped == 3
     assert seen[-1] == (3, 3)
     assert rotation.status().data_keys_by_version == {2: 3}
-    assert rotation.retire_unused() == [1]
+    assert rotation.retire_unused(operator="test-operator") == [1]
     # Drop cached data keys: what must keep the data readable is the rewrapped key, not a cache.
     for anna, _ in residents:
         vault.container.keys.forget(vault.container.identity.authenticate(anna.token).resident_id)
@@ -157,7 +159,7 @@ def test_rotation_rewraps_every_data_key_and_everything_still_opens(vault: Vault
         assert record.status_code == 200
         assert record.json()["content"] == {"note": SECRETS["content"]}
     # Resuming when there is nothing left to do is harmless.
-    assert rotation.rotate(new_version=False).rewrapped == 0
+    assert rotation.rotate(operator="test-operator", new_version=False).rewrapped == 0
 
 
 def test_retiring_a_kek_that_still_wraps_data_keys_is_refused(vault: Vault) -> None:
@@ -167,7 +169,7 @@ def test_retiring_a_kek_that_still_wraps_data_keys_is_refused(vault: Vault) -> N
     kek = vault.container.keys.kek
     kek.create_version()  # a new KEK, but nothing rewrapped yet
     with pytest.raises(KeyRetirementRefused, match="still wraps 1 data keys"):
-        vault.container.key_rotation.retire(1)
+        vault.container.key_rotation.retire(1, operator="test-operator")
 
 
 def test_deleted_vault_is_gone_and_its_backup_dies_with_the_retired_kek(vault: Vault) -> None:
@@ -233,8 +235,8 @@ def test_deleted_vault_is_gone_and_its_backup_dies_with_the_retired_kek(vault: V
     assert backup_opens()
     assert file_backup is None or file_backup_opens()
     rotation = vault.container.key_rotation
-    rotation.rotate()
-    assert rotation.retire_unused() == [1]
+    rotation.rotate(operator="test-operator")
+    assert rotation.retire_unused(operator="test-operator") == [1]
     assert not backup_opens()
     assert file_backup is None or not file_backup_opens()
 
@@ -285,14 +287,15 @@ def test_rotation_is_safe_while_the_server_creates_data_keys(vault: Vault) -> No
     assert server.keys.kek.current_version() == 1  # the first KEK exists before the race
     worker = threading.Thread(target=create_residents)
     worker.start()
-    first = cli.key_rotation.rotate()
+    first = cli.key_rotation.rotate(operator="test-operator")
     stop.set()
     worker.join(timeout=60)
     assert not errors, errors
     assert first.new_version == 2
-    cli.key_rotation.rotate(new_version=False)  # --resume picks up keys made meanwhile
+    # --resume picks up keys made meanwhile
+    cli.key_rotation.rotate(operator="test-operator", new_version=False)
     assert cli.key_rotation.status().data_keys_by_version == {2: len(made)}
-    assert cli.key_rotation.retire_unused() == [1]
+    assert cli.key_rotation.retire_unused(operator="test-operator") == [1]
     fresh = build_container(vault.settings, engine=vault.db.engine)
     with fresh.uow() as uow:
         for rid in made:

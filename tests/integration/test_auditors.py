@@ -88,7 +88,7 @@ def service_reads(body: dict) -> list[dict]:  # type: ignore[type-arg]
 def test_an_auditor_enrols_with_the_code_once_and_signs_in_with_the_passkey(
     client: TestClient, container: Container
 ) -> None:
-    made = container.auditors.appoint("A. Jansen")
+    made = container.auditors.appoint("A. Jansen", operator="test-operator")
     assert len(made.code.replace("-", "")) == 20
     first = enrol(client, made.code, SoftPasskey())
     assert first["status"] == 201, first
@@ -97,7 +97,7 @@ def test_an_auditor_enrols_with_the_code_once_and_signs_in_with_the_passkey(
     assert again["body"]["type"].endswith("/problems/authentication-required")
 
     auditor = Auditor("A. Jansen", SoftPasskey(), "")
-    made2 = container.auditors.appoint("B. de Boer")
+    made2 = container.auditors.appoint("B. de Boer", operator="test-operator")
     auditor.token = str(enrol(client, made2.code, auditor.passkey)["body"]["session_token"])
     assert auditor.token.startswith("rga_")
     token = sign_in(client, auditor)
@@ -114,7 +114,7 @@ def test_an_auditor_enrols_with_the_code_once_and_signs_in_with_the_passkey(
 def test_two_ceremonies_started_with_one_code_enrol_only_once(
     client: TestClient, container: Container
 ) -> None:
-    made = container.auditors.appoint("A. Twice")
+    made = container.auditors.appoint("A. Twice", operator="test-operator")
     started = [
         client.post("/v1/auditor/enrol/options", json={"code": made.code}).json() for _ in range(2)
     ]
@@ -137,7 +137,7 @@ def test_two_ceremonies_started_with_one_code_enrol_only_once(
 def test_an_auditor_enrolment_cannot_finish_as_a_resident_sign_up(
     client: TestClient, container: Container
 ) -> None:
-    made = container.auditors.appoint("A. Cross")
+    made = container.auditors.appoint("A. Cross", operator="test-operator")
     ceremony = client.post("/v1/auditor/enrol/options", json={"code": made.code}).json()
     done = client.post(
         "/v1/auth/passkeys/register/verify",
@@ -168,7 +168,7 @@ def test_the_code_is_stored_only_as_a_keyed_hash(client: TestClient, container: 
 
     from vault.storage.orm import AuditorRow
 
-    made = container.auditors.appoint("C. Hash")
+    made = container.auditors.appoint("C. Hash", operator="test-operator")
     with container.uow() as uow:
         row = uow.session.scalar(select(AuditorRow).where(AuditorRow.name == "C. Hash"))
         assert row is not None
@@ -182,7 +182,7 @@ def test_the_code_is_stored_only_as_a_keyed_hash(client: TestClient, container: 
     ["", "AAAA-AAAA-AAAA-AAAA-AAAA", "not a code", "A" * 64],
 )
 def test_a_wrong_code_is_refused(client: TestClient, container: Container, code: str) -> None:
-    container.auditors.appoint("D. Wrong")
+    container.auditors.appoint("D. Wrong", operator="test-operator")
     response = client.post("/v1/auditor/enrol/options", json={"code": code})
     assert response.status_code in (401, 422)
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -191,8 +191,8 @@ def test_a_wrong_code_is_refused(client: TestClient, container: Container, code:
 def test_verify_with_another_auditors_code_is_refused(
     client: TestClient, container: Container
 ) -> None:
-    one = container.auditors.appoint("E. One")
-    two = container.auditors.appoint("F. Two")
+    one = container.auditors.appoint("E. One", operator="test-operator")
+    two = container.auditors.appoint("F. Two", operator="test-operator")
     ceremony = client.post("/v1/auditor/enrol/options", json={"code": one.code}).json()
     done = client.post(
         "/v1/auditor/enrol/verify",
@@ -226,10 +226,10 @@ def timed(settings: Settings, connection: Connection) -> Iterator[Timed]:
 
 
 def test_an_expired_code_is_refused(timed: Timed) -> None:
-    made = timed.container.auditors.appoint("G. Late")
+    made = timed.container.auditors.appoint("G. Late", operator="test-operator")
     timed.clock.advance(hours=24, seconds=1)
     assert enrol(timed.client, made.code, SoftPasskey())["status"] == 401
-    fresh = timed.container.auditors.appoint("G. Later")
+    fresh = timed.container.auditors.appoint("G. Later", operator="test-operator")
     timed.clock.advance(hours=23)
     assert enrol(timed.client, fresh.code, SoftPasskey())["status"] == 201
 
@@ -240,7 +240,7 @@ def test_a_removed_auditor_is_signed_out_and_cannot_sign_in(
     auditor = appoint(client, container, "H. Gone")
     container.integrator.run_once()
     assert client.get("/v1/auditor/events", headers=auditor.headers).status_code == 200
-    container.auditors.remove("H. Gone")
+    container.auditors.remove("H. Gone", operator="test-operator")
     assert client.get("/v1/auditor/events", headers=auditor.headers).status_code == 401
     ceremony = client.post("/v1/auditor/auth/login/options").json()
     done = client.post(

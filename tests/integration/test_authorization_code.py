@@ -138,6 +138,7 @@ def scene(
         clinic = ServiceAgent(client, "huisarts-de-linde")
         school = ServiceAgent(client, "school-regenboog")
         c.services.add(
+            operator="test-operator",
             name="Huisartsenpraktijk De Linde",
             organisation="ura:12345678",
             kind="care-provider",
@@ -148,6 +149,7 @@ def scene(
             redirect_uris=[REDIRECT],
         )
         c.services.add(
+            operator="test-operator",
             name="Basisschool De Regenboog",
             organisation="oin:00000001234567890000",
             kind="school",

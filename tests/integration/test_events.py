@@ -82,6 +82,7 @@ def world(settings: Settings, connection: Connection) -> Iterator[World]:
         clinic_agent = ServiceAgent(client, "huisarts-de-linde")
         school_agent = ServiceAgent(client, "school-regenboog")
         clinic = c.services.add(
+            operator="test-operator",
             name="Huisartsenpraktijk De Linde",
             organisation="ura:12345678",
             kind="care-provider",
@@ -92,6 +93,7 @@ def world(settings: Settings, connection: Connection) -> Iterator[World]:
             client_id=clinic_agent.client_id,
         )
         school = c.services.add(
+            operator="test-operator",
             name="Basisschool De Regenboog",
             organisation="oin:00000001234567890000",
             kind="school",
@@ -496,7 +498,7 @@ def test_push_only_to_active_services_with_an_endpoint(world: World) -> None:
     fake = FakeReceiver(httpx.Response(202))
     assert delivery(w, fake).run_once().claimed == 0
     approved(w)
-    w.c.services.disable(w.clinic.client_id)
+    w.c.services.disable(w.clinic.client_id, operator="test-operator")
     assert delivery(w, fake).run_once().claimed == 0
     assert fake.requests == []
 
@@ -578,6 +580,7 @@ def test_poll_waits_when_asked_to_and_nothing_is_there(
     with TestClient(create_app(waiting, container=c), base_url=ORIGIN) as client:
         agent = ServiceAgent(client, "huisarts-de-linde")
         c.services.add(
+            operator="test-operator",
             name="Huisartsenpraktijk De Linde",
             organisation="ura:12345678",
             kind="care-provider",
@@ -736,6 +739,7 @@ def _grant_changes(live: Live, endpoint: str, *, grants: int = 1) -> list[str]:
     committed events each."""
     c = live.c
     clinic = c.services.add(
+        operator="test-operator",
         name="Huisartsenpraktijk De Linde",
         organisation="ura:12345678",
         kind="care-provider",

@@ -26,6 +26,7 @@ def ask(container: Container, client: TestClient, headers: dict[str, str], ref: 
         services[0]
         if services
         else container.services.add(
+            operator="test-operator",
             name="Huisartsenpraktijk De Linde",
             organisation="ura:12345678",
             kind="care-provider",

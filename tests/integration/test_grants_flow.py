@@ -425,7 +425,7 @@ def test_a_disabled_service_loses_access(world: World) -> None:
     w = world
     record_id = medication(w)
     _, tokens, _ = approved_tokens(w)
-    w.c.services.disable(w.clinic.client_id)
+    w.c.services.disable(w.clinic.client_id, operator="test-operator")
     with pytest.raises(AccessDenied) as refused:
         read(w, tokens, record_id)
     assert refused.value.reason == "service-disabled"

@@ -70,6 +70,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         with TestClient(create_app(settings, container=setup), base_url=BASE) as client:
             agent = ServiceAgent(client, CLIENT_ID)
             setup.services.add(
+                operator="test-operator",
                 name="Huisartsenpraktijk De Linde",
                 organisation="ura:12345678",
                 kind="care-provider",

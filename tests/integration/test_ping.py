@@ -114,6 +114,7 @@ def world(settings: Settings, connection: Connection) -> Iterator[World]:
     ):
         agent = ServiceAgent(client, "huisarts-de-linde")
         clinic = c.services.add(
+            operator="test-operator",
             name="Huisartsenpraktijk De Linde",
             organisation="ura:12345678",
             kind="care-provider",
@@ -334,7 +335,7 @@ def test_ping_mode_registration_needs_a_good_endpoint(world: World) -> None:
         },
     ):
         with pytest.raises(InvalidInput):
-            world.c.services.add(**base, **changes)
+            world.c.services.add(operator="test-operator", **base, **changes)
 
 
 def test_a_ping_committed_before_the_process_stopped_is_delivered_by_the_next(
@@ -346,6 +347,7 @@ def test_a_ping_committed_before_the_process_stopped_is_delivered_by_the_next(
         c = live.c
         agent = ServiceAgent(live.client, "huisarts-de-linde")
         clinic = c.services.add(
+            operator="test-operator",
             name="Huisartsenpraktijk De Linde",
             organisation="ura:12345678",
             kind="care-provider",
@@ -414,6 +416,7 @@ def test_the_sdk_asks_with_ping_accepts_the_real_ping_then_redeems_and_reads(
         TestClient(create_app(settings, container=c), base_url=ORIGIN) as client,
     ):
         clinic = c.services.add(
+            operator="test-operator",
             name="Huisartsenpraktijk De Linde",
             organisation="ura:12345678",
             kind="care-provider",

@@ -94,7 +94,7 @@ def test_the_resident_journey_only_runs_resident_scoped_queries(
         client.get(f"/v1/me/log?before={rid}", headers=anna.headers)  # not an event: 404
         client.get(f"/v1/me/log/{rid}/proof", headers=anna.headers)
         client.delete(f"/v1/me/records/{rid}", headers=anna.headers)
-        container.key_rotation.rotate()
+        container.key_rotation.rotate(operator="test-operator")
         assert client.delete("/v1/me", headers=anna.headers).status_code == 204
     finally:
         event.remove(connection, "before_cursor_execute", record)

@@ -45,9 +45,10 @@ def test_a_key_changed_meanwhile_is_skipped_not_overwritten(container: Container
     rotation = KeyRotationService(
         uow=container.uow,
         keys=InterferingKeys(container.keys, container, victim),
+        signing=container.signing,
         clock=container.clock,
     )
-    result = rotation.rotate()
+    result = rotation.rotate(operator="test-operator")
     assert (result.rewrapped, result.skipped) == (2, 1)
     with container.uow() as uow:
         after = uow.data_keys.get(victim, 1)

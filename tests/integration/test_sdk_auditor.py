@@ -26,7 +26,7 @@ from support.residents import sign_up
 def enrolled(client: TestClient, container: Container) -> tuple[AuditorClient, SoftPasskey]:
     ac = AuditorClient(ORIGIN, transport=client._transport)
     passkey = SoftPasskey(ORIGIN)
-    code = container.auditors.appoint("A. Jansen").code
+    code = container.auditors.appoint("A. Jansen", operator="test-operator").code
     ceremony = ac.begin_enrolment(code)
     ac.finish_enrolment(ceremony.flow_id, code, passkey.create(ceremony.public_key))
     return ac, passkey

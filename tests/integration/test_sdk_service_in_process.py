@@ -120,6 +120,7 @@ def make_scene(settings: Settings, connection: Connection, **updates: Any) -> It
     c = build_container(settings, session_factory=factory, clock=clock)
     key = sdk.ServiceKey.generate(kid=f"{CLINIC}-1")
     c.services.add(
+        operator="test-operator",
         name="Huisartsenpraktijk De Linde",
         organisation="ura:12345678",
         kind="care-provider",
@@ -434,6 +435,7 @@ def test_the_receiver_verifies_the_vaults_sets_and_refuses_the_rest(
 ) -> None:
     school_key = sdk.ServiceKey.generate()
     scene.c.services.add(
+        operator="test-operator",
         name="Basisschool De Regenboog",
         organisation="oin:00000001234567890000",
         kind="school",

@@ -47,6 +47,7 @@ def sign(agent: ServiceAgent, record_type: str, title: str, content: Any) -> str
 def school_token(client: TestClient, container: Container) -> tuple[ServiceAgent, str, Any]:
     school = ServiceAgent(client, "school-regenboog")
     container.services.add(
+        operator="test-operator",
         name="Basisschool De Regenboog",
         organisation="oin:00000001234567890000",
         kind="school",

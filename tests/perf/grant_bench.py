@@ -1119,6 +1119,7 @@ def sql_count(admin_url: str) -> str:
         with TestClient(create_app(settings, container=c), base_url=origin) as client:
             agent = ServiceAgent(client, CLIENT_ID)
             c.services.add(
+                operator="test-operator",
                 name="Clinic",
                 organisation="ura:12345678",
                 kind="care-provider",

@@ -182,6 +182,7 @@ def main() -> None:
         with TestClient(create_app(settings, container=setup), base_url=BASE) as client:
             clinic = ServiceAgent(client, "clinic-prof")
             setup.services.add(
+                operator="test-operator",
                 name="X",
                 organisation="ura:12345678",
                 kind="care-provider",

@@ -188,6 +188,7 @@ class Generator:
         ids = []
         for i in range(SERVICES):
             info = self.c.services.add(
+                operator="test-operator",
                 name=f"Dienst {i}",
                 organisation=f"kvk:{10000000 + i}",
                 kind=("school", "municipality", "care-provider", "other")[i % 4],
@@ -404,6 +405,7 @@ class Bench:
         with TestClient(create_app(settings, container=setup), base_url=BASE) as client:
             self.clinic = ServiceAgent(client, "scale-clinic")
             setup.services.add(
+                operator="test-operator",
                 name="Huisartsenpraktijk De Linde",
                 organisation="ura:12345678",
                 kind="care-provider",

@@ -40,7 +40,7 @@ def enrol(client: TestClient, code: str, passkey: SoftPasskey) -> dict[str, obje
 
 def appoint(client: TestClient, container: Container, name: str = "A. Jansen") -> Auditor:
     passkey = SoftPasskey()
-    made = container.auditors.appoint(name)
+    made = container.auditors.appoint(name, operator="test-operator")
     outcome = enrol(client, made.code, passkey)
     assert outcome["status"] == 201, outcome
     body = outcome["body"]

@@ -132,6 +132,7 @@ def register_clinic_and_school(container: Any, http: Any) -> tuple[ServiceAgent,
     clinic = ServiceAgent(http, "huisarts-de-linde")
     school = ServiceAgent(http, "school-regenboog")
     container.services.add(
+        operator="test-operator",
         name="Huisartsenpraktijk De Linde",
         organisation="ura:12345678",
         kind="care-provider",
@@ -141,6 +142,7 @@ def register_clinic_and_school(container: Any, http: Any) -> tuple[ServiceAgent,
         client_id=clinic.client_id,
     )
     container.services.add(
+        operator="test-operator",
         name="Basisschool De Regenboog",
         organisation="oin:00000001234567890000",
         kind="school",

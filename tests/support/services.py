@@ -12,6 +12,7 @@ def clinic_and_school(c: Container, jwks: dict[str, Any]) -> tuple[ServiceInfo, 
     """Huisartsenpraktijk De Linde (medication, allergies) and Basisschool De Regenboog
     (grades), both reading and writing, with the public keys `jwks`."""
     clinic = c.services.add(
+        operator="test-operator",
         name="Huisartsenpraktijk De Linde",
         organisation="ura:12345678",
         kind="care-provider",
@@ -20,6 +21,7 @@ def clinic_and_school(c: Container, jwks: dict[str, Any]) -> tuple[ServiceInfo, 
         jwks=jwks,
     )
     school = c.services.add(
+        operator="test-operator",
         name="Basisschool De Regenboog",
         organisation="oin:00000001234567890000",
         kind="school",

@@ -26,7 +26,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from vault import tracecontext
-from vault.errors import ReplayDetected, StorageUnavailable
+from vault.audit.leaf import NO_RESIDENT
+from vault.errors import InvalidInput, ReplayDetected, StorageUnavailable
 from vault.ports import Clock
 from vault.storage import queries
 from vault.storage.async_uow import AsyncUnitOfWork, AsyncUnitOfWorkFactory
@@ -55,6 +56,45 @@ class AccessEvent:
     action: str | None = None
     purpose: str | None = None  # a DPV purpose URI (never free text)
     legal_basis: str | None = None  # a DPV legal basis URI
+
+
+OPERATOR_NAME_MAX = 64  # access_events.actor_id
+
+
+def operator_name(value: str) -> str:
+    """The name an operator acts under (`regie ... --operator`, default the OS user), checked:
+    1 to 64 printable characters, not a UUID (entries hash a person's id, and a UUID would
+    read as a resident's or auditor's pseudonym). `InvalidInput` otherwise."""
+    name = " ".join(value.split())
+    if not name or len(name) > OPERATOR_NAME_MAX or not name.isprintable():
+        raise InvalidInput(f"an operator's name is 1 to {OPERATOR_NAME_MAX} printable characters")
+    try:
+        uuid.UUID(name)
+    except ValueError:
+        return name
+    raise InvalidInput("an operator's name is a name, not an id")
+
+
+def operator_event(
+    name: str,
+    operator: str,
+    *,
+    service_id: uuid.UUID | None = None,
+    reason: str | None = None,
+) -> AccessEvent:
+    """An operator's change at the command line (`service.registered`, `key.rotated`, ...): it
+    concerns no resident, so it is stored under `NO_RESIDENT` and its entry has no subject; the
+    operator's name is its `actor_id` (hashed in the entry, like every person's id). Record it
+    in the unit of work of the change itself, so neither commits without the other."""
+    return AccessEvent(
+        resident_id=NO_RESIDENT,
+        name=name,
+        outcome="done",
+        actor="operator",
+        actor_id=operator_name(operator),
+        service_id=service_id,
+        reason=reason,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,9 @@ from vault.audit import merkle
 
 VERSION = "regie.audit.v1"
 SUBJECT_ID_TYPE = "regie:keyed-hash"
-# Actors that are people: their ids are hashed like the subject's.
-_PERSONS = frozenset({"resident", "representative", "auditor"})
+# Actors that are people: their ids are hashed like the subject's (an operator's id is the
+# name they act under at the command line).
+_PERSONS = frozenset({"resident", "representative", "auditor", "operator"})
 # The stored columns an entry is made of, besides the ones it derives.
 _COPIED = (
     "name",

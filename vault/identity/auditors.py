@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from keys.secrets import KeyedHasher
+from vault.audit.events import operator_event, record
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from vault.identity.service import (
     RECOVERY_ALPHABET,
@@ -117,8 +118,10 @@ class AuditorService:
         self._enrolment_ttl = enrolment_ttl
 
     # -- the operator ----------------------------------------------------------------------
+    # Each change is logged as the operator's, in its own transaction (I2). The entry does not
+    # name the auditor (a person): the operator's `regie auditors list` does, by time.
 
-    def appoint(self, name: str) -> Appointment:
+    def appoint(self, name: str, *, operator: str) -> Appointment:
         """A new auditor, not yet enrolled; `Conflict` if the name is taken."""
         clean = _clean_name(name)
         raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(20))  # 100 bits
@@ -138,6 +141,7 @@ class AuditorService:
             if uow.session.scalar(select(AuditorRow).where(AuditorRow.name == clean)) is not None:
                 raise Conflict(f"there is already an auditor named {clean!r}")
             uow.session.add(row)
+            record(uow, operator_event("auditor.appointed", operator), now)
             uow.commit()
         code = "-".join(raw[i : i + 4] for i in range(0, 20, 4))
         return Appointment(self._info(row, 0), code, expires)
@@ -153,7 +157,7 @@ class AuditorService:
             counts = {row[0]: int(row[1]) for row in counted}
             return [self._info(r, counts.get(r.auditor_id, 0)) for r in rows]
 
-    def remove(self, auditor_id_or_name: str) -> AuditorInfo:
+    def remove(self, auditor_id_or_name: str, *, operator: str) -> AuditorInfo:
         """Remove an auditor: passkeys deleted, sessions ended, an unused code void."""
         now = self._clock.now()
         with self._uow() as uow:
@@ -176,6 +180,7 @@ class AuditorService:
                 )
                 .values(revoked_at=now)
             )
+            record(uow, operator_event("auditor.removed", operator), now)
             uow.commit()
             return self._info(row, 0)
 

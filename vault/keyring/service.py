@@ -10,6 +10,14 @@ until the old one is retired.
 Retirement destroys an old KEK for good. It is refused while any data key still references
 it, and for `grace_seconds` after it stopped being current, so a server that wrapped a new
 resident's key just before the rotation has committed it before the check.
+
+Token signing keys (`keys.signing`) are rotated and destroyed here too, for the operator.
+
+Every change is the operator's event in the verifiable log (invariant I2). The keys live in
+the keyring file or the HSM, not in the database, so no transaction holds both: the event is
+committed first, and the change is made only once it is. So no key changes without its entry;
+a change that fails after its entry (a full disk, an HSM gone) leaves an entry for an attempt
+that did not finish, which `regie keys status` then shows.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from datetime import timedelta
 from keys.errors import KeyRetirementRefused
 from keys.interfaces import KekInfo
 from keys.service import KeyService, WrappedDataKey
+from keys.signing import SigningKeyring
+from vault.audit.events import operator_event, record
 from vault.ports import Clock
 from vault.storage.unit_of_work import UnitOfWorkFactory
 
@@ -48,12 +58,14 @@ class KeyRotationService:
         *,
         uow: UnitOfWorkFactory,
         keys: KeyService,
+        signing: SigningKeyring,
         clock: Clock,
         grace_seconds: float = 300,
         batch_size: int = 500,
     ) -> None:
         self._uow = uow
         self._keys = keys
+        self._signing = signing
         self._clock = clock
         self._grace = timedelta(seconds=grace_seconds)
         self._batch = batch_size
@@ -64,13 +76,24 @@ class KeyRotationService:
             counts = uow.data_keys.count_by_kek_version()
         return KeyStatus(self._keys.kek.name, current, self._keys.kek.versions(), counts)
 
+    def _log(self, name: str, operator: str, reason: str) -> None:
+        """Commit the operator's event for a change about to be made outside the database;
+        raises (and the caller changes nothing) if it cannot be written."""
+        with self._uow() as uow:
+            record(uow, operator_event(name, operator, reason=reason), self._clock.now())
+            uow.commit()
+
     def rotate(
-        self, *, new_version: bool = True, progress: Progress | None = None
+        self, *, operator: str, new_version: bool = True, progress: Progress | None = None
     ) -> RotationResult:
-        """Make a new KEK current (unless resuming) and rewrap every data key under it."""
-        target = (
-            self._keys.kek.create_version() if new_version else self._keys.kek.current_version()
-        )
+        """Make a new KEK current (unless resuming) and rewrap every data key under it.
+        Logged as `key.rotated` (reason `kek`), or `key.rewrapped` when resuming."""
+        if new_version:
+            self._log("key.rotated", operator, "kek")
+            target = self._keys.kek.create_version()
+        else:
+            target = self._keys.kek.current_version()
+            self._log("key.rewrapped", operator, f"kek-version={target}")
         result = self.rewrap(target, progress=progress)
         return RotationResult(target, result[0], result[1])
 
@@ -113,8 +136,9 @@ class KeyRotationService:
                 progress(done + skipped, total)
         return done, skipped
 
-    def retire(self, version: int) -> None:
-        """Destroy KEK `version`; refused while it still wraps a data key or is too fresh."""
+    def retire(self, version: int, *, operator: str) -> None:
+        """Destroy KEK `version`; refused while it still wraps a data key or is too fresh.
+        Logged as `key.retired` (reason `kek-version=N`) once every check has passed."""
         info = {v.version: v for v in self._keys.kek.versions()}.get(version)
         if info is None or info.state != "active":
             raise KeyRetirementRefused(f"KEK version {version} is not an active version")
@@ -132,22 +156,34 @@ class KeyRotationService:
                 f"KEK version {version} still wraps {still} data keys;"
                 " run `regie keys rotate --resume` first"
             )
+        self._log("key.retired", operator, f"kek-version={version}")
         self._keys.kek.retire(version)
 
-    def retire_unused(self) -> list[int]:
+    def retire_unused(self, *, operator: str) -> list[int]:
         """Retire every old version that may be retired now; returns their numbers."""
-        return self.retire_old()[0]
+        return self.retire_old(operator=operator)[0]
 
-    def retire_old(self) -> tuple[list[int], dict[int, str]]:
+    def retire_old(self, *, operator: str) -> tuple[list[int], dict[int, str]]:
         """Try to retire every superseded version: (retired, {refused version: reason})."""
         retired: list[int] = []
         refused: dict[int, str] = {}
         for info in self._keys.kek.versions():
             if info.state == "active" and info.superseded_at is not None:
                 try:
-                    self.retire(info.version)
+                    self.retire(info.version, operator=operator)
                 except KeyRetirementRefused as e:
                     refused[info.version] = str(e)
                     continue
                 retired.append(info.version)
         return retired, refused
+
+    def rotate_signing(self, *, operator: str) -> tuple[list[str], list[str]]:
+        """Destroy the signing keys past their publication window (logged as `key.retired`,
+        reason `signing`, if there are any), then make new signing keys, the old ones staying
+        published (`key.rotated`, reason `signing`). Returns (new kids, destroyed kids)."""
+        destroyed: list[str] = []
+        if self._signing.prunable():
+            self._log("key.retired", operator, "signing")
+            destroyed = self._signing.prune()
+        self._log("key.rotated", operator, "signing")
+        return self._signing.rotate(), destroyed

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from keys.secrets import KeyedHasher
+from vault.audit.events import operator_event, record
 from vault.codes import CODE_ALPHABET, CODE_LIFETIME, code_hash, new_code
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from vault.grants.policy import ACTIONS
@@ -128,10 +129,13 @@ class ServiceRegistry:
         self._allow_http_localhost = allow_http_localhost
 
     # -- registration (operator, through `regie services ...`) -----------------------------
+    # Each change is logged as the operator's (`operator`: the name they act under), in the
+    # change's own transaction: if the event cannot be written, nothing changes (I2).
 
     def add(
         self,
         *,
+        operator: str,
         name: str,
         organisation: str,
         kind: str,
@@ -210,6 +214,11 @@ class ServiceRegistry:
             if uow.services.by_client_id(cid) is not None:
                 raise Conflict(f"client_id {cid} is taken")
             uow.services.add(row)
+            record(
+                uow,
+                operator_event("service.registered", operator, service_id=row.service_id),
+                row.created_at,
+            )
             uow.commit()
             return service_info(row)
 
@@ -231,18 +240,30 @@ class ServiceRegistry:
                 raise NotFound("no such service")
             return service_info(row)
 
-    def disable(self, client_id: str) -> ServiceInfo:
+    def disable(self, client_id: str, *, operator: str) -> ServiceInfo:
         with self._uow() as uow:
             row = uow.services.by_client_id(client_id)
             if row is None:
                 raise NotFound(f"no service with client_id {client_id}")
+            if row.status == "disabled":
+                raise Conflict(f"{client_id} is already disabled")
             row.status = "disabled"
             row.disabled_at = self._clock.now()
+            record(
+                uow,
+                operator_event("service.disabled", operator, service_id=row.service_id),
+                row.disabled_at,
+            )
             uow.commit()
             return service_info(row)
 
     def set_keys(
-        self, client_id: str, *, jwks: dict[str, Any] | None = None, jwks_uri: str | None = None
+        self,
+        client_id: str,
+        *,
+        operator: str,
+        jwks: dict[str, Any] | None = None,
+        jwks_uri: str | None = None,
     ) -> ServiceInfo:
         """Replace the service's public keys (its key rotation)."""
         if (jwks is None) == (jwks_uri is None):
@@ -254,6 +275,11 @@ class ServiceRegistry:
             row.jwks = _public_jwks(jwks) if jwks is not None else None
             row.jwks_uri = _https_url(
                 jwks_uri, "jwks_uri", allow_http_localhost=self._allow_http_localhost
+            )
+            record(
+                uow,
+                operator_event("service.keys-rotated", operator, service_id=row.service_id),
+                self._clock.now(),
             )
             uow.commit()
             return service_info(row)
