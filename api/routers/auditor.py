@@ -49,6 +49,14 @@ def event_filter(
     subject: Annotated[
         str | None, Query(max_length=64, description="a resident's pseudonym, as entries show it")
     ] = None,
+    actor: Annotated[
+        str | None,
+        Query(
+            max_length=16,
+            description="who acted: resident | representative | service | auditor | operator"
+            " | system",
+        ),
+    ] = None,
 ) -> EventFilter:
     return EventFilter(
         since=since,
@@ -57,6 +65,7 @@ def event_filter(
         purpose=purpose,
         outcome=outcome,
         subject=subject,
+        actor=actor,
     )
 
 

@@ -8,7 +8,7 @@ auditor API gives, metadata only (docs/audit-format.md), and every query these p
 one the API logs as the auditor's (`audit.query`, `audit.export`).
 
 Filters travel in the query string (plain GET forms, no script): times as the browser's
-`datetime-local` value, read as Dutch time; the service, purpose, outcome and pseudonym as
+`datetime-local` value, read as Dutch time; the service, purpose, outcome, actor and pseudonym as
 the log writes them. They are checked here first, so a mistake gets a sentence next to the
 form instead of an error page.
 """
@@ -36,6 +36,8 @@ from clients.sdk.auditor import Checkpoint, LoggedEntry
 PAGE = 50
 MAX_INDEX = 2**62  # the API's own bound on positions in the log
 OUTCOMES = ("permit", "deny", "done")
+# Who acted (docs/audit-format.md); `operator`: a change at the command line, no resident's.
+ACTORS = ("resident", "representative", "service", "auditor", "operator", "system")
 _SUBJECT = re.compile(r"[0-9a-f]{64}")
 _PURPOSE = re.compile(r"[!-~]{1,200}")
 # The members shown on a list line, after index, time, name and outcome.
@@ -61,6 +63,7 @@ class Filters:
             "purpose": self.raw.get("purpose"),
             "outcome": self.raw.get("outcome"),
             "subject": self.raw.get("subject"),
+            "actor": self.raw.get("actor"),
         }
 
     def query(self, **more: object) -> str:
@@ -81,7 +84,7 @@ def _local_time(value: str) -> datetime | None:
 
 def read_filters(query: Any) -> Filters:
     f = Filters()
-    for name in ("since", "until", "service", "purpose", "outcome", "subject"):
+    for name in ("since", "until", "service", "purpose", "outcome", "subject", "actor"):
         value = query.get(name)
         if isinstance(value, str) and value.strip():
             f.raw[name] = value.strip()[:300]
@@ -102,6 +105,8 @@ def read_filters(query: Any) -> Filters:
         f.errors["purpose"] = "auditor.filter.bad_purpose"
     if "outcome" in f.raw and f.raw["outcome"] not in OUTCOMES:
         f.errors["outcome"] = "auditor.filter.bad_outcome"
+    if "actor" in f.raw and f.raw["actor"] not in ACTORS:
+        f.errors["actor"] = "auditor.filter.bad_actor"
     if "subject" in f.raw:
         f.raw["subject"] = f.raw["subject"].lower()
         if not _SUBJECT.fullmatch(f.raw["subject"]):

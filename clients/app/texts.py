@@ -1100,6 +1100,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "auditor.filter.outcome": ("Uitkomst", "Outcome"),
     "auditor.filter.any_outcome": ("Alle uitkomsten", "Any outcome"),
     "auditor.filter.subject": ("Bewoner (pseudoniem)", "Resident (pseudonym)"),
+    "auditor.filter.actor": ("Gedaan door", "Done by"),
+    "auditor.filter.any_actor": ("Iedereen", "Anyone"),
+    "auditor.actor.resident": ("bewoner", "resident"),
+    "auditor.actor.representative": ("vertegenwoordiger", "representative"),
+    "auditor.actor.service": ("dienst", "service"),
+    "auditor.actor.auditor": ("auditor", "auditor"),
+    "auditor.actor.operator": ("beheerder", "operator"),
+    "auditor.actor.system": ("de vault zelf", "the vault itself"),
     "auditor.filter.hint": (
         "Alle ingevulde filters moeten kloppen. Een tijd geldt voor het begin van de "
         "gebeurtenis; de id's en het pseudoniem precies zoals het logboek ze toont.",
@@ -1135,6 +1143,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "auditor.filter.bad_outcome": (
         "Kies permit, deny of done.",
         "Choose permit, deny or done.",
+    ),
+    "auditor.filter.bad_actor": (
+        "Kies een van de namen in de lijst.",
+        "Choose one of the names in the list.",
     ),
     "auditor.filter.bad_subject": (
         "Een pseudoniem is 64 tekens 0-9 en a-f, zoals het logboek het toont.",

@@ -282,6 +282,7 @@ def _filters(
     purpose: str | None,
     outcome: str | None,
     subject: str | None,
+    actor: str | None,
     size: int | None,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {}
@@ -294,6 +295,7 @@ def _filters(
         ("purpose", purpose),
         ("outcome", outcome),
         ("subject", subject),
+        ("actor", actor),
     ):
         if value is not None:
             params[name] = str(value)
@@ -544,12 +546,13 @@ class AuditorClient(_Base):
         purpose: str | None = None,
         outcome: str | None = None,
         subject: str | None = None,
+        actor: str | None = None,
         after: int = -1,
         limit: int = 100,
         size: int | None = None,
     ) -> EventPage:
         """One page of entries matching the filters; logged as the auditor's query."""
-        filters = _filters(since, until, service_id, purpose, outcome, subject, size)
+        filters = _filters(since, until, service_id, purpose, outcome, subject, actor, size)
         return self._run(_Calls.events(self._events_params(after, limit, filters)))
 
     def export(
@@ -563,12 +566,13 @@ class AuditorClient(_Base):
         purpose: str | None = None,
         outcome: str | None = None,
         subject: str | None = None,
+        actor: str | None = None,
         size: int | None = None,
     ) -> Path:
         """Stream an export to `path` (never whole in memory); logged. A failed download
         leaves no file behind. JSON Lines is for `verify_export`, CSV for reading."""
         target = Path(path)
-        params = _filters(since, until, service_id, purpose, outcome, subject, size)
+        params = _filters(since, until, service_id, purpose, outcome, subject, actor, size)
         try:
             with (
                 self.http.stream(
@@ -694,11 +698,12 @@ class AsyncAuditorClient(_Base):
         purpose: str | None = None,
         outcome: str | None = None,
         subject: str | None = None,
+        actor: str | None = None,
         after: int = -1,
         limit: int = 100,
         size: int | None = None,
     ) -> EventPage:
-        filters = _filters(since, until, service_id, purpose, outcome, subject, size)
+        filters = _filters(since, until, service_id, purpose, outcome, subject, actor, size)
         return await self._run(_Calls.events(self._events_params(after, limit, filters)))
 
     async def export(
@@ -712,10 +717,11 @@ class AsyncAuditorClient(_Base):
         purpose: str | None = None,
         outcome: str | None = None,
         subject: str | None = None,
+        actor: str | None = None,
         size: int | None = None,
     ) -> Path:
         target = Path(path)
-        params = _filters(since, until, service_id, purpose, outcome, subject, size)
+        params = _filters(since, until, service_id, purpose, outcome, subject, actor, size)
         try:
             async with (
                 self.http.stream(
@@ -742,13 +748,14 @@ class AsyncAuditorClient(_Base):
         purpose: str | None = None,
         outcome: str | None = None,
         subject: str | None = None,
+        actor: str | None = None,
         size: int | None = None,
     ) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
         """`async with client.export_stream(format="csv") as (size, chunks):` the export as
         it arrives, for passing on (the auditor web pages); logged like `export`. `size` is
         the checkpoint a CSV was read in (`Regie-Checkpoint-Size`); a JSONL export carries
         its checkpoint in its first line (None here)."""
-        params = _filters(since, until, service_id, purpose, outcome, subject, size)
+        params = _filters(since, until, service_id, purpose, outcome, subject, actor, size)
         async with self.http.stream(
             "GET", _export_path(format), params=params, headers=self._headers()
         ) as response:

@@ -29,7 +29,7 @@ from typing import Any, get_args
 from sqlalchemy import ColumnElement, Table, bindparam, false, select, update
 
 from vault.audit import leaf
-from vault.audit.events import AccessEvent, Outcome, record
+from vault.audit.events import AccessEvent, Actor, Outcome, record
 from vault.audit.log import LoggedEvent, LogReader, StoredCheckpoint
 from vault.audit.verify import b64
 from vault.errors import InvalidInput
@@ -40,6 +40,7 @@ from vault.storage.unit_of_work import UnitOfWorkFactory
 _SUBJECT = re.compile(r"[0-9a-f]{64}")
 _PURPOSE = re.compile(r"[!-~]{1,200}")  # printable ASCII, no space: what a URI is made of
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
+ACTORS: tuple[str, ...] = get_args(Actor)
 MAX_PAGE = 1000
 _FILL_BATCH = 5000
 _RESIDENTS: Table = ResidentRow.__table__  # type: ignore[assignment]
@@ -73,12 +74,16 @@ CSV_COLUMNS = (
 )
 
 
+_FILTERS = ("since", "until", "service_id", "purpose", "outcome", "subject", "actor")
+
+
 @dataclass(frozen=True, slots=True)
 class EventFilter:
     """Which entries: every given condition must hold (none given: all of them).
 
     `since` is inclusive and `until` exclusive, on the event's time (`start_time`);
-    `subject` is the keyed-hash pseudonym exactly as entries show it."""
+    `subject` is the keyed-hash pseudonym exactly as entries show it; `actor` who acted
+    (`operator`: the operator's changes at the command line, which concern no resident)."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -86,6 +91,7 @@ class EventFilter:
     purpose: str | None = None
     outcome: str | None = None
     subject: str | None = None
+    actor: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -101,6 +107,8 @@ class EventFilter:
             raise InvalidInput("`since` must be before `until`")
         if self.outcome is not None and self.outcome not in OUTCOMES:
             raise InvalidInput(f"`outcome` is one of {', '.join(OUTCOMES)}")
+        if self.actor is not None and self.actor not in ACTORS:
+            raise InvalidInput(f"`actor` is one of {', '.join(ACTORS)}")
         if self.purpose is not None and not _PURPOSE.fullmatch(self.purpose):
             # A URI has no spaces or control characters (PostgreSQL refuses a NUL outright).
             raise InvalidInput("`purpose` is a purpose URI of at most 200 characters")
@@ -115,8 +123,8 @@ class EventFilter:
         """The non-personal summary stored as the event's `reason`: which filters were used,
         with the outcome's value (service and purpose go in their own columns)."""
         used = [
-            name if name != "outcome" else f"outcome={self.outcome}"
-            for name in ("since", "until", "service_id", "purpose", "outcome", "subject")
+            f"{name}={getattr(self, name)}" if name in ("outcome", "actor") else name
+            for name in _FILTERS
             if getattr(self, name) is not None
         ]
         return ",".join(used)[:48] or None
@@ -124,7 +132,7 @@ class EventFilter:
     def as_json(self) -> dict[str, str]:
         """The filter as an export's header shows it."""
         out: dict[str, str] = {}
-        for name in ("since", "until", "service_id", "purpose", "outcome", "subject"):
+        for name in _FILTERS:
             value = getattr(self, name)
             if value is not None:
                 out[name] = leaf.timestamp(value) if isinstance(value, datetime) else str(value)
@@ -183,6 +191,8 @@ class AuditorQueries:
             conditions.append(c.purpose == f.purpose)
         if f.outcome is not None:
             conditions.append(c.outcome == f.outcome)
+        if f.actor is not None:
+            conditions.append(c.actor == f.actor)
         resident = None
         if f.subject is not None:
             resident = self._resident_of(f.subject)
