@@ -393,22 +393,22 @@ def test_the_checkpoint_is_verified_and_extends_an_earlier_one(
     client: TestClient, container: Container
 ) -> None:
     seed(container, 5)
-    enrol_in_app(client, container)
+    enrol_in_app(client, container)  # the operator's `auditor.appointed`: entry 6
     seed(container, 5)
     page = client.get("/auditor/checkpoint")
     assert page.status_code == 200
-    assert "De handtekening klopt: dit is het logboek van 10 regels." in page.text
+    assert "De handtekening klopt: dit is het logboek van 11 regels." in page.text
     key = client.get("/v1/audit/key").json()
     assert key["verifier_key"] in page.text
     consistent = client.get("/auditor/checkpoint?old=5")
-    assert "Ja: het logboek van 10 regels breidt dat van 5 regels uit." in consistent.text
-    unsigned = client.get("/auditor/checkpoint?old=7")  # signed were 5 and 10 only
+    assert "Ja: het logboek van 11 regels breidt dat van 5 regels uit." in consistent.text
+    unsigned = client.get("/auditor/checkpoint?old=7")  # signed were 5 and 11 only
     assert unsigned.status_code == 400
     assert "De vault ondertekende geen controlepunt van 7 regels." in unsigned.text
-    for bad in ("0", "11", "vijf", "-1"):
+    for bad in ("0", "12", "vijf", "-1"):
         refused = client.get(f"/auditor/checkpoint?old={bad}")
         assert refused.status_code == 400, bad
-        assert "Geef een grootte van 1 tot en met 10." in refused.text
+        assert "Geef een grootte van 1 tot en met 11." in refused.text
 
 
 # -- exports ----------------------------------------------------------------------------------
