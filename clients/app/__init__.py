@@ -242,6 +242,7 @@ def routes() -> list[Route | Mount]:
         r("/auditor/language", views.language, methods=["POST"]),
         r("/auditor/events/{index:int}", auditor.event),
         r("/auditor/checkpoint", auditor.checkpoint),
+        r("/auditor/checkpoint", auditor.check_pasted, methods=["POST"]),
         r("/auditor/export", auditor.export_page),
         r("/auditor/export/{format:str}", auditor.export_download),
         Mount(

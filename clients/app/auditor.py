@@ -329,6 +329,42 @@ async def checkpoint(request: Request) -> Response:
         consistent=consistent,
         old=raw_old[:20],
         error=error,
+        pasted=None,
+        note="",
+    )
+
+
+async def check_pasted(request: Request) -> Response:
+    """A checkpoint note the auditor kept, pasted in: its signature checked here under the
+    pinned key, and the consistency proof from it to the latest checkpoint (or exactly why
+    not: `clients.app.proof.check_pasted`)."""
+    visit = Visit(request)
+    client = visit.auditor
+    form = await visit.form()
+    key = await log_proof.log_key(client, visit.state.log_key)
+    latest = await client.checkpoint()
+    signed = log_proof.check_checkpoint(latest, key)
+    note = form_str(form, "note")
+    pasted = None
+    error = None
+    if not note.strip():
+        error = visit.t("auditor.pasted.empty")
+    elif len(note) > log_proof.MAX_PASTED_NOTE:
+        error = visit.t("auditor.pasted.too_long", limit=log_proof.MAX_PASTED_NOTE)
+    else:
+        pasted = await log_proof.check_pasted(client, log_proof.pasted_note(note), latest, key)
+    return visit.page(
+        "auditor_checkpoint.html",
+        400 if error or (pasted and pasted.outcome == "malformed") else 200,
+        latest=latest,
+        key=key,
+        signed=signed,
+        consistent=None,
+        old="",
+        error=None,
+        pasted=pasted,
+        pasted_error=error,
+        note=note[: log_proof.MAX_PASTED_NOTE],
     )
 
 

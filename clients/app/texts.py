@@ -1247,6 +1247,106 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The vault signed no checkpoint of {size} entries. It signs per batch of new "
         "entries: give the size of a checkpoint you actually saw.",
     ),
+    "auditor.pasted.title": (
+        "Een controlepunt dat u bewaarde",
+        "A checkpoint you kept",
+    ),
+    "auditor.pasted.intro": (
+        "Plak een ondertekend controlepunt dat u eerder kreeg. Deze pagina controleert de "
+        "handtekening met de sleutel van het logboek, en het consistentiebewijs (RFC 9162) "
+        "van dat controlepunt naar het laatste.",
+        "Paste a signed checkpoint you received before. This page checks its signature "
+        "under the log's key, and the consistency proof (RFC 9162) from that checkpoint to "
+        "the latest.",
+    ),
+    "auditor.pasted.label": ("Ondertekend controlepunt", "Signed checkpoint"),
+    "auditor.pasted.hint": (
+        "De hele tekst: drie regels (logboek, grootte, root-hash), een lege regel en de "
+        "handtekening, die begint met —.",
+        "The whole text: three lines (log, size, root hash), a blank line and the signature, "
+        "which starts with —.",
+    ),
+    "auditor.pasted.button": ("Controleer dit controlepunt", "Check this checkpoint"),
+    "auditor.pasted.empty": (
+        "Plak eerst een controlepunt in het veld.",
+        "Please paste a checkpoint into the field first.",
+    ),
+    "auditor.pasted.too_long": (
+        "Dit is langer dan een controlepunt kan zijn (meer dan {limit} tekens). Plak alleen "
+        "het controlepunt.",
+        "This is longer than a checkpoint can be (more than {limit} characters). Please "
+        "paste only the checkpoint.",
+    ),
+    "auditor.pasted.consistent": (
+        "Ja: dit controlepunt van {old} regels is door het logboek ondertekend, en het "
+        "logboek van {new} regels breidt het uit. Er is sindsdien niets veranderd, verplaatst "
+        "of weggehaald.",
+        "Yes: this checkpoint of {old} entries is signed by the log, and the log of {new} "
+        "entries extends it. Nothing was changed, moved or removed since.",
+    ),
+    "auditor.pasted.same": (
+        "Ja: dit is het laatste controlepunt zelf ({new} regels), door het logboek ondertekend.",
+        "Yes: this is the latest checkpoint itself ({new} entries), signed by the log.",
+    ),
+    "auditor.pasted.malformed": (
+        "Dit is geen ondertekend controlepunt, of er ontbreekt een stuk. Plak de hele tekst, "
+        "met de handtekening.",
+        "This is not a signed checkpoint, or part of it is missing. Please paste the whole "
+        "text, with the signature.",
+    ),
+    "auditor.pasted.origin": (
+        "Dit controlepunt is van een ander logboek: {found}. Deze pagina controleert "
+        "controlepunten van {expected}.",
+        "This checkpoint is of another log: {found}. This page checks checkpoints of {expected}.",
+    ),
+    "auditor.pasted.signature": (
+        "De handtekening klopt niet met de sleutel van dit logboek. Misschien is de tekst "
+        "veranderd, of is hij met een andere sleutel ondertekend. Er is niets vergeleken.",
+        "The signature does not verify under this log's key. Perhaps the text was changed, "
+        "or it was signed with another key. Nothing was compared.",
+    ),
+    "auditor.pasted.larger": (
+        "De handtekening klopt, maar dit controlepunt telt {old} regels: meer dan de {new} "
+        "regels van het laatste. Een logboek wordt nooit korter. Bewaar dit controlepunt en "
+        "meld het aan de beheerder en aan andere auditors.",
+        "The signature verifies, but this checkpoint counts {old} entries: more than the "
+        "{new} of the latest. A log never gets shorter. Keep this checkpoint and report it "
+        "to the operator and to other auditors.",
+    ),
+    "auditor.pasted.unknown": (
+        "De handtekening klopt, maar de vault zegt dat hij geen controlepunt van {old} "
+        "regels heeft. Hij bewaart elk controlepunt dat hij ondertekent. Bewaar dit "
+        "controlepunt en meld het aan de beheerder en aan andere auditors.",
+        "The signature verifies, but the vault says it has no checkpoint of {old} entries. "
+        "It keeps every checkpoint it signs. Keep this checkpoint and report it to the "
+        "operator and to other auditors.",
+    ),
+    "auditor.pasted.inconsistent": (
+        "Nee: de handtekening klopt, maar het logboek van {new} regels breidt dit "
+        "controlepunt van {old} regels niet uit. Er is iets veranderd of weggehaald. Bewaar "
+        "dit controlepunt als bewijs en meld het aan de beheerder en aan andere auditors.",
+        "No: the signature verifies, but the log of {new} entries does not extend this "
+        "checkpoint of {old} entries. Something was changed or removed. Keep this "
+        "checkpoint as evidence and report it to the operator and to other auditors.",
+    ),
+    "auditor.pasted.latest": (
+        "Het laatste controlepunt zelf klopt niet met de sleutel van het logboek, dus er is "
+        "niets om mee te vergelijken.",
+        "The latest checkpoint itself does not verify under the log's key, so there is "
+        "nothing to compare with.",
+    ),
+    "auditor.pasted.origin_label": ("Logboek (origin)", "Log (origin)"),
+    "auditor.pasted.size": ("Grootte van uw controlepunt", "Size of your checkpoint"),
+    "auditor.pasted.root": ("Root-hash van uw controlepunt", "Root hash of your checkpoint"),
+    "auditor.pasted.latest_label": ("Laatste controlepunt", "Latest checkpoint"),
+    "auditor.pasted.proof": (
+        "Consistentiebewijs: {count} hashes",
+        "Consistency proof: {count} hashes",
+    ),
+    "auditor.pasted.no_hashes": (
+        "Geen hashes nodig: uw controlepunt was leeg.",
+        "No hashes needed: your checkpoint was empty.",
+    ),
     "auditor.consistency.ok": (
         "Ja: het logboek van {new} regels breidt dat van {old} regels uit. Er is niets "
         "veranderd, verplaatst of weggehaald.",
