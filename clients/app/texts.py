@@ -1338,7 +1338,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "auditor.pasted.origin_label": ("Logboek (origin)", "Log (origin)"),
     "auditor.pasted.size": ("Grootte van uw controlepunt", "Size of your checkpoint"),
     "auditor.pasted.root": ("Root-hash van uw controlepunt", "Root hash of your checkpoint"),
-    "auditor.pasted.latest_label": ("Laatste controlepunt", "Latest checkpoint"),
+    "auditor.pasted.latest_size": (
+        "Grootte van het laatste controlepunt",
+        "Size of the latest checkpoint",
+    ),
+    "auditor.pasted.latest_root": (
+        "Root-hash van het laatste controlepunt",
+        "Root hash of the latest checkpoint",
+    ),
     "auditor.pasted.proof": (
         "Consistentiebewijs: {count} hashes",
         "Consistency proof: {count} hashes",

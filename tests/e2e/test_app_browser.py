@@ -216,8 +216,9 @@ class Person:
     def go(self, path: str) -> None:
         self.page.goto(self.base + path)
 
-    def look(self, name: str) -> None:
-        """axe-core on this screen (no serious or critical violation), then a screenshot."""
+    def look(self, name: str, *, shot: bool = True) -> None:
+        """axe-core on this screen (no serious or critical violation), then a screenshot
+        (unless `shot` is false: a screen worth checking, not worth showing)."""
         results = axe_module.Axe().run(self.page)
         bad = [
             v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")
@@ -230,7 +231,7 @@ class Person:
             indent=1,
         )
         self.checked[name] = len(results.response["violations"])
-        if self.shots:
+        if self.shots and shot:
             SHOTS.mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -639,6 +640,25 @@ def test_an_auditor_enrols_filters_checks_a_proof_and_exports(browser: Any, serv
     ).wait_for()
     if shots:
         p.look("35-auditor-checkpoint")
+
+    # A checkpoint the auditor kept, pasted in: signed by the log, and the latest extends it.
+    kept = httpx.get(f"{server.base}/v1/audit/checkpoint", params={"size": seen_size}, timeout=10)
+    assert kept.status_code == 200, kept.text
+    p.page.get_by_label("Ondertekend controlepunt").fill(kept.text)
+    p.button("Controleer dit controlepunt").click()
+    p.page.get_by_text(
+        re.compile(rf"^Ja: dit controlepunt van {seen_size} regels is door het logboek ondertekend")
+    ).wait_for()
+    p.page.get_by_text(re.compile(r"^Consistentiebewijs: \d+ hashes")).wait_for()
+    if shots:
+        p.look("37-auditor-consistency")
+    # The same note with its size changed: the signature no longer holds, and the page says so.
+    p.page.get_by_label("Ondertekend controlepunt").fill(
+        kept.text.replace(f"\n{seen_size}\n", f"\n{int(seen_size) + 1}\n", 1)
+    )
+    p.button("Controleer dit controlepunt").click()
+    p.page.get_by_text(re.compile(r"^De handtekening klopt niet met de sleutel")).wait_for()
+    p.look("37-auditor-consistency-tampered", shot=False)
 
     # Export what the filter selected, both ways; the JSON Lines verifies offline.
     p.page.goto(filtered)
