@@ -1,7 +1,8 @@
 """`regie audit ...`: the verifiable log from the command line.
 
 Server side (they read the deployment's database and keyring, like `regie serve`):
-`integrate`, `key`, `checkpoint`, `prove`, `consistency`, `export`. Auditor side, offline:
+`integrate`, `key`, `checkpoint`, `prove`, `consistency`, `export` (logged as the operator's
+`audit.export`: it reads every resident's entries). Auditor side, offline:
 `verify` needs only an export, a checkpoint and the log's verifier key — no database, no
 network. Exit codes: 0 verified / done; 1 refused, failed or NOT verified (the message names
 the first bad entry and why); 2 usage error.
@@ -19,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.container import Container
+from clients.cli import operator as operator_cli
 from keys.errors import NoteError
 from keys.note import Checkpoint
 from vault.audit import merkle
@@ -163,19 +165,24 @@ def build(container: Callable[[], Container]) -> typer.Typer:
             None, "--checkpoint-out", help="Also write the checkpoint here"
         ),
         size: int | None = typer.Option(None, help="Up to the checkpoint of this size"),
+        operator: str | None = operator_cli.option(),
     ) -> None:
-        """Export the whole log up to a checkpoint, for offline verification."""
+        """Export the whole log up to a checkpoint, for offline verification. Logged first
+        as the operator's `audit.export` (nothing is exported if it cannot be)."""
+        who = operator_cli.name(operator)
         c = container()
         try:
-            cp = c.audit.checkpoint(size)
+            cp, lines = c.auditor_queries.export_for_operator(who, size=size)
             with out.open("w", encoding="utf-8") as f, _progress() as bar:
                 task = bar.add_task("exporting", total=cp.size)
-                for number, line in enumerate(c.audit.export(cp.size)):
+                for number, line in enumerate(lines):
                     f.write(line + "\n")
                     if number:
                         bar.advance(task)
         except VaultError as e:
             raise _fail(e.detail) from e
+        except SQLAlchemyError as e:
+            raise _fail(f"nothing was exported: the database refused ({type(e).__name__})") from e
         if checkpoint_out is not None:
             checkpoint_out.write_text(cp.note, encoding="utf-8")
         console.print(f"exported {cp.size} entries to {out}")

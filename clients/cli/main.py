@@ -9,13 +9,11 @@ only HTTP, through the SDK, reads `REGIE_SERVICE_*` and has more exit codes (lis
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -29,9 +27,9 @@ from api.logs import logging_config
 from api.metrics import prepare_multiprocess_dir
 from api.settings import Settings, UnsafeSettingsError, unknown_environment
 from clients.cli import audit
+from clients.cli import operator as operator_cli
 from clients.cli.service import service_app
 from keys.errors import KeysError
-from vault.audit.events import operator_name
 from vault.errors import VaultError
 from vault.identity.auditors import AuditorInfo
 from vault.services.service import ServiceInfo
@@ -199,21 +197,6 @@ def serve(
     )
 
 
-def _operator(given: str | None) -> str:
-    """Who runs a command that changes services, auditors or keys: `--operator NAME` (or
-    REGIE_OPERATOR), else the OS user. Each such change is an entry in the verifiable log under
-    this name (hashed there, like every person's id)."""
-    if given is None:
-        try:
-            given = getpass.getuser()
-        except (OSError, KeyError) as e:  # no login name and no user database entry
-            raise _fail("who is this? give --operator NAME (or set REGIE_OPERATOR)") from e
-    try:
-        return operator_name(given)
-    except VaultError as e:
-        raise _fail(e.detail) from e
-
-
 @contextlib.contextmanager
 def _changing() -> Iterator[None]:
     """Around an operator's change: a refusal, or a database that cannot take the change with
@@ -224,15 +207,6 @@ def _changing() -> Iterator[None]:
         raise _fail(e.detail) from e
     except SQLAlchemyError as e:
         raise _fail(f"nothing was changed: the database refused it ({type(e).__name__})") from e
-
-
-def _operator_option() -> Any:  # typer.Option is typed Any
-    return typer.Option(
-        None,
-        "--operator",
-        envvar="REGIE_OPERATOR",
-        help="Your name in the access log for this change (default: the OS user)",
-    )
 
 
 def _container() -> Container:
@@ -309,10 +283,10 @@ def keys_rotate(
         False, "--retire", help="Afterwards, retire (destroy) old KEKs that wrap nothing any more"
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
-    operator: str | None = _operator_option(),
+    operator: str | None = operator_cli.option(),
 ) -> None:
     """New KEK version, then rewrap every data key under it (resumable, safe while serving)."""
-    who = _operator(operator)
+    who = operator_cli.name(operator)
     c = _container()
     with Progress(
         TextColumn("rewrapping data keys"),
@@ -359,11 +333,11 @@ def keys_rotate(
 @keys_app.command("rotate-signing")
 def keys_rotate_signing(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
-    operator: str | None = _operator_option(),
+    operator: str | None = operator_cli.option(),
 ) -> None:
     """New signing keys (ES256, Ed25519); old public keys stay in the JWKS for the publication
     window (REGIE_SIGNING_PUBLISH_SECONDS); keys past it are destroyed."""
-    who = _operator(operator)
+    who = operator_cli.name(operator)
     c = _container()
     try:
         kids, pruned = c.key_rotation.rotate_signing(operator=who)
@@ -380,10 +354,10 @@ def keys_rotate_signing(
 @keys_app.command("retire")
 def keys_retire(
     version: int = typer.Argument(..., help="The KEK version to destroy"),
-    operator: str | None = _operator_option(),
+    operator: str | None = operator_cli.option(),
 ) -> None:
     """Destroy an old KEK version for good (refused while it still wraps a data key)."""
-    who = _operator(operator)
+    who = operator_cli.name(operator)
     c = _container()
     try:
         c.key_rotation.retire(version, operator=who)
@@ -462,10 +436,10 @@ def services_add(
         help="Exact redirect URI for the browser flow (authorization code + PKCE; repeat)",
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
-    operator: str | None = _operator_option(),
+    operator: str | None = operator_cli.option(),
 ) -> None:
     """Register a service with its keys and its ceiling (its legal basis)."""
-    who = _operator(operator)
+    who = operator_cli.name(operator)
     c = _container()
     with _changing():
         info = c.services.add(
@@ -525,10 +499,10 @@ def services_show(
 
 @services_app.command("disable")
 def services_disable(
-    client_id: str = typer.Argument(...), operator: str | None = _operator_option()
+    client_id: str = typer.Argument(...), operator: str | None = operator_cli.option()
 ) -> None:
     """Disable a service: every access it has stops at once (its grants stay on record)."""
-    who = _operator(operator)
+    who = operator_cli.name(operator)
     with _changing():
         info = _container().services.disable(client_id, operator=who)
     console.print(f"{info.name} ({info.client_id}) is disabled")
@@ -539,10 +513,10 @@ def services_rotate_keys(
     client_id: str = typer.Argument(...),
     jwks: Path | None = typer.Option(None, help="File with the new public keys (JWKS)"),
     jwks_uri: str | None = typer.Option(None, help="Or: https URL of its JWKS"),
-    operator: str | None = _operator_option(),
+    operator: str | None = operator_cli.option(),
 ) -> None:
     """Replace a service's registered public keys."""
-    who = _operator(operator)
+    who = operator_cli.name(operator)
     with _changing():
         info = _container().services.set_keys(
             client_id, operator=who, jwks=_read_jwks(jwks), jwks_uri=jwks_uri
@@ -574,10 +548,10 @@ def _auditor_json(info: AuditorInfo) -> dict[str, object]:
 def auditors_add(
     name: str = typer.Argument(..., help="Who is appointed (a label, e.g. 'A. Jansen, ADR')"),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
-    operator: str | None = _operator_option(),
+    operator: str | None = operator_cli.option(),
 ) -> None:
     """Appoint an auditor; prints a one-time enrolment code (shown once, valid 24 hours)."""
-    who = _operator(operator)
+    who = operator_cli.name(operator)
     c = _container()
     with _changing():
         made = c.auditors.appoint(name, operator=who)
@@ -621,10 +595,10 @@ def auditors_list(
 @auditors_app.command("remove")
 def auditors_remove(
     auditor: str = typer.Argument(..., help="The auditor's id or name"),
-    operator: str | None = _operator_option(),
+    operator: str | None = operator_cli.option(),
 ) -> None:
     """Remove an auditor: their passkeys are deleted and their sessions end at once."""
-    who = _operator(operator)
+    who = operator_cli.name(operator)
     with _changing():
         info = _container().auditors.remove(auditor, operator=who)
     console.print(f"auditor {info.name} ({info.auditor_id}) is removed")

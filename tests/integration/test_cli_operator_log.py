@@ -1,6 +1,7 @@
 """Every operator change at the command line is an entry in the verifiable log: `regie
 services add|disable|rotate-keys`, `regie auditors add|remove`, `regie keys
-rotate|retire|rotate-signing`, through typer's runner on a real SQLite database. The log with
+rotate|retire|rotate-signing`, and `regie audit export` (a read of every resident's entries),
+through typer's runner on a real SQLite database. The log with
 them verifies offline (`regie audit verify`); a change whose entry cannot be written does not
 happen."""
 
@@ -132,11 +133,14 @@ def test_each_operator_command_is_an_entry_that_verifies(env: Path) -> None:
         ("key.retired", "signing", None),
         ("key.rotated", "signing", None),
     ]
-    for e in entries:
+    # The export just made read every resident's entries: it is the operator's entry too.
+    [exported] = [e for e in operator_entries(env) if e["name"] == "audit.export"]
+    assert (exported["action"], exported["actor_id"]) == ("jsonl", hashed(getpass.getuser()))
+    for e in [*entries, exported]:
         # No data subject; the operator's name only as a keyed hash (no plaintext name).
         assert (e["subject"], e["subject_id_type"]) == (None, None)
         assert (e["actor"], e["outcome"], e["status_code"]) == ("operator", "done", "OK")
-        assert e["actor_id"] == hashed(OPERATOR)
+        assert e["actor_id"] == (hashed(OPERATOR) if e in entries else hashed(getpass.getuser()))
         assert OPERATOR not in json.dumps(e)
 
 
@@ -202,8 +206,10 @@ def test_a_change_whose_entry_cannot_be_written_does_not_happen(env: Path) -> No
         ["keys", "rotate", "--resume"],
         ["keys", "retire", "1"],
         ["keys", "rotate-signing"],
+        ["audit", "export", "--out", str(env.parent / "refused.jsonl")],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 1, (args, result.output)
         assert "Traceback" not in result.output
     assert _state() == before
+    assert not (env.parent / "refused.jsonl").exists()

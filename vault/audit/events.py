@@ -81,6 +81,7 @@ def operator_event(
     *,
     service_id: uuid.UUID | None = None,
     reason: str | None = None,
+    action: str | None = None,
 ) -> AccessEvent:
     """An operator's change at the command line (`service.registered`, `key.rotated`, ...): it
     concerns no resident, so it is stored under `NO_RESIDENT` and its entry has no subject; the
@@ -94,6 +95,7 @@ def operator_event(
         actor_id=operator_name(operator),
         service_id=service_id,
         reason=reason,
+        action=action,
     )
 
 

@@ -29,7 +29,7 @@ from typing import Any, get_args
 from sqlalchemy import ColumnElement, Table, bindparam, false, select, update
 
 from vault.audit import leaf
-from vault.audit.events import AccessEvent, Actor, Outcome, record
+from vault.audit.events import AccessEvent, Actor, Outcome, operator_event, record
 from vault.audit.log import LoggedEvent, LogReader, StoredCheckpoint
 from vault.audit.verify import b64
 from vault.errors import InvalidInput
@@ -254,6 +254,18 @@ class AuditorQueries:
         if f.empty:
             return self._log.export(checkpoint.size)
         return self._log.excerpt(conditions, size=checkpoint.size, header={"filter": f.as_json()})
+
+    def export_for_operator(
+        self, operator: str, *, size: int | None = None
+    ) -> tuple[StoredCheckpoint, Iterator[str]]:
+        """The complete JSON Lines export for `regie audit export`: the whole log, as an
+        auditor's unfiltered export, logged first as the operator's `audit.export` (a read
+        of every resident's entries, so it is logged like an auditor's)."""
+        checkpoint = self._log.checkpoint(size)
+        with self._uow() as uow:
+            record(uow, operator_event("audit.export", operator, action="jsonl"), self._clock.now())
+            uow.commit()
+        return checkpoint, self._log.export(checkpoint.size)
 
     def export_csv(
         self, auditor_id: uuid.UUID, f: EventFilter, *, size: int | None = None
