@@ -326,6 +326,34 @@ def test_filters_select_by_time_service_purpose_outcome_and_subject(
     assert len(logged_queries(container)) == before
 
 
+def test_an_operators_change_is_listed_filtered_on_its_actor_and_proven(
+    client: TestClient, container: Container
+) -> None:
+    seed(container)
+    enrol_in_app(client, container)  # the operator's `auditor.appointed`
+    container.integrator.run_once()
+    everything = client.get("/auditor")
+    assert indices(everything.text) == list(range(13))
+    assert 'href="/auditor?actor=operator"' in everything.text  # the line's "filter on this"
+    operators = client.get("/auditor", params={"actor": "operator"})
+    assert operators.status_code == 200
+    assert indices(operators.text) == [12]
+    assert "<code>auditor.appointed</code>" in operators.text
+    assert '<option value="operator" selected>' in operators.text
+    assert indices(client.get("/auditor", params={"actor": "service"}).text) == list(range(12))
+    bad = client.get("/auditor", params={"actor": "admin"})
+    assert bad.status_code == 422
+    assert "Kies een van de namen in de lijst." in bad.text
+    page = client.get("/auditor/events/12")
+    assert "Bewezen: deze regel staat op index 12 in het ondertekende logboek van 13 regels" in (
+        page.text
+    )
+    # No data subject: both members present, as null.
+    assert re.search(r"<code>subject</code></dt><dd><span[^>]*>null</span>", page.text)
+    assert re.search(r"<code>subject_id_type</code></dt><dd><span[^>]*>null</span>", page.text)
+    assert container.audit.subject_hash("test-operator") in page.text
+
+
 def test_pages_are_pinned_to_one_checkpoint(client: TestClient, container: Container) -> None:
     seed(container, 60)
     enrol_in_app(client, container)
