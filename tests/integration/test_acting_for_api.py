@@ -70,6 +70,7 @@ def ask(w: World, principal: Resident, datatypes: list[str], ref: str = "BEH-1")
     service = next(
         (s for s in w.c.services.all() if s.name == "Gemeente Utrecht"), None
     ) or w.c.services.add(
+        operator="test-operator",
         name="Gemeente Utrecht",
         organisation="oin:00000001002220647000",
         kind="municipality",
@@ -524,6 +525,7 @@ def test_a_parent_decides_the_childs_requests(w: World) -> None:
     mid = r.json()["id"]
     child_id = w.c.people.acting_for(rid(w, w.anna), uuid.UUID(mid)).principal_id
     school = w.c.services.add(
+        operator="test-operator",
         name="Basisschool De Regenboog",
         organisation="oin:00000001234567890000",
         kind="school",
