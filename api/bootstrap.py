@@ -50,6 +50,7 @@ from vault.residents.service import ResidentService
 from vault.services.service import ServiceRegistry
 from vault.storage.async_uow import AsyncUnitOfWorkFactory, async_uow_factory, blocking_uow_factory
 from vault.storage.engine import Timeouts, build_async_engines, build_engine
+from vault.storage.rate_buckets import SqlRateBuckets
 from vault.storage.repositories import SqlReplayCache
 from vault.storage.unit_of_work import SessionFactory, SqlUnitOfWork
 
@@ -120,16 +121,6 @@ def build_container(
     keyring = KeyringFile(settings.resolved_keyring_path)
     kek_backend = kek or build_kek_backend(settings, keyring)
     metrics = Metrics()
-    limiter = Limiter(
-        default_rules(
-            sign_in_per_minute=settings.rate_limit_sign_in_per_minute,
-            recovery_per_minute=settings.rate_limit_recovery_per_minute,
-            codes_per_minute=settings.rate_limit_codes_per_minute,
-            oauth_per_minute=settings.rate_limit_oauth_per_minute,
-        )
-        if settings.rate_limits
-        else []
-    )
     keys = KeyService(
         kek=kek_backend,
         cache_ttl_seconds=settings.dek_cache_ttl_seconds,
@@ -147,6 +138,23 @@ def build_container(
     origin = urlsplit(settings.public_url)
     hasher = KeyedHasher(keyring)
     sealer = DeploymentSealer(keyring)  # CIBA ping secrets (vault/events/ping.py)
+    limiter = Limiter(
+        default_rules(
+            sign_in_per_minute=settings.rate_limit_sign_in_per_minute,
+            recovery_per_minute=settings.rate_limit_recovery_per_minute,
+            codes_per_minute=settings.rate_limit_codes_per_minute,
+            oauth_per_minute=settings.rate_limit_oauth_per_minute,
+        )
+        if settings.rate_limits
+        else [],
+        # One table for every process; rows named by a keyed hash, so no address is stored.
+        store=SqlRateBuckets(
+            async_uow=async_uow,
+            uow=uow,
+            name=lambda bucket: hasher.digest("rate-limit-bucket", bucket.encode()),
+        ),
+        clock=the_clock,
+    )
 
     def subject_hash(person_id: str) -> str:
         """How the audit log names a person (docs/audit-format.md, `subject`)."""

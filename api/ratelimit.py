@@ -23,31 +23,43 @@ limiter): one timestamp per bucket, a steady rate with a burst, `Retry-After` ex
 here because it is twenty lines and the libraries that do it (slowapi, limits) bring a
 storage layer and a decorator model that do not fit a pure ASGI middleware.
 
-Buckets live in the server process. With several workers each has its own, so a client may
-get up to N times the rate before being refused (docs/operations.md says so; a shared store
-is future work). Memory is bounded: the oldest buckets are dropped past `max_buckets`.
+**One store for every process.** The buckets live behind `BucketStore`: in production the
+`rate_limit_buckets` table (vault/storage/rate_buckets.py), on PostgreSQL and on SQLite
+alike, so every worker of `regie serve --workers N` counts against the same buckets and a
+limit is a limit, not N of them. A check is one atomic upsert that does the GCRA step in SQL;
+this module keeps the rules, the keys and the answers. Time is the injectable clock's, in
+whole nanoseconds since the epoch (the same in every process, unlike a monotonic clock).
+
+**Fail closed.** If the store cannot be reached, the request is refused with 503 (the same
+problem+json a database outage gives everywhere, `Retry-After: 5`), not let through: every
+limited door needs the database anyway, and an outage of the limiter alone (a locked or
+slow table) must not open the doors to guessing. Never a 500.
 """
 
 from __future__ import annotations
 
 import contextvars
 import json
+import logging
 import math
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.middleware import API_CSP, SECURITY_HEADERS
 from vault import errors as ve
+from vault.ports import Clock
 
 # Set by the resident app's in-process transport (clients/app/transport.py) on the scopes of
 # its API calls: a network request cannot put a key in an ASGI scope.
 IN_PROCESS = "regie.in_process"
 NS = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+log = logging.getLogger("regie.ratelimit")
 _page_client: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "regie_page_client", default=None
 )
@@ -65,55 +77,75 @@ class Rule:
         return any(path.startswith(p[:-1]) if p.endswith("*") else path == p for p in self.paths)
 
 
-class Limiter:
-    """GCRA buckets by (rule, key), in this process."""
+class BucketStore(Protocol):
+    """Where the buckets live (vault/storage/rate_buckets.py: a table every process shares).
 
-    def __init__(
-        self,
-        rules: Sequence[Rule],
-        *,
-        max_buckets: int = 100_000,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    `take` is the whole GCRA step, atomic for the bucket: with `later = max(tat, now)` (a
+    missing bucket has `tat = now`), let the request through if `later - now <= tolerance`,
+    and then store `tat = later + interval`; else change nothing. It returns (let through,
+    the bucket's `tat` after). Integers in nanoseconds. An unreachable store raises
+    `vault.errors.Unavailable`."""
+
+    async def take(
+        self, bucket: str, *, now: int, interval: int, tolerance: int
+    ) -> tuple[bool, int]: ...
+
+    def sweep(self, *, now: int, batch: int) -> int:
+        """Drop up to `batch` buckets that are full again (`tat <= now`); how many."""
+        ...
+
+
+def nanoseconds(moment: datetime) -> int:
+    """`moment` in whole nanoseconds since the epoch (exact: datetimes count microseconds)."""
+    return (moment - _EPOCH) // _MICROSECOND * 1000
+
+
+class Limiter:
+    """GCRA buckets by (rule, key), kept in `store`, on `clock`'s time."""
+
+    def __init__(self, rules: Sequence[Rule], *, store: BucketStore, clock: Clock) -> None:
         self.rules = tuple(r for r in rules if r.per_minute > 0)
-        self._now = monotonic
-        self._max = max_buckets
-        self._tat: OrderedDict[tuple[str, str], int] = OrderedDict()  # ns
-        self._mutex = threading.Lock()
+        self.store = store
+        self._clock = clock
 
     def rule_for(self, method: str, path: str) -> Rule | None:
         if method != "POST":  # every limited door is a POST
             return None
         return next((r for r in self.rules if r.matches(path)), None)
 
-    def hit(self, rule: Rule, key: str) -> int | None:
-        """Count one request; None if allowed, else the whole seconds to wait."""
+    async def hit(self, rule: Rule, key: str) -> int | None:
+        """Count one request; None if allowed, else the whole seconds to wait. Raises
+        `vault.errors.Unavailable` when the store cannot be reached."""
         # In whole nanoseconds: float sums of the interval would refuse the last of a burst.
         interval = 60 * NS // rule.per_minute
         tolerance = interval * (rule.burst - 1)
-        slot = (rule.name, key)
-        with self._mutex:
-            now = int(self._now() * NS)
-            tat = max(self._tat.get(slot, now), now)
-            if tat - now > tolerance:
-                return max(1, math.ceil((tat - now - tolerance) / NS))
-            self._tat[slot] = tat + interval
-            self._tat.move_to_end(slot)
-            while len(self._tat) > self._max:
-                self._tat.popitem(last=False)
-        return None
+        now = nanoseconds(self._clock.now())
+        granted, tat = await self.store.take(
+            f"{rule.name}\x00{key}", now=now, interval=interval, tolerance=tolerance
+        )
+        if granted:
+            return None
+        return max(1, math.ceil((tat - now - tolerance) / NS))
 
-    def check_client(self, path: str, client_id: str) -> None:
+    async def check_client(self, path: str, client_id: str) -> None:
         """Count an authenticated service's call to `path` against the service's own bucket
-        of the path's rule; raise `RateLimited` if it is over."""
+        of the path's rule; raise `RateLimited` if it is over (`Unavailable` if the store
+        cannot be reached)."""
         rule = self.rule_for("POST", path)
         if rule is None:
             return
-        wait = self.hit(rule, f"client:{client_id}")
+        wait = await self.hit(rule, f"client:{client_id}")
         if wait is not None:
             raise ve.RateLimited(
                 f"too many requests from this service; retry after {wait} s", retry_after=wait
             )
+
+    def sweep(self, batch: int) -> int:
+        """Drop up to `batch` buckets that are full again (the background sweep); how many.
+        Nothing depends on it but the table's size: a full bucket and no row are the same."""
+        if not self.rules:
+            return 0
+        return self.store.sweep(now=nanoseconds(self._clock.now()), batch=batch)
 
 
 def client_address(scope: Scope) -> str:
@@ -140,10 +172,17 @@ class RateLimitMiddleware:
             return
         address = client_address(scope)
         rule = self.limiter.rule_for(scope["method"], scope["path"])
-        wait = self.limiter.hit(rule, address) if rule is not None else None
-        if rule is not None and wait is not None:
-            await _too_many(send, rule, wait, self.public_url)
-            return
+        if rule is not None:
+            try:
+                wait = await self.limiter.hit(rule, address)
+            except ve.Unavailable as e:
+                # Fail closed (see the module docstring), in the words of every other outage.
+                log.warning("unavailable: %s", type(e.__cause__ or e).__name__)
+                await _unavailable(send, self.public_url)
+                return
+            if wait is not None:
+                await _too_many(send, rule, wait, self.public_url)
+                return
         if scope.get(IN_PROCESS):
             await self.app(scope, receive, send)
             return
@@ -173,15 +212,32 @@ def too_many_body(public_url: str, detail: str, *, oauth: bool) -> tuple[bytes, 
 async def _too_many(send: Send, rule: Rule, wait: int, public_url: str) -> None:
     detail = f"too many requests from this address; retry after {wait} s"
     content_type, body = too_many_body(public_url, detail, oauth=rule.oauth)
+    await _answer(send, 429, content_type, body, wait)
+
+
+async def _unavailable(send: Send, public_url: str) -> None:
+    """The 503 of api/errors.py's `service-unavailable`, for a store that cannot be reached."""
+    problem = {
+        "type": f"{public_url}/problems/service-unavailable",
+        "title": "Service unavailable",
+        "status": 503,
+        "detail": "the database cannot be reached",
+    }
+    await _answer(send, 503, b"application/problem+json", json.dumps(problem).encode(), 5)
+
+
+async def _answer(
+    send: Send, status: int, content_type: bytes, body: bytes, retry_after: int
+) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 429,
+            "status": status,
             "headers": [
                 *SECURITY_HEADERS,
                 (b"content-security-policy", API_CSP),
                 (b"content-type", content_type),
-                (b"retry-after", str(wait).encode()),
+                (b"retry-after", str(retry_after).encode()),
                 (b"content-length", str(len(body)).encode()),
             ],
         }

@@ -123,10 +123,13 @@ SWEEP_BATCH = 500
 
 def sweep_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
     """Marks expired grants, lapsed requests and procedures past their planned end, which
-    tells their services. Access never depends on it: the check compares times itself."""
+    tells their services, and drops rate-limit buckets that are full again (api/ratelimit.py).
+    Neither access nor a limit depends on it: the checks compare times themselves."""
 
     def round_() -> bool:
-        return sum(c.grants.sweep(batch=SWEEP_BATCH).values()) >= SWEEP_BATCH
+        swept = sum(c.grants.sweep(batch=SWEEP_BATCH).values())
+        buckets = c.limiter.sweep(SWEEP_BATCH)
+        return swept >= SWEEP_BATCH or buckets >= SWEEP_BATCH
 
     return PeriodicWorker(
         "regie-grants-sweep", round_, interval=interval or c.settings.sweep_interval_seconds

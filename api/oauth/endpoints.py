@@ -136,7 +136,7 @@ async def _authenticated(
         raise OAuthError("invalid_client", "client authentication failed")
     # The service's own bucket, counted only once it has proved who it is (api/ratelimit.py).
     try:
-        c.limiter.check_client(request.url.path, row.client_id)
+        await c.limiter.check_client(request.url.path, row.client_id)
     except RateLimited as e:
         raise OAuthError(
             "temporarily_unavailable", e.detail, status=429, retry_after=e.retry_after

@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from api.app import create_app
 from api.bootstrap import build_container
 from api.settings import Settings
+from support.clock import FakeClock
 from support.residents import sign_in, sign_up
 from support.service_client import ServiceAgent, register_clinic_and_school
 
@@ -31,10 +32,10 @@ def at(settings: Settings, connection: Connection) -> Iterator[tuple[Client, obj
     factory = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
-    built = build_container(on, session_factory=factory)
-    # Time stands still for the buckets: the bursts are exact however slow the machine is
-    # (the refill itself is tested in tests/unit/test_ratelimit.py).
-    built.limiter._now = lambda: 1000.0
+    # Time stands still for the buckets (in the database table, on SQLite and PostgreSQL):
+    # the bursts are exact however slow the machine is (the refill itself is tested in
+    # tests/unit/test_ratelimit.py and tests/integration/test_rate_buckets.py).
+    built = build_container(on, session_factory=factory, clock=FakeClock())
     app = create_app(on, container=built)
     clients: list[TestClient] = []
 

@@ -1,52 +1,44 @@
-"""GCRA buckets (api/ratelimit.py): a burst, then the steady rate, an exact Retry-After, one
-bucket per rule and key, bounded memory, and only the listed POSTs."""
+"""GCRA buckets (api/ratelimit.py): a burst, then the steady rate, an exact Retry-After, never
+above the burst, one bucket per rule and key, only the listed POSTs, on the injectable
+clock. The boundary cases (tests/support/buckets.py) run here on the reference store in
+memory, and on the database table in tests/integration/test_rate_buckets.py."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import pytest
 
-from api.ratelimit import Limiter, Rule, default_rules
-from vault.errors import RateLimited
+from api.ratelimit import Limiter, Rule, default_rules, nanoseconds
+from support.buckets import CASES, RULE, MemoryBuckets, limiter_on
+from support.clock import FakeClock
+from vault.errors import RateLimited, StorageUnavailable
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
+def test_the_boundaries_on_the_reference_store(case: Callable[[MemoryBuckets], None]) -> None:
+    case(MemoryBuckets())
 
 
-RULE = Rule("sign-in", per_minute=6, burst=3, paths=("/v1/auth/passkeys/*", "/v1/auth/recovery"))
+def test_time_is_whole_nanoseconds_since_the_epoch() -> None:
+    assert nanoseconds(datetime(1970, 1, 1, tzinfo=UTC)) == 0
+    moment = datetime(2262, 4, 11, 23, 47, 16, 854775, tzinfo=UTC)  # the last in a BIGINT
+    assert nanoseconds(moment) == 9_223_372_036_854_775_000
+    assert nanoseconds(datetime(2026, 12, 3, 12, 0, 0, 1, tzinfo=UTC)) % 1000 == 0
 
 
-def test_a_burst_then_the_steady_rate() -> None:
-    clock = Clock()
-    limiter = Limiter([RULE], monotonic=clock)
-    assert [limiter.hit(RULE, "a") for _ in range(3)] == [None, None, None]
-    wait = limiter.hit(RULE, "a")
-    assert wait == 10  # 6 a minute: one every 10 s
-    clock.now += 9.5
-    assert limiter.hit(RULE, "a") == 1  # refused calls cost nothing, and say how long
-    clock.now += 0.5
-    assert limiter.hit(RULE, "a") is None
-    assert limiter.hit(RULE, "a") == 10
-    clock.now += 60  # a quiet minute fills the bucket again, no further
-    assert [limiter.hit(RULE, "a") for _ in range(4)] == [None, None, None, 10]
-
-
-def test_each_key_and_rule_has_its_own_bucket() -> None:
-    other = Rule("codes", per_minute=6, burst=1, paths=("/v1/service/connections",))
-    limiter = Limiter([RULE, other], monotonic=Clock())
-    for _ in range(3):
-        assert limiter.hit(RULE, "a") is None
-    assert limiter.hit(RULE, "a") is not None
-    assert limiter.hit(RULE, "b") is None
-    assert limiter.hit(other, "a") is None
+def test_the_store_hears_one_bucket_per_rule_and_key() -> None:
+    store = MemoryBuckets()
+    limiter, _ = limiter_on(store)
+    asyncio.run(limiter.hit(RULE, "192.0.2.1"))
+    asyncio.run(limiter.check_client("/v1/auth/recovery", "clinic"))
+    assert set(store.tat) == {"sign-in\x00192.0.2.1", "sign-in\x00client:clinic"}
 
 
 def test_only_the_listed_posts_are_limited() -> None:
-    limiter = Limiter([RULE])
+    limiter = Limiter([RULE], store=MemoryBuckets(), clock=FakeClock())
     assert limiter.rule_for("POST", "/v1/auth/passkeys/login/options") is RULE
     assert limiter.rule_for("POST", "/v1/auth/recovery") is RULE
     assert limiter.rule_for("POST", "/v1/auth/recovery/more") is None  # exact, not a prefix
@@ -56,25 +48,39 @@ def test_only_the_listed_posts_are_limited() -> None:
 
 def test_a_rule_of_zero_is_off() -> None:
     off = Rule("recovery", per_minute=0, burst=5, paths=("/v1/auth/recovery",))
-    assert Limiter([off]).rule_for("POST", "/v1/auth/recovery") is None
-
-
-def test_memory_is_bounded() -> None:
-    limiter = Limiter([RULE], max_buckets=100, monotonic=Clock())
-    for i in range(1000):
-        limiter.hit(RULE, f"address-{i}")
-    assert len(limiter._tat) == 100  # the oldest are dropped (they would be full again)
+    limiter = Limiter([off], store=MemoryBuckets(), clock=FakeClock())
+    assert limiter.rule_for("POST", "/v1/auth/recovery") is None
+    assert limiter.sweep(10) == 0  # no rules, nothing to sweep
 
 
 def test_a_service_is_counted_by_its_own_bucket() -> None:
     (oauth,) = [r for r in default_rules(
         sign_in_per_minute=30, recovery_per_minute=5, codes_per_minute=60, oauth_per_minute=60
     ) if r.name == "oauth"]  # fmt: skip
-    limiter = Limiter([oauth], monotonic=Clock())
-    for _ in range(oauth.burst):
-        limiter.check_client("/oauth/token", "clinic")
-    with pytest.raises(RateLimited) as refused:
-        limiter.check_client("/oauth/token", "clinic")
-    assert refused.value.retry_after == 1
-    limiter.check_client("/oauth/token", "school")  # another service: its own bucket
-    limiter.check_client("/v1/service/procedures/close", "clinic")  # not a limited door
+    limiter, _ = limiter_on(MemoryBuckets(), oauth)
+
+    async def calls() -> None:
+        for _ in range(oauth.burst):
+            await limiter.check_client("/oauth/token", "clinic")
+        with pytest.raises(RateLimited) as refused:
+            await limiter.check_client("/oauth/token", "clinic")
+        assert refused.value.retry_after == 1
+        await limiter.check_client("/oauth/token", "school")  # another service: its own bucket
+        await limiter.check_client("/v1/service/procedures/close", "clinic")  # not limited
+
+    asyncio.run(calls())
+
+
+class DownStore(MemoryBuckets):
+    async def take(
+        self, bucket: str, *, now: int, interval: int, tolerance: int
+    ) -> tuple[bool, int]:
+        raise StorageUnavailable("the database cannot be reached")
+
+
+def test_a_store_that_cannot_be_reached_is_not_a_pass() -> None:
+    limiter, _ = limiter_on(DownStore())
+    with pytest.raises(StorageUnavailable):
+        asyncio.run(limiter.hit(RULE, "a"))
+    with pytest.raises(StorageUnavailable):
+        asyncio.run(limiter.check_client("/v1/auth/recovery", "clinic"))

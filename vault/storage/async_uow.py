@@ -4,6 +4,10 @@ One connection per unit of work, Core statements only (`vault/storage/queries.py
 is written unless `commit` is called. A read-only unit of work runs its statements in
 autocommit mode on PostgreSQL (no BEGIN/ROLLBACK round trips: each statement is one
 snapshot, and the hot path reads with one statement) and in a deferred transaction on SQLite.
+An autocommit unit of work is for one statement that is a transaction of its own (the
+rate-limit upsert, vault/storage/rate_buckets.py): on PostgreSQL it runs on the writer in
+autocommit mode, with no BEGIN/COMMIT round trips; on SQLite it is an ordinary write
+transaction (`commit` is still called).
 
 A database that cannot be reached, a connection that died and a pool that stays exhausted
 all surface as `StorageUnavailable` (503 problem+json), never as a 500.
@@ -48,14 +52,19 @@ class AsyncUnitOfWork(Protocol):
 
 
 class AsyncUnitOfWorkFactory(Protocol):
-    def __call__(self, *, read_only: bool = False) -> AsyncUnitOfWork: ...
+    def __call__(self, *, read_only: bool = False, autocommit: bool = False) -> AsyncUnitOfWork: ...
 
 
 class SqlAsyncUnitOfWork:
     """`AsyncUnitOfWork` on an `AsyncEngine` (psycopg async, aiosqlite)."""
 
     def __init__(
-        self, engine: AsyncEngine, *, read_only: bool = False, reader: AsyncEngine | None = None
+        self,
+        engine: AsyncEngine,
+        *,
+        read_only: bool = False,
+        reader: AsyncEngine | None = None,
+        autocommit: bool = False,
     ) -> None:
         self._engine = reader if read_only and reader is not None else engine
         # The other engine on the same database: when this one finds the server gone, the
@@ -63,6 +72,8 @@ class SqlAsyncUnitOfWork:
         self._sibling = (engine if self._engine is reader else reader) if reader else None
         self._read_only = read_only
         self.dialect = engine.dialect.name
+        # Set per checkout and reset by the pool on return (psycopg: a client-side flag).
+        self._autocommit = autocommit and self.dialect == "postgresql"
         self._conn: AsyncConnection | None = None
 
     async def __aenter__(self) -> SqlAsyncUnitOfWork:
@@ -70,6 +81,8 @@ class SqlAsyncUnitOfWork:
             conn = await self._engine.connect()
             if self._read_only and self.dialect != "postgresql":
                 conn = await conn.execution_options(regie_read_only=True)
+            elif self._autocommit:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         except Exception as e:
             if _unreachable(e):
                 raise StorageUnavailable("the database cannot be reached") from e
@@ -120,8 +133,8 @@ def async_uow_factory(
     engine whose connections are in autocommit mode from the start, so a checkout sets no
     isolation level)."""
 
-    def factory(*, read_only: bool = False) -> AsyncUnitOfWork:
-        return SqlAsyncUnitOfWork(engine, read_only=read_only, reader=reader)
+    def factory(*, read_only: bool = False, autocommit: bool = False) -> AsyncUnitOfWork:
+        return SqlAsyncUnitOfWork(engine, read_only=read_only, reader=reader, autocommit=autocommit)
 
     return factory
 
@@ -172,7 +185,8 @@ class BlockingUnitOfWork:
 
 
 def blocking_uow_factory(factory: SessionFactory) -> AsyncUnitOfWorkFactory:
-    def make(*, read_only: bool = False) -> AsyncUnitOfWork:
+    def make(*, read_only: bool = False, autocommit: bool = False) -> AsyncUnitOfWork:
+        # The test's one rolled-back connection: an autocommit statement commits a savepoint.
         return BlockingUnitOfWork(factory, read_only=read_only)
 
     return make

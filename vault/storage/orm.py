@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKeyConstraint,
     Index,
@@ -551,6 +552,24 @@ class AuthorizationCodeRow(Base):
     code_expires_at: Mapped[datetime | None]
     code_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class RateBucketRow(Base):
+    """One rate-limit bucket (api/ratelimit.py), shared by every server process: its GCRA
+    "theoretical arrival time" in nanoseconds since the epoch, from the injectable clock.
+
+    `bucket` is a keyed hash of the rule and the key (a client address or a service), so no
+    address is stored (an IP address is personal data) and every key has the same size. A row
+    whose `tat` has passed is a full bucket, the same as no row: the sweep deletes it.
+    `granted` is whether the last request was let through: the one upsert that updates the
+    row returns it, since RETURNING sees only the new row (vault/storage/rate_buckets.py).
+    """
+
+    __tablename__ = "rate_limit_buckets"
+
+    bucket: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    tat: Mapped[int] = mapped_column(BigInteger)
+    granted: Mapped[bool] = mapped_column(Boolean)
 
 
 class ReplayRow(Base):
