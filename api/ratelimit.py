@@ -27,8 +27,10 @@ storage layer and a decorator model that do not fit a pure ASGI middleware.
 `rate_limit_buckets` table (vault/storage/rate_buckets.py), on PostgreSQL and on SQLite
 alike, so every worker of `regie serve --workers N` counts against the same buckets and a
 limit is a limit, not N of them. A check is one atomic upsert that does the GCRA step in SQL;
-this module keeps the rules, the keys and the answers. Time is the injectable clock's, in
-whole nanoseconds since the epoch (the same in every process, unlike a monotonic clock).
+this module keeps the rules, the keys and the answers (and remembers refusals, so that a
+flood from one address does not become one statement per request: `Limiter`). Time is the
+injectable clock's, in whole nanoseconds since the epoch (the same in every process, unlike
+a monotonic clock).
 
 **Fail closed.** If the store cannot be reached, the request is refused with 503 (the same
 problem+json a database outage gives everywhere, `Retry-After: 5`), not let through: every
@@ -42,6 +44,7 @@ import contextvars
 import json
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -101,12 +104,29 @@ def nanoseconds(moment: datetime) -> int:
 
 
 class Limiter:
-    """GCRA buckets by (rule, key), kept in `store`, on `clock`'s time."""
+    """GCRA buckets by (rule, key), kept in `store`, on `clock`'s time.
 
-    def __init__(self, rules: Sequence[Rule], *, store: BucketStore, clock: Clock) -> None:
+    A refusal is remembered in the process until the instant the store could first grant
+    that bucket again (`tat - tolerance`), and requests before it are refused without asking
+    the store, with the same `Retry-After` it would give: a refused request changes nothing,
+    and a bucket's `tat` only grows until then (no process can be granted before it, and the
+    sweep deletes only rows whose `tat` has passed), so the answer is the store's own. A flood
+    from one address thus costs the database one statement per window, not one per request.
+    At most `max_remembered` refusals are kept (the oldest forgotten: the store is asked)."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        store: BucketStore,
+        clock: Clock,
+        max_remembered: int = 100_000,
+    ) -> None:
         self.rules = tuple(r for r in rules if r.per_minute > 0)
         self.store = store
         self._clock = clock
+        self._max = max_remembered
+        self._refused: OrderedDict[str, int] = OrderedDict()  # bucket -> ns it may grant at
 
     def rule_for(self, method: str, path: str) -> Rule | None:
         if method != "POST":  # every limited door is a POST
@@ -120,11 +140,20 @@ class Limiter:
         interval = 60 * NS // rule.per_minute
         tolerance = interval * (rule.burst - 1)
         now = nanoseconds(self._clock.now())
+        bucket = f"{rule.name}\x00{key}"
+        until = self._refused.get(bucket)
+        if until is not None:
+            if now < until:
+                return max(1, math.ceil((until - now) / NS))
+            del self._refused[bucket]
         granted, tat = await self.store.take(
-            f"{rule.name}\x00{key}", now=now, interval=interval, tolerance=tolerance
+            bucket, now=now, interval=interval, tolerance=tolerance
         )
         if granted:
             return None
+        self._refused[bucket] = tat - tolerance
+        if len(self._refused) > self._max:
+            self._refused.popitem(last=False)
         return max(1, math.ceil((tat - now - tolerance) / NS))
 
     async def check_client(self, path: str, client_id: str) -> None:
@@ -143,8 +172,6 @@ class Limiter:
     def sweep(self, batch: int) -> int:
         """Drop up to `batch` buckets that are full again (the background sweep); how many.
         Nothing depends on it but the table's size: a full bucket and no row are the same."""
-        if not self.rules:
-            return 0
         return self.store.sweep(now=nanoseconds(self._clock.now()), batch=batch)
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from api.ratelimit import Limiter, Rule, default_rules, nanoseconds
-from support.buckets import CASES, RULE, MemoryBuckets, limiter_on
+from support.buckets import CASES, RULE, MemoryBuckets, hits, limiter_on
 from support.clock import FakeClock
 from vault.errors import RateLimited, StorageUnavailable
 
@@ -50,7 +50,6 @@ def test_a_rule_of_zero_is_off() -> None:
     off = Rule("recovery", per_minute=0, burst=5, paths=("/v1/auth/recovery",))
     limiter = Limiter([off], store=MemoryBuckets(), clock=FakeClock())
     assert limiter.rule_for("POST", "/v1/auth/recovery") is None
-    assert limiter.sweep(10) == 0  # no rules, nothing to sweep
 
 
 def test_a_service_is_counted_by_its_own_bucket() -> None:
@@ -69,6 +68,44 @@ def test_a_service_is_counted_by_its_own_bucket() -> None:
         await limiter.check_client("/v1/service/procedures/close", "clinic")  # not limited
 
     asyncio.run(calls())
+
+
+class CountingStore(MemoryBuckets):
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    async def take(
+        self, bucket: str, *, now: int, interval: int, tolerance: int
+    ) -> tuple[bool, int]:
+        self.asked += 1
+        return await super().take(bucket, now=now, interval=interval, tolerance=tolerance)
+
+
+def test_a_refusal_is_remembered_until_the_store_could_grant_again() -> None:
+    store = CountingStore()
+    limiter, clock = limiter_on(store)
+    assert hits(limiter, RULE, "a", 4) == [None, None, None, 10]
+    assert store.asked == 4
+    clock.advance(seconds=9, microseconds=999_999)
+    assert hits(limiter, RULE, "a", 50) == [1] * 50  # the store's own answer...
+    assert store.asked == 4  # ... without asking it
+    assert hits(limiter, RULE, "b", 1) == [None]  # another bucket is asked
+    clock.advance(microseconds=1)  # the instant the store grants again: it is asked
+    assert hits(limiter, RULE, "a", 2) == [None, 10]
+    assert store.asked == 7
+
+
+def test_remembered_refusals_are_bounded() -> None:
+    store = CountingStore()
+    one = Rule("codes", per_minute=6, burst=1, paths=("/x",))
+    limiter = Limiter([one], store=store, clock=FakeClock(), max_remembered=10)
+    for i in range(100):
+        hits(limiter, one, f"address-{i}", 2)
+    assert len(limiter._refused) == 10
+    assert store.asked == 200
+    assert hits(limiter, one, "address-0", 1) == [10]  # forgotten: the store says the same
+    assert store.asked == 201
 
 
 class DownStore(MemoryBuckets):
