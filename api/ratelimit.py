@@ -52,6 +52,7 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.errors import PROBLEMS
 from api.middleware import API_CSP, SECURITY_HEADERS
 from vault import errors as ve
 from vault.ports import Clock
@@ -244,13 +245,15 @@ async def _too_many(send: Send, rule: Rule, wait: int, public_url: str) -> None:
 
 async def _unavailable(send: Send, public_url: str) -> None:
     """The 503 of api/errors.py's `service-unavailable`, for a store that cannot be reached."""
+    kind = PROBLEMS["service-unavailable"]
     problem = {
-        "type": f"{public_url}/problems/service-unavailable",
-        "title": "Service unavailable",
-        "status": 503,
+        "type": f"{public_url}/problems/{kind.slug}",
+        "title": kind.title,
+        "status": kind.status,
         "detail": "the database cannot be reached",
     }
-    await _answer(send, 503, b"application/problem+json", json.dumps(problem).encode(), 5)
+    body = json.dumps(problem).encode()
+    await _answer(send, kind.status, b"application/problem+json", body, 5)
 
 
 async def _answer(

@@ -18,6 +18,7 @@ from api.settings import Settings
 from support.clock import FakeClock
 from support.residents import sign_in, sign_up
 from support.service_client import ServiceAgent, register_clinic_and_school
+from vault.errors import StorageUnavailable
 
 ORIGIN = "http://localhost:8000"
 WRONG_CODE = "0000-0000-0000-0000"
@@ -152,3 +153,38 @@ def test_the_resident_app_is_limited_by_its_visitors_address(
     assert "Uw gegevens zijn veilig" in refused.text  # type: ignore[attr-defined]
     # Another visitor of the app is not slowed by the first one.
     assert guess(neighbour).status_code == 401  # type: ignore[attr-defined]
+
+
+class UnreachableBuckets:
+    """The table's store when the database cannot be reached (the real outage is in
+    tests/e2e/test_rate_limits_workers.py)."""
+
+    async def take(self, bucket: str, **_: int) -> tuple[bool, int]:
+        raise StorageUnavailable("the database cannot be reached")
+
+    def sweep(self, **_: int) -> int:
+        raise StorageUnavailable("the database cannot be reached")
+
+
+def test_an_unreachable_store_fails_closed_never_500(at: tuple[Client, object]) -> None:
+    client, built = at
+    visitor = client("192.0.2.40")
+    page = visitor.get("/recover")  # a GET: not limited, so the form is there
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    built.limiter.store = UnreachableBuckets()  # type: ignore[attr-defined]
+    for path, kwargs in [
+        ("/v1/auth/recovery", {"json": {"code": WRONG_CODE}}),
+        ("/v1/auth/passkeys/login/options", {}),
+        ("/oauth/token", {"data": {"grant_type": "x"}}),
+    ]:
+        answer = visitor.post(path, **kwargs)  # type: ignore[arg-type]
+        assert answer.status_code == 503, (path, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"] == f"{ORIGIN}/problems/service-unavailable"
+        assert answer.headers["retry-after"] == "5"
+    # Not limited: answered as before.
+    assert visitor.get("/v1/catalogue").status_code == 200
+    # The resident app's in-process call is refused too, and the page says so kindly.
+    refused = visitor.post("/recover", data={"csrf": csrf, "code": WRONG_CODE})
+    assert refused.status_code == 503
+    assert "Dat ligt niet aan u" in refused.text
