@@ -304,6 +304,7 @@ def build_container(
             poster=HttpxSetPoster(push_http, body_timeout=settings.events_push_timeout_seconds),
             pinger=HttpxPingPoster(push_http),
             sealer=sealer,
+            signer=signing,
             clock=the_clock,
             policy=PushPolicy(
                 batch=settings.events_push_batch,
@@ -313,7 +314,12 @@ def build_container(
                 give_up_after=timedelta(hours=settings.events_push_give_up_hours),
             ),
         ),
-        event_feed=EventFeed(uow=uow, clock=the_clock, max_events=settings.events_poll_max_events),
+        event_feed=EventFeed(
+            uow=uow,
+            clock=the_clock,
+            max_events=settings.events_poll_max_events,
+            signer=signing,
+        ),
         metrics=metrics,
         limiter=limiter,
     )

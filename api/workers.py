@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.container import Container
 from vault import tracecontext
+from vault.grants.service import SWEEP_BATCH
 
 __all__ = [
     "PeriodicWorker",
@@ -116,9 +117,6 @@ def push_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
         interval=interval or c.settings.events_push_interval_seconds,
         drain=True,
     )
-
-
-SWEEP_BATCH = 500
 
 
 def sweep_worker(c: Container, interval: float | None = None) -> PeriodicWorker:

@@ -674,7 +674,8 @@ def grants_sweep(
     import signal
     import threading
 
-    from api.workers import SWEEP_BATCH, sweep_worker
+    from api.workers import sweep_worker
+    from vault.grants.service import SWEEP_BATCH
 
     c = _container()
     if once:

@@ -250,12 +250,16 @@ def test_each_change_yields_one_signed_set_for_the_grants_service(
     w = world
     act, expected = SCENARIOS[scenario]
     grant_id = act(w)
+    # The SETs as the service gets them (the sweeper's are signed when first delivered).
+    sets = w.c.event_feed.poll(w.clinic.service_id).sets
     rows = outbox(w)
     assert [r.event_type for r in rows] == [t for t, _ in expected]
     assert {r.service_id for r in rows} == {w.clinic.service_id}
     assert len({r.jti for r in rows}) == len(rows)
+    assert {r.jti: r.set_jwt for r in rows} == sets  # kept as delivered: the same bytes again
     clinic = receiver(w, w.clinic, max_age=timedelta(days=30))  # the clock moved days on
     for row, (event_type, reason) in zip(rows, expected, strict=True):
+        assert row.set_jwt is not None
         # Verified against the JWKS the vault publishes, as the service would.
         event = clinic.verify(row.set_jwt)
         assert event.jti == row.jti

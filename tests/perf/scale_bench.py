@@ -73,7 +73,8 @@ from rich.progress import (  # noqa: E402
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
+from sqlalchemy import event as sa_event  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.bootstrap import build_container  # noqa: E402
@@ -82,12 +83,15 @@ from api.settings import Settings  # noqa: E402
 from keys.service import Binding  # noqa: E402
 from support.residents import sign_up  # noqa: E402
 from support.service_client import BASE, ServiceAgent  # noqa: E402
+from vault.events.outbox import sign_pending  # noqa: E402
 from vault.grants import stored  # noqa: E402
 from vault.grants.model import AccessRequestSpec  # noqa: E402
+from vault.grants.service import SWEEP_BATCH  # noqa: E402
 from vault.records.catalogue import TYPES  # noqa: E402
 from vault.records.service import content_binding, title_binding  # noqa: E402
 from vault.storage.engine import build_engine  # noqa: E402
 from vault.storage.migrate import upgrade  # noqa: E402
+from vault.storage.orm import OutboxRow  # noqa: E402
 
 PG = os.environ.get("REGIE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 console = Console(stderr=True)
@@ -641,6 +645,7 @@ def sweep(args: argparse.Namespace) -> None:
             )
         gen.analyze()
         prof = cProfile.Profile() if args.profile else None
+        sql = StatementTimes(c.engine)
         swept = 0
         t0 = time.perf_counter()
         with progress() as bar:
@@ -656,12 +661,43 @@ def sweep(args: argparse.Namespace) -> None:
             if prof:
                 prof.disable()
         took = time.perf_counter() - t0
+        sql.stop()
         outbox = count(c, "event_outbox")
+        with c.engine.connect() as conn:
+            checks = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM grants WHERE status = 'ended'"
+                    "        AND end_reason = 'expired'),"
+                    " (SELECT count(*) FROM grant_events WHERE status = 'ended'),"
+                    " (SELECT count(*) FROM access_events WHERE name = 'grant.ended'),"
+                    " (SELECT count(*) FROM event_outbox WHERE set_claims IS NOT NULL)"
+                )
+            ).one()
         rate = swept / took
         print(
             f"swept {swept:,} expired grants in {took:.1f} s ({rate:,.0f}/s; batch {args.batch});"
             f" {outbox:,} SETs in the outbox; 1M would take {1_000_000 / rate:.0f} s (bar 60 s)"
         )
+        print(
+            f"rows: {checks[0]:,} grants ended (expired), {checks[1]:,} history steps 'ended',"
+            f" {checks[2]:,} access events grant.ended, {checks[3]:,} outbox rows with claims"
+        )
+        print(sql.report(took))
+        # The signing moved to delivery: what it costs there (per SET, on one core).
+        sample = min(args.sign_sample, outbox)
+        if sample:
+            with c.uow() as uow:  # rolled back: only the signing is timed
+                rows = uow.session.scalars(
+                    select(OutboxRow).where(OutboxRow.set_jwt.is_(None)).limit(sample)
+                ).all()
+                t1 = time.perf_counter()
+                for row in rows:
+                    sign_pending(c.signing, row)
+                spent = time.perf_counter() - t1
+            print(
+                f"delivery-side signing (sign_pending, ES256): {len(rows):,} SETs in {spent:.2f} s,"
+                f" {spent / max(len(rows), 1) * 1000:.3f} ms each"
+            )
         if prof:
             print(by_library(pstats.Stats(prof), swept).replace("request", "grant"))
             buf = io.StringIO()
@@ -670,6 +706,41 @@ def sweep(args: argparse.Namespace) -> None:
     finally:
         if not args.keep:
             drop_schema(schema)
+
+
+class StatementTimes:
+    """Wall time spent in the database driver per kind of statement (its first words), from
+    SQLAlchemy's cursor events: where a sweep's time goes besides Python."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.times: dict[str, list[float]] = {}
+        sa_event.listen(engine, "before_cursor_execute", self._before)
+        sa_event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def _after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        spent = time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+        words = statement.split()
+        key = " ".join(words[:3] if words and words[0] in ("INSERT", "UPDATE") else words[:1])
+        entry = self.times.setdefault(key, [0.0, 0])
+        entry[0] += spent
+        entry[1] += 1
+
+    def stop(self) -> None:
+        sa_event.remove(self.engine, "before_cursor_execute", self._before)
+        sa_event.remove(self.engine, "after_cursor_execute", self._after)
+
+    def report(self, total: float) -> str:
+        lines = ["time in the database driver, by statement (the rest is Python):"]
+        in_db = 0.0
+        for key, (spent, n) in sorted(self.times.items(), key=lambda kv: -kv[1][0]):
+            in_db += spent
+            lines.append(f"  {key:<40} {int(n):>6} x  {spent:8.2f} s  {spent / total:6.1%}")
+        lines.append(f"  {'all statements':<40} {'':>8}  {in_db:8.2f} s  {in_db / total:6.1%}")
+        return "\n".join(lines)
 
 
 def main() -> None:
@@ -687,8 +758,9 @@ def main() -> None:
     f.add_argument("--keep", action="store_true", help="keep the schema")
     s = sub.add_parser("sweep", help="expired grants swept and notified")
     s.add_argument("--grants", type=int, default=1_000_000)
-    s.add_argument("--batch", type=int, default=500, help="the server loop's batch is 500")
+    s.add_argument("--batch", type=int, default=SWEEP_BATCH, help="default: the server loop's")
     s.add_argument("--profile", action="store_true")
+    s.add_argument("--sign-sample", type=int, default=20000, help="SETs signed after the sweep")
     s.add_argument("--keep", action="store_true")
     p = sub.add_parser("plot", help="a PNG of latency against data size")
     p.add_argument("results")

@@ -5,7 +5,8 @@ write them, each atomic with what it describes (invariant I2):
 
 - `record(uow, event, at)` adds the event to the caller's sync unit of work, so it commits
   (or fails) with the caller's action. A denied attempt is recorded too: the caller commits
-  the event, then refuses.
+  the event, then refuses. `record_many(uow, events, at)` is its batch form (the sweeper's:
+  one INSERT for thousands of changes, in the transaction that makes them).
 - `AccessLog.commit(claims, event, at)` is the async hot path's writer (the data API, the
   token endpoint's client authentication): it writes the event together with the request's
   replay-cache claims (DPoP proof and client assertion `jti`s) and returns once they are
@@ -144,6 +145,16 @@ def record(uow: SqlUnitOfWork, event: AccessEvent, at: datetime) -> uuid.UUID:
     uow.session.add(AccessEventRow(**values))
     event_id: uuid.UUID = values["event_id"]
     return event_id
+
+
+def record_many(uow: SqlUnitOfWork, events: Sequence[AccessEvent], at: datetime) -> None:
+    """`record` for each of `events`, in one INSERT on the caller's unit of work: written (or
+    not) with the caller's action, like `record`."""
+    if not events:
+        return
+    uow.flush()  # rows `record` added before go first, as they would have
+    rows = [event_row(event, at) for event in events]
+    uow.session.execute(*queries.insert_access_events(uow.dialect, rows))
 
 
 async def claim_replays(uow: AsyncUnitOfWork, claims: Sequence[ReplayClaim], now: datetime) -> None:

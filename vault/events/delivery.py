@@ -3,6 +3,7 @@
 One round (`run_once`):
 1. claim: in a short transaction, lock a batch of due events (skipping those another pusher
    holds, on PostgreSQL), lease each (`next_attempt_at = now + lease`), count the attempt,
+   sign the SETs the sweeper stored as claims (`outbox.sign_pending`: kept signed on the row),
    commit. No lock or transaction is held while the HTTP request runs;
 2. push each through the `SetPoster` (api/events/push.py does HTTP; tests pass fakes);
 3. record each outcome in its own short transaction, right after its push: taken
@@ -34,6 +35,7 @@ from vault.events.model import (
     Refused,
     Retry,
 )
+from vault.events.outbox import SetSigner, sign_pending
 from vault.events.repository import SqlOutboxRepository
 from vault.ports import Clock
 from vault.storage.unit_of_work import UnitOfWorkFactory
@@ -62,8 +64,12 @@ class OutboxDelivery:
         policy: PushPolicy | None = None,
         pinger: PingPoster | None = None,
         sealer: ping.Sealer | None = None,
+        signer: SetSigner | None = None,
     ) -> None:
+        """`signer` signs the SETs stored as claims (the sweeper's); without one they are
+        retried until a pusher with a signer (or a poll) takes them."""
         self._uow = uow
+        self._signer = signer
         self._poster = poster
         self._pinger = pinger
         self._sealer = sealer
@@ -127,7 +133,7 @@ class OutboxDelivery:
                     PendingPush(
                         event_id=row.event_id,
                         jti=row.jti,
-                        set_jwt=row.set_jwt,
+                        set_jwt=sign_pending(self._signer, row),
                         endpoint=endpoint,
                         attempt=row.attempts,
                         created_at=row.created_at,

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from keys.service import Binding, DataKey
-from vault.audit.events import AccessEvent, ReplayClaim, claim_replays, record
+from vault.audit.events import AccessEvent, ReplayClaim, claim_replays, record, record_many
 from vault.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from vault.events import ping
 from vault.events.outbox import OutboxWriter
@@ -43,6 +43,7 @@ from vault.services.service import ServiceInfo, ServiceRegistry
 from vault.storage import queries
 from vault.storage.async_uow import AsyncUnitOfWorkFactory
 from vault.storage.orm import GrantEventRow, GrantRow, ProcedureRow
+from vault.storage.repositories import SweptGrant
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
 DPV = "https://w3id.org/dpv#"
@@ -56,6 +57,10 @@ def _categories(grant: GrantRow) -> frozenset[str]:
     """The categories of every datatype the grant was asked for (what a mandate must cover
     for a representative to see or decide it)."""
     return frozenset(category_of(d) for d in json.loads(grant.requested_datatypes))
+
+
+# The sweeper's batch: grants ended per transaction (api/workers.py runs it in a loop).
+SWEEP_BATCH = 2000
 
 
 def _hash(auth_req_id: str) -> bytes:
@@ -673,7 +678,18 @@ class GrantService:
 
     # -- the sweeper: marks and notifies what the check already refuses --------------------
 
-    def sweep(self, *, batch: int = 500) -> dict[str, int]:
+    def sweep(self, *, batch: int = SWEEP_BATCH) -> dict[str, int]:
+        """One batch of each, in one transaction: procedures past their planned end closed
+        (their grants ended, their requests lapsed), up to `batch` expired grants ended, up to
+        `batch` unanswered requests lapsed, finished events and unused pushed requests purged.
+
+        Set-based: the procedures and the expired grants are ended by one UPDATE ...
+        RETURNING each, and what follows from an end (status history, token revocation,
+        access events, the services' "grant ended" SETs) is one statement per step for the
+        whole batch, as `_end` does for one grant. All of it commits together or not at all
+        (I2). Two sweepers at once take different rows (see `SqlGrantRepository.end_expired`),
+        so no grant is ended or told twice. Access never waits for this: the check compares
+        the times itself (I1)."""
         now = self._clock.now()
         counts = {
             "expired": 0,
@@ -683,22 +699,92 @@ class GrantService:
             "requests_purged": 0,
         }
         with self._uow() as uow:
-            for procedure in uow.grants.procedures_past_planned_end(now, batch):
-                self._close(uow, procedure, "planned-end", None, now)
-                counts["procedures_closed"] += 1
-            for grant in uow.grants.due_for_sweep(now, batch):
-                if grant.status == "approved":
-                    self._end(uow, grant, "expired", "system", None, now)
-                    counts["expired"] += 1
-                else:
-                    self._set_status(uow, grant, "lapsed", "system", None, None, now)
-                    counts["lapsed"] += 1
+            closed = uow.grants.close_past_planned_end(now, batch)
+            counts["procedures_closed"] = len(closed)
+            if closed:
+                record_many(
+                    uow,
+                    [
+                        AccessEvent(
+                            resident_id=p.resident_id,
+                            name="procedure.closed",
+                            outcome="done",
+                            actor="system",
+                            reason="planned-end",
+                            service_id=p.service_id,
+                            procedure_id=p.procedure_id,
+                        )
+                        for p in closed
+                    ],
+                    now,
+                )
+                keys = [(p.resident_id, p.procedure_id) for p in closed]
+                self._ended_batch(
+                    uow,
+                    uow.grants.end_under_procedures(keys, now),
+                    "procedure-closed",
+                    now,
+                    {(p.resident_id, p.procedure_id): p.ref for p in closed},
+                )
+                for grant in uow.grants.requests_under_procedures(keys):
+                    self._set_status(uow, grant, "lapsed", "system", None, "procedure-closed", now)
+            expired = uow.grants.end_expired(now, batch)
+            self._ended_batch(uow, expired, "expired", now, None)
+            counts["expired"] = len(expired)
+            # Unanswered requests are few and may carry a ping secret: one by one.
+            for grant in uow.grants.requests_due(now, batch):
+                self._set_status(uow, grant, "lapsed", "system", None, None, now)
+                counts["lapsed"] += 1
             if self._events is not None:
                 counts["events_purged"] = self._events.purge_finished(uow, now, batch)
             # Pushed browser-flow requests nobody came for (the check refuses them already).
             counts["requests_purged"] = uow.grants.purge_pushed(now, batch)
             uow.commit()
         return counts
+
+    def _ended_batch(
+        self,
+        uow: SqlUnitOfWork,
+        ended: Sequence[SweptGrant],
+        reason: EndReason,
+        now: datetime,
+        procedure_refs: dict[tuple[uuid.UUID, uuid.UUID], str] | None,
+    ) -> None:
+        """What `_end(uow, grant, reason, "system", None, now)` does after the status, for a
+        batch the sweeper's UPDATE has just ended: history, tokens, access events, SETs."""
+        if not ended:
+            return
+        keys = [(g.resident_id, g.grant_id) for g in ended]
+        uow.grants.add_history_batch(
+            keys, status="ended", actor="system", actor_id=None, reason=reason, at=now
+        )
+        uow.tokens.revoke_grants(keys, now)
+        record_many(
+            uow,
+            [
+                AccessEvent(
+                    resident_id=g.resident_id,
+                    name="grant.ended",
+                    outcome="done",
+                    actor="system",
+                    reason=reason,
+                    service_id=g.service_id,
+                    grant_id=g.grant_id,
+                    procedure_id=g.procedure_id,
+                    purpose=g.purpose_uri,
+                    legal_basis=g.legal_basis,
+                )
+                for g in ended
+            ],
+            now,
+        )
+        if self._events is not None:
+            if procedure_refs is None:
+                procedure_refs = uow.grants.procedure_refs(
+                    [(g.resident_id, g.procedure_id) for g in ended]
+                )
+            self._events.grants_ended(uow, ended, procedure_refs, reason, now)
+            # No pings: an approved grant's request was answered, its ping secret is gone.
 
     # -- bookkeeping ------------------------------------------------------------------------
 

@@ -679,7 +679,7 @@ RESIDENT_DATA_TABLES = frozenset(
 
 
 class OutboxRow(Base):
-    """A signed Security Event Token for one service, added in the transaction of the change it
+    """A Security Event Token for one service, added in the transaction of the change it
     reports (vault/events/outbox.py), then pushed (RFC 8935) or polled (RFC 8936) until the
     service has taken it.
 
@@ -702,6 +702,9 @@ class OutboxRow(Base):
     # grant-approved | grant-denied | grant-ended | request-lapsed (a ping: the same names)
     event_type: Mapped[str] = mapped_column(String(32))
     set_jwt: Mapped[str | None] = mapped_column(Text)  # the signed SET, exactly as sent
+    # A SET written by the set-based sweeper: its claims (JSON), signed when it is first
+    # claimed for a push or polled, and kept in `set_jwt` from then on (vault/events/outbox.py).
+    set_claims: Mapped[str | None] = mapped_column(Text)
     # A ping's auth_req_id and bearer token, sealed (vault/events/ping.py); blanked once the
     # ping is finished (delivered, refused or given up).
     ping_ct: Mapped[bytes | None]

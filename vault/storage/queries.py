@@ -27,6 +27,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,6 +37,7 @@ from vault.storage.orm import (
     DataKeyRow,
     GrantRow,
     OAuthTokenRow,
+    OutboxRow,
     ProcedureRow,
     RecordRow,
     RecordVersionRow,
@@ -295,6 +297,44 @@ _CLAIM = {dialect: _claim_statement(dialect) for dialect in ("postgresql", "sqli
 #: Access events, executed with a list of rows: RETURNING makes SQLAlchemy send one multi-row
 #: INSERT per batch (insertmanyvalues) instead of one statement per row.
 INSERT_ACCESS_EVENTS = insert(ACCESS_EVENTS).returning(ACCESS_EVENTS.c.event_id)
+
+# The sweeper's SETs, stored as claims to be signed at delivery (vault/events/outbox.py).
+OUTBOX_COLUMNS = (
+    ("event_id", "uuid"),
+    ("service_id", "uuid"),
+    ("jti", "varchar"),
+    ("kind", "varchar"),
+    ("event_type", "varchar"),
+    ("set_claims", "text"),
+    ("created_at", "timestamptz"),
+    ("next_attempt_at", "timestamptz"),
+    ("attempts", "integer"),
+)
+_PG_OUTBOX = text(
+    # Built from the constant column list above, never from input.
+    f"INSERT INTO event_outbox ({', '.join(c for c, _ in OUTBOX_COLUMNS)})"  # noqa: S608  # nosec B608
+    " SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in OUTBOX_COLUMNS) + ")"
+)
+_INSERT_OUTBOX = insert(cast(Table, OutboxRow.__table__))
+
+
+def insert_outbox(dialect: str, rows: Sequence[Mapping[str, Any]]) -> tuple[Executable, Any]:
+    """Outbox rows (the keys of `OUTBOX_COLUMNS`; the rest stay empty) as one INSERT."""
+    if dialect == "postgresql":
+        return _PG_OUTBOX, {c: [row[c] for row in rows] for c, _ in OUTBOX_COLUMNS}
+    return _INSERT_OUTBOX, list(rows)
+
+
+def key_pairs_in(dialect: str, first: Any, second: Any, pairs: Sequence[tuple[Any, Any]]) -> Any:
+    """`(first, second) IN pairs` (uuid pairs such as (resident_id, grant_id)). On PostgreSQL
+    the pairs go as two arrays (unnest): one short statement text whatever their number, which
+    psycopg keeps parsed, where thousands of placeholders would be converted anew each time."""
+    if dialect == "postgresql":
+        arrays = text(
+            "SELECT * FROM unnest(CAST(:pair_first AS uuid[]), CAST(:pair_second AS uuid[]))"
+        ).bindparams(pair_first=[p[0] for p in pairs], pair_second=[p[1] for p in pairs])
+        return tuple_(first, second).in_(arrays.columns(first.type, second.type))
+    return tuple_(first, second).in_(list(pairs))
 
 
 _PG_EVENT_SEQS = text(

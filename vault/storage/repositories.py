@@ -12,11 +12,26 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from vault.storage import queries
 from vault.storage.orm import (
     AccessEventRow,
     AuthChallengeRow,
@@ -42,6 +57,21 @@ from vault.storage.orm import (
     ServiceRow,
     SessionRow,
 )
+
+_G = cast(Table, GrantRow.__table__)
+_P = cast(Table, ProcedureRow.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class SweptGrant:
+    """A grant the sweeper has just ended, as its UPDATE returned it."""
+
+    resident_id: uuid.UUID
+    grant_id: uuid.UUID
+    service_id: uuid.UUID
+    procedure_id: uuid.UUID
+    purpose_uri: str
+    legal_basis: str
 
 
 class SqlResidentRepository:
@@ -465,22 +495,151 @@ class SqlGrantRepository:
         ).all()
 
     # Sweeping works across residents by design: it only marks what the check already refuses.
-    def due_for_sweep(self, now: datetime, limit: int) -> Sequence[GrantRow]:
+    # -- the sweeper: set-based, one statement per step for a whole batch ------------------
+    #
+    # Across residents by nature (it finds what is due anywhere), but every statement that
+    # touches a grant's rows names them by (resident_id, id). Each UPDATE picks its batch in a
+    # subquery locked FOR UPDATE SKIP LOCKED (PostgreSQL: concurrent sweepers take different
+    # rows and never wait on each other) and repeats the status guard in its own WHERE, so a
+    # row another sweeper changed meanwhile is re-checked and left alone: no grant is ended,
+    # and no service told, twice. SQLite renders no FOR UPDATE; its transactions begin
+    # IMMEDIATE (one writer at a time), which serialises sweepers instead.
+
+    def _dialect(self) -> str:
+        return self._s.get_bind().dialect.name
+
+    def end_expired(self, now: datetime, limit: int) -> list[SweptGrant]:
+        """End up to `limit` approved grants whose `valid_until` has passed: status ended,
+        reason expired, `ended_at` now. Returns what the rest of the batch needs of each."""
+        due = (
+            select(_G.c.resident_id, _G.c.grant_id)
+            .where(_G.c.status == "approved", _G.c.valid_until <= now)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return self._end(tuple_(_G.c.resident_id, _G.c.grant_id).in_(due), "expired", now)
+
+    def end_under_procedures(
+        self, procedures: Sequence[tuple[uuid.UUID, uuid.UUID]], now: datetime
+    ) -> list[SweptGrant]:
+        """End every approved grant under these (resident_id, procedure_id): procedure-closed."""
+        if not procedures:
+            return []
+        under = queries.key_pairs_in(
+            self._dialect(), _G.c.resident_id, _G.c.procedure_id, procedures
+        )
+        return self._end(under, "procedure-closed", now)
+
+    def _end(self, which: Any, reason: str, now: datetime) -> list[SweptGrant]:
+        result = self._s.execute(
+            update(_G)
+            .where(which, _G.c.status == "approved")
+            # An answered request's ping secret is already blank; blanking again costs nothing.
+            .values(status="ended", end_reason=reason, ended_at=now, ping_ct=None)
+            .returning(
+                _G.c.resident_id,
+                _G.c.grant_id,
+                _G.c.service_id,
+                _G.c.procedure_id,
+                _G.c.purpose_uri,
+                _G.c.legal_basis,
+            )
+        )
+        return [SweptGrant(*row) for row in result]
+
+    def close_past_planned_end(self, now: datetime, limit: int) -> Sequence[Row[Any]]:
+        """Close up to `limit` open procedures whose planned end has passed (closed_by
+        planned-end); their (resident_id, procedure_id, service_id, ref)."""
+        due = (
+            select(_P.c.resident_id, _P.c.procedure_id)
+            .where(_P.c.status == "open", _P.c.planned_end <= now)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return self._s.execute(
+            update(_P)
+            .where(tuple_(_P.c.resident_id, _P.c.procedure_id).in_(due), _P.c.status == "open")
+            .values(status="closed", closed_by="planned-end", closed_at=now)
+            .returning(_P.c.resident_id, _P.c.procedure_id, _P.c.service_id, _P.c.ref)
+        ).all()
+
+    def requests_under_procedures(
+        self, procedures: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    ) -> Sequence[GrantRow]:
+        """The pending requests under these (resident_id, procedure_id), locked."""
+        if not procedures:
+            return []
         return self._s.scalars(
             select(GrantRow)
             .where(
-                ((GrantRow.status == "approved") & (GrantRow.valid_until <= now))
-                | ((GrantRow.status == "requested") & (GrantRow.request_expires_at <= now))
+                tuple_(GrantRow.resident_id, GrantRow.procedure_id).in_(list(procedures)),
+                GrantRow.status == "requested",
             )
-            .limit(limit)
+            .with_for_update(skip_locked=True)
         ).all()
 
-    def procedures_past_planned_end(self, now: datetime, limit: int) -> Sequence[ProcedureRow]:
+    def requests_due(self, now: datetime, limit: int) -> Sequence[GrantRow]:
+        """Up to `limit` pending requests nobody answered in time, locked (skipping rows
+        another sweeper holds). Few, and each may carry a ping: lapsed one by one."""
         return self._s.scalars(
-            select(ProcedureRow)
-            .where(ProcedureRow.status == "open", ProcedureRow.planned_end <= now)
+            select(GrantRow)
+            .where(GrantRow.status == "requested", GrantRow.request_expires_at <= now)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         ).all()
+
+    def procedure_refs(
+        self, procedures: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], str]:
+        """The services' refs of these (resident_id, procedure_id)."""
+        if not procedures:
+            return {}
+        rows = self._s.execute(
+            select(_P.c.resident_id, _P.c.procedure_id, _P.c.ref).where(
+                queries.key_pairs_in(
+                    self._dialect(), _P.c.resident_id, _P.c.procedure_id, list(set(procedures))
+                )
+            )
+        )
+        return {(r, p): ref for r, p, ref in rows}
+
+    def add_history_batch(
+        self,
+        grants: Sequence[tuple[uuid.UUID, uuid.UUID]],
+        *,
+        status: str,
+        actor: str,
+        actor_id: str | None,
+        reason: str | None,
+        at: datetime,
+    ) -> None:
+        """One history step for each (resident_id, grant_id), numbered after its last one,
+        in one INSERT ... SELECT (what `add(GrantEventRow(seq=next_event_seq(...)))` does for
+        one grant)."""
+        if not grants:
+            return
+        e = cast(Table, GrantEventRow.__table__)
+        last = (
+            select(func.coalesce(func.max(e.c.seq), 0))
+            .where(e.c.resident_id == _G.c.resident_id, e.c.grant_id == _G.c.grant_id)
+            .scalar_subquery()
+        )
+        rows = select(
+            _G.c.resident_id,
+            _G.c.grant_id,
+            last + 1,
+            literal(at, e.c.at.type),
+            literal(status, e.c.status.type),
+            literal(actor, e.c.actor.type),
+            literal(actor_id, e.c.actor_id.type),
+            literal(reason, e.c.reason.type),
+        ).where(queries.key_pairs_in(self._dialect(), _G.c.resident_id, _G.c.grant_id, grants))
+        self._s.execute(
+            insert(e).from_select(
+                ["resident_id", "grant_id", "seq", "at", "status", "actor", "actor_id", "reason"],
+                rows,
+            )
+        )
 
     # -- the browser flow (vault/grants/authorization.py) ----------------------------------
 
@@ -563,6 +722,25 @@ class SqlTokenRepository:
             .where(
                 OAuthTokenRow.resident_id == resident_id,
                 OAuthTokenRow.grant_id == grant_id,
+                OAuthTokenRow.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def revoke_grants(self, grants: Sequence[tuple[uuid.UUID, uuid.UUID]], now: datetime) -> int:
+        """`revoke_grant` for each (resident_id, grant_id), in one UPDATE."""
+        if not grants:
+            return 0
+        result = self._s.execute(
+            update(OAuthTokenRow)
+            .where(
+                queries.key_pairs_in(
+                    self._s.get_bind().dialect.name,
+                    OAuthTokenRow.resident_id,
+                    OAuthTokenRow.grant_id,
+                    grants,
+                ),
                 OAuthTokenRow.revoked_at.is_(None),
             )
             .values(revoked_at=now)

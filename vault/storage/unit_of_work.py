@@ -86,6 +86,11 @@ class SqlUnitOfWork:
         if exc is not None and unreachable(exc):
             raise StorageUnavailable("the database cannot be reached") from exc
 
+    @property
+    def dialect(self) -> str:
+        """The database's dialect name: "postgresql" or "sqlite"."""
+        return self.session.get_bind().dialect.name
+
     def flush(self) -> None:
         self.session.flush()
 
