@@ -499,8 +499,10 @@ class SqlGrantRepository:
     #
     # Across residents by nature (it finds what is due anywhere), but every statement that
     # touches a grant's rows names them by (resident_id, id). Each UPDATE picks its batch in a
-    # subquery locked FOR UPDATE SKIP LOCKED (PostgreSQL: concurrent sweepers take different
-    # rows and never wait on each other) and repeats the status guard in its own WHERE, so a
+    # CTE locked FOR UPDATE SKIP LOCKED (PostgreSQL: concurrent sweepers take different rows
+    # and never wait on each other; a CTE, because PostgreSQL runs a locking CTE exactly once,
+    # where a LIMIT subquery in the WHERE may be run again mid-UPDATE and return further rows:
+    # a batch of 2 ended 5 in the tests) and repeats the status guard in its own WHERE, so a
     # row another sweeper changed meanwhile is re-checked and left alone: no grant is ended,
     # and no service told, twice. SQLite renders no FOR UPDATE; its transactions begin
     # IMMEDIATE (one writer at a time), which serialises sweepers instead.
@@ -516,8 +518,10 @@ class SqlGrantRepository:
             .where(_G.c.status == "approved", _G.c.valid_until <= now)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .cte("due")
         )
-        return self._end(tuple_(_G.c.resident_id, _G.c.grant_id).in_(due), "expired", now)
+        picked = select(due.c.resident_id, due.c.grant_id)
+        return self._end(tuple_(_G.c.resident_id, _G.c.grant_id).in_(picked), "expired", now)
 
     def end_under_procedures(
         self, procedures: Sequence[tuple[uuid.UUID, uuid.UUID]], now: datetime
@@ -555,10 +559,12 @@ class SqlGrantRepository:
             .where(_P.c.status == "open", _P.c.planned_end <= now)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .cte("due")
         )
+        picked = select(due.c.resident_id, due.c.procedure_id)
         return self._s.execute(
             update(_P)
-            .where(tuple_(_P.c.resident_id, _P.c.procedure_id).in_(due), _P.c.status == "open")
+            .where(tuple_(_P.c.resident_id, _P.c.procedure_id).in_(picked), _P.c.status == "open")
             .values(status="closed", closed_by="planned-end", closed_at=now)
             .returning(_P.c.resident_id, _P.c.procedure_id, _P.c.service_id, _P.c.ref)
         ).all()
