@@ -276,7 +276,7 @@ class OutboxWriter:
             )
         if rows:
             uow.flush()  # rows added one by one before go first, as they would have
-            uow.session.execute(*queries.insert_outbox(uow.dialect, rows))
+            uow.session.execute(*queries.insert_outbox(rows))
         return len(rows)
 
     def _payload(

@@ -299,29 +299,14 @@ _CLAIM = {dialect: _claim_statement(dialect) for dialect in ("postgresql", "sqli
 INSERT_ACCESS_EVENTS = insert(ACCESS_EVENTS).returning(ACCESS_EVENTS.c.event_id)
 
 # The sweeper's SETs, stored as claims to be signed at delivery (vault/events/outbox.py).
-OUTBOX_COLUMNS = (
-    ("event_id", "uuid"),
-    ("service_id", "uuid"),
-    ("jti", "varchar"),
-    ("kind", "varchar"),
-    ("event_type", "varchar"),
-    ("set_claims", "text"),
-    ("created_at", "timestamptz"),
-    ("next_attempt_at", "timestamptz"),
-    ("attempts", "integer"),
-)
-_PG_OUTBOX = text(
-    # Built from the constant column list above, never from input.
-    f"INSERT INTO event_outbox ({', '.join(c for c, _ in OUTBOX_COLUMNS)})"  # noqa: S608  # nosec B608
-    " SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in OUTBOX_COLUMNS) + ")"
-)
 _INSERT_OUTBOX = insert(cast(Table, OutboxRow.__table__))
 
 
-def insert_outbox(dialect: str, rows: Sequence[Mapping[str, Any]]) -> tuple[Executable, Any]:
-    """Outbox rows (the keys of `OUTBOX_COLUMNS`; the rest stay empty) as one INSERT."""
-    if dialect == "postgresql":
-        return _PG_OUTBOX, {c: [row[c] for row in rows] for c, _ in OUTBOX_COLUMNS}
+def insert_outbox(rows: Sequence[Mapping[str, Any]]) -> tuple[Executable, Any]:
+    """Outbox rows (all with the same keys; the columns left out stay empty) as an executemany:
+    psycopg pipelines it. On PostgreSQL that measured 3x faster than one INSERT ... SELECT
+    unnest(...) of arrays (the claims are long JSON texts, which the array form quotes and the
+    server parses again; 20k rows: 1.2 s against 3.8 s, tests/perf/scale_bench.py sweep)."""
     return _INSERT_OUTBOX, list(rows)
 
 
