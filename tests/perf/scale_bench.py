@@ -147,6 +147,8 @@ def settings_for(url: str, data_dir: Path) -> Settings:
         sweep_interval_seconds=0,
         audit_integrate_interval_seconds=0,
         rate_limits=False,
+        # The generator's COPY of a million rows is one statement: past the server's default.
+        db_statement_timeout_seconds=3600,
     )
 
 
