@@ -33,7 +33,9 @@ The bar (issue "Production-ready"): the median at 1M grants at most 1.2x the med
 **sweep**: `--grants` approved grants whose `valid_until` has passed, for services with an
 event endpoint, then the sweeper (`GrantService.sweep`, as the server's loop calls it) until
 nothing is left: every grant ended, its history written, its tokens revoked, its access event
-and its signed "grant ended" Security Event Token in the outbox. Rate and a cProfile summary.
+and its "grant ended" Security Event Token in the outbox (as claims: signed when delivered).
+Rate, the rows checked, the time in the database driver per kind of statement, optionally a
+cProfile summary (`--profile`), and the delivery-side signing of `--sign-sample` SETs.
 The bar: 1M expired grants swept and notified in under 60 s.
 """
 
