@@ -1,7 +1,7 @@
 """event outbox: a SET's claims, signed when it is delivered (the set-based sweeper)
 
-Revision ID: 0010_set_claims
-Revises: 0009_ping
+Revision ID: 0011_set_claims
+Revises: 0010_rate_buckets
 Create Date: 2026-12-03 18:30:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0010_set_claims'
-down_revision: str | None = '0009_ping'
+revision: str = '0011_set_claims'
+down_revision: str | None = '0010_rate_buckets'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
