@@ -337,6 +337,7 @@ def test_concurrent_sweepers_end_and_tell_each_grant_once(kind: str, tmp_path: P
             jwks=ServiceAgent(live.client, "huisarts-de-linde").jwks,
             event_endpoint="https://linde.example/regie/events",
             client_id="huisarts-de-linde",
+            operator="test-operator",
         )
         anna_id = c.identity.authenticate(sign_up(live.client, "Anna").token).resident_id
         subject = c.services.redeem(clinic, c.services.connection_code(anna_id)[0])
