@@ -25,11 +25,23 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Table, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Executable,
+    Table,
+    and_,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from keys.note import Checkpoint
@@ -147,16 +159,21 @@ class _FullTile:
 
 
 class TileCache:
-    """Full tiles (256 hashes) never change again: a process keeps the most recent ones, with
-    their inner levels, so a proof reads from the database only the right edge of the tree
-    and the tiles it misses."""
+    """Full tiles (256 hashes) never change again: a process keeps them, with their inner
+    levels, so a proof reads from the database only the right edge of the tree and the
+    level-0 tile it misses. Every full tile above level 0 is kept (there are 1/256 as many
+    as level-0 tiles: 15 at 1M entries, each about 24 KiB with its levels); of level 0 the
+    `max_tiles` used most recently."""
 
     def __init__(self, max_tiles: int = 2048) -> None:  # about 2048 x 24 KiB = 48 MiB at most
         self._max = max_tiles
         self._tiles: OrderedDict[tuple[int, int], _FullTile] = OrderedDict()
+        self._upper: dict[tuple[int, int], _FullTile] = {}
         self._lock = threading.Lock()
 
     def get(self, key: tuple[int, int]) -> _FullTile | None:
+        if key[0]:
+            return self._upper.get(key)
         with self._lock:
             tile = self._tiles.get(key)
             if tile is not None:
@@ -167,6 +184,9 @@ class TileCache:
         if len(raw) != TILE_WIDTH * merkle.HASH_SIZE:
             return None  # a partial tile still grows
         tile = _FullTile(raw)
+        if key[0]:
+            self._upper[key] = tile
+            return tile
         with self._lock:
             self._tiles[key] = tile
             self._tiles.move_to_end(key)
@@ -176,10 +196,16 @@ class TileCache:
 
 
 class _Tiles:
-    """The tiles one proof or one integration round needs, fetched in one query."""
+    """The tiles one proof or one integration round needs, fetched in one query (or given
+    as `fetched`: rows (level, idx, hashes) read with the checkpoint, see `_inclusion_read`;
+    whatever they lack is fetched then)."""
 
     def __init__(
-        self, session: Session, nodes: Iterable[tuple[int, int]], cache: TileCache | None = None
+        self,
+        session: Session,
+        nodes: Iterable[tuple[int, int]],
+        cache: TileCache | None = None,
+        fetched: Iterable[tuple[int, int, bytes]] = (),
     ) -> None:
         wanted = {node_tile(level, index)[:2] for level, index in nodes}
         self._hashes: dict[tuple[int, int], bytes] = {}
@@ -191,20 +217,33 @@ class _Tiles:
                     self._full[key] = full
                     self._hashes[key] = full.raw
                     wanted.discard(key)
+        self._add(fetched, wanted, cache)
         if wanted:
-            rows = session.execute(
-                select(_TILES.c.level, _TILES.c.idx, _TILES.c.hashes).where(
-                    _TILES.c.level.in_({w[0] for w in wanted}),
-                    _TILES.c.idx.in_({w[1] for w in wanted}),
-                )
+            self._add(
+                session.execute(
+                    select(_TILES.c.level, _TILES.c.idx, _TILES.c.hashes).where(
+                        _TILES.c.level.in_({w[0] for w in wanted}),
+                        _TILES.c.idx.in_({w[1] for w in wanted}),
+                    )
+                ),
+                wanted,
+                cache,
             )
-            for r in rows:
-                key = (r.level, r.idx)
-                if key in wanted:
-                    self._hashes[key] = r.hashes
-                    full = cache.put(key, r.hashes) if cache is not None else None
-                    if full is not None:
-                        self._full[key] = full
+
+    def _add(
+        self,
+        rows: Iterable[tuple[int, int, bytes]],
+        wanted: set[tuple[int, int]],
+        cache: TileCache | None,
+    ) -> None:
+        for level, idx, hashes in rows:
+            key = (level, idx)
+            if key in wanted:
+                wanted.discard(key)
+                self._hashes[key] = hashes
+                full = cache.put(key, hashes) if cache is not None else None
+                if full is not None:
+                    self._full[key] = full
 
     def tile(self, tile_level: int, tile_index: int) -> bytes:
         return self._hashes.get((tile_level, tile_index), b"")
@@ -246,6 +285,53 @@ def _upsert_tiles(session: Session, tiles: dict[tuple[int, int], bytes]) -> None
             index_elements=["level", "idx"], set_={"hashes": stmt.excluded.hashes}
         )
     )
+
+
+def _tile_levels(size: int) -> int:
+    """How many tile levels hold a node of a tree of `size` leaves (level L from 256^L)."""
+    levels = 1
+    while levels < _MAX_TILE_LEVELS and size >> (TILE_HEIGHT * levels):
+        levels += 1
+    return levels
+
+
+_MAX_TILE_LEVELS = 8  # 256^8 = 2^64 leaves: no tree of fewer than 2^63 needs a ninth
+
+
+def _inclusion_read(index: int, size: int | None, levels: int, cache: TileCache) -> Executable:
+    """One statement for an inclusion proof of `index`: checkpoint `size` (None: the latest)
+    with every tile on levels below `levels` the proof can need. Those are, per tile level L,
+    the tile of `index` (unless cached: full tiles never change) and the tile on the right
+    edge of the checkpoint's tree, idx = size // 256^(L+1), worked out by the database from
+    the checkpoint it reads: each sibling on the proof path is in one or the other. One
+    statement, so on PostgreSQL in autocommit one round trip and one snapshot."""
+    cp = select(*_CHECKPOINT_COLUMNS)
+    cp = (
+        cp.order_by(_CHECKPOINTS.c.size.desc()).limit(1)
+        if size is None
+        else cp.where(_CHECKPOINTS.c.size == size)
+    )
+    checkpoint = cp.subquery("cp")
+    conditions: list[ColumnElement[bool]] = []
+    for level in range(levels):
+        span = TILE_HEIGHT * (level + 1)
+        key = (level, index >> span)
+        if cache.get(key) is None:
+            conditions.append(and_(_TILES.c.level == level, _TILES.c.idx == key[1]))
+        edge = (
+            checkpoint.c.size / literal(1 << span, BigInteger)
+            if span < 63
+            else literal(0, BigInteger)
+        )
+        conditions.append(and_(_TILES.c.level == level, _TILES.c.idx == edge))
+    return select(
+        checkpoint.c.size,
+        checkpoint.c.root_hash,
+        checkpoint.c.note,
+        _TILES.c.level,
+        _TILES.c.idx,
+        _TILES.c.hashes,
+    ).select_from(checkpoint.outerjoin(_TILES, or_(*conditions)))
 
 
 class Integrator:
@@ -386,6 +472,26 @@ class LogReader:
         self._uow = uow
         self.subject_hash = subject_hash
         self._tiles = TileCache()
+        self._seen_size = 0  # the largest checkpoint a proof has read (a hint, see inclusion)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A session for reads that need no transaction: on PostgreSQL on a connection in
+        autocommit, so each statement is its own snapshot with no BEGIN and ROLLBACK round
+        trips (psycopg sends neither on an idle autocommit connection). Only for reads whose
+        statements are each consistent on their own: tiles and checkpoints are only ever
+        appended to, so a later statement sees a tree that extends the one an earlier one
+        saw. Inside the unit of work, which turns an unreachable database into a 503."""
+        with self._uow() as uow:
+            bind = uow.session.get_bind()
+            if bind.dialect.name != "postgresql" or not isinstance(bind, Engine):
+                yield uow.session
+                return
+            with (
+                bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+                Session(bind=connection) as session,
+            ):
+                yield session
 
     def checkpoint(self, size: int | None = None) -> StoredCheckpoint:
         """The latest checkpoint, or the one of `size`; `NotFound` when there is none."""
@@ -434,13 +540,24 @@ class LogReader:
 
     def inclusion(self, index: int, size: int | None = None) -> InclusionProof:
         """Proof that entry `index` is in the tree of checkpoint `size` (default: latest)."""
-        with self._uow() as uow:
-            session = uow.session
-            checkpoint = self._checkpoint(session, size)
+        # Tile levels to read with the checkpoint, from the largest tree seen so far: a tree
+        # that has grown past it gets the tiles it lacks in a second statement.
+        levels = _tile_levels(max(index + 1, self._seen_size)) + 1
+        with self._reading() as session:
+            rows = session.execute(_inclusion_read(index, size, levels, self._tiles)).all()
+            if not rows:
+                raise NotFound(
+                    "the log has no checkpoint yet"
+                    if size is None
+                    else f"there is no checkpoint of size {size}"
+                )
+            checkpoint = StoredCheckpoint(rows[0].size, rows[0].root_hash, rows[0].note)
+            self._seen_size = max(self._seen_size, checkpoint.size)
             if not 0 <= index < checkpoint.size:
                 raise NotFound(f"entry {index} is not in the checkpoint of size {checkpoint.size}")
             needed = merkle.inclusion_nodes(index, checkpoint.size) | {(0, index)}
-            tiles = _Tiles(session, needed, self._tiles)
+            fetched = [(r.level, r.idx, r.hashes) for r in rows if r.level is not None]
+            tiles = _Tiles(session, needed, self._tiles, fetched)
             hashes = merkle.inclusion_proof(index, checkpoint.size, tiles.node)
             return InclusionProof(
                 index,
@@ -465,8 +582,7 @@ class LogReader:
 
     def consistency(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
         """Proof that checkpoint `old_size` is a prefix of checkpoint `new_size`."""
-        with self._uow() as uow:
-            session = uow.session
+        with self._reading() as session:
             new = self._checkpoint(session, new_size)
             old = self._checkpoint(session, old_size)
             if old_size > new.size:
