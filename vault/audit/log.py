@@ -32,13 +32,19 @@ from typing import Any, Protocol
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Connection,
+    CursorResult,
+    DateTime,
     Executable,
+    Row,
+    Select,
     Table,
     and_,
     literal,
     or_,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -334,6 +340,54 @@ def _inclusion_read(index: int, size: int | None, levels: int, cache: TileCache)
     ).select_from(checkpoint.outerjoin(_TILES, or_(*conditions)))
 
 
+def _waiting(dialect: str) -> Select[Any]:
+    """The events that wait for an index, every column. On PostgreSQL `at` as the driver
+    gives it (an aware datetime): `leaf.timestamp` turns it to UTC itself, so the UTC
+    conversion of `UtcDateTime` would be done twice (SQLite needs it: its times are naive)."""
+    columns: list[Any] = list(_EVENTS.c)
+    if dialect == "postgresql":
+        columns = [
+            type_coerce(c, DateTime(timezone=True)).label(c.key) if c.key == "at" else c
+            for c in columns
+        ]
+    return select(*columns).where(_EVENTS.c.seq.is_(None))
+
+
+class _Statement:
+    """One statement executed in a thread on `connection` (which nobody else uses until
+    `join`): `join` returns its result or raises its error. With `threaded` false it runs
+    at once (SQLite: the database is this process, there is nothing to overlap)."""
+
+    def __init__(
+        self, connection: Connection, statement: Executable, params: Any, *, threaded: bool
+    ) -> None:
+        self._result: CursorResult[Any] | None = None
+        self._error: BaseException | None = None
+        self._thread = None
+        if not threaded:
+            self._run(connection, statement, params)
+            return
+        self._thread = threading.Thread(
+            target=self._run, args=(connection, statement, params), daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, connection: Connection, statement: Executable, params: Any) -> None:
+        try:
+            self._result = connection.execute(statement, params)
+        except Exception as e:  # noqa: BLE001 - raised again in the caller's thread by join
+            self._error = e
+
+    def join(self) -> CursorResult[Any]:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            raise RuntimeError("the statement did not run to its end")
+        return self._result
+
+
 class Integrator:
     """Appends committed events to the tree and signs a checkpoint; one round at a time."""
 
@@ -370,16 +424,9 @@ class Integrator:
             if dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             latest = _latest(session)
-            rows = (
-                session.execute(
-                    select(_EVENTS)
-                    .where(_EVENTS.c.seq.is_(None))
-                    .order_by(_EVENTS.c.at, _EVENTS.c.event_id)
-                    .limit(self._batch)
-                )
-                .mappings()
-                .all()
-            )
+            rows = session.execute(
+                _waiting(dialect).order_by(_EVENTS.c.at, _EVENTS.c.event_id).limit(self._batch)
+            ).all()
             if latest is not None and not rows:
                 return 0
             size = self._append(session, dialect, latest, rows)
@@ -398,19 +445,19 @@ class Integrator:
             raise LogCorrupted(f"the stored tree does not match the checkpoint of size {size}")
         return frontier, edge
 
-    def _append(
-        self, session: Session, dialect: str, latest: StoredCheckpoint | None, rows: Sequence[Any]
-    ) -> int:
-        frontier, partial = self._load(session, latest)
-        # The tiles this round extends, as stored (a partial tile keeps growing).
+    def _hash(
+        self, frontier: merkle.Frontier, partial: _Tiles, rows: Sequence[Row[Any]]
+    ) -> dict[tuple[int, int], bytearray]:
+        """Append the rows' leaves to `frontier`; the tiles this extends, as they become."""
         touched: dict[tuple[int, int], bytearray] = {}
-        seqs = []
         # One keyed hash per person per round, not per event.
         subject_hash = functools.lru_cache(maxsize=4096)(self._subject_hash)
+        # `leaf.entry` reads columns by name: a plain dict per row (the row's tuple zipped
+        # with the column names) is much cheaper to read than a RowMapping.
+        names = rows[0]._fields if rows else ()
         for row in rows:
-            seqs.append((row["resident_id"], row["event_id"], frontier.size))
             for level, index, node in frontier.append(
-                leaf.own_leaf_hash(leaf.entry(row, subject_hash))
+                leaf.own_leaf_hash(leaf.entry(dict(zip(names, row, strict=True)), subject_hash))
             ):
                 if level % TILE_HEIGHT:
                     continue
@@ -421,10 +468,38 @@ class Integrator:
                 if len(tile) != (index % TILE_WIDTH) * merkle.HASH_SIZE:
                     raise LogCorrupted(f"tile {key} does not end where node {index} goes")
                 tile += node
-        if seqs:
-            result = session.execute(*queries.set_event_seqs(dialect, seqs))
-            if result.rowcount != len(seqs):  # type: ignore[attr-defined]
-                raise LogCorrupted("events changed while they were being sequenced")
+        return touched
+
+    def _append(
+        self,
+        session: Session,
+        dialect: str,
+        latest: StoredCheckpoint | None,
+        rows: Sequence[Row[Any]],
+    ) -> int:
+        frontier, partial = self._load(session, latest)
+        # The UPDATE that gives the events their indexes (first, first + 1, ...: known
+        # before any hashing) runs in a thread on this transaction's connection while this
+        # one builds and hashes the entries: the database works while Python does. Nothing
+        # else uses the connection until the thread is joined, and nothing is committed
+        # or signed unless both succeed.
+        sequencing = (
+            _Statement(
+                session.connection(),
+                *queries.set_event_seqs(
+                    dialect, [(r.resident_id, r.event_id) for r in rows], frontier.size
+                ),
+                threaded=dialect == "postgresql",
+            )
+            if rows
+            else None
+        )
+        try:
+            touched = self._hash(frontier, partial, rows)
+        finally:
+            result = sequencing.join() if sequencing else None
+        if result is not None and result.rowcount != len(rows):
+            raise LogCorrupted("events changed while they were being sequenced")
         _upsert_tiles(session, {k: bytes(v) for k, v in touched.items()})
         root = frontier.root()
         checkpoint = Checkpoint(origin=self._signer.name, size=frontier.size, root_hash=root)

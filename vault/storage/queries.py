@@ -323,8 +323,8 @@ def key_pairs_in(dialect: str, first: Any, second: Any, pairs: Sequence[tuple[An
 
 
 _PG_EVENT_SEQS = text(
-    "UPDATE access_events AS e SET seq = v.seq"
-    " FROM unnest(CAST(:r AS uuid[]), CAST(:e AS uuid[]), CAST(:s AS bigint[])) AS v(r, e, seq)"
+    "UPDATE access_events AS e SET seq = :first + v.n - 1"
+    " FROM unnest(CAST(:r AS uuid[]), CAST(:e AS uuid[])) WITH ORDINALITY AS v(r, e, n)"
     " WHERE e.resident_id = v.r AND e.event_id = v.e AND e.seq IS NULL"
 )
 _EVENT_SEQ = (
@@ -339,13 +339,14 @@ _EVENT_SEQ = (
 
 
 def set_event_seqs(
-    dialect: str, seqs: Sequence[tuple[uuid.UUID, uuid.UUID, int]]
+    dialect: str, events: Sequence[tuple[uuid.UUID, uuid.UUID]], first: int
 ) -> tuple[Executable, Any]:
-    """Give events (resident_id, event_id) their log index: one statement on PostgreSQL."""
+    """Give events (resident_id, event_id) the log indexes first, first + 1, ... in order:
+    one statement on PostgreSQL (the index from the array position: no array of them)."""
     if dialect == "postgresql":
         return _PG_EVENT_SEQS, {
-            "r": [r for r, _, _ in seqs],
-            "e": [e for _, e, _ in seqs],
-            "s": [s for _, _, s in seqs],
+            "first": first,
+            "r": [r for r, _ in events],
+            "e": [e for _, e in events],
         }
-    return _EVENT_SEQ, [{"r": r, "e": e, "s": s} for r, e, s in seqs]
+    return _EVENT_SEQ, [{"r": r, "e": e, "s": first + i} for i, (r, e) in enumerate(events)]
