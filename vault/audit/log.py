@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Connection,
     CursorResult,
@@ -39,9 +38,7 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
-    and_,
-    literal,
-    or_,
+    TextClause,
     select,
     text,
     type_coerce,
@@ -304,40 +301,33 @@ def _tile_levels(size: int) -> int:
 _MAX_TILE_LEVELS = 8  # 256^8 = 2^64 leaves: no tree of fewer than 2^63 needs a ninth
 
 
-def _inclusion_read(index: int, size: int | None, levels: int, cache: TileCache) -> Executable:
-    """One statement for an inclusion proof of `index`: checkpoint `size` (None: the latest)
-    with every tile on levels below `levels` the proof can need. Those are, per tile level L,
-    the tile of `index` (unless cached: full tiles never change) and the tile on the right
-    edge of the checkpoint's tree, idx = size // 256^(L+1), worked out by the database from
-    the checkpoint it reads: each sibling on the proof path is in one or the other. One
-    statement, so on PostgreSQL in autocommit one round trip and one snapshot."""
-    cp = select(*_CHECKPOINT_COLUMNS)
-    cp = (
-        cp.order_by(_CHECKPOINTS.c.size.desc()).limit(1)
-        if size is None
-        else cp.where(_CHECKPOINTS.c.size == size)
-    )
-    checkpoint = cp.subquery("cp")
-    conditions: list[ColumnElement[bool]] = []
+@functools.cache
+def _inclusion_read(levels: int, latest: bool, own: bool) -> TextClause:
+    """One statement for an inclusion proof: the checkpoint (`latest`, or the one of size
+    :size) with the tiles on the right edge of its tree, idx = size // 256^(L+1) on each
+    tile level L below `levels`, worked out by the database from the checkpoint it reads,
+    and (`own`) level-0 tile :own, the one of the entry. A node on the proof path is in the
+    entry's tile or an edge tile on each level (tests/property/test_log_tiles_properties.py);
+    the entry's tiles above level 0 are full, hence cached, or edge tiles themselves, and
+    whatever is still missing is read in a second statement. One statement, so on
+    PostgreSQL in autocommit one round trip and one snapshot: primary-key lookups in a
+    UNION ALL, the first part the checkpoint (its row has level NULL), present even when
+    no tile matches. Text of a fixed shape, so psycopg prepares it after a few uses."""
+    where = "ORDER BY size DESC LIMIT 1" if latest else "WHERE size = :size"
+    parts = [  # only constants and integers of this module go into the text
+        "WITH cp AS (SELECT size, root_hash, note FROM audit_checkpoints "  # noqa: S608
+        + where
+        + ")"
+        " SELECT size, root_hash, note, NULL AS level, NULL AS idx, NULL AS hashes FROM cp"
+    ]
+    tile = " SELECT NULL, NULL, NULL, t.level, t.idx, t.hashes FROM cp JOIN audit_tiles t ON "
+    if own:
+        parts.append(tile + "t.level = 0 AND t.idx = :own")
     for level in range(levels):
         span = TILE_HEIGHT * (level + 1)
-        key = (level, index >> span)
-        if cache.get(key) is None:
-            conditions.append(and_(_TILES.c.level == level, _TILES.c.idx == key[1]))
-        edge = (
-            checkpoint.c.size / literal(1 << span, BigInteger)
-            if span < 63
-            else literal(0, BigInteger)
-        )
-        conditions.append(and_(_TILES.c.level == level, _TILES.c.idx == edge))
-    return select(
-        checkpoint.c.size,
-        checkpoint.c.root_hash,
-        checkpoint.c.note,
-        _TILES.c.level,
-        _TILES.c.idx,
-        _TILES.c.hashes,
-    ).select_from(checkpoint.outerjoin(_TILES, or_(*conditions)))
+        edge = f"cp.size / {1 << span}" if span < 63 else "0"
+        parts.append(tile + f"t.level = {level} AND t.idx = {edge}")
+    return text(" UNION ALL".join(parts))
 
 
 def _waiting(dialect: str) -> Select[Any]:
@@ -618,15 +608,20 @@ class LogReader:
         # Tile levels to read with the checkpoint, from the largest tree seen so far: a tree
         # that has grown past it gets the tiles it lacks in a second statement.
         levels = _tile_levels(max(index + 1, self._seen_size)) + 1
+        own = self._tiles.get((0, index >> TILE_HEIGHT)) is None
         with self._reading() as session:
-            rows = session.execute(_inclusion_read(index, size, levels, self._tiles)).all()
-            if not rows:
+            rows = session.execute(
+                _inclusion_read(levels, size is None, own),
+                {"size": size, "own": index >> TILE_HEIGHT},
+            ).all()
+            found = next((r for r in rows if r.level is None), None)
+            if found is None:
                 raise NotFound(
                     "the log has no checkpoint yet"
                     if size is None
                     else f"there is no checkpoint of size {size}"
                 )
-            checkpoint = StoredCheckpoint(rows[0].size, rows[0].root_hash, rows[0].note)
+            checkpoint = StoredCheckpoint(found.size, found.root_hash, found.note)
             self._seen_size = max(self._seen_size, checkpoint.size)
             if not 0 <= index < checkpoint.size:
                 raise NotFound(f"entry {index} is not in the checkpoint of size {checkpoint.size}")
