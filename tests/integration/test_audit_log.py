@@ -11,21 +11,24 @@ import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from api.container import Container
 from keys.errors import NoteError
 from keys.note import Checkpoint, Signer, Verifier, open_checkpoint
 from support.residents import sign_up
 from vault import tracecontext
-from vault.audit import leaf, merkle
+from vault.audit import leaf, log, merkle
 from vault.audit.events import AccessEvent, record
-from vault.audit.log import Integrator, LogCorrupted, frontier_nodes, node_tile
+from vault.audit.log import Integrator, LogCorrupted, LogReader, frontier_nodes, node_tile
 from vault.audit.verify import ExportInvalid, verify_export
 from vault.errors import NotFound
+from vault.storage import queries
 from vault.storage.orm import AccessEventRow, AuditTileRow, ResidentRow
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -140,6 +143,66 @@ def test_every_inclusion_and_consistency_proof_verifies(container: Container) ->
         container.audit.inclusion(0, 5)  # no checkpoint of size 5
     with pytest.raises(NotFound):
         container.audit.consistency(history[-1].size, history[0].size)
+
+
+def test_proofs_stay_right_as_the_log_grows_and_when_tiles_come_in_a_second_read(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_events(container, 300)
+    while container.integrator.run_once():
+        pass
+    first = container.audit.checkpoint()
+    proof = container.audit.inclusion(5)  # the reader has now seen a tree of 300
+    merkle.verify_inclusion(proof.leaf_hash, 5, 300, proof.hashes, first.root_hash)
+    add_events(container, 400)
+    while container.integrator.run_once():
+        pass
+    latest = container.audit.checkpoint()
+    assert latest.size == 700
+    # A reader that reads only level-0 tiles with the checkpoint: level 1 comes in a second
+    # statement. Both readers, cache warm and cold, give the same verifying proofs.
+    monkeypatch.setattr(log, "_tile_levels", lambda size: 0)
+    fresh = LogReader(uow=container.uow, subject_hash=container.audit.subject_hash)
+    for index in [*range(0, 700, 13), 255, 256, 299, 511, 512, 699]:
+        for reader in (container.audit, fresh):
+            p = reader.inclusion(index)
+            assert p.size == 700
+            merkle.verify_inclusion(p.leaf_hash, index, 700, p.hashes, latest.root_hash)
+            if index < 300:
+                old = reader.inclusion(index, 300)
+                merkle.verify_inclusion(old.leaf_hash, index, 300, old.hashes, first.root_hash)
+    with pytest.raises(NotFound):
+        fresh.inclusion(700)
+    with pytest.raises(NotFound):
+        fresh.inclusion(-1)
+
+
+def test_a_failed_sequencing_statement_signs_nothing(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_events(container, 50)
+    container.integrator.run_once()
+    add_events(container, 20)
+    real = queries.set_event_seqs
+
+    def one_short(dialect: str, events: Any, first: int) -> Any:
+        return real(dialect, events[1:], first + 1)  # an event changed meanwhile
+
+    def failing(dialect: str, events: Any, first: int) -> Any:
+        return text("UPDATE access_events SET event_id = NULL"), {}  # NOT NULL: refused
+
+    for patched, error in ((one_short, LogCorrupted), (failing, IntegrityError)):
+        monkeypatch.setattr(queries, "set_event_seqs", patched)
+        with pytest.raises(error):
+            container.integrator.run_once()
+        assert container.audit.checkpoint().size == 50
+        with container.uow() as uow:
+            waiting = uow.session.scalars(
+                select(AccessEventRow.event_id).where(AccessEventRow.seq.is_(None))
+            ).all()
+        assert len(waiting) == 20
+    monkeypatch.setattr(queries, "set_event_seqs", real)
+    assert container.integrator.run_once() == 20
 
 
 def test_a_tampered_tile_stops_the_integrator(container: Container) -> None:
