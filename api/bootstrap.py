@@ -50,6 +50,7 @@ from vault.residents.service import ResidentService
 from vault.services.service import ServiceRegistry
 from vault.storage.async_uow import AsyncUnitOfWorkFactory, async_uow_factory, blocking_uow_factory
 from vault.storage.engine import Timeouts, build_async_engines, build_engine
+from vault.storage.hot_path import HotPath, PsycopgHotPath, UowHotPath
 from vault.storage.rate_buckets import SqlRateBuckets
 from vault.storage.repositories import SqlReplayCache
 from vault.storage.unit_of_work import SessionFactory, SqlUnitOfWork
@@ -107,11 +108,15 @@ def build_container(
         )
         async_engines = (writer,) if reader is None else (writer, reader)
         async_uow = async_uow_factory(writer, reader)
+        hot: HotPath = (
+            UowHotPath(async_uow) if reader is None else PsycopgHotPath(reader, sibling=writer)
+        )
     else:
         # Tests share one rolled-back connection between the sync and the async side.
         if settings.mode != "development":
             raise ValueError("an injected session factory is for tests (development mode) only")
         async_uow = blocking_uow_factory(session_factory)
+        hot = UowHotPath(async_uow)
     factory = session_factory
 
     def uow() -> SqlUnitOfWork:
@@ -163,7 +168,7 @@ def build_container(
     registry = ServiceRegistry(
         uow=uow, hasher=hasher, clock=the_clock, allow_http_localhost=settings.mode == "development"
     )
-    access_log = AccessLog(uow=async_uow, clock=the_clock)
+    access_log = AccessLog(store=hot, clock=the_clock)
     tokens = TokenService(
         uow=uow,
         clock=the_clock,
@@ -265,7 +270,7 @@ def build_container(
         people=people,
         service_access=ServiceAccess(
             uow=uow,
-            async_uow=async_uow,
+            hot=hot,
             log=access_log,
             records=records,
             keys=vault_keys,

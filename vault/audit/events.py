@@ -31,7 +31,8 @@ from vault.audit.leaf import NO_RESIDENT
 from vault.errors import InvalidInput, ReplayDetected, StorageUnavailable
 from vault.ports import Clock
 from vault.storage import queries
-from vault.storage.async_uow import AsyncUnitOfWork, AsyncUnitOfWorkFactory
+from vault.storage.async_uow import AsyncUnitOfWork
+from vault.storage.hot_path import HotPath, OwnedClaim
 from vault.storage.orm import AccessEventRow
 from vault.storage.unit_of_work import SqlUnitOfWork
 
@@ -197,10 +198,10 @@ class AccessLog:
     caller must not serve).
     """
 
-    def __init__(self, *, uow: AsyncUnitOfWorkFactory, clock: Clock, max_batch: int = 256) -> None:
+    def __init__(self, *, store: HotPath, clock: Clock, max_batch: int = 256) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be positive")
-        self._uow = uow
+        self._store = store
         self._clock = clock
         self._max_batch = max_batch
         self._queue: list[_Pending] = []
@@ -252,30 +253,23 @@ class AccessLog:
 
     async def _write(self, batch: list[_Pending]) -> None:
         seen: set[tuple[str, str]] = set()
-        claims: list[tuple[str, str, datetime]] = []
-        for item in batch:
+        claims: list[OwnedClaim] = []
+        for owner, item in enumerate(batch):
             for c in item.claims:
                 key = (c.namespace, c.value)
                 if key in seen:  # twice in one batch: the second is a replay
                     item.replayed = True
                     continue
                 seen.add(key)
-                claims.append((c.namespace, c.value, c.expires_at))
-        async with self._uow() as uow:
-            fresh: set[tuple[str, str]] = set()
-            if claims:
-                result = await uow.execute(
-                    *queries.claim_replays(uow.dialect, claims, self._clock.now())
-                )
-                fresh = {(row.namespace, row.value) for row in result}
-            events = []
-            for item in batch:
-                if not item.replayed and any(
-                    (c.namespace, c.value) not in fresh for c in item.claims
-                ):
-                    item.replayed = True
-                if not item.replayed and item.event is not None:
-                    events.append(item.event)
-            if events:
-                await uow.execute(*queries.insert_access_events(uow.dialect, events))
-            await uow.commit()
+                claims.append((owner, c.namespace, c.value, c.expires_at))
+        # A request replayed within the batch writes its new claims, never its event; the
+        # others' events are written if all their claims were new (`HotPath.claim_and_log`).
+        events = [
+            (owner, item.event)
+            for owner, item in enumerate(batch)
+            if item.event is not None and not item.replayed
+        ]
+        fresh = await self._store.claim_and_log(claims, events, self._clock.now())
+        for item in batch:
+            if not item.replayed and any((c.namespace, c.value) not in fresh for c in item.claims):
+                item.replayed = True

@@ -7,7 +7,8 @@ sees refused attempts too.
 
 Reading a record is the hot path and async (ADR 0001): one statement reads the token, its
 grant, procedure and service, the record, its current version and data key
-(`queries.TOKEN_FACTS_AND_RECORD`); the decision is made on that row; the access event and
+(`queries.TOKEN_FACTS_AND_RECORD`, on psycopg directly on PostgreSQL: `vault.storage.hot_path`);
+the decision is made on that row; the access event and
 the DPoP proof's replay claim are committed together (`AccessLog`, group commit) before the
 record is returned. Listing and writing run in the sync unit of work, in one transaction.
 """
@@ -44,8 +45,7 @@ from vault.records.service import (
     record_view,
 )
 from vault.residents.keys import VaultKeys
-from vault.storage import queries
-from vault.storage.async_uow import AsyncUnitOfWorkFactory
+from vault.storage.hot_path import HotPath
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
 ENDED_REASONS = frozenset({"grant-ended", "grant-expired", "procedure-closed", "procedure-ended"})
@@ -56,7 +56,7 @@ class ServiceAccess:
         self,
         *,
         uow: UnitOfWorkFactory,
-        async_uow: AsyncUnitOfWorkFactory,
+        hot: HotPath,
         log: AccessLog,
         records: RecordService,
         keys: VaultKeys,
@@ -66,7 +66,7 @@ class ServiceAccess:
         self._uow = uow
         # Told of every decided attempt (permit or deny), for the operator's metrics.
         self._on_attempt = on_attempt
-        self._async_uow = async_uow
+        self._hot = hot
         self._log = log
         self._records = records
         self._keys = keys
@@ -119,12 +119,7 @@ class ServiceAccess:
         """
         if not well_formed_access_token(access_token):
             raise AuthenticationFailed("invalid access token")
-        async with self._async_uow(read_only=True) as uow:
-            result = await uow.execute(
-                queries.TOKEN_FACTS_AND_RECORD,
-                {"token_hash": token_hash(access_token), "record_id": record_id},
-            )
-            row: Any = result.first()
+        row: Any = await self._hot.token_and_record(token_hash(access_token), record_id)
         now = self._clock.now()
         try:
             who = checked_token(row, jkt, now)

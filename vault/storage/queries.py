@@ -97,8 +97,8 @@ _RECORD = (
     _r.c.updated_at.label("record_updated_at"),
 )
 _VERSION = (
+    # Not the version's dek_version: the joined data key's `key_version` is that value.
     _v.c.version.label("version"),
-    _v.c.dek_version.label("version_dek_version"),
     _v.c.title_ct.label("version_title_ct"),
     _v.c.content_ct.label("version_content_ct"),
     _v.c.blob_id.label("version_blob_id"),
@@ -250,6 +250,57 @@ _PG_EVENTS = text(
     f"INSERT INTO access_events ({', '.join(c for c, _ in _EVENT_COLUMNS)})"  # noqa: S608  # nosec B608
     " SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _EVENT_COLUMNS) + ")"
 )
+
+
+# PostgreSQL, the data API's group commit in one statement, so one round trip and, in
+# autocommit, its own transaction: the batch's replay claims (`claimed`), and the access
+# events of the requests ("owners", indexes into the batch) whose claims all were new. A
+# data-modifying WITH runs to completion whatever the outer query reads; the statement as a
+# whole commits or fails. In psycopg's own parameter style: it runs on the driver directly
+# (vault/storage/hot_path.py). Built from constant column lists, never from input.
+_EVENT_NAMES = ", ".join(c for c, _ in _EVENT_COLUMNS)
+PG_CLAIM_AND_LOG = " ".join(
+    [
+        "WITH wanted AS (SELECT * FROM unnest(%(claim_owners)s::int[],",
+        "%(namespaces)s::varchar[], %(vals)s::varchar[], %(expires)s::timestamptz[])",
+        "AS w(owner, namespace, value, expires_at)),",
+        "claimed AS (INSERT INTO replay_cache (namespace, value, expires_at)",
+        "SELECT namespace, value, expires_at FROM wanted",
+        "ON CONFLICT (namespace, value) DO UPDATE SET expires_at = excluded.expires_at",
+        "WHERE replay_cache.expires_at <= %(now)s RETURNING namespace, value),",
+        "logged AS (INSERT INTO access_events (",
+        _EVENT_NAMES,
+        ") SELECT",
+        _EVENT_NAMES,
+        "FROM unnest(%(event_owners)s::int[],",
+        ", ".join(f"%({c})s::{t}[]" for c, t in _EVENT_COLUMNS),
+        ") AS e(owner,",
+        _EVENT_NAMES,
+        ") WHERE NOT EXISTS (SELECT 1 FROM wanted AS w WHERE w.owner = e.owner AND NOT EXISTS",
+        "(SELECT 1 FROM claimed AS c WHERE c.namespace = w.namespace AND c.value = w.value)))",
+        "SELECT namespace, value FROM claimed",
+    ]
+)
+
+
+def pg_claim_and_log_params(
+    claims: Sequence[tuple[int, str, str, datetime]],
+    events: Sequence[tuple[int, Mapping[str, Any]]],
+    now: datetime,
+) -> dict[str, Any]:
+    """The parameters of `PG_CLAIM_AND_LOG`: claims as (owner, namespace, value, expires_at),
+    each (namespace, value) once; events as (owner, `event_row` values)."""
+    params: dict[str, Any] = {
+        "claim_owners": [o for o, _, _, _ in claims],
+        "namespaces": [n for _, n, _, _ in claims],
+        "vals": [v for _, _, v, _ in claims],
+        "expires": [e for _, _, _, e in claims],
+        "now": now,
+        "event_owners": [o for o, _ in events],
+    }
+    for c, _ in _EVENT_COLUMNS:
+        params[c] = [row[c] for _, row in events]
+    return params
 
 
 def insert_access_events(dialect: str, rows: Sequence[Mapping[str, Any]]) -> tuple[Executable, Any]:
