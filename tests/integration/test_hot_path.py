@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 from conftest import PG_URL, Database, drop_database, new_database
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
 from api.bootstrap import build_container
@@ -28,6 +30,11 @@ from api.container import Container
 from api.settings import Settings
 from support.residents import sign_up
 from support.service_client import BASE, ServiceAgent
+from vault.audit.events import AccessEvent, event_row
+from vault.grants.tokens import token_hash
+from vault.storage.async_uow import async_uow_factory
+from vault.storage.engine import build_async_engines
+from vault.storage.hot_path import HotPath, PsycopgHotPath, UowHotPath
 from vault.storage.orm import AccessEventRow
 
 CLIENT_ID = "clinic-hot-path"
@@ -283,3 +290,90 @@ def test_a_dead_database_connection_is_a_503_then_the_next_request_reconnects(
         assert dead.headers["content-type"] == "application/problem+json"
         assert dead.json()["type"].endswith("/problems/service-unavailable")
         assert client.get(w.path, headers=read_headers(w)).status_code == 200
+
+
+def _hot_paths(w: World) -> tuple[list[HotPath], list[AsyncEngine]]:
+    """The hot path this database runs on in production and, on PostgreSQL, the unit-of-work
+    one beside it (the two must agree)."""
+    writer, reader = build_async_engines(w.db.url)
+    uow = UowHotPath(async_uow_factory(writer, reader))
+    if reader is None:
+        return [uow], [writer]
+    return [PsycopgHotPath(reader, sibling=writer), uow], [writer, reader]
+
+
+def test_the_hot_paths_read_the_same_row(world: World) -> None:
+    w = world
+    record_id = uuid.UUID(w.path.rsplit("/", 1)[1])
+
+    async def run() -> list[Any]:
+        paths, engines = _hot_paths(w)
+        try:
+            rows = [await p.token_and_record(token_hash(w.token), record_id) for p in paths]
+            rows.append(await paths[0].token_and_record(token_hash(w.token), uuid.uuid4()))
+            rows.append(await paths[0].token_and_record(token_hash("rg_at_nothing"), record_id))
+            return rows
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+    *rows, other_record, no_token = asyncio.run(run())
+    first = rows[0]._asdict()
+    assert first["record_id"] == record_id
+    assert first["version_content_ct"]
+    assert first["token_expires_at"].utcoffset() == timedelta(0)  # UtcDateTime applied
+    for row in rows[1:]:
+        assert row._asdict() == first
+    assert other_record.record_id is None
+    assert other_record.token_kind == "access"
+    assert no_token is None
+
+
+def test_a_batch_writes_the_events_only_of_requests_whose_claims_were_all_new(
+    world: World,
+) -> None:
+    w = world
+    now = datetime.now(UTC)
+    later = now + timedelta(minutes=5)
+    resident = uuid.uuid4()
+
+    def event(name: str) -> dict[str, Any]:
+        return event_row(
+            AccessEvent(resident_id=resident, name=name, outcome="permit", actor="service"), now
+        )
+
+    async def run() -> list[set[tuple[str, str]]]:
+        paths, engines = _hot_paths(w)
+        out = []
+        try:
+            for i, p in enumerate(paths):
+                seen, new, also = f"seen-{i}", f"new-{i}", f"also-{i}"
+                out.append(await p.claim_and_log([(0, "dpop", seen, later)], [], now))
+                out.append(
+                    await p.claim_and_log(
+                        [
+                            (0, "dpop", new, later),
+                            (1, "dpop", also, later),
+                            (1, "dpop", seen, later),  # seen before: owner 1 is a replay
+                        ],
+                        [
+                            (0, event(f"fresh-{i}")),
+                            (1, event(f"replayed-{i}")),
+                            (2, event(f"none-{i}")),
+                        ],
+                        now,
+                    )
+                )
+            return out
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+    results = asyncio.run(run())
+    for i in range(len(results) // 2):
+        assert results[2 * i] == {("dpop", f"seen-{i}")}
+        assert results[2 * i + 1] == {("dpop", f"new-{i}"), ("dpop", f"also-{i}")}
+        events = access_events(w)
+        assert events[(f"fresh-{i}", "permit")] == 1
+        assert events[(f"none-{i}", "permit")] == 1  # no claims: nothing to refuse it for
+        assert (f"replayed-{i}", "permit") not in events
