@@ -9,6 +9,11 @@ engine, or SQLite with `--sqlite`.
 
     .venv/bin/python tests/perf/profile_read.py                 # reads and tokens, c=32
     .venv/bin/python tests/perf/profile_read.py --profile read  # + cProfile of the reads
+    .venv/bin/python tests/perf/profile_read.py --scenarios ping,read  # + the FastAPI peer
+
+Scenario `ping` drives the bare FastAPI peer's `/ping` (PEER_APP, default
+/work/shared/peers/python/fastapi_app.py) the same way in the same process: bar (a)'s
+reference, so that read ÷ ping is measured on the same machine load.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import importlib.util
 import io
 import os
 import pstats
@@ -45,6 +51,7 @@ from support.service_client import BASE, ServiceAgent  # noqa: E402
 from vault.storage.engine import build_engine  # noqa: E402
 from vault.storage.migrate import upgrade  # noqa: E402
 
+PEER_APP = Path(os.environ.get("PEER_APP", "/work/shared/peers/python/fastapi_app.py"))
 PG = os.environ.get("REGIE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -154,6 +161,16 @@ def by_library(stats: pstats.Stats, n: int) -> str:
     return "\n".join(lines)
 
 
+def peer_app() -> Any:
+    """The bare FastAPI app of the peers' benchmark (bar (a)'s reference)."""
+    spec = importlib.util.spec_from_file_location("peer_fastapi_app", PEER_APP)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no peer app at {PEER_APP} (set PEER_APP)")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -244,6 +261,8 @@ def main() -> None:
 
         def requests_for(name: str) -> list[tuple[str, str, list[tuple[bytes, bytes]], bytes]]:
             # Made just before their run: proofs and assertions are short-lived.
+            if name == "ping":
+                return [("GET", "/ping", [], b"")] * args.n
             if name == "read":
                 return [
                     (
@@ -280,12 +299,13 @@ def main() -> None:
             for name in args.scenarios.split(","):
                 requests = requests_for(name)
                 warm, measured = requests[:100], requests[100:]
-                await drive(app, warm, args.conns)
+                target = peer_app() if name == "ping" else app
+                await drive(target, warm, args.conns)
                 prof = cProfile.Profile(time.process_time) if args.profile == name else None
                 cpu0, wall0 = time.process_time(), time.perf_counter()
                 if prof:
                     prof.enable()
-                statuses = await drive(app, measured, args.conns)
+                statuses = await drive(target, measured, args.conns)
                 if prof:
                     prof.disable()
                 cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

@@ -191,11 +191,11 @@ class AccessLog:
     """Group commit of access events and replay claims for the async hot path.
 
     `commit` queues one request's claims and event and waits for the transaction that holds
-    them. One flusher per event loop takes everything queued, claims the replay values in one
-    statement, inserts the events of the requests whose claims were all new, commits, and
-    then wakes each request: done, `ReplayDetected` (nothing of that request was written but
-    its new claims), or `StorageUnavailable` when the transaction failed (fail closed: the
-    caller must not serve).
+    them. One flusher per event loop takes everything queued and, in one transaction
+    (`HotPath.claim_and_log`; on PostgreSQL one statement), claims the replay values and
+    inserts the events of the requests whose claims were all new, then wakes each request:
+    done, `ReplayDetected` (nothing of that request was written but its new claims), or
+    `StorageUnavailable` when the transaction failed (fail closed: the caller must not serve).
     """
 
     def __init__(self, *, store: HotPath, clock: Clock, max_batch: int = 256) -> None:
