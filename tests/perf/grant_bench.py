@@ -1116,6 +1116,17 @@ def sql_count(admin_url: str) -> str:
         event.listen(Engine, "begin", on_begin)
         event.listen(Engine, "commit", on_commit)
         event.listen(Pool, "checkout", on_checkout)
+        # The hot path's statements on psycopg directly (vault/storage/hot_path.py) pass no
+        # SQLAlchemy event: counted where they are sent (SQLAlchemy itself uses cursors).
+        import psycopg
+
+        raw_execute = psycopg.AsyncConnection.execute
+
+        async def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            on_sql(None, None, str(query), "raw psycopg")
+            return await raw_execute(self, query, *args, **kwargs)
+
+        psycopg.AsyncConnection.execute = counted  # type: ignore[method-assign]
         with TestClient(create_app(settings, container=c), base_url=origin) as client:
             agent = ServiceAgent(client, CLIENT_ID)
             c.services.add(
