@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clients.app import auditor, people, views
+from clients.app import acting, auditor, people, views
 from clients.app.security import PAGE_HEADERS, CookieNames, CsrfTokens
 from clients.app.visit import AppState, FormRefused, NotSignedIn, Visit
 from clients.sdk import _errors as sdk_errors
@@ -140,6 +140,8 @@ async def _sdk_error(request: Request, exc: Exception) -> Response:
         return _kind_page(request, "confirm.needed", 403)
     if isinstance(exc, sdk_errors.AuthError):
         return await _not_signed_in(request, exc)
+    if isinstance(exc, sdk_errors.AccessDenied):  # e.g. outside a mandate, or it ended
+        return acting.refusal_page(Visit(request), exc)
     if isinstance(exc, sdk_errors.NotFound):
         return _kind_page(request, "error.not_found", 404, "error.not_found.title")
     if isinstance(exc, sdk_errors.InvalidRequest):
@@ -167,6 +169,36 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 UUID = "{%s:uuid}"
+ACTING = f"/people/{UUID % 'mandate_id'}"
+
+
+def acting_routes() -> list[Route]:
+    """The pages for the principal of a mandate I hold: the same views as for my own vault,
+    under `/people/{mandate_id}` (clients/app/acting.py). Not here: what the API keeps to
+    one's own vault (stopping a whole service or procedure, connection codes, the account)."""
+    a = acting.under_mandate
+    rec = f"{ACTING}/data/{UUID % 'record_id'}"
+    grant = UUID % "grant_id"
+    return [
+        Route(f"{ACTING}/home", a(acting.home)),
+        Route(f"{ACTING}/data", a(views.data)),
+        Route(f"{ACTING}/data/new", a(views.record_new_page)),
+        Route(f"{ACTING}/data/new", a(views.record_new), methods=["POST"]),
+        Route(rec, a(views.record)),
+        Route(f"{rec}/versions/{{version:int}}", a(views.record)),
+        Route(f"{rec}/file", a(views.record_file)),
+        Route(f"{rec}/edit", a(views.record_edit_page)),
+        Route(f"{rec}/edit", a(views.record_edit), methods=["POST"]),
+        Route(f"{rec}/delete", a(views.record_delete_page)),
+        Route(f"{rec}/delete", a(views.record_delete), methods=["POST"]),
+        Route(f"{ACTING}/requests/{grant}", a(views.request_page)),
+        Route(f"{ACTING}/requests/{grant}", a(views.request_answer), methods=["POST"]),
+        Route(f"{ACTING}/access", a(views.access)),
+        Route(f"{ACTING}/access/{grant}", a(views.grant_page)),
+        Route(f"{ACTING}/access/{grant}/stop", a(views.stop_page)),
+        Route(f"{ACTING}/access/{grant}/stop", a(views.stop), methods=["POST"]),
+        Route(f"{ACTING}/log", a(views.log_page)),
+    ]
 
 
 def routes() -> list[Route | Mount]:
@@ -217,6 +249,7 @@ def routes() -> list[Route | Mount]:
         r(f"/people/{UUID % 'mandate_id'}", people.mandate_page),
         r(f"/people/{UUID % 'mandate_id'}/stop", people.stop_page),
         r(f"/people/{UUID % 'mandate_id'}/stop", people.stop, methods=["POST"]),
+        *acting_routes(),
         r("/connect", views.connect_page),
         r("/connect", views.connect, methods=["POST"]),
         r("/account", views.account_page),

@@ -688,10 +688,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "people.details": ("Meer hierover", "More about this"),
     "people.back": ("Terug naar Mensen", "Back to People"),
-    "people.act_for.later": (
-        "Dingen regelen voor {name} kan nog niet in deze app.",
-        "Arranging things for {name} is not possible in this app yet.",
-    ),
     "people.detail.mine": ("{name} mag dingen voor u regelen", "{name} may arrange things for you"),
     "people.detail.theirs": ("U regelt dingen voor {name}", "You arrange things for {name}"),
     "people.detail.offered": (
@@ -1403,6 +1399,115 @@ TEXTS: dict[str, tuple[str, str]] = {
     "auditor.export.apply": ("Neem deze filters", "Use these filters"),
     # -- kind errors -----------------------------------------------------------------------------
     "error.title": ("Dat lukte niet", "That did not work"),
+    # -- acting for someone (clients/app/acting.py) ------------------------------------------
+    "act.banner": ("U regelt dit voor {name}", "You are acting for {name}"),
+    "act.nav": ("Regelen voor {name}", "Acting for {name}"),
+    "act.nav.home": ("Overzicht", "Overview"),
+    "act.nav.data": ("Gegevens", "Data"),
+    "act.nav.log": ("Logboek", "Log"),
+    "act.back": ("Terug naar uw eigen kluis", "Back to your own vault"),
+    "act.open": ("Regelen voor {name}", "Act for {name}"),
+    "act.open.child": ("Naar de kluis van {name}", "Open the vault of {name}"),
+    "act.home.title": ("Regelen voor {name}", "Acting for {name}"),
+    "act.home.intro": (
+        "{name} heeft u toestemming gegeven om dingen te regelen. U ziet hier alleen wat die "
+        "toestemming toestaat. Alles wat u doet, staat in het logboek van {name}.",
+        "{name} has allowed you to arrange things. You only see here what that permission "
+        "allows. Everything you do is written in the log of {name}.",
+    ),
+    "act.home.intro.child": (
+        "Dit is de kluis van {name}. U regelt alles voor {name} tot {name} dat zelf kan. "
+        "Alles wat u doet, staat in het logboek van {name}.",
+        "This is the vault of {name}. You arrange everything for {name} until {name} can do "
+        "it. Everything you do is written in the log of {name}.",
+    ),
+    "act.home.waiting": ("Wacht op een antwoord", "Waiting for an answer"),
+    "act.home.waiting.one": (
+        "{service} vraagt om gegevens van {name}.",
+        "{service} asks for data of {name}.",
+    ),
+    "act.home.waiting.none": (
+        "Er wachten geen vragen voor {name}.",
+        "No questions are waiting for {name}.",
+    ),
+    "act.home.access": ("Wie kan de gegevens van {name} zien", "Who can see the data of {name}"),
+    "act.home.data.read": (
+        "U mag de gegevens van {name} lezen.",
+        "You may read the data of {name}.",
+    ),
+    "act.home.data.write": (
+        "U mag de gegevens van {name} lezen, aanvullen en wijzigen.",
+        "You may read, add to and change the data of {name}.",
+    ),
+    "act.home.data.open": ("Bekijk de gegevens van {name}", "See the data of {name}"),
+    "act.home.log": (
+        "Wat er met de gegevens van {name} gebeurde, voor zover u dat mag zien.",
+        "What happened with the data of {name}, as far as you may see it.",
+    ),
+    "act.home.log.open": ("Bekijk het logboek", "See the log"),
+    "act.home.back": ("Terug naar het overzicht van {name}", "Back to the overview of {name}"),
+    "act.data.title": ("Gegevens van {name}", "Data of {name}"),
+    "act.data.intro": (
+        "Dit zijn de gegevens van {name} die u mag zien. Ze staan in de kluis van {name}.",
+        "This is the data of {name} you may see. It is in the vault of {name}.",
+    ),
+    "act.access.title": (
+        "Wie kan de gegevens van {name} zien",
+        "Who can see the data of {name}",
+    ),
+    "act.log.title": ("Logboek van {name}", "Log of {name}"),
+    "act.log.intro": (
+        "Wie er keek en wat er veranderde, bij de gegevens die u voor {name} regelt. "
+        "Het nieuwste staat bovenaan.",
+        "Who looked and what changed, for the data you arrange for {name}. The newest is at "
+        "the top.",
+    ),
+    "act.who": ("{name} of iemand voor {name}", "{name} or someone for {name}"),
+    "data.by_principal": (
+        "Gezet door {name} of iemand voor {name}",
+        "Put here by {name} or someone for {name}",
+    ),
+    "act.refused.title": ("Dit kan niet", "This is not possible"),
+    "act.refused.scope": (
+        "Dit valt buiten wat {name} u toestond. Daarom kan het niet. Er is niets veranderd.",
+        "This is outside what {name} allowed you. That is why it cannot be done. Nothing "
+        "was changed.",
+    ),
+    "act.refused.ended": (
+        "U kunt niets meer regelen voor {name}. De toestemming is gestopt. Er is niets veranderd.",
+        "You can no longer arrange anything for {name}. The permission has stopped. Nothing "
+        "was changed.",
+    ),
+    "act.refused.expired": (
+        "U kunt niets meer regelen voor {name}. De tijd van de toestemming is voorbij. Er is "
+        "niets veranderd.",
+        "You can no longer arrange anything for {name}. The time of the permission is over. "
+        "Nothing was changed.",
+    ),
+    "act.refused.not_yet": (
+        "De toestemming van {name} begint later. Tot dan kunt u nog niets regelen.",
+        "The permission of {name} starts later. Until then you cannot arrange anything yet.",
+    ),
+    "act.refused.own_only": (
+        "Dit kan alleen {name} zelf doen. U kunt het niet voor {name} regelen.",
+        "Only {name} can do this. You cannot arrange it for {name}.",
+    ),
+    "act.refused.no_mandate": (
+        "U kunt hier niets regelen voor {name}. Er is niets veranderd.",
+        "You cannot arrange anything here for {name}. Nothing was changed.",
+    ),
+    "act.refused.other": (
+        "Dit kan niet voor {name}. Er is niets veranderd.",
+        "This cannot be done for {name}. Nothing was changed.",
+    ),
+    "error.denied": (
+        "Dit kan niet. Er is niets veranderd.",
+        "This is not possible. Nothing was changed.",
+    ),
+    "home.waiting.child": (
+        "Er wacht een verzoek voor {name}: {service} vraagt om gegevens van {name}.",
+        "A request is waiting for {name}: {service} asks for data of {name}.",
+    ),
     "error.not_found.title": ("Deze pagina bestaat niet", "This page does not exist"),
     "error.not_found": (
         "We kunnen deze pagina niet vinden. Misschien is hij verplaatst of weggegooid.",

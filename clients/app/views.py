@@ -108,6 +108,27 @@ async def service_names(client: AsyncResidentClient) -> dict[str, str]:
     return {g.service_id: g.service_name for g in await client.grants()}
 
 
+async def names_if_allowed(visit: Visit) -> dict[str, str]:
+    """Service names for "put there by ...", from the grants; under a mandate only when it
+    may see them (`decide-requests`): asking anyway would be a refusal in the principal's
+    log. Without them a record says "a service"."""
+    return await service_names(visit.client) if visit.may("decide-requests") else {}
+
+
+def not_covered(visit: Visit) -> Response:
+    """A page for something the mandate does not cover (the app does not even ask)."""
+    acting = visit.acting
+    name = acting.name if acting else ""
+    return visit.page(
+        "error.html",
+        403,
+        title=visit.t("act.refused.title"),
+        message=visit.t("act.refused.scope", name=name),
+        next_path=visit.home_path,
+        next_label=visit.t("act.home.back", name=name) if acting else visit.t("back.home"),
+    )
+
+
 async def opened(
     cm: AbstractAsyncContextManager[Any],
 ) -> tuple[Any, AsyncIterator[bytes]]:
@@ -140,6 +161,12 @@ async def home(request: Request) -> Response:
     records = await client.records()
     looks = await client.log(limit=3, names=LOOKS)
     people = await client.people()
+    # Requests for a child's data go to the parent: they wait here too, under the child's name.
+    for_children: list[tuple[str, str, Grant]] = []
+    for m in people.acting_for:
+        if m.kind == "parent" and m.status == "active" and "decide-requests" in m.actions:
+            for g in await client.acting_for(m.id).requests():
+                for_children.append((m.name, f"/people/{m.id}", g))
     cat = await catalogue(visit)
     seeing: dict[str, list[str]] = {}
     for g in grants:
@@ -152,6 +179,7 @@ async def home(request: Request) -> Response:
         "home.html",
         me=me,
         waiting=waiting,
+        for_children=for_children,
         seeing=seeing,
         record_count=len(records),
         looks=looks.entries,
@@ -284,7 +312,7 @@ async def data(request: Request) -> Response:
     records = await client.records()
     cat = await catalogue(visit)
     names = (
-        await service_names(client)
+        await names_if_allowed(visit)
         if any(r.provenance.written_by == "service" for r in records)
         else {}
     )
@@ -301,17 +329,23 @@ async def data(request: Request) -> Response:
     )
 
 
-def _type_options(cat: Catalogue, lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
+def _type_options(visit: Visit, cat: Catalogue) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The record types to choose from: under a mandate, of the categories it may write."""
+    lang = visit.lang
     return [
-        (c.label.get(lang), [(t.code, t.label.get(lang)) for t in c.types]) for c in cat.categories
+        (c.label.get(lang), [(t.code, t.label.get(lang)) for t in c.types])
+        for c in cat.categories
+        if visit.may("write", c.code)
     ]
 
 
 async def record_new_page(request: Request) -> Response:
     visit = Visit(request)
     visit.require_signed_in()
+    if not visit.may("write"):
+        return not_covered(visit)
     cat = await catalogue(visit)
-    return visit.page("record_new.html", options=_type_options(cat, visit.lang), values={})
+    return visit.page("record_new.html", options=_type_options(visit, cat), values={})
 
 
 async def record_new(request: Request) -> Response:
@@ -331,7 +365,7 @@ async def record_new(request: Request) -> Response:
         return visit.page(
             "record_new.html",
             422,
-            options=_type_options(cat, visit.lang),
+            options=_type_options(visit, cat),
             values=fields,
             error=error,
         )
@@ -349,7 +383,7 @@ async def record_new(request: Request) -> Response:
         return visit.page(
             "record_new.html",
             413,
-            options=_type_options(cat, visit.lang),
+            options=_type_options(visit, cat),
             values=fields,
             error=visit.t("record.too_large"),
         )
@@ -358,11 +392,11 @@ async def record_new(request: Request) -> Response:
         return visit.page(
             "record_new.html",
             422,
-            options=_type_options(cat, visit.lang),
+            options=_type_options(visit, cat),
             values=fields,
             error=visit.t(key),
         )
-    return visit.redirect(f"/data/{record.id}")
+    return visit.redirect(f"{visit.base}/data/{record.id}")
 
 
 async def _read_upload(visit: Visit) -> tuple[StreamedForm | None, dict[str, str]]:
@@ -393,7 +427,7 @@ async def record(request: Request) -> Response:
     current = shown if version is None else await client.record(record_id)
     versions = list(reversed(await client.versions(record_id)))
     cat = await catalogue(visit)
-    names = await service_names(client) if shown.provenance.written_by == "service" else {}
+    names = await names_if_allowed(visit) if shown.provenance.written_by == "service" else {}
     return visit.page(
         "record.html",
         record=shown,
@@ -424,6 +458,8 @@ async def record_file(request: Request) -> Response:
 async def record_edit_page(request: Request) -> Response:
     visit = Visit(request)
     shown = await visit.client.record(request.path_params["record_id"])
+    if not visit.may("write", shown.category):
+        return not_covered(visit)
     return visit.page(
         "record_edit.html",
         record=shown,
@@ -480,12 +516,14 @@ async def record_edit(request: Request) -> Response:
         return again(413, "record.too_large")
     except sdk_errors.InvalidRequest as e:
         return again(422, "record.too_large" if e.status == 413 else "error.invalid")
-    return visit.redirect(f"/data/{record_id}")
+    return visit.redirect(f"{visit.base}/data/{record_id}")
 
 
 async def record_delete_page(request: Request) -> Response:
     visit = Visit(request)
     shown = await visit.client.record(request.path_params["record_id"])
+    if not visit.may("write", shown.category):
+        return not_covered(visit)
     return visit.page("record_delete.html", record=shown)
 
 
@@ -499,7 +537,7 @@ async def record_delete(request: Request) -> Response:
     return visit.page(
         "done.html",
         message=visit.t("record.deleted", title=shown.title or visit.t("data.no_title")),
-        next_path="/data",
+        next_path=f"{visit.base}/data",
         next_label=visit.t("record.back"),
     )
 
@@ -527,14 +565,14 @@ async def _request(
         return visit.page(
             "done.html",
             message=visit.t("request.answered"),
-            next_path="/",
+            next_path=visit.home_path,
             next_label=visit.t("back.home"),
         )
     cat = await catalogue(visit)
     page = visit.page(
         "request.html",
         status,
-        action=f"/authorize/{grant.id}" if back_to else f"/requests/{grant.id}",
+        action=f"/authorize/{grant.id}" if back_to else f"{visit.base}/requests/{grant.id}",
         browser_flow=back_to is not None,
         grant=grant,
         procedure=procedure_label(grant),
@@ -628,7 +666,7 @@ async def request_answer(request: Request) -> Response:
             return visit.page(
                 "done.html",
                 message=visit.t("request.denied", service=grant.service_name),
-                next_path="/",
+                next_path=visit.home_path,
                 next_label=visit.t("back.home"),
             )
         await client.approve(
@@ -643,7 +681,7 @@ async def request_answer(request: Request) -> Response:
     return visit.page(
         "done.html",
         message=visit.t("request.approved", service=grant.service_name),
-        next_path="/access",
+        next_path=f"{visit.base}/access",
         next_label=visit.t("home.seeing.all"),
     )
 
@@ -774,8 +812,16 @@ async def log_page(request: Request) -> Response:
     client = visit.client
     query = request.query_params
     cat = await catalogue(visit)
+    here = f"{visit.base}/log"
+    # Under a mandate, only its categories: the API shows no more of the principal's log.
+    categories = [
+        c
+        for c in cat.categories
+        if visit.acting is None or c.code in visit.acting.mandate.categories
+    ]
     service = _uuid_param(query.get("service"))
-    category = query.get("category") if cat.category(query.get("category") or "") else None
+    asked = query.get("category") or ""
+    category = asked if any(c.code == asked for c in categories) else None
     before = _uuid_param(query.get("before"))
     filters = {k: v for k, v in (("service", service), ("category", category)) if v}
     try:
@@ -786,29 +832,31 @@ async def log_page(request: Request) -> Response:
         if before is None:
             raise
         # A link to a page that is not there (not an event of this log): the newest page.
-        return visit.redirect("/log?" + urlencode(filters) if filters else "/log")
-    shown = _uuid_param(query.get("proof"))
+        return visit.redirect(here + "?" + urlencode(filters) if filters else here)
+    # A proof is served for one's own log only (the API refuses it under a mandate).
+    shown = _uuid_param(query.get("proof")) if visit.acting is None else None
     entry = next((e for e in page.entries if e.id == shown), None)
     checked = await _checked(visit, entry) if entry is not None else None
 
     def link(**changes: str) -> str:
         values = {**filters, **({"before": before} if before else {}), **changes}
-        return "/log?" + urlencode(values) if values else "/log"
+        return here + "?" + urlencode(values) if values else here
 
     return visit.page(
         "log.html",
         entries=page.entries,
         services=page.services,
-        categories=[(c.code, c.label.get(visit.lang)) for c in cat.categories],
+        categories=[(c.code, c.label.get(visit.lang)) for c in categories],
         service=service,
         category=category,
         filtered=bool(filters),
         shown=entry.id if entry else None,
         checked=checked,
-        older=("/log?" + urlencode({**filters, "before": page.next_before}))
+        older=(here + "?" + urlencode({**filters, "before": page.next_before}))
         if page.next_before
         else None,
-        newest=("/log?" + urlencode(filters) if filters else "/log") if before else None,
+        newest=(here + "?" + urlencode(filters) if filters else here) if before else None,
+        proofs=visit.acting is None,
         proof_link=lambda e: link(proof=e.id) + f"#e-{e.id}",
     )
 
@@ -832,7 +880,7 @@ async def stop_page(request: Request) -> Response:
         return visit.page(
             "done.html",
             message=visit.t("stop.already"),
-            next_path="/access",
+            next_path=f"{visit.base}/access",
             next_label=visit.t("back"),
         )
     cat = await catalogue(visit)
@@ -853,14 +901,14 @@ async def stop(request: Request) -> Response:
         return visit.page(
             "done.html",
             message=visit.t("stop.already"),
-            next_path="/access",
+            next_path=f"{visit.base}/access",
             next_label=visit.t("back"),
         )
     await client.revoke(grant.id)
     return visit.page(
         "done.html",
         message=visit.t("stop.done", service=grant.service_name),
-        next_path="/access",
+        next_path=f"{visit.base}/access",
         next_label=visit.t("back"),
     )
 

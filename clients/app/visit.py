@@ -24,7 +24,7 @@ from clients.app import texts
 from clients.app.security import CookieNames, CsrfTokens, local_path, new_pre_session, same_origin
 from clients.sdk._http import AsyncHttp
 from clients.sdk.auditor import AsyncAuditorClient
-from clients.sdk.resident import AsyncResidentClient, LogKey
+from clients.sdk.resident import AsyncResidentClient, LogKey, Mandate
 
 AUDITOR_AREA = "/auditor"
 
@@ -47,6 +47,29 @@ class AppState:
     max_upload_bytes: int
     # The verifiable log's key as the API first served it to this app (clients/app/proof.py).
     log_key: dict[str, LogKey] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Acting:
+    """The acting context of a page under `/people/{mandate_id}/...`: the signed-in
+    resident acts for the mandate's principal (or a parent in a child's vault).
+
+    Set by `clients.app.acting.under_mandate` after it found the mandate among those the
+    resident holds; the views then use `Visit.client` (which carries `Regie-Act-For`) and
+    `Visit.base` (this prefix) and show only what `may` allows. The API has the last word.
+    """
+
+    mandate: Mandate
+    name: str
+
+    @property
+    def prefix(self) -> str:
+        return f"/people/{self.mandate.id}"
+
+    def may(self, action: str, category: str | None = None) -> bool:
+        if action not in self.mandate.actions:
+            return False
+        return category is None or category in self.mandate.categories
 
 
 MAX_FORM_BYTES = 64 * 1024  # every form but the file upload is small
@@ -72,6 +95,8 @@ class Visit:
         self.set_session: str | None = None
         self.clear_session = False
         self._form: FormData | None = None
+        acting = getattr(request.state, "acting", None)
+        self.acting: Acting | None = acting if isinstance(acting, Acting) else None
 
     # -- who ------------------------------------------------------------------------------
 
@@ -80,10 +105,33 @@ class Visit:
         return self.token is not None
 
     @property
-    def client(self) -> AsyncResidentClient:
+    def own_client(self) -> AsyncResidentClient:
+        """The signed-in resident's client for their own vault, even on an acting page."""
         if self.token is None or self.auditor_area:
             raise NotSignedIn
         return AsyncResidentClient(http=self.state.http, token=self.token)
+
+    @property
+    def client(self) -> AsyncResidentClient:
+        """The client for the vault this page is about: one's own, or, on an acting page,
+        the principal's (`Regie-Act-For`)."""
+        own = self.own_client
+        return own.acting_for(self.acting.mandate.id) if self.acting else own
+
+    @property
+    def base(self) -> str:
+        """The path prefix of the vault this page is about: "" or `/people/{mandate_id}`."""
+        return self.acting.prefix if self.acting else ""
+
+    @property
+    def home_path(self) -> str:
+        """The overview of the vault this page is about."""
+        return f"{self.acting.prefix}/home" if self.acting else "/"
+
+    def may(self, action: str, category: str | None = None) -> bool:
+        """Whether to show an action: always in one's own vault; under a mandate, only what
+        it covers (the API checks again)."""
+        return self.acting is None or self.acting.may(action, category)
 
     @property
     def auditor(self) -> AsyncAuditorClient:
@@ -154,6 +202,10 @@ class Visit:
             "csrf": self.csrf_token,
             "signed_in": self.signed_in,
             "area": self.area,
+            "acting": self.acting,
+            "base": self.base,
+            "may": self.may,
+            "home_path": self.home_path,
             "path": self.request.url.path,
             # Where the language switch comes back to: this page, with its filters.
             "here": self.request.url.path
