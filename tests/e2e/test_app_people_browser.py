@@ -72,7 +72,7 @@ def test_a_mandate_offered_accepted_and_stopped_and_a_childs_vault(
     assert bram.page.get_by_text("Beschermingsbewind").is_visible()
     bram.look("45-accepted")
     bram.link("Terug naar Mensen").click()
-    assert bram.page.get_by_text("Dingen regelen voor Anna kan nog niet in deze app.").is_visible()
+    assert bram.page.get_by_role("link", name="Regelen voor Anna").is_visible()
     bram.look("46-people-representative")
     bram.page.get_by_role("link", name=re.compile(r"^Ik stop hiermee.*Anna")).click()
     bram.page.get_by_role("heading", name="Stoppen met regelen voor Anna?").wait_for()

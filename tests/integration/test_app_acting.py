@@ -1,0 +1,312 @@
+"""Acting for someone in the resident app, over HTTP: a representative's pages under
+`/people/{mandate_id}/` (the principal's data in scope, their requests, who sees what, their
+log), a parent's home with the child's waiting request, and attacks: another resident's
+mandate id, the principal's own id, a read-only mandate posting write forms, a category
+outside the mandate, a mandate stopped mid-session, CSRF refused."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from conftest import ORIGIN
+from fastapi.testclient import TestClient
+from test_app_pages import _bearer, csrf_of, sign_up_in_app
+from test_app_people import accept, code_of, mandates, offer
+
+from api.container import Container
+from support.service_client import ServiceAgent, register_clinic_and_school
+
+
+@pytest.fixture
+def jan(client: TestClient) -> Iterator[TestClient]:
+    """The representative's browser on the same server."""
+    with TestClient(client.app, base_url=ORIGIN) as c:
+        yield c
+
+
+def add_record(client: TestClient, base: str, record_type: str, title: str) -> TestClient:
+    form = client.get(f"{base}/data/new")
+    added = client.post(
+        f"{base}/data/new",
+        data={"csrf": csrf_of(form.text), "type": record_type, "title": title, "text": title},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    return added.headers["location"]
+
+
+def give(marieke: TestClient, jan: TestClient, categories: list[str], actions: list[str]) -> str:
+    status, page = offer(marieke, categories=categories, actions=actions)
+    assert status == 200, page
+    status, page = accept(jan, code_of(page))
+    assert status == 200, page
+    mandate_id: str = mandates(jan)["acting_for"][0]["id"]
+    return mandate_id
+
+
+def records(client: TestClient) -> list[dict[str, object]]:
+    found: list[dict[str, object]] = client.get("/v1/me/records", headers=_bearer(client)).json()[
+        "records"
+    ]
+    return found
+
+
+def clinic_asks(container: Container, marieke: TestClient) -> ServiceAgent:
+    clinic, _ = register_clinic_and_school(container, marieke)
+    page = marieke.post("/connect", data={"csrf": csrf_of(marieke.get("/connect").text)})
+    code = re.search(r"<code>([^<]+)</code>", page.text)
+    assert code
+    assert clinic.ask(clinic.connect(code.group(1))).status_code == 200
+    return clinic
+
+
+def test_a_representative_acts_within_the_mandate(
+    client: TestClient, jan: TestClient, container: Container
+) -> None:
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    sign_up_in_app(jan, "Jan")
+    add_record(marieke, "", "health.medication", "Mijn medicijnen")
+    add_record(marieke, "", "income.payslip", "Loonstrook maart")
+    mid = give(marieke, jan, ["health", "debts"], ["read", "decide-requests"])
+    base = f"/people/{mid}"
+
+    people = jan.get("/people").text
+    assert f'href="{base}/home"' in people
+    assert "Regelen voor Marieke" in people
+    assert f'href="{base}/home"' in jan.get(base).text  # the mandate's own page
+
+    home = jan.get(f"{base}/home")
+    assert home.status_code == 200
+    assert "U regelt dit voor Marieke" in home.text
+    assert "Terug naar uw eigen kluis" in home.text
+    assert "Er wachten geen vragen voor Marieke." in home.text
+    data = jan.get(f"{base}/data").text
+    assert "Gegevens van Marieke" in data
+    assert "Mijn medicijnen" in data
+    assert "Loonstrook maart" not in data  # income is not in the mandate
+    assert f"{base}/data/new" not in data  # read only: no way to add
+    record_path = re.search(rf'href="({base}/data/[0-9a-f-]+)"', data)
+    assert record_path
+    shown = jan.get(record_path.group(1)).text
+    assert "U regelt dit voor Marieke" in shown
+    assert "/edit" not in shown
+    assert "/delete" not in shown
+
+    # English too.
+    jan.post("/language", data={"csrf": csrf_of(home.text), "lang": "en", "next": "/"})
+    assert "You are acting for Marieke" in jan.get(f"{base}/home").text
+    jan.post("/language", data={"csrf": csrf_of(home.text), "lang": "nl", "next": "/"})
+
+    # The clinic asks Marieke; Jan approves it narrower for her.
+    clinic_asks(container, marieke)
+    home = jan.get(f"{base}/home").text
+    assert "Huisartsenpraktijk De Linde vraagt om gegevens van Marieke." in home
+    request_path = re.search(rf'href="({base}/requests/[0-9a-f-]+)"', home)
+    assert request_path
+    request = jan.get(request_path.group(1))
+    assert f'action="{request_path.group(1)}"' in request.text
+    answered = jan.post(
+        request_path.group(1),
+        data={
+            "csrf": csrf_of(request.text),
+            "decision": "approve",
+            "datatypes": "health.medication",
+        },
+    )
+    assert answered.status_code == 200, answered.text
+    assert f'href="{base}/access"' in answered.text
+    [grant] = marieke.get("/v1/me/grants", headers=_bearer(marieke)).json()["grants"]
+    assert grant["status"] == "approved"
+    assert grant["datatypes"] == ["health.medication"]
+    assert "Er wachten geen vragen op u." in marieke.get("/").text
+
+    access = jan.get(f"{base}/access").text
+    assert "Wie kan de gegevens van Marieke zien" in access
+    assert "Huisartsenpraktijk De Linde" in access
+    assert f"{base}/access/{grant['id']}/stop" in access
+    assert "/access/services/" not in access  # a whole service: Marieke's own
+    detail = jan.get(f"{base}/access/{grant['id']}").text
+    assert "/access/procedures/" not in detail
+
+    # Marieke's log says who did it, for her; Jan's view of it has no proofs.
+    log = marieke.get("/log").text
+    assert "gedaan door Jan voor u" in log
+    jans = jan.get(f"{base}/log").text
+    assert "Logboek van Marieke" in jans
+    assert "gedaan door Jan voor u" in jans
+    assert "proof=" not in jans
+    # His own log is not hers.
+    assert "gedaan door Jan" not in jan.get("/log").text
+
+
+def test_a_write_mandate_adds_changes_and_deletes(client: TestClient, jan: TestClient) -> None:
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    sign_up_in_app(jan, "Jan")
+    mid = give(marieke, jan, ["debts"], ["read", "write"])
+    base = f"/people/{mid}"
+    form = jan.get(f"{base}/data/new").text
+    assert 'value="debts.payment_plan"' in form
+    assert 'value="health.medication"' not in form  # only the mandate's categories
+    path = add_record(jan, base, "debts.payment_plan", "Betalingsregeling")
+    assert path.startswith(f"{base}/data/")
+    [made] = records(marieke)
+    assert made["title"] == "Betalingsregeling"
+    shown = jan.get(path).text
+    assert f'href="{path}/edit"' in shown
+    edit = jan.get(f"{path}/edit")
+    changed = jan.post(
+        f"{path}/edit",
+        data={"csrf": csrf_of(edit.text), "title": "Regeling 2027", "text": "50 euro per maand"},
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    assert changed.headers["location"] == path
+    assert records(marieke)[0]["title"] == "Regeling 2027"
+    assert "Marieke of iemand voor Marieke" in jan.get(path).text  # the versions' writer
+    confirm = jan.get(f"{path}/delete")
+    gone = jan.post(f"{path}/delete", data={"csrf": csrf_of(confirm.text)})
+    assert gone.status_code == 200
+    assert f'href="{base}/data"' in gone.text
+    assert records(marieke) == []
+
+
+def test_someone_elses_mandate_id_is_not_found(client: TestClient, jan: TestClient) -> None:
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    sign_up_in_app(jan, "Jan")
+    mid = give(marieke, jan, ["health"], ["read"])
+    with TestClient(client.app, base_url=ORIGIN) as carla:
+        sign_up_in_app(carla, "Carla")
+        for path in ("home", "data", "log", "access"):
+            page = carla.get(f"/people/{mid}/{path}")
+            assert page.status_code == 404, path
+            assert "Deze pagina bestaat niet" in page.text
+    # The principal cannot "act for herself" with the mandate she gave.
+    assert marieke.get(f"/people/{mid}/data").status_code == 404
+    # A made-up id is the same.
+    assert jan.get(f"/people/{uuid.uuid4()}/data").status_code == 404
+
+
+def test_a_read_only_mandate_cannot_write(client: TestClient, jan: TestClient) -> None:
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    sign_up_in_app(jan, "Jan")
+    record_path = add_record(marieke, "", "health.medication", "Mijn medicijnen")
+    record_id = record_path.rsplit("/", 1)[1]
+    income = add_record(marieke, "", "income.payslip", "Loonstrook").rsplit("/", 1)[1]
+    mid = give(marieke, jan, ["health"], ["read"])
+    base = f"/people/{mid}"
+    token = csrf_of(jan.get(f"{base}/home").text)
+
+    # The form pages are not offered...
+    page = jan.get(f"{base}/data/new")
+    assert page.status_code == 403
+    assert "Dit valt buiten wat Marieke u toestond." in page.text
+    assert jan.get(f"{base}/data/{record_id}/edit").status_code == 403
+    assert jan.get(f"{base}/data/{record_id}/delete").status_code == 403
+    # ... and posting them anyway is refused by the API, kindly, with nothing changed.
+    posted = jan.post(
+        f"{base}/data/new",
+        data={"csrf": token, "type": "health.allergies", "title": "Pinda", "text": "x"},
+    )
+    assert posted.status_code == 403
+    assert "Dit valt buiten wat Marieke u toestond." in posted.text
+    assert "U regelt dit voor Marieke" in posted.text
+    edited = jan.post(
+        f"{base}/data/{record_id}/edit", data={"csrf": token, "title": "Anders", "text": "y"}
+    )
+    assert edited.status_code == 403
+    deleted = jan.post(f"{base}/data/{record_id}/delete", data={"csrf": token})
+    assert deleted.status_code == 403
+    assert sorted(str(r["title"]) for r in records(marieke)) == ["Loonstrook", "Mijn medicijnen"]
+    # A record outside the mandate's categories, by its id: the API refuses, kindly.
+    outside = jan.get(f"{base}/data/{income}")
+    assert outside.status_code == 403
+    assert "Dit valt buiten wat Marieke u toestond." in outside.text
+    # Requests are not in this mandate: the page is refused too.
+    assert jan.get(f"{base}/access").status_code == 403
+    # Marieke's log has the refused attempts.
+    assert "Jan wilde iets voor u regelen" in marieke.get("/log").text
+
+
+def test_a_mandate_stopped_mid_session(
+    client: TestClient, jan: TestClient, container: Container
+) -> None:
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    sign_up_in_app(jan, "Jan")
+    mid = give(marieke, jan, ["health"], ["read", "decide-requests"])
+    base = f"/people/{mid}"
+    clinic_asks(container, marieke)
+    home = jan.get(f"{base}/home").text
+    request_path = re.search(rf'href="({base}/requests/[0-9a-f-]+)"', home)
+    assert request_path
+    request = jan.get(request_path.group(1))
+    # CSRF: a post without the token does nothing.
+    forged = jan.post(request_path.group(1), data={"decision": "approve"})
+    assert forged.status_code == 403
+    assert "Daarom hebben we niets gedaan." in forged.text
+    assert marieke.get("/v1/me/requests", headers=_bearer(marieke)).json()["grants"]
+
+    # Marieke stops the mandate while Jan has the request open.
+    confirm = marieke.get(f"/people/{mid}/stop")
+    marieke.post(f"/people/{mid}/stop", data={"csrf": csrf_of(confirm.text)})
+    answered = jan.post(
+        request_path.group(1), data={"csrf": csrf_of(request.text), "decision": "approve"}
+    )
+    assert answered.status_code == 403
+    assert "U kunt niets meer regelen voor Marieke. De toestemming is gestopt." in answered.text
+    assert "U regelt dit voor Marieke" not in answered.text
+    [waiting] = marieke.get("/v1/me/requests", headers=_bearer(marieke)).json()["grants"]
+    assert waiting["status"] == "requested"
+    for path in ("home", "data", "log"):
+        page = jan.get(f"{base}/{path}")
+        assert page.status_code == 403
+        assert "De toestemming is gestopt." in page.text
+    assert f'href="{base}/home"' not in jan.get("/people").text
+
+
+def test_a_parent_decides_a_childs_request_from_home(
+    client: TestClient, container: Container
+) -> None:
+    anna = client
+    sign_up_in_app(anna, "Anna")
+    page = anna.get("/people/child")
+    made = anna.post("/people/child", data={"csrf": csrf_of(page.text), "display_name": "Sam"})
+    assert made.status_code == 200
+    [parent] = mandates(anna)["acting_for"]
+    base = f"/people/{parent['id']}"
+    assert f'href="{base}/home"' in anna.get("/people").text
+    assert "Naar de kluis van Sam" in anna.get("/people").text
+    assert "U regelt dit voor Sam" in anna.get(f"{base}/home").text
+
+    # A school asks for the child's data (the app cannot make a child's connection code yet:
+    # the API keeps connection codes to one's own vault, so the test makes it in the domain).
+    _, school = register_clinic_and_school(container, anna)
+    me = container.identity.authenticate(_bearer(anna)["Authorization"][7:]).resident_id
+    child_id = container.people.acting_for(me, uuid.UUID(str(parent["id"]))).principal_id
+    code, _ = container.services.connection_code(child_id)
+    assert school.ask(school.connect(code), datatypes=["education.grades"]).status_code == 200
+    home = anna.get("/").text
+    assert "Er wacht een verzoek voor Sam: Basisschool De Regenboog vraagt om gegevens" in home
+    request_path = re.search(rf'href="({base}/requests/[0-9a-f-]+)"', home)
+    assert request_path
+    request = anna.get(request_path.group(1))
+    assert "U regelt dit voor Sam" in request.text
+    answered = anna.post(
+        request_path.group(1),
+        data={
+            "csrf": csrf_of(request.text),
+            "decision": "approve",
+            "datatypes": "education.grades",
+        },
+    )
+    assert answered.status_code == 200, answered.text
+    assert "Er wacht een verzoek voor Sam" not in anna.get("/").text
+    assert "Basisschool De Regenboog" in anna.get(f"{base}/access").text
+    assert "gedaan door Anna voor u" in anna.get(f"{base}/log").text
