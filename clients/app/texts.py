@@ -1462,6 +1462,21 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Who looked and what changed, for the data you arrange for {name}. The newest is at "
         "the top.",
     ),
+    "act.request.title": (
+        "{service} vraagt om gegevens van {name}",
+        "{service} asks for data of {name}",
+    ),
+    "act.request.read_only": (
+        "Alleen lezen: {service} mag niets in de kluis van {name} zetten",
+        "Read only: {service} may not put anything in the vault of {name}",
+    ),
+    "act.record.button": ("Bewaar in de kluis van {name}", "Keep in the vault of {name}"),
+    "act.record.delete.warning": (
+        "Als u dit weggooit, is het met alle versies uit de kluis van {name} verdwenen. Dat "
+        "kunt u niet terugdraaien. Diensten die het al gelezen hebben, hebben het misschien nog.",
+        "If you delete this, it is gone from the vault of {name} with all its versions. You "
+        "cannot undo that. Services that have read it may still have it.",
+    ),
     "act.who": ("{name} of iemand voor {name}", "{name} or someone for {name}"),
     "data.by_principal": (
         "Gezet door {name} of iemand voor {name}",
