@@ -3,7 +3,7 @@
 Built on the SDK's people calls (`people()`, `offer_mandate`, `accept_mandate`,
 `revoke_mandate`, `give_up_mandate`, `new_child`); a mandate is found by its id in my own
 lists, so another resident's id is a 404 like one that does not exist. Acting for someone
-(the API's `Regie-Act-For`) is not served yet: the people page keeps a place for it.
+(the API's `Regie-Act-For`) is in clients/app/acting.py: the people page links to it.
 """
 
 from __future__ import annotations
