@@ -130,3 +130,18 @@ def test_what_can_be_stopped() -> None:
     assert not people.may_stop(mandate(role="representative", status="offered"))
     # A parent's mandate over a child's vault: nobody could open that vault again.
     assert not people.may_stop(mandate(role="representative", kind="parent"))
+
+
+def test_every_refusal_of_a_mandate_has_its_sentence() -> None:
+    """Each reason the mandate check can give (and the closed routes' one) is said in words,
+    in both languages, naming the principal."""
+    from typing import get_args
+
+    from clients.app import acting
+    from vault.representation.policy import MayNotReason
+
+    for reason in (*get_args(MayNotReason), "not-for-representatives"):
+        key = acting.REFUSALS[reason]
+        for lang in texts.LANGUAGES:
+            assert "Marieke" in texts.text(key, lang, name="Marieke"), (reason, lang)
+    assert set(acting.REFUSALS) == {*get_args(MayNotReason), "not-for-representatives"}
