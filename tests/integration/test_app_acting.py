@@ -310,3 +310,61 @@ def test_a_parent_decides_a_childs_request_from_home(
     assert "Er wacht een verzoek voor Sam" not in anna.get("/").text
     assert "Basisschool De Regenboog" in anna.get(f"{base}/access").text
     assert "gedaan door Anna voor u" in anna.get(f"{base}/log").text
+
+
+def test_a_representative_says_no_and_stops_for_the_principal(
+    client: TestClient, jan: TestClient, container: Container
+) -> None:
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    sign_up_in_app(jan, "Jan")
+    mid = give(marieke, jan, ["health"], ["read", "decide-requests"])
+    base = f"/people/{mid}"
+    clinic = clinic_asks(container, marieke)
+    home = jan.get(f"{base}/home").text
+    request_path = re.search(rf'href="({base}/requests/[0-9a-f-]+)"', home)
+    assert request_path
+    request = jan.get(request_path.group(1))
+    assert "Huisartsenpraktijk De Linde vraagt om gegevens van Marieke" in request.text
+    denied = jan.post(
+        request_path.group(1), data={"csrf": csrf_of(request.text), "decision": "deny"}
+    )
+    assert denied.status_code == 200
+    assert "U heeft nee gezegd." in denied.text
+    assert f'href="{base}/home"' in denied.text
+    [grant] = marieke.get("/v1/me/grants", headers=_bearer(marieke)).json()["grants"]
+    assert grant["status"] == "denied"
+
+    # A second request, approved, then stopped by Jan for her.
+    code_page = marieke.post("/connect", data={"csrf": csrf_of(marieke.get("/connect").text)})
+    code = re.search(r"<code>([^<]+)</code>", code_page.text)
+    assert code
+    assert clinic.ask(clinic.connect(code.group(1))).status_code == 200
+    home = jan.get(f"{base}/home").text
+    request_path = re.search(rf'href="({base}/requests/[0-9a-f-]+)"', home)
+    assert request_path
+    request = jan.get(request_path.group(1))
+    jan.post(
+        request_path.group(1),
+        data={
+            "csrf": csrf_of(request.text),
+            "decision": "approve",
+            "datatypes": ["health.medication", "health.allergies"],
+        },
+    )
+    active = [
+        g
+        for g in marieke.get("/v1/me/grants", headers=_bearer(marieke)).json()["grants"]
+        if g["status"] == "approved"
+    ]
+    assert len(active) == 1
+    confirm = jan.get(f"{base}/access/{active[0]['id']}/stop")
+    assert f'action="{base}/access/{active[0]["id"]}/stop"' in confirm.text
+    stopped = jan.post(
+        f"{base}/access/{active[0]['id']}/stop", data={"csrf": csrf_of(confirm.text)}
+    )
+    assert stopped.status_code == 200
+    assert "is gestopt" in stopped.text
+    grants = marieke.get("/v1/me/grants", headers=_bearer(marieke)).json()["grants"]
+    assert all(g["status"] != "approved" for g in grants)
+    assert "Geen enkele dienst kan nu uw gegevens zien." in marieke.get("/access").text
