@@ -2,8 +2,10 @@
 
 Requests and grants (list, read, approve, deny, stop) also serve a representative under a
 mandate (`SubjectDep`): only grants whose datatypes all lie in the mandate's categories for
-`decide-requests`. Connection codes, stopping a whole service or procedure, and the browser
-flow stay the resident's own (`SessionDep` refuses `Regie-Act-For`)."""
+`decide-requests`; so do connection codes (a mandate with `decide-requests` for some
+category: a parent connects a school to the child's vault). Stopping a whole service or
+procedure, and the browser flow, stay the resident's own (`SessionDep` refuses
+`Regie-Act-For`)."""
 
 from __future__ import annotations
 
@@ -31,8 +33,8 @@ router = APIRouter(prefix="/v1/me", tags=["resident: access"])
     status_code=201,
     summary="A one-time code to connect a service (valid 15 minutes, works once)",
 )
-def new_connection_code(session: SessionDep, c: ContainerDep) -> ConnectionCodeOut:
-    code, expires = c.services.connection_code(session.resident_id)
+def new_connection_code(who: SubjectDep, c: ContainerDep) -> ConnectionCodeOut:
+    code, expires = c.services.connection_code(who.resident_id, acting=who.acting)
     return ConnectionCodeOut(code=code, expires_at=expires)
 
 

@@ -494,7 +494,6 @@ def test_a_write_only_mandate_sees_only_its_own_steps_in_the_log(w: World) -> No
         ("GET", "/v1/me/people"),
         ("POST", "/v1/me/people/mandates"),
         ("POST", "/v1/me/people/children"),
-        ("POST", "/v1/me/connection-codes"),
         ("POST", "/v1/me/services/00000000-0000-0000-0000-000000000000/revoke"),
         ("POST", "/v1/me/procedures/00000000-0000-0000-0000-000000000000/close"),
         ("GET", "/v1/me/log/00000000-0000-0000-0000-000000000000/proof"),
@@ -533,10 +532,16 @@ def test_a_parent_decides_the_childs_requests(w: World) -> None:
         actions=["read", "write"],
         jwks=JWKS,
     )
-    code, _ = w.c.services.connection_code(child_id)
+    # The parent makes the child's connection code over HTTP, under the parent mandate.
+    made = w.client.post("/v1/me/connection-codes", headers=act(w.anna, mid))
+    assert made.status_code == 201, made.text
+    subject = w.c.services.redeem(school, made.json()["code"])
+    assert subject != w.c.services.redeem(
+        school, w.client.post("/v1/me/connection-codes", headers=w.anna.headers).json()["code"]
+    ), "the code made under the mandate must connect the child, not the parent"
     w.c.grants.request(
         school,
-        w.c.services.redeem(school, code),
+        subject,
         AccessRequestSpec(
             datatypes=frozenset({"education.grades"}),
             actions=frozenset({"write"}),
@@ -730,3 +735,49 @@ def test_files_under_a_mandate(w: World) -> None:
     names = sorted(e.name for e in events(w, w.anna) if e.actor_id == mid)
     assert names.count("record.read") == 1  # the download
     assert names.count("record.changed") == 1  # the upload
+
+
+def test_a_connection_code_under_a_mandate_needs_decide_requests_and_is_logged(
+    w: World,
+) -> None:
+    """A representative who may decide on requests connects a service to the principal's
+    vault (the service can then only ask); one who may only read or write cannot, and the
+    refusal is in the principal's log. The code connects the principal, never the holder."""
+    read_only = mandate(w, actions=["read"])
+    refused(
+        w.client.post("/v1/me/connection-codes", headers=act(w.pieter, read_only)),
+        "action-not-in-scope",
+    )
+    [refusal] = [e for e in events(w, w.anna) if e.name == "mandate.refused"]
+    assert (refusal.actor_id, refusal.reason) == (read_only, "action-not-in-scope")
+    deciding = mandate(w, actions=["decide-requests"])
+    made = w.client.post("/v1/me/connection-codes", headers=act(w.pieter, deciding))
+    assert made.status_code == 201, made.text
+    [logged] = [e for e in events(w, w.anna) if e.name == "connection.code"]
+    assert (logged.actor, logged.actor_id) == ("representative", deciding)
+    assert "connection.code" not in {e.name for e in events(w, w.pieter)}
+    service = w.c.services.add(
+        operator="test-operator",
+        name="Kredietbank",
+        organisation="oin:00000001002220647001",
+        kind="other",
+        datatypes=["debts.overview"],
+        actions=["read"],
+        jwks=JWKS,
+    )
+    subject = w.c.services.redeem(service, made.json()["code"])
+    own, _ = w.c.services.connection_code(rid(w, w.anna))
+    assert subject == w.c.services.redeem(service, own)  # Anna's pairwise subject
+    # Someone else's mandate id, a revoked mandate: no code.
+    refused(
+        w.client.post("/v1/me/connection-codes", headers=act(w.mallory, deciding)), "no-mandate"
+    )
+    w.client.post(f"/v1/me/people/mandates/{deciding}/revoke", headers=w.anna.headers)
+    refused(
+        w.client.post("/v1/me/connection-codes", headers=act(w.pieter, deciding)), "mandate-ended"
+    )
+    sentence = w.client.get("/v1/me/log", headers=w.anna.headers).json()["entries"]
+    assert any(
+        "Er is een koppelcode gemaakt" in e["text_nl"] and "voor u" in e["text_nl"]
+        for e in sentence
+    )

@@ -288,6 +288,12 @@ _BY: dict[str, tuple[str, str]] = {
         "De toegang van {service} is gestopt, {when}, gedaan door {by} voor u.",
         "Access for {service} was stopped, {when}, done by {by} for you.",
     ),
+    "connection.code": (
+        "Er is een koppelcode gemaakt, zodat een dienst u om toegang kan vragen, {when}, "
+        "gedaan door {by} voor u.",
+        "A connection code was made, so that a service can ask you for access, {when}, "
+        "done by {by} for you.",
+    ),
     "log.read": (
         "Uw logboek is bekeken, {when}, gedaan door {by} voor u.",
         "Your log was viewed, {when}, done by {by} for you.",

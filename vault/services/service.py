@@ -18,12 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from keys.secrets import KeyedHasher
-from vault.audit.events import operator_event, record
+from vault.audit.events import AccessEvent, operator_event, record
 from vault.codes import CODE_ALPHABET, CODE_LIFETIME, code_hash, new_code
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from vault.grants.policy import ACTIONS
 from vault.ports import Clock
 from vault.records.catalogue import TYPES
+from vault.representation.acting import ActingFor
 from vault.storage.orm import ConnectionCodeRow, ServiceConnectionRow, ServiceRow
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
@@ -299,11 +300,33 @@ class ServiceRegistry:
         digest = self._hasher.digest(SUBJECT_PURPOSE, service_id.bytes + resident_id.bytes)
         return base64.b32encode(digest[:20]).decode().lower()
 
-    def connection_code(self, resident_id: uuid.UUID) -> tuple[str, datetime]:
-        """A new one-time code for the resident to hand to a service (shown once)."""
+    def connection_code(
+        self, resident_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> tuple[str, datetime]:
+        """A new one-time code for the resident to hand to a service (shown once).
+
+        Under a mandate (a parent for a child's vault, a representative for the principal),
+        only one that lets its holder decide on requests for some category: a connected
+        service can do nothing but ask, and the asking is what the holder decides on. That
+        step is logged in the principal's log (`connection.code`, actor `representative`);
+        the resident's own codes are not logged, as before."""
         shown, raw = new_code()
         now = self._clock.now()
         with self._uow() as uow:
+            if acting is not None:
+                acting.same_vault(resident_id)
+                acting.categories(uow, action="decide-requests")  # refusal logged, raised
+                record(
+                    uow,
+                    AccessEvent(
+                        resident_id=resident_id,
+                        name="connection.code",
+                        outcome="done",
+                        actor="representative",
+                        actor_id=str(acting.mandate_id),
+                    ),
+                    now,
+                )
             uow.services.add(
                 ConnectionCodeRow(
                     code_hash=code_hash(self._hasher, CODE_PURPOSE, raw),
