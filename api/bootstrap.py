@@ -229,6 +229,7 @@ def build_container(
         uow=uow, keys=vault_keys, hasher=hasher, clock=the_clock, policy=identity_policy
     )
     audit_reader = LogReader(uow=uow, subject_hash=subject_hash)
+    resident_log = ResidentLog(uow=uow, grants=grants, clock=the_clock, people=people)
     push_http = push_client(timeout=settings.events_push_timeout_seconds)
     return Container(
         settings=settings,
@@ -241,14 +242,23 @@ def build_container(
         log_key=log_key,
         integrator=Integrator(uow=uow, clock=the_clock, signer=log_key, subject_hash=subject_hash),
         audit=audit_reader,
-        resident_log=ResidentLog(uow=uow, grants=grants, clock=the_clock, people=people),
+        resident_log=resident_log,
         identity=identity,
         # Same relying party and session lifetimes as residents; other principals.
         auditors=AuditorService(uow=uow, hasher=hasher, clock=the_clock, policy=identity_policy),
         auditor_queries=AuditorQueries(uow=uow, log=audit_reader, clock=the_clock),
         residents=residents,
         records=records,
-        exporter=VaultExporter(records=records, residents=residents, clock=the_clock),
+        exporter=VaultExporter(
+            uow=uow,
+            records=records,
+            residents=residents,
+            grants=grants,
+            services=registry,
+            log=resident_log,
+            audit=audit_reader,
+            clock=the_clock,
+        ),
         key_rotation=KeyRotationService(
             uow=uow,
             keys=keys,

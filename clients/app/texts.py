@@ -962,9 +962,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export.title": ("Al mijn gegevens downloaden", "Download all my data"),
     "export.intro": (
         "U krijgt één zip-bestand met alles uit uw kluis: alle stukken, alle versies en alle "
-        "bestanden. Bewaar het op een veilige plek: het is niet versleuteld.",
+        "bestanden. Ook staat erin wie u toegang gaf en wat daarna gebeurde, en uw logboek: "
+        "wie wanneer uw gegevens bekeek. Bewaar het op een veilige plek: het is niet "
+        "versleuteld.",
         "You get one zip file with everything from your vault: every item, every version and "
-        "every file. Keep it somewhere safe: it is not encrypted.",
+        "every file. It also holds who you gave access to and what happened after, and your "
+        "log: who looked at your data and when. Keep it somewhere safe: it is not encrypted.",
     ),
     "export.button": ("Download mijn gegevens", "Download my data"),
     "delete.title": ("Mijn kluis weggooien", "Delete my vault"),

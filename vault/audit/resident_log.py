@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -159,6 +159,40 @@ class ResidentLog:
                     self._clock.now(),
                 )
                 uow.commit()
+        items = self._told(resident_id, raw, by)
+        more = len(rows) > limit
+        return LogPage(tuple(items), items[-1].event_id if more and items else None)
+
+    def oldest_first(self, resident_id: uuid.UUID, *, batch: int = MAX_PAGE) -> Iterator[LogItem]:
+        """Every event of the resident's own log, oldest first, with its sentences, read
+        `batch` events at a time (the export: never the whole log in memory, no transaction
+        held open between batches). Only the resident's own events, as `page` shows them to
+        the resident; events without a resident (an operator's) are in no resident's log.
+        Not a snapshot: an event logged while it runs comes at the end. Not logged itself
+        (the caller logs what it reads this for)."""
+        if not 1 <= batch <= MAX_PAGE:
+            raise ValueError(f"batch must be 1..{MAX_PAGE}")
+        after: uuid.UUID | None = None
+        while True:
+            with self._uow() as uow:
+                cursor = uow.access_events.get(resident_id, after) if after else None
+                if after is not None and cursor is None:
+                    raise NotFound("the log changed while it was read")  # never starts over
+                rows = uow.access_events.of_resident(
+                    resident_id, limit=batch, after=cursor, oldest_first=True
+                )
+                names_of = self._service_names(uow, {r.service_id for r in rows if r.service_id})
+                raw = [_item(r, names_of) for r in rows]
+                by = self._representatives(uow, resident_id, raw)
+            yield from self._told(resident_id, raw, by)
+            if len(raw) < batch:
+                return
+            after = raw[-1].event_id
+
+    def _told(
+        self, resident_id: uuid.UUID, raw: Sequence[LogItem], by: dict[str, str]
+    ) -> list[LogItem]:
+        """`raw` with their sentences: the purpose from the grant, opened with the key."""
         grants = self._grants_of(resident_id, {e.grant_id for e in raw if e.grant_id})
         now = self._clock.now()
         items = []
@@ -181,8 +215,7 @@ class ResidentLog:
                 now,
             )
             items.append(replace(e, text_nl=nl, text_en=en))
-        more = len(rows) > limit
-        return LogPage(tuple(items), items[-1].event_id if more and items else None)
+        return items
 
     def _grants_of(self, resident_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID, GrantView]:
         """The grants of a page (a few), opened with the resident's key; gone ones left out."""

@@ -4,8 +4,8 @@
 "Huisartsenpraktijk De Linde heeft uw medicatieoverzicht bekeken voor uw behandeling, op
 3 maart om 14:02." Every event name the vault writes has its sentence (`record.read`,
 `record.list`, `record.write`, `grant.requested|approved|denied|lapsed|ended`,
-`token.revoked`, `mandate.offered|active|lapsed|ended|refused`, and a representative's
-`grant.list|read` and `log.read`), refused attempts say why without
+`token.revoked`, `vault.exported`, `mandate.offered|active|lapsed|ended|refused`, and a
+representative's `grant.list|read` and `log.read`), refused attempts say why without
 blaming anyone, and a name this module does not know yet still gets a plain sentence rather
 than nothing. What a representative did under a mandate (actor `representative`) ends with
 who did it: "…, gedaan door Pieter voor u." / "…, done by Pieter for you." (`_BY`).
@@ -122,6 +122,11 @@ _T: dict[str, tuple[str, str]] = {
     "record.deleted": (
         "U heeft {what} uit uw kluis gehaald, {when}.",
         "You removed {what} from your vault, {when}.",
+    ),
+    # The resident downloaded the export zip (vault/records/export.py).
+    "vault.exported": (
+        "U heeft een kopie van alles in uw kluis gedownload, {when}.",
+        "You downloaded a copy of everything in your vault, {when}.",
     ),
     "grant.requested": (
         "{service} vroeg om toegang tot uw gegevens{purpose}, {when}.",

@@ -379,6 +379,13 @@ class GrantService:
                 uow.commit()
             return [self._view(uow, key, g) for g in rows]
 
+    def grant_ids(self, resident_id: uuid.UUID) -> list[uuid.UUID]:
+        """The ids of all the resident's grants, oldest first: for reading them one by one
+        with `get` (the export), without opening every one at once."""
+        with self._uow() as uow:
+            self._keys.active_resident(uow, resident_id)
+            return [g.grant_id for g in uow.grants.of_resident(resident_id)]
+
     def get(
         self, resident_id: uuid.UUID, grant_id: uuid.UUID, *, acting: ActingFor | None = None
     ) -> GrantView:

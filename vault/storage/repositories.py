@@ -826,15 +826,18 @@ class SqlAccessEventRepository:
         *,
         limit: int = 200,
         before: AccessEventRow | None = None,
+        after: AccessEventRow | None = None,
+        oldest_first: bool = False,
         service_id: uuid.UUID | None = None,
         datatype: str | None = None,
         names: Sequence[str] | None = None,
         visible: EventVisibility | None = None,
     ) -> Sequence[AccessEventRow]:
-        """A resident's events, newest first (ties by event id), at most `limit`.
+        """A resident's events, newest first (ties by event id), at most `limit`; with
+        `oldest_first`, oldest first (the export reads the whole log that way).
 
-        `before`: only events older than that one (the previous page's last: a keyset
-        cursor). `datatype`: a record type (`health.medication`) or a whole category
+        `before`/`after`: only events older/newer than that one (the previous page's last:
+        a keyset cursor). `datatype`: a record type (`health.medication`) or a whole category
         (`health`). `names`: only events of these names (`record.read`, ...)."""
         stmt = select(AccessEventRow).where(AccessEventRow.resident_id == resident_id)
         if before is not None:
@@ -842,6 +845,13 @@ class SqlAccessEventRepository:
                 or_(
                     AccessEventRow.at < before.at,
                     and_(AccessEventRow.at == before.at, AccessEventRow.event_id < before.event_id),
+                )
+            )
+        if after is not None:
+            stmt = stmt.where(
+                or_(
+                    AccessEventRow.at > after.at,
+                    and_(AccessEventRow.at == after.at, AccessEventRow.event_id > after.event_id),
                 )
             )
         if service_id is not None:
@@ -857,9 +867,11 @@ class SqlAccessEventRepository:
             stmt = stmt.where(AccessEventRow.name.in_(names))
         if visible is not None:
             stmt = stmt.where(visible.clause())
-        return self._s.scalars(
-            stmt.order_by(AccessEventRow.at.desc(), AccessEventRow.event_id.desc()).limit(limit)
-        ).all()
+        if oldest_first:
+            order = (AccessEventRow.at.asc(), AccessEventRow.event_id.asc())
+        else:
+            order = (AccessEventRow.at.desc(), AccessEventRow.event_id.desc())
+        return self._s.scalars(stmt.order_by(*order).limit(limit)).all()
 
     def get(self, resident_id: uuid.UUID, event_id: uuid.UUID) -> AccessEventRow | None:
         return self._s.scalars(
