@@ -1253,7 +1253,8 @@ class ResidentClient(_Base):
 
     @contextmanager
     def export(self) -> Iterator[Iterator[bytes]]:
-        """The whole vault as a zip (regie-export/1), streamed: `with client.export() as z:`."""
+        """The whole vault as a zip (regie-export/1: records, grants, my own log and the log's
+        checkpoint; docs/export-format.md), streamed: `with client.export() as z:`."""
         with self.http.stream("GET", "/v1/me/export", headers=self._stream_headers()) as r:
             yield r.iter_bytes()
 
