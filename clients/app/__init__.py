@@ -175,7 +175,7 @@ ACTING = f"/people/{UUID % 'mandate_id'}"
 def acting_routes() -> list[Route]:
     """The pages for the principal of a mandate I hold: the same views as for my own vault,
     under `/people/{mandate_id}` (clients/app/acting.py). Not here: what the API keeps to
-    one's own vault (stopping a whole service or procedure, connection codes, the account)."""
+    one's own vault (stopping a whole service or procedure, the account)."""
     a = acting.under_mandate
     rec = f"{ACTING}/data/{UUID % 'record_id'}"
     grant = UUID % "grant_id"
@@ -198,6 +198,8 @@ def acting_routes() -> list[Route]:
         Route(f"{ACTING}/access/{grant}/stop", a(views.stop_page)),
         Route(f"{ACTING}/access/{grant}/stop", a(views.stop), methods=["POST"]),
         Route(f"{ACTING}/log", a(views.log_page)),
+        Route(f"{ACTING}/connect", a(views.connect_page)),
+        Route(f"{ACTING}/connect", a(views.connect), methods=["POST"]),
     ]
 
 

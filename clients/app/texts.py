@@ -584,6 +584,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "works once, until {time}.",
     ),
     "connect.another": ("Nog een code maken", "Make another code"),
+    "act.connect.title": ("Een dienst koppelen voor {name}", "Connect a service for {name}"),
+    "act.connect.intro": (
+        "Wil een dienst, zoals een school of de huisarts, {name} iets vragen via Regie? Geef "
+        "de dienst dan een code. Daarna kan de dienst om gegevens van {name} vragen. De dienst "
+        "ziet nog niets: u beslist per vraag.",
+        "Does a service, such as a school or the GP, want to ask {name} something through "
+        "Regie? Then give the service a code. After that it can ask for {name}'s data. The "
+        "service sees nothing yet: you decide on each request.",
+    ),
+    "act.connect.code": ("De code voor {name}", "The code for {name}"),
     # -- people: mandates and children's vaults -------------------------------------------------
     "people.title": ("Mensen", "People"),
     "people.intro": (

@@ -285,13 +285,26 @@ def test_a_parent_decides_a_childs_request_from_home(
     assert "Naar de kluis van Sam" in anna.get("/people").text
     assert "U regelt dit voor Sam" in anna.get(f"{base}/home").text
 
-    # A school asks for the child's data (the app cannot make a child's connection code yet:
-    # the API keeps connection codes to one's own vault, so the test makes it in the domain).
+    # The parent makes a connection code for the child's vault and gives it to the school,
+    # which asks for the child's data.
     _, school = register_clinic_and_school(container, anna)
+    assert f'href="{base}/connect"' in anna.get(f"{base}/home").text
+    form = anna.get(f"{base}/connect")
+    assert "Een dienst koppelen voor Sam" in form.text
+    assert "U regelt dit voor Sam" in form.text
+    assert f'action="{base}/connect"' in form.text
+    page = anna.post(f"{base}/connect", data={"csrf": csrf_of(form.text)})
+    assert page.status_code == 200, page.text
+    assert "De code voor Sam" in page.text
+    code = re.search(r"<code>([^<]+)</code>", page.text)
+    assert code
+    assert (
+        school.ask(school.connect(code.group(1)), datatypes=["education.grades"]).status_code == 200
+    )
     me = container.identity.authenticate(_bearer(anna)["Authorization"][7:]).resident_id
     child_id = container.people.acting_for(me, uuid.UUID(str(parent["id"]))).principal_id
-    code, _ = container.services.connection_code(child_id)
-    assert school.ask(school.connect(code), datatypes=["education.grades"]).status_code == 200
+    with container.uow() as uow:  # the code connected the child, not the parent
+        assert len(uow.services.connections_of(child_id)) == 1
     home = anna.get("/").text
     assert "Er wacht een verzoek voor Sam: Basisschool De Regenboog vraagt om gegevens" in home
     request_path = re.search(rf'href="({base}/requests/[0-9a-f-]+)"', home)
@@ -368,3 +381,24 @@ def test_a_representative_says_no_and_stops_for_the_principal(
     grants = marieke.get("/v1/me/grants", headers=_bearer(marieke)).json()["grants"]
     assert all(g["status"] != "approved" for g in grants)
     assert "Geen enkele dienst kan nu uw gegevens zien." in marieke.get("/access").text
+
+
+def test_a_read_only_representative_cannot_connect_a_service(
+    client: TestClient, jan: TestClient
+) -> None:
+    """The connect page under a mandate without decide-requests: the API refuses, the app
+    says so kindly, and no code is shown."""
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    sign_up_in_app(jan, "Jan")
+    mid = give(marieke, jan, ["debts"], ["read"])
+    base = f"/people/{mid}"
+    assert f'href="{base}/connect"' not in jan.get(f"{base}/home").text
+    form = jan.get(f"{base}/connect")
+    refused = jan.post(f"{base}/connect", data={"csrf": csrf_of(form.text)})
+    assert refused.status_code == 403, refused.text
+    assert "<code>" not in refused.text
+    assert "Marieke" in refused.text
+    forged = jan.post(f"{base}/connect", data={"csrf": "forged"})
+    assert forged.status_code == 403
+    assert "<code>" not in forged.text
