@@ -321,6 +321,16 @@ class RecordService:
                 action="read",
             )
 
+    @staticmethod
+    def _written(
+        uow: SqlUnitOfWork, acting: ActingFor | None, record: RecordRow, view: RecordView
+    ) -> RecordView:
+        """The answer to a write: under a mandate that may not also `read` the category,
+        only the record's own fields (no title, content or file of the principal's)."""
+        if acting is None or acting.covers(uow, category=record.category, action="read"):
+            return view
+        return record_view(record, None)
+
     # -- reading ---------------------------------------------------------------------------
 
     def list_records(
@@ -603,7 +613,9 @@ class RecordService:
             record.current_version = new.version
             record.updated_at = new.created_at
             uow.flush()
-            view = self._view(uow, record, new, with_content=True)
+            view = self._written(
+                uow, acting, record, self._view(uow, record, new, with_content=True)
+            )
             self._own_change(uow, resident_id, "record.changed", record, acting)
             uow.commit()
             return view
@@ -738,7 +750,9 @@ class RecordService:
             if previous.version == 0:
                 uow.session.delete(previous)  # the placeholder has served its purpose
             uow.flush()
-            view = self._view(uow, record, new, with_content=False)
+            view = self._written(
+                uow, upload.acting, record, self._view(uow, record, new, with_content=False)
+            )
             self._own_change(uow, upload.resident_id, "record.changed", record, upload.acting)
             uow.commit()
             return view

@@ -83,6 +83,18 @@ class ActingFor:
         if allowed.principal_id != self.principal_id:  # never another vault than resolved
             raise AccessDenied("this mandate is not for this vault", reason="no-mandate")
 
+    def covers(self, uow: SqlUnitOfWork, *, category: str, action: str) -> bool:
+        """Whether the mandate covers this now, asked without logging: not an attempt, but
+        what the answer to a covered step may show (a write's answer shows the record only
+        to a mandate that may also read it)."""
+        try:
+            allowed = self.guard.authorise(
+                uow, self.representative_id, self.mandate_id, category=category, action=action
+            )
+        except AccessDenied:
+            return False
+        return allowed.principal_id == self.principal_id
+
     def check_all(self, uow: SqlUnitOfWork, categories: Iterable[str], *, action: str) -> None:
         for category in sorted(set(categories)):
             self.check(uow, category=category, action=action)
