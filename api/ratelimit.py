@@ -41,6 +41,7 @@ slow table) must not open the doors to guessing. Never a 500.
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import json
 import logging
 import math
@@ -178,11 +179,25 @@ class Limiter:
 
 def client_address(scope: Scope) -> str:
     """The address a request counts against: for the app's in-process API calls, the page
-    request's; else the peer's (set proxy headers in uvicorn to use X-Forwarded-For)."""
+    request's; else the peer's (set proxy headers in uvicorn to use X-Forwarded-For). An
+    IPv6 peer counts by its /64, the smallest network one is given: else every one of its
+    2^64 addresses would be a fresh bucket (an IPv4-mapped one counts as its IPv4 address)."""
     if scope.get(IN_PROCESS):
         return _page_client.get() or "in-process"
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return _counted(str(client[0])) if client else "unknown"
+
+
+def _counted(host: str) -> str:
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])  # no zone index: one host
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class RateLimitMiddleware:

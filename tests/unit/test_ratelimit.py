@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api.ratelimit import Limiter, Rule, default_rules, nanoseconds
+from api.ratelimit import Limiter, Rule, client_address, default_rules, nanoseconds
 from support.buckets import CASES, RULE, MemoryBuckets, hits, limiter_on
 from support.clock import FakeClock
 from vault.errors import RateLimited, StorageUnavailable
@@ -121,3 +121,19 @@ def test_a_store_that_cannot_be_reached_is_not_a_pass() -> None:
         asyncio.run(limiter.hit(RULE, "a"))
     with pytest.raises(StorageUnavailable):
         asyncio.run(limiter.check_client("/v1/auth/recovery", "clinic"))
+
+
+def test_an_ipv6_peer_cannot_get_a_fresh_bucket_per_address() -> None:
+    def key(host: str) -> str:
+        return client_address({"type": "http", "client": (host, 443)})
+
+    # One /64 (what one home or one server is given) is one bucket, however it rotates.
+    assert key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff:ffff:ffff:fffe")
+    assert key("2001:db8:1:2::1") == key("2001:DB8:1:2:0:0:0:7") == "2001:db8:1:2::/64"
+    assert key("fe80::1%eth0") == key("fe80::2")
+    # Other networks, and IPv4 addresses, stay apart.
+    assert key("2001:db8:1:3::1") != key("2001:db8:1:2::1")
+    assert key("192.0.2.1") == "192.0.2.1" != key("192.0.2.2")
+    assert key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert key("testclient") == "testclient"
+    assert client_address({"type": "http"}) == "unknown"
