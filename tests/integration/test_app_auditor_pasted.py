@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -166,3 +167,22 @@ def test_the_form_needs_the_auditors_session_and_token(client: TestClient, log: 
     )
     assert anonymous.status_code in (303, 403)
     assert "Ja:" not in anonymous.text
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda c: signed_by_log(c, 0, hashlib.sha256(b"").digest()),  # the empty tree
+        lambda c: signed_by_log(c, 10**19, other_root("huge")),
+        lambda c: signed_by_log(c, 11, other_root("x")) + "— localhost/audit " + "A" * 3000 + "\n",
+        lambda c: "\n\n" * 1000,
+        lambda c: "\x00\u202e\ufeff\n\n\x00\n",
+    ],
+    ids=["size-0", "size-1e19", "long-signature-line", "only-blank-lines", "control-characters"],
+)
+def test_hostile_pastes_get_an_answer_never_a_500(
+    client: TestClient, log: Container, make: Callable[[Container], str]
+) -> None:
+    status, page = paste(client, make(log))
+    assert status in (200, 400), page
+    assert "controlepunt" in page
