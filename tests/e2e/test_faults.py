@@ -230,17 +230,23 @@ def test_a_worker_killed_under_write_load_loses_nothing(
         load, threads = _run_load(server.base, anna, files=True)
         time.sleep(1.5)
         killed: list[int] = []
-        # Kill a worker while uploads are under way; if no upload was cut off (they all ran
-        # on the other worker), kill the other one too.
-        for restarts in (3, 4):
+        # Kill one worker while uploads are under way. If no upload was cut off (they all ran
+        # on the other worker), kill every worker at once while uploads are in flight: then
+        # some upload is cut off for certain. (Killing "the other one" by PID order is not
+        # enough: the replacement has the highest PID and may not have taken a request yet.)
+        starts = 2
+        for victims in ("one", "all"):
             _wait_for_uploads_in_flight(load)
-            victim = server.worker_pids()[0 if not killed else -1]
-            os.kill(victim, signal.SIGKILL)
-            killed.append(victim)
+            pids = server.worker_pids()
+            chosen = pids[:1] if victims == "one" else pids
+            for victim in chosen:
+                os.kill(victim, signal.SIGKILL)
+            killed += chosen
             t_kill = time.monotonic()
-            # The supervisor replaces the worker: another start-up in the log, a new PID.
-            server.wait_for_workers(restarts, seconds=60)
-            assert victim not in server.worker_pids()
+            starts += len(chosen)
+            # The supervisor replaces the workers: more start-ups in the log, new PIDs.
+            server.wait_for_workers(starts, seconds=60)
+            assert not set(chosen) & set(server.worker_pids())
             assert len(server.worker_pids()) == 2
             time.sleep(1.0)
             with load.lock:
