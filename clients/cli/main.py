@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -522,6 +523,56 @@ def services_rotate_keys(
             client_id, operator=who, jwks=_read_jwks(jwks), jwks_uri=jwks_uri
         )
     console.print(f"new keys registered for {info.client_id}")
+
+
+@services_app.command("update")
+def services_update(
+    client_id: str = typer.Argument(...),
+    name: str | None = typer.Option(None, help="A new name, as residents will read it"),
+    event_endpoint: str | None = typer.Option(None, help="A new https URL for pushed events"),
+    no_event_endpoint: bool = typer.Option(
+        False, "--no-event-endpoint", help="Push no events any more (the service fetches them)"
+    ),
+    token_delivery_mode: str | None = typer.Option(
+        None, help="poll | ping (OpenID CIBA); ping needs --notification-endpoint"
+    ),
+    notification_endpoint: str | None = typer.Option(
+        None, help="Ping mode: a new https URL the vault pings when a request is answered"
+    ),
+    redirect_uri: list[str] = typer.Option(
+        [], "--redirect-uri", help="Replace the redirect URIs with these (repeat)"
+    ),
+    no_redirect_uris: bool = typer.Option(
+        False, "--no-redirect-uris", help="Remove every redirect URI (no browser flow)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    operator: str | None = operator_cli.option(),
+) -> None:
+    """Change a service's name, endpoints, delivery mode or redirect URIs (not its keys: see
+    rotate-keys; not its ceiling: register a new service)."""
+    if event_endpoint is not None and no_event_endpoint:
+        raise _fail("give --event-endpoint or --no-event-endpoint, not both")
+    if redirect_uri and no_redirect_uris:
+        raise _fail("give --redirect-uri or --no-redirect-uris, not both")
+    who = operator_cli.name(operator)
+    changes: dict[str, Any] = {}
+    if event_endpoint is not None or no_event_endpoint:
+        changes["event_endpoint"] = event_endpoint
+    if notification_endpoint is not None:
+        changes["backchannel_client_notification_endpoint"] = notification_endpoint
+    elif token_delivery_mode == "poll":  # noqa: S105  # nosec B105 - a mode, not a secret
+        changes["backchannel_client_notification_endpoint"] = None  # poll mode has none
+    if redirect_uri or no_redirect_uris:
+        changes["redirect_uris"] = redirect_uri
+    with _changing():
+        info = _container().services.update(
+            client_id,
+            operator=who,
+            name=name,
+            backchannel_token_delivery_mode=token_delivery_mode,
+            **changes,
+        )
+    _print_service(info, as_json)
 
 
 # -- auditors (docs/auditors.md) ------------------------------------------------------------

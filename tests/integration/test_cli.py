@@ -233,6 +233,37 @@ def test_services_add_list_show_rotate_disable(env: Path, tmp_path: Path) -> Non
     assert json.loads(
         runner.invoke(app, ["services", "show", "gemeente-utrecht", "--json"]).output
     )["jwks_kids"] == ["b"]
+    update = ["services", "update", "gemeente-utrecht"]
+    ping = ["--token-delivery-mode", "ping", "--notification-endpoint", "https://u.example/ping"]
+    updated = runner.invoke(
+        app, [*update, *ping, "--event-endpoint", "https://u.example/ev", "--json"]
+    )
+    assert updated.exit_code == 0, updated.output
+    shown = json.loads(updated.output)
+    assert shown["backchannel_token_delivery_mode"] == "ping"
+    assert shown["backchannel_client_notification_endpoint"] == "https://u.example/ping"
+    assert shown["event_endpoint"] == "https://u.example/ev"
+    # Back to poll: the notification endpoint goes with it; and the event endpoint is removed.
+    updated = runner.invoke(
+        app, [*update, "--token-delivery-mode", "poll", "--no-event-endpoint", "--json"]
+    )
+    assert updated.exit_code == 0, updated.output
+    shown = json.loads(updated.output)
+    assert shown["backchannel_token_delivery_mode"] == "poll"
+    assert shown["backchannel_client_notification_endpoint"] is None
+    assert shown["event_endpoint"] is None
+    for refused, message in (
+        ([], "nothing to change"),
+        (["--token-delivery-mode", "ping"], "notification endpoint"),
+        (["--event-endpoint", "https://u.example/ev", "--no-event-endpoint"], "not both"),
+        (["--redirect-uri", "https://u.example/cb", "--no-redirect-uris"], "not both"),
+        (["--event-endpoint", "http://u.example/ev"], "https"),
+    ):
+        result = runner.invoke(app, [*update, *refused])
+        assert result.exit_code == 1, result.output
+        assert message in result.output, result.output
+    result = runner.invoke(app, ["services", "update", "no-such-service", "--name", "X"])
+    assert result.exit_code == 1, result.output
     assert runner.invoke(app, ["services", "disable", "gemeente-utrecht"]).exit_code == 0
     assert (
         json.loads(runner.invoke(app, ["services", "show", "gemeente-utrecht", "--json"]).output)[

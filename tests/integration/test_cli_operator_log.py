@@ -1,5 +1,5 @@
 """Every operator change at the command line is an entry in the verifiable log: `regie
-services add|disable|rotate-keys`, `regie auditors add|remove`, `regie keys
+services add|update|disable|rotate-keys`, `regie auditors add|remove`, `regie keys
 rotate|retire|rotate-signing`, and `regie audit export` (a read of every resident's entries),
 through typer's runner on a real SQLite database. The log with
 them verifies offline (`regie audit verify`); a change whose entry cannot be written does not
@@ -109,6 +109,8 @@ def test_each_operator_command_is_an_entry_that_verifies(env: Path) -> None:
     added = json.loads(ok([*add_service(jwks), "--json", "--operator", OPERATOR]))
     service_id = added["service_id"]
     ok(["services", "rotate-keys", "gemeente-utrecht", "--jwks", str(jwks), "--operator", OPERATOR])
+    ping = ["--token-delivery-mode", "ping", "--notification-endpoint", "https://x.example/ping"]
+    ok(["services", "update", "gemeente-utrecht", *ping, "--operator", OPERATOR])
     ok(["services", "disable", "gemeente-utrecht", "--operator", OPERATOR])
     appointed = json.loads(ok(["auditors", "add", "B. Jansen", "--json", "--operator", OPERATOR]))
     ok(["auditors", "remove", appointed["auditor_id"], "--operator", OPERATOR])
@@ -123,6 +125,7 @@ def test_each_operator_command_is_an_entry_that_verifies(env: Path) -> None:
     assert [(e["name"], e["reason"], e["service_id"]) for e in entries] == [
         ("service.registered", None, service_id),
         ("service.keys-rotated", None, service_id),
+        ("service.updated", "mode,ping", service_id),
         ("service.disabled", None, service_id),
         ("auditor.appointed", None, None),
         ("auditor.removed", None, None),

@@ -27,6 +27,7 @@ OPERATOR_NAMES = {
     "service.registered",
     "service.disabled",
     "service.keys-rotated",
+    "service.updated",
     "auditor.appointed",
     "auditor.removed",
     "key.rotated",
@@ -191,6 +192,9 @@ def test_a_change_the_log_refuses_does_not_happen(
         "services.disable": lambda: c.services.disable(clinic.client_id, operator="A. Beheer"),
         "services.set_keys": lambda: c.services.set_keys(
             clinic.client_id, operator="A. Beheer", jwks=JWKS
+        ),
+        "services.update": lambda: c.services.update(
+            clinic.client_id, operator="A. Beheer", name="Andere naam"
         ),
         "auditors.appoint": lambda: c.auditors.appoint("E. Nieuw", operator="A. Beheer"),
         "auditors.remove": lambda: c.auditors.remove(

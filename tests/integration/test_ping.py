@@ -37,7 +37,7 @@ from support.clock import FakeClock
 from support.residents import sign_up
 from support.sdk_clients import KINDS, make_client
 from support.service_client import ServiceAgent, details
-from vault.errors import InvalidInput
+from vault.errors import InvalidInput, NotFound
 from vault.events.delivery import OutboxDelivery
 from vault.events.model import PushPolicy
 from vault.events.ping import MAX_TOKEN_LENGTH, notification_token
@@ -336,6 +336,64 @@ def test_ping_mode_registration_needs_a_good_endpoint(world: World) -> None:
     ):
         with pytest.raises(InvalidInput):
             world.c.services.add(operator="test-operator", **base, **changes)
+
+
+def test_an_update_keeps_the_registration_rules_and_changes_nothing_when_refused(
+    world: World,
+) -> None:
+    w = world
+    cid = w.agent.client_id
+    before = w.c.services.by_client_id(cid)
+    for changes in (
+        {"backchannel_token_delivery_mode": "poll"},  # would keep a ping endpoint in poll mode
+        {"backchannel_client_notification_endpoint": None},  # ping mode without an endpoint
+        {"backchannel_token_delivery_mode": "push"},
+        {"backchannel_client_notification_endpoint": "http://g.example/ping"},  # not https
+        {"event_endpoint": "ftp://g.example/events"},
+        {"redirect_uris": ["https://g.example/cb#frag"]},
+        {"name": " "},
+        {},  # nothing to change
+        {"name": before.name},  # the same: nothing changes
+    ):
+        with pytest.raises(InvalidInput):
+            w.c.services.update(cid, operator="test-operator", **changes)
+    assert w.c.services.by_client_id(cid) == before
+    with pytest.raises(NotFound):
+        w.c.services.update("no-such-service", operator="test-operator", name="X")
+
+
+def test_a_service_moved_to_poll_asks_without_a_token_and_one_moved_to_ping_is_pinged(
+    world: World,
+) -> None:
+    w = world
+    cid = w.agent.client_id
+    polling = w.c.services.update(
+        cid,
+        operator="test-operator",
+        backchannel_token_delivery_mode="poll",
+        backchannel_client_notification_endpoint=None,
+    )
+    assert polling.backchannel_client_notification_endpoint is None
+    asked = ask(w)  # no client_notification_token: fine in poll mode
+    assert asked.status_code == 200, asked.text
+    w.c.grants.approve(w.anna_id, pending_grant(w))
+    pusher(w).run_once()  # no ping: the request was made in poll mode
+    assert w.receiver.pings == []
+    with PingReceiver(204) as elsewhere:
+        w.c.services.update(
+            cid,
+            operator="test-operator",
+            backchannel_token_delivery_mode="ping",
+            backchannel_client_notification_endpoint=elsewhere.url,
+        )
+        token = secrets.token_urlsafe(32)
+        auth_req_id = ask(w, client_notification_token=token).json()["auth_req_id"]
+        w.c.grants.deny(w.anna_id, pending_grant(w))
+        pusher(w).run_once()
+        ((headers, body),) = elsewhere.pings  # pinged at the new endpoint, not the old one
+    assert headers["authorization"] == f"Bearer {token}"
+    assert json.loads(body) == {"auth_req_id": auth_req_id}
+    assert w.receiver.pings == []
 
 
 def test_a_ping_committed_before_the_process_stopped_is_delivered_by_the_next(

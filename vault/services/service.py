@@ -40,6 +40,18 @@ SUBJECT_PURPOSE = "pairwise-subject"
 CODE_PURPOSE = "connection-code"
 
 
+class Unchanged:
+    """The default of `ServiceRegistry.update`'s endpoints: keep the value (None clears it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED = Unchanged()
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceInfo:
     service_id: uuid.UUID
@@ -58,6 +70,17 @@ class ServiceInfo:
     created_at: datetime
     # Exact redirect URIs for the authorization code flow (RFC 6749 §3.1.2); empty: none.
     redirect_uris: tuple[str, ...] = ()
+
+
+# What `ServiceRegistry.update` may change, with the word its log entry's `reason` names it by
+# when it does (comma-separated; the column holds 48 characters).
+_UPDATABLE = {
+    "name": "name",
+    "event_endpoint": "events",
+    "backchannel_token_delivery_mode": "mode",
+    "backchannel_client_notification_endpoint": "ping",
+    "redirect_uris": "redirects",
+}
 
 
 def service_info(row: ServiceRow) -> ServiceInfo:
@@ -284,6 +307,73 @@ class ServiceRegistry:
             )
             uow.commit()
             return service_info(row)
+
+    def update(
+        self,
+        client_id: str,
+        *,
+        operator: str,
+        name: str | None = None,
+        event_endpoint: str | Unchanged | None = UNCHANGED,
+        backchannel_token_delivery_mode: str | None = None,
+        backchannel_client_notification_endpoint: str | Unchanged | None = UNCHANGED,
+        redirect_uris: list[str] | None = None,
+    ) -> ServiceInfo:
+        """Change what a service registered besides its keys and its ceiling: its name, its
+        event endpoint, how it learns a CIBA request was answered, its redirect URIs. `None`
+        for an endpoint clears it; `UNCHANGED` (the default) keeps it. The same rules as at
+        registration hold for the result (https, ping mode needs its endpoint and only then).
+
+        The ceiling is not changed here: it is the service's legal basis, and grants given
+        within the old one would outlive a narrower one; register a new service instead. A
+        request already made in ping mode is pinged at the endpoint the service has when it
+        is answered (none: it is not pinged, the service polls, CIBA §10.2 allows that)."""
+        with self._uow() as uow:
+            row = uow.services.by_client_id(client_id)
+            if row is None:
+                raise NotFound(f"no service with client_id {client_id}")
+            before = service_info(row)
+            local = self._allow_http_localhost
+            if name is not None:
+                if not name.strip() or len(name) > 200:
+                    raise InvalidInput("a name of 1 to 200 characters is needed")
+                row.name = name.strip()
+            if not isinstance(event_endpoint, Unchanged):
+                row.event_endpoint = _https_url(
+                    event_endpoint, "event endpoint", allow_http_localhost=local
+                )
+            if backchannel_token_delivery_mode is not None:
+                if backchannel_token_delivery_mode not in DELIVERY_MODES:
+                    raise InvalidInput(
+                        f"the delivery mode must be one of {', '.join(DELIVERY_MODES)}"
+                    )
+                row.backchannel_token_delivery_mode = backchannel_token_delivery_mode
+            if not isinstance(backchannel_client_notification_endpoint, Unchanged):
+                row.backchannel_client_notification_endpoint = _https_url(
+                    backchannel_client_notification_endpoint,
+                    "client notification endpoint",
+                    allow_http_localhost=local,
+                )
+            ping_mode = row.backchannel_token_delivery_mode == "ping"  # noqa: S105  # nosec B105
+            if ping_mode != (row.backchannel_client_notification_endpoint is not None):
+                raise InvalidInput(
+                    "give a client notification endpoint in ping mode, and only then"
+                )
+            if redirect_uris is not None:
+                row.redirect_uris = _redirect_uris(redirect_uris, allow_http_localhost=local)
+            after = service_info(row)
+            changed = [w for f, w in _UPDATABLE.items() if getattr(before, f) != getattr(after, f)]
+            if not changed:
+                raise InvalidInput("nothing to change: give a new value for at least one field")
+            record(
+                uow,
+                operator_event(
+                    "service.updated", operator, service_id=row.service_id, reason=",".join(changed)
+                ),
+                self._clock.now(),
+            )
+            uow.commit()
+            return after
 
     def key_source(self, client_id: str) -> tuple[str | None, str | None] | None:
         """(inline JWKS as JSON text, jwks_uri) of an active service, None otherwise: for
