@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -443,6 +445,94 @@ def test_a_ping_committed_before_the_process_stopped_is_delivered_by_the_next(
     ((headers, body),) = receiver.pings
     assert headers["authorization"] == "Bearer after-restart"
     assert json.loads(body) == {"auth_req_id": asked.json()["auth_req_id"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_pusher_killed_mid_ping_is_replaced_and_the_ping_comes_again_then_is_blanked(
+    kind: str, tmp_path: Path
+) -> None:
+    """The answer is committed, the pusher is killed -9 while its ping waits for the
+    receiver's answer, then a new pusher starts: the ping comes again after the lease (a
+    service takes a second ping for the same auth_req_id as a reason to poll once more), is
+    recorded as delivered once, and its sealed token is blanked only then."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold_the_first(headers: Any, body: bytes) -> int:
+        if not arrived.is_set():
+            arrived.set()
+            release.wait(30)
+        return 204
+
+    settings = {"events_push_timeout_seconds": 2.0, "events_push_lease_seconds": 8.0}
+    with (
+        PingReceiver(check=hold_the_first) as receiver,
+        live_vault(kind, tmp_path, push=False, **settings) as live,
+    ):
+        c = live.c
+        agent = ServiceAgent(live.client, "huisarts-de-linde")
+        clinic = c.services.add(
+            operator="test-operator",
+            name="Huisartsenpraktijk De Linde",
+            organisation="ura:12345678",
+            kind="care-provider",
+            datatypes=["health.medication"],
+            actions=["read"],
+            jwks=agent.jwks,
+            client_id=agent.client_id,
+            backchannel_token_delivery_mode="ping",
+            backchannel_client_notification_endpoint=receiver.url,
+        )
+        anna = sign_up(live.client, "Anna")
+        anna_id = c.identity.authenticate(anna.token).resident_id
+        subject = c.services.redeem(clinic, c.services.connection_code(anna_id)[0])
+        asked = live.client.post(
+            "/oauth/bc-authorize",
+            data=agent.form(
+                login_hint=subject,
+                authorization_details=details(actions=["read"], datatypes=["health.medication"]),
+                client_notification_token="held-then-killed",
+            ),
+        )
+        assert asked.status_code == 200, asked.text
+        c.grants.approve(anna_id, c.grants.pending(anna_id)[0].grant_id)
+
+        def ping_row() -> tuple[Any, ...]:
+            with c.uow() as uow:
+                return tuple(
+                    uow.session.execute(
+                        text(
+                            "SELECT delivered_at, attempts, ping_ct IS NOT NULL"
+                            " FROM event_outbox WHERE kind = 'ping'"
+                        )
+                    ).one()
+                )
+
+        deliver = [*_regie(), "events", "deliver"]
+        with subprocess.Popen(deliver, cwd=REPO, env=live.env, **QUIET) as first:
+            try:
+                assert arrived.wait(30), "the first pusher never pinged"
+            finally:
+                first.kill()  # SIGKILL while the ping waits for its answer
+        assert first.returncode == -signal.SIGKILL
+        release.set()
+        assert ping_row()[::2] == (None, True)  # not recorded; the token still sealed
+        with subprocess.Popen(deliver, cwd=REPO, env=live.env, **QUIET) as second:
+            try:
+                deadline = time.monotonic() + 30
+                while ping_row()[0] is None:
+                    assert time.monotonic() < deadline, "the second pusher never pinged"
+                    time.sleep(0.05)
+            finally:
+                second.send_signal(signal.SIGTERM)
+                second.wait(15)
+        assert second.returncode == 0
+        _, attempts, sealed = ping_row()
+    assert (attempts, sealed) == (2, False)  # claimed by both; blanked once delivered
+    assert [h["authorization"] for h, _ in receiver.pings] == ["Bearer held-then-killed"] * 2
+    assert {json.loads(b)["auth_req_id"] for _, b in receiver.pings} == {
+        asked.json()["auth_req_id"]
+    }
 
 
 @pytest.mark.parametrize("kind", KINDS)
