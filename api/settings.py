@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     rate_limit_oauth_per_minute: int = Field(default=600, ge=0, le=1_000_000)
     max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # An upload that has not finished this long after it began is dropped by the sweeper
+    # (its sealed chunks; the record keeps its earlier versions). 25 MiB at 1 KB/s is 7 h.
+    upload_abandon_seconds: int = Field(default=24 * 3600, ge=3600, le=30 * 24 * 3600)
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
     db_pool_size: int = Field(default=10, ge=1, le=200)

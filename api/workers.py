@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -121,13 +122,16 @@ def push_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
 
 def sweep_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
     """Marks expired grants, lapsed requests and procedures past their planned end, which
-    tells their services, and drops rate-limit buckets that are full again (api/ratelimit.py).
-    Neither access nor a limit depends on it: the checks compare times themselves."""
+    tells their services, drops rate-limit buckets that are full again (api/ratelimit.py) and
+    uploads that never finished (`REGIE_UPLOAD_ABANDON_SECONDS`). Neither access nor a limit
+    depends on it: the checks compare times themselves."""
+    abandon = timedelta(seconds=c.settings.upload_abandon_seconds)
 
     def round_() -> bool:
         swept = sum(c.grants.sweep(batch=SWEEP_BATCH).values())
         buckets = c.limiter.sweep(SWEEP_BATCH)
-        return swept >= SWEEP_BATCH or buckets >= SWEEP_BATCH
+        uploads = c.records.sweep_abandoned_uploads(older_than=abandon, batch=SWEEP_BATCH)
+        return max(swept, buckets, uploads) >= SWEEP_BATCH
 
     return PeriodicWorker(
         "regie-grants-sweep", round_, interval=interval or c.settings.sweep_interval_seconds

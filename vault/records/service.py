@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from keys.errors import DecryptionError
@@ -759,6 +759,10 @@ class RecordService:
 
     def _store_chunks(self, resident_id: uuid.UUID, chunks: Sequence[BlobChunkRow]) -> None:
         with self._uow() as uow:
+            # Locked, so that the sweep of abandoned uploads cannot drop it under these chunks;
+            # gone (swept after a day without a chunk): this upload cannot go on.
+            if uow.blobs.get(resident_id, chunks[0].blob_id, for_update=True) is None:
+                raise Conflict("the upload was abandoned")
             for chunk in chunks:
                 uow.blobs.add_chunk(chunk)
             uow.commit()
@@ -767,6 +771,16 @@ class RecordService:
         with self._uow() as uow:
             uow.blobs.delete(resident_id, [blob_id])
             uow.commit()
+
+    def sweep_abandoned_uploads(self, *, older_than: timedelta, batch: int) -> int:
+        """Drop up to `batch` uploads begun more than `older_than` ago that never finished
+        (the request was cut off: a worker killed, the connection lost): sealed chunks that
+        no version refers to and nobody can open. Housekeeping, not a change to anyone's
+        data, so no access event: the record never had that version."""
+        with self._uow() as uow:
+            dropped = uow.blobs.delete_abandoned(self._clock.now() - older_than, batch)
+            uow.commit()
+            return dropped
 
     def download(
         self,

@@ -249,10 +249,37 @@ class SqlBlobRepository:
     def add_chunk(self, row: BlobChunkRow) -> None:
         self._s.add(row)
 
-    def get(self, resident_id: uuid.UUID, blob_id: uuid.UUID) -> BlobRow | None:
-        return self._s.scalars(
-            select(BlobRow).where(BlobRow.resident_id == resident_id, BlobRow.blob_id == blob_id)
-        ).one_or_none()
+    def get(
+        self, resident_id: uuid.UUID, blob_id: uuid.UUID, *, for_update: bool = False
+    ) -> BlobRow | None:
+        stmt = select(BlobRow).where(BlobRow.resident_id == resident_id, BlobRow.blob_id == blob_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).one_or_none()
+
+    def delete_abandoned(self, cutoff: datetime, limit: int) -> int:
+        """Drop up to `limit` uploads that never finished and began before `cutoff`, with
+        their sealed chunks. On PostgreSQL an upload whose next chunks are being stored right
+        now is skipped (SKIP LOCKED), so the sweep never waits on a live upload."""
+        abandoned = [
+            (r, b)
+            for r, b in self._s.execute(
+                select(BlobRow.resident_id, BlobRow.blob_id)
+                .where(BlobRow.complete.is_(False), BlobRow.created_at < cutoff)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+        ]
+        if abandoned:
+            self._s.execute(
+                delete(BlobChunkRow).where(
+                    tuple_(BlobChunkRow.resident_id, BlobChunkRow.blob_id).in_(abandoned)
+                )
+            )
+            self._s.execute(
+                delete(BlobRow).where(tuple_(BlobRow.resident_id, BlobRow.blob_id).in_(abandoned))
+            )
+        return len(abandoned)
 
     def chunks(
         self, resident_id: uuid.UUID, blob_id: uuid.UUID, first_seq: int, count: int
