@@ -27,7 +27,7 @@ from conftest import ORIGIN
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import sessionmaker
-from test_events import QUIET, REPO, _regie, live_vault
+from test_events import QUIET, REPO, Live, _regie, live_vault
 
 import clients.sdk as sdk
 from api.app import create_app
@@ -398,39 +398,46 @@ def test_a_service_moved_to_poll_asks_without_a_token_and_one_moved_to_ping_is_p
     assert w.receiver.pings == []
 
 
+def approved_in_ping_mode(live: Live, receiver: PingReceiver, token: str) -> httpx.Response:
+    """On a live vault: a clinic registered in ping mode at `receiver` asks Anna over HTTP
+    with the client notification token `token`, and she approves. The request's answer."""
+    c = live.c
+    agent = ServiceAgent(live.client, "huisarts-de-linde")
+    clinic = c.services.add(
+        operator="test-operator",
+        name="Huisartsenpraktijk De Linde",
+        organisation="ura:12345678",
+        kind="care-provider",
+        datatypes=["health.medication"],
+        actions=["read"],
+        jwks=agent.jwks,
+        client_id=agent.client_id,
+        backchannel_token_delivery_mode="ping",
+        backchannel_client_notification_endpoint=receiver.url,
+    )
+    anna = sign_up(live.client, "Anna")
+    anna_id = c.identity.authenticate(anna.token).resident_id
+    subject = c.services.redeem(clinic, c.services.connection_code(anna_id)[0])
+    asked = live.client.post(
+        "/oauth/bc-authorize",
+        data=agent.form(
+            login_hint=subject,
+            authorization_details=details(actions=["read"], datatypes=["health.medication"]),
+            client_notification_token=token,
+        ),
+    )
+    assert asked.status_code == 200, asked.text
+    c.grants.approve(anna_id, c.grants.pending(anna_id)[0].grant_id)
+    return asked
+
+
 def test_a_ping_committed_before_the_process_stopped_is_delivered_by_the_next(
     tmp_path: Path,
 ) -> None:
     """The answer commits and its process runs no pusher (as if it died right after the
     commit); a separate `regie events deliver --once` process started later delivers it."""
     with PingReceiver(204) as receiver, live_vault("sqlite", tmp_path, push=False) as live:
-        c = live.c
-        agent = ServiceAgent(live.client, "huisarts-de-linde")
-        clinic = c.services.add(
-            operator="test-operator",
-            name="Huisartsenpraktijk De Linde",
-            organisation="ura:12345678",
-            kind="care-provider",
-            datatypes=["health.medication"],
-            actions=["read"],
-            jwks=agent.jwks,
-            client_id=agent.client_id,
-            backchannel_token_delivery_mode="ping",
-            backchannel_client_notification_endpoint=receiver.url,
-        )
-        anna = sign_up(live.client, "Anna")
-        anna_id = c.identity.authenticate(anna.token).resident_id
-        subject = c.services.redeem(clinic, c.services.connection_code(anna_id)[0])
-        asked = live.client.post(
-            "/oauth/bc-authorize",
-            data=agent.form(
-                login_hint=subject,
-                authorization_details=details(actions=["read"], datatypes=["health.medication"]),
-                client_notification_token="after-restart",
-            ),
-        )
-        assert asked.status_code == 200, asked.text
-        c.grants.approve(anna_id, c.grants.pending(anna_id)[0].grant_id)
+        asked = approved_in_ping_mode(live, receiver, "after-restart")
         assert receiver.pings == []
         done = subprocess.run(
             [*_regie(), "events", "deliver", "--once", "--json"],
@@ -470,32 +477,7 @@ def test_a_pusher_killed_mid_ping_is_replaced_and_the_ping_comes_again_then_is_b
         live_vault(kind, tmp_path, push=False, **settings) as live,
     ):
         c = live.c
-        agent = ServiceAgent(live.client, "huisarts-de-linde")
-        clinic = c.services.add(
-            operator="test-operator",
-            name="Huisartsenpraktijk De Linde",
-            organisation="ura:12345678",
-            kind="care-provider",
-            datatypes=["health.medication"],
-            actions=["read"],
-            jwks=agent.jwks,
-            client_id=agent.client_id,
-            backchannel_token_delivery_mode="ping",
-            backchannel_client_notification_endpoint=receiver.url,
-        )
-        anna = sign_up(live.client, "Anna")
-        anna_id = c.identity.authenticate(anna.token).resident_id
-        subject = c.services.redeem(clinic, c.services.connection_code(anna_id)[0])
-        asked = live.client.post(
-            "/oauth/bc-authorize",
-            data=agent.form(
-                login_hint=subject,
-                authorization_details=details(actions=["read"], datatypes=["health.medication"]),
-                client_notification_token="held-then-killed",
-            ),
-        )
-        assert asked.status_code == 200, asked.text
-        c.grants.approve(anna_id, c.grants.pending(anna_id)[0].grant_id)
+        asked = approved_in_ping_mode(live, receiver, "held-then-killed")
 
         def ping_row() -> tuple[Any, ...]:
             with c.uow() as uow:
