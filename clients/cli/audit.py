@@ -58,6 +58,7 @@ def build(container: Callable[[], Container]) -> typer.Typer:
     def integrate(
         once: bool = typer.Option(False, "--once", help="Integrate what is waiting, then stop"),
         interval: float | None = typer.Option(None, help="Seconds between rounds"),
+        as_json: bool = typer.Option(False, "--json", help="With --once: machine-readable"),
     ) -> None:
         """Append committed events to the tree and sign checkpoints. Servers do this every
         REGIE_AUDIT_INTEGRATE_INTERVAL_SECONDS; safe beside them (one integrator at a time)."""
@@ -75,7 +76,10 @@ def build(container: Callable[[], Container]) -> typer.Typer:
             except (VaultError, SQLAlchemyError) as e:
                 raise _fail(f"integration stopped ({type(e).__name__}: {e})") from e
             cp = c.audit.checkpoint()
-            console.print(f"integrated {total} events; the log has {cp.size}")
+            if as_json:
+                print(json.dumps({"integrated": total, "size": cp.size}))
+            else:
+                console.print(f"integrated {total} events; the log has {cp.size}")
             return
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -137,6 +141,7 @@ def build(container: Callable[[], Container]) -> typer.Typer:
     def consistency(
         old: int = typer.Argument(..., help="The older checkpoint's size", min=0),
         new: int | None = typer.Argument(None, help="The newer checkpoint's size (latest)"),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
     ) -> None:
         """Print a consistency proof between two checkpoints, checked before it is printed."""
         try:
@@ -148,15 +153,20 @@ def build(container: Callable[[], Container]) -> typer.Typer:
             raise _fail(f"the stored tree gives a proof that does not verify: {e.detail}") from e
         except VaultError as e:
             raise _fail(e.detail) from e
-        print(
-            json.dumps(
-                {
-                    "old_size": old,
-                    "new_size": proof.new_size,
-                    "hashes": [b64(h) for h in proof.hashes],
-                }
+        out = {
+            "old_size": old,
+            "new_size": proof.new_size,
+            "hashes": [b64(h) for h in proof.hashes],
+        }
+        if as_json:
+            print(json.dumps(out))
+        else:
+            console.print(
+                f"the log of size {old} is a prefix of the log of size {proof.new_size}"
+                " (proof verified)"
             )
-        )
+            for h in proof.hashes:
+                console.print(f"  {b64(h)}")
 
     @audit_app.command("export")
     def export(
@@ -165,6 +175,7 @@ def build(container: Callable[[], Container]) -> typer.Typer:
             None, "--checkpoint-out", help="Also write the checkpoint here"
         ),
         size: int | None = typer.Option(None, help="Up to the checkpoint of this size"),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
         operator: str | None = operator_cli.option(),
     ) -> None:
         """Export the whole log up to a checkpoint, for offline verification. Logged first
@@ -185,7 +196,10 @@ def build(container: Callable[[], Container]) -> typer.Typer:
             raise _fail(f"nothing was exported: the database refused ({type(e).__name__})") from e
         if checkpoint_out is not None:
             checkpoint_out.write_text(cp.note, encoding="utf-8")
-        console.print(f"exported {cp.size} entries to {out}")
+        if as_json:
+            print(json.dumps({"entries": cp.size, "root_hash": b64(cp.root_hash), "out": str(out)}))
+        else:
+            console.print(f"exported {cp.size} entries to {out}")
 
     @audit_app.command("verify")
     def verify(
@@ -194,15 +208,28 @@ def build(container: Callable[[], Container]) -> typer.Typer:
         key: str = typer.Option(
             ..., "--key", help="The log's verifier key, or @FILE to read it from a file"
         ),
+        as_json: bool = typer.Option(
+            False, "--json", help="Machine-readable result on standard output (also NOT VERIFIED)"
+        ),
     ) -> None:
         """Verify an export offline: no entry changed, reordered or missing, and the entries
         build the signed checkpoint. Needs no database and no network."""
-        vkey = Path(key[1:]).read_text(encoding="utf-8").strip() if key.startswith("@") else key
-        note = checkpoint_file.read_bytes()
+
+        def refused(detail: str, index: int | None = None) -> typer.Exit:
+            if as_json:
+                print(json.dumps({"verified": False, "index": index, "detail": detail}))
+            where = f" (first bad index: {index})" if index is not None else ""
+            return _fail(f"NOT VERIFIED{where}: {detail}")
+
+        try:
+            vkey = Path(key[1:]).read_text(encoding="utf-8").strip() if key.startswith("@") else key
+            note = checkpoint_file.read_bytes()
+        except OSError as e:
+            raise refused(f"cannot read the key or the checkpoint ({e})") from e
         try:
             size = _size_of(note)
         except (ValueError, NoteError) as e:
-            raise _fail(f"NOT VERIFIED: {checkpoint_file} is not a checkpoint") from e
+            raise refused(f"{checkpoint_file} is not a checkpoint") from e
         try:
             with export_file.open(encoding="utf-8") as f, _progress() as bar:
                 task = bar.add_task("verifying", total=size)
@@ -213,10 +240,13 @@ def build(container: Callable[[], Container]) -> typer.Typer:
                     progress=lambda n: bar.update(task, completed=n),
                 )
         except ExportInvalid as e:
-            where = f" (first bad index: {e.index})" if e.index is not None else ""
-            raise _fail(f"NOT VERIFIED{where}: {e.detail}") from e
+            raise refused(e.detail, e.index) from e
         except (OSError, UnicodeDecodeError) as e:
-            raise _fail(f"NOT VERIFIED: the export cannot be read ({e})") from e
+            raise refused(f"the export cannot be read ({e})") from e
+        if as_json:
+            fields = ("entries", "complete", "origin", "size")
+            print(json.dumps({"verified": True} | {f: getattr(result, f) for f in fields}))
+            return
         kind = "complete log" if result.complete else "excerpt"
         console.print(
             f"[green]VERIFIED[/green]: {result.entries} entries ({kind}) of {result.origin}, "

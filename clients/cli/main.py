@@ -117,12 +117,14 @@ def migrate(
         "--create-database",
         help="On PostgreSQL, create the database first if it does not exist",
     ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Apply database migrations (creates the SQLite file and data directory if needed)."""
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     url = settings.resolved_database_url
-    if create_database and url.startswith("postgresql") and _create_postgres_database(url):
+    created = create_database and url.startswith("postgresql") and _create_postgres_database(url)
+    if created and not as_json:
         console.print("created the database")
     engine = build_engine(url)
     try:
@@ -133,7 +135,10 @@ def migrate(
         after = current_revision(engine)
     finally:
         engine.dispose()
-    console.print(f"database at migration {after} (was {before or 'empty'})")
+    if as_json:
+        print(json.dumps({"revision": after, "was": before, "created_database": created}))
+    else:
+        console.print(f"database at migration {after} (was {before or 'empty'})")
 
 
 @app.command()
@@ -355,6 +360,7 @@ def keys_rotate_signing(
 @keys_app.command("retire")
 def keys_retire(
     version: int = typer.Argument(..., help="The KEK version to destroy"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
     operator: str | None = operator_cli.option(),
 ) -> None:
     """Destroy an old KEK version for good (refused while it still wraps a data key)."""
@@ -364,7 +370,10 @@ def keys_retire(
         c.key_rotation.retire(version, operator=who)
     except (KeysError, VaultError, SQLAlchemyError) as e:
         raise _fail(str(e)) from e
-    console.print(f"KEK version {version} retired: its key material is destroyed")
+    if as_json:
+        print(json.dumps({"retired": version}))
+    else:
+        console.print(f"KEK version {version} retired: its key material is destroyed")
 
 
 def _service_json(info: ServiceInfo) -> dict[str, object]:
@@ -500,13 +509,18 @@ def services_show(
 
 @services_app.command("disable")
 def services_disable(
-    client_id: str = typer.Argument(...), operator: str | None = operator_cli.option()
+    client_id: str = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    operator: str | None = operator_cli.option(),
 ) -> None:
     """Disable a service: every access it has stops at once (its grants stay on record)."""
     who = operator_cli.name(operator)
     with _changing():
         info = _container().services.disable(client_id, operator=who)
-    console.print(f"{info.name} ({info.client_id}) is disabled")
+    if as_json:
+        _print_service(info, as_json)
+    else:
+        console.print(f"{info.name} ({info.client_id}) is disabled")
 
 
 @services_app.command("rotate-keys")
@@ -514,6 +528,7 @@ def services_rotate_keys(
     client_id: str = typer.Argument(...),
     jwks: Path | None = typer.Option(None, help="File with the new public keys (JWKS)"),
     jwks_uri: str | None = typer.Option(None, help="Or: https URL of its JWKS"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
     operator: str | None = operator_cli.option(),
 ) -> None:
     """Replace a service's registered public keys."""
@@ -522,7 +537,10 @@ def services_rotate_keys(
         info = _container().services.set_keys(
             client_id, operator=who, jwks=_read_jwks(jwks), jwks_uri=jwks_uri
         )
-    console.print(f"new keys registered for {info.client_id}")
+    if as_json:
+        _print_service(info, as_json)
+    else:
+        console.print(f"new keys registered for {info.client_id}")
 
 
 @services_app.command("update")
@@ -646,13 +664,17 @@ def auditors_list(
 @auditors_app.command("remove")
 def auditors_remove(
     auditor: str = typer.Argument(..., help="The auditor's id or name"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
     operator: str | None = operator_cli.option(),
 ) -> None:
     """Remove an auditor: their passkeys are deleted and their sessions end at once."""
     who = operator_cli.name(operator)
     with _changing():
         info = _container().auditors.remove(auditor, operator=who)
-    console.print(f"auditor {info.name} ({info.auditor_id}) is removed")
+    if as_json:
+        print(json.dumps(_auditor_json(info), indent=2))
+    else:
+        console.print(f"auditor {info.name} ({info.auditor_id}) is removed")
 
 
 # -- events to services (docs/events.md) ----------------------------------------------------

@@ -205,7 +205,9 @@ def test_a_backup_restores_and_a_deleted_vault_stays_unreadable(
             "audit", "verify", str(export), "--checkpoint", str(checkpoint), "--key", verifier
         )
         assert "VERIFIED" in verified.stdout, verified.stdout
-        proof = json.loads(restored.cli("audit", "consistency", str(before["size"])).stdout)
+        proof = json.loads(
+            restored.cli("audit", "consistency", str(before["size"]), "--json").stdout
+        )
         assert proof["new_size"] >= after["size"]
         assert restored.logged_errors() == []
 

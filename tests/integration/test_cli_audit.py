@@ -71,7 +71,7 @@ def test_integrate_prove_export_verify(env: Path, tmp_path: Path) -> None:
     assert (proof["index"], proof["size"]) == (17, 40)
     assert len(proof["hashes"]) == 6
     assert "proof verified" in ok(["audit", "prove", "17"])
-    assert json.loads(ok(["audit", "consistency", "40"]))["hashes"] == []
+    assert json.loads(ok(["audit", "consistency", "40", "--json"]))["hashes"] == []
 
     export, cp = tmp_path / "log.jsonl", tmp_path / "checkpoint.txt"
     assert "exported 40 entries" in ok(
@@ -102,6 +102,43 @@ def test_integrate_prove_export_verify(env: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 1
     assert "NOT VERIFIED (first bad index: 5)" in said(bad)
     assert "changed" in said(bad)
+
+
+def test_every_audit_command_speaks_json_for_scripts(env: Path, tmp_path: Path) -> None:
+    assert json.loads(ok(["audit", "integrate", "--once", "--json"])) == {
+        "integrated": 40,
+        "size": 40,
+    }
+    consistency = ok(["audit", "consistency", "40"])  # for people: a sentence and the hashes
+    assert "size 40 is a prefix of the log of size 40 (proof verified)" in consistency
+    assert json.loads(ok(["audit", "consistency", "40", "--json"]))["new_size"] == 40
+    export, cp = tmp_path / "log.jsonl", tmp_path / "checkpoint.txt"
+    exported = json.loads(
+        ok(["audit", "export", "--out", str(export), "--checkpoint-out", str(cp), "--json"])
+    )
+    assert (exported["entries"], exported["out"]) == (40, str(export))
+    assert exported["root_hash"] == json.loads(ok(["audit", "checkpoint", "--json"]))["root_hash"]
+    key = ok(["audit", "key"]).strip()
+    verify = ["audit", "verify", str(export), "--checkpoint", str(cp), "--json"]
+    assert json.loads(ok([*verify, "--key", key])) == {
+        "verified": True,
+        "entries": 40,
+        "complete": True,
+        "origin": "localhost/audit",
+        "size": 40,
+    }
+    with sqlite3.connect(env / "regie.db") as db:
+        db.execute("UPDATE access_events SET datatype = 'health.medication' WHERE seq = 7")
+    ok(["audit", "export", "--out", str(export)])
+    bad = runner.invoke(app, [*verify, "--key", key])
+    assert bad.exit_code == 1
+    refused = json.loads(bad.stdout)  # the verdict on standard output, the message on stderr
+    assert (refused["verified"], refused["index"]) == (False, 7)
+    assert "changed" in refused["detail"]
+    missing = runner.invoke(app, [*verify, "--key", f"@{tmp_path / 'no-such.vkey'}"])
+    assert missing.exit_code == 1  # a sentence, not a traceback
+    assert json.loads(missing.stdout)["verified"] is False
+    assert "cannot read the key" in said(missing)
 
 
 def test_verify_refuses_what_is_not_a_checkpoint_or_key(env: Path, tmp_path: Path) -> None:

@@ -216,3 +216,23 @@ def test_a_change_whose_entry_cannot_be_written_does_not_happen(env: Path) -> No
         assert "Traceback" not in result.output
     assert _state() == before
     assert not (env.parent / "refused.jsonl").exists()
+
+
+def test_the_changing_commands_speak_json_for_scripts(env: Path) -> None:
+    jwks = env.parent / "jwks.json"
+    again = json.loads(ok(["migrate", "--json"]))
+    assert again["revision"] == again["was"]
+    assert again["created_database"] is False
+    ok([*add_service(jwks), "--operator", OPERATOR])
+    rotated = json.loads(
+        ok(["services", "rotate-keys", "gemeente-utrecht", "--jwks", str(jwks), "--json"])
+    )
+    assert (rotated["client_id"], rotated["jwks_kids"]) == ("gemeente-utrecht", ["a"])
+    disabled = json.loads(ok(["services", "disable", "gemeente-utrecht", "--json"]))
+    assert disabled["status"] == "disabled"
+    appointed = json.loads(ok(["auditors", "add", "B. Jansen", "--json"]))
+    removed = json.loads(ok(["auditors", "remove", appointed["auditor_id"], "--json"]))
+    assert (removed["auditor_id"], removed["status"]) == (appointed["auditor_id"], "removed")
+    ok(["keys", "status"])  # KEK 1
+    ok(["keys", "rotate"])  # KEK 2; KEK 1 rewrapped away from
+    assert json.loads(ok(["keys", "retire", "1", "--json"])) == {"retired": 1}
