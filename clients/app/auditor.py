@@ -138,6 +138,7 @@ def _context(visit: Visit) -> dict[str, Any]:
         "outcomes": OUTCOMES,
         "entry_time": lambda e: _time(e.entry.get("start_time")),
         "short": lambda v: v[:12] + "…" if v and len(v) > 16 else v,
+        "event_label": lambda name: texts.event_label(name, visit.lang),
     }
 
 

@@ -1573,6 +1573,54 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+# What each entry name means, for auditors: a short label beside the code (docs/audit-format.md
+# names them; an unknown name shows as its code alone). Auditors read the metadata of the
+# whole log, so these describe the act, never a person.
+EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "audit.export": ("Logboek geëxporteerd", "Log exported"),
+    "audit.query": ("Logboek doorzocht door een auditor", "Log searched by an auditor"),
+    "auditor.appointed": ("Auditor aangesteld", "Auditor appointed"),
+    "auditor.removed": ("Auditor verwijderd", "Auditor removed"),
+    "connection.code": ("Koppelcode gemaakt", "Connection code made"),
+    "grant.approved": ("Toegang gegeven", "Access given"),
+    "grant.denied": ("Toegang geweigerd door de bewoner", "Access refused by the resident"),
+    "grant.ended": ("Toegang gestopt", "Access ended"),
+    "grant.lapsed": ("Verzoek verlopen zonder antwoord", "Request lapsed unanswered"),
+    "grant.list": ("Toegangen bekeken", "Grants listed"),
+    "grant.read": ("Toegang bekeken", "Grant viewed"),
+    "grant.requested": ("Toegang gevraagd", "Access requested"),
+    "key.retired": ("Sleutel vernietigd", "Key destroyed"),
+    "key.rewrapped": ("Sleutels opnieuw ingepakt", "Keys rewrapped"),
+    "key.rotated": ("Sleutel vervangen", "Key rotated"),
+    "log.read": ("Eigen logboek bekeken", "Own log viewed"),
+    "mandate.active": ("Machtiging aanvaard", "Mandate accepted"),
+    "mandate.ended": ("Machtiging gestopt", "Mandate ended"),
+    "mandate.lapsed": ("Machtiging niet aanvaard", "Mandate offer lapsed"),
+    "mandate.offered": ("Machtiging aangeboden", "Mandate offered"),
+    "mandate.refused": ("Handeling onder machtiging geweigerd", "Act under a mandate refused"),
+    "procedure.closed": ("Behandeling of zaak gesloten", "Procedure closed"),
+    "record.changed": ("Gegevens veranderd", "Record changed"),
+    "record.created": ("Gegevens toegevoegd", "Record added"),
+    "record.deleted": ("Gegevens verwijderd", "Record deleted"),
+    "record.list": ("Lijst van gegevens bekeken", "Records listed"),
+    "record.read": ("Gegevens bekeken", "Record read"),
+    "record.write": ("Gegevens geschreven door een dienst", "Record written by a service"),
+    "service.disabled": ("Dienst uitgezet", "Service disabled"),
+    "service.keys-rotated": ("Sleutels van een dienst vervangen", "Service keys rotated"),
+    "service.registered": ("Dienst geregistreerd", "Service registered"),
+    "service.updated": ("Registratie van een dienst veranderd", "Service registration changed"),
+    "token.revoked": ("Token ingetrokken", "Token revoked"),
+    "vault.deleted": ("Kluis verwijderd", "Vault deleted"),
+    "vault.exported": ("Kluis geëxporteerd door de bewoner", "Vault exported by the resident"),
+}
+
+
+def event_label(name: str, language: str) -> str | None:
+    """The auditor's label for an entry name, or None for a name without one."""
+    label = EVENT_LABELS.get(name)
+    return None if label is None else label[1 if language == "en" else 0]
+
+
 def text(key: str, language: str, /, **values: object) -> str:
     """The text for `key` in `language`, with `{placeholders}` filled in."""
     nl, en = TEXTS[key]

@@ -338,13 +338,14 @@ def test_an_operators_change_is_listed_filtered_on_its_actor_and_proven(
     operators = client.get("/auditor", params={"actor": "operator"})
     assert operators.status_code == 200
     assert indices(operators.text) == [12]
-    assert "<code>auditor.appointed</code>" in operators.text
+    assert "Auditor aangesteld <code>auditor.appointed</code>" in operators.text  # its label
     assert '<option value="operator" selected>' in operators.text
     assert indices(client.get("/auditor", params={"actor": "service"}).text) == list(range(12))
     bad = client.get("/auditor", params={"actor": "admin"})
     assert bad.status_code == 422
     assert "Kies een van de namen in de lijst." in bad.text
     page = client.get("/auditor/events/12")
+    assert "Auditor aangesteld <code>auditor.appointed</code>" in page.text
     assert "Bewezen: deze regel staat op index 12 in het ondertekende logboek van 13 regels" in (
         page.text
     )
