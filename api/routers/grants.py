@@ -3,9 +3,10 @@
 Requests and grants (list, read, approve, deny, stop) also serve a representative under a
 mandate (`SubjectDep`): only grants whose datatypes all lie in the mandate's categories for
 `decide-requests`; so do connection codes (a mandate with `decide-requests` for some
-category: a parent connects a school to the child's vault). Stopping a whole service or
-procedure, and the browser flow, stay the resident's own (`SessionDep` refuses
-`Regie-Act-For`)."""
+category: a parent connects a school to the child's vault), stopping a whole service (only
+the grants the mandate may decide on) and ending a procedure (only one whose grants all lie
+in the mandate; else refused). The browser flow stays the resident's own (`SessionDep`
+refuses `Regie-Act-For`)."""
 
 from __future__ import annotations
 
@@ -82,14 +83,18 @@ def revoke(grant_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> GrantOut:
 
 
 @router.post("/services/{service_id}/revoke", summary="Stop everything for one service")
-def revoke_service(service_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> StoppedOut:
-    return StoppedOut(stopped=c.grants.revoke_service(session.resident_id, service_id))
+def revoke_service(service_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> StoppedOut:
+    return StoppedOut(
+        stopped=c.grants.revoke_service(who.resident_id, service_id, acting=who.acting)
+    )
 
 
 @router.post("/procedures/{procedure_id}/close", summary="End a procedure and every grant under it")
-def close_procedure(procedure_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> StoppedOut:
+def close_procedure(procedure_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> StoppedOut:
     return StoppedOut(
-        stopped=c.grants.close_procedure_by_resident(session.resident_id, procedure_id)
+        stopped=c.grants.close_procedure_by_resident(
+            who.resident_id, procedure_id, acting=who.acting
+        )
     )
 
 

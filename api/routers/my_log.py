@@ -3,7 +3,7 @@
 Only the resident's own events are read (every query names them); another resident's event
 is not found, exactly like one that does not exist. Under a mandate (`Regie-Act-For`) the
 list shows the part of the principal's log the representative may see
-(`ResidentLog.visibility`); proofs stay the resident's own.
+(`ResidentLog.visibility`), and a proof is served for an event in that part only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ContainerDep, SessionDep, SubjectDep
+from api.deps import ContainerDep, SubjectDep
 from api.routers.audit import inclusion_out
 from api.schemas.audit import LoggedServiceOut, MyLogEntryOut, MyLogOut, MyLogProofOut
 from vault.audit.resident_log import MAX_PAGE
@@ -91,8 +91,8 @@ def my_log(
     "/{event_id}/proof",
     summary="Proof that one of my events is in the verifiable log (against the latest checkpoint)",
 )
-def my_proof(event_id: uuid.UUID, session: SessionDep, c: ContainerDep) -> MyLogProofOut:
-    index = c.resident_log.index_of(session.resident_id, event_id)
+def my_proof(event_id: uuid.UUID, who: SubjectDep, c: ContainerDep) -> MyLogProofOut:
+    index = c.resident_log.index_of(who.resident_id, event_id, acting=who.acting)
     if index is None:
         raise NotFound("this event is not yet in the verified log; please try again in a minute")
     proof = c.audit.inclusion(index)

@@ -1095,8 +1095,10 @@ class ResidentClient(_Base):
 
     def acting_for(self, mandate_id: str | uuid.UUID) -> ResidentClient:
         """A client for the same session that acts under `mandate_id` (one I hold, from
-        `people().acting_for`): records, requests and grants, and the log are then the
-        principal's, as far as the mandate reaches; other calls are refused (403,
+        `people().acting_for`): records, requests and grants (also `revoke_service`, only
+        what the mandate may decide on, and `close_procedure`, only a procedure wholly in
+        it), and the log with its proofs (`log_proof`, for an entry the log shows) are then
+        the principal's, as far as the mandate reaches; other calls are refused (403,
         `not-for-representatives`). This client itself is unchanged."""
         other = ResidentClient(http=self.http, token=self.token)
         other.act_for = _id(mandate_id)
@@ -1310,6 +1312,8 @@ class ResidentClient(_Base):
         return self._run(_Calls.revoke(grant_id))
 
     def revoke_service(self, service_id: str) -> int:
+        """Stop every grant and request of one service: how many were stopped. Under a
+        mandate, only those whose datatypes all lie in its `decide-requests` categories."""
         return self._run(_Calls.revoke_service(service_id))
 
     def people(self) -> People:
@@ -1346,6 +1350,8 @@ class ResidentClient(_Base):
         self._run(_Calls.delete_child_vault(mandate_id))
 
     def close_procedure(self, procedure_id: str) -> int:
+        """End a procedure: its grants end (how many), its requests lapse. Under a mandate,
+        `AccessDenied` (`category-not-in-scope`) if any of its grants reaches outside it."""
         return self._run(_Calls.close_procedure(procedure_id))
 
     def log(
@@ -1362,7 +1368,8 @@ class ResidentClient(_Base):
         return self._run(_Calls.log(before, limit, service_id, datatype, names))
 
     def log_proof(self, event_id: str) -> LogProof:
-        """The inclusion proof of one of my events; `NotFound` until it is in the log."""
+        """The inclusion proof of one of my events (under a mandate: of the principal's log,
+        an entry `log` shows); `NotFound` until it is in the log, and for any other event."""
         return self._run(_Calls.log_proof(event_id))
 
     def log_key(self) -> LogKey:

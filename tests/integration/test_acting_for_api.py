@@ -5,10 +5,14 @@ accepted, revoked, given up, expired, not yet valid, a category or action out of
 grant with one datatype out of scope, the header on routes that stay closed, and the
 principal using their own mandate id, another vault's record and grant ids under a valid
 mandate, a write-only mandate reading through an edit's answer, and a former representative
-filling the principal's log (not fixed: xfail)."""
+filling the principal's log (not fixed: xfail). Proofs of the principal's log, stopping a
+whole service and ending a procedure under a mandate, with their attacks: an entry outside
+the mandate, another principal's entry, service or procedure, an ended mandate, a mandate
+without `decide-requests`, a procedure reaching outside the mandate's categories."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +23,10 @@ import pytest
 from sqlalchemy import Connection, select
 
 from api.settings import Settings
+from keys.note import Verifier, open_checkpoint
 from support.people import World, accept, offer, people, world
 from support.residents import Resident
+from vault.audit import merkle
 from vault.grants.model import AccessRequestSpec
 from vault.storage.orm import AccessEventRow, GrantRow, MandateRow
 
@@ -67,14 +73,22 @@ def record(w: World, who: Resident, category: str, rtype: str, title: str) -> st
     return str(r.json()["id"])
 
 
-def ask(w: World, principal: Resident, datatypes: list[str], ref: str = "BEH-1") -> str:
+def ask(
+    w: World,
+    principal: Resident,
+    datatypes: list[str],
+    ref: str = "BEH-1",
+    service_name: str = "Gemeente Utrecht",
+) -> str:
     """A service asks `principal` for `datatypes`: the id of the pending request."""
     service = next(
-        (s for s in w.c.services.all() if s.name == "Gemeente Utrecht"), None
+        (s for s in w.c.services.all() if s.name == service_name), None
     ) or w.c.services.add(
         operator="test-operator",
-        name="Gemeente Utrecht",
-        organisation="oin:00000001002220647000",
+        name=service_name,
+        organisation="oin:00000001002220647000"
+        if service_name == "Gemeente Utrecht"
+        else "oin:00000001002220647099",
         kind="municipality",
         datatypes=["health.medication", "health.allergies", "education.grades", "debts.overview"],
         actions=["read", "write"],
@@ -496,9 +510,6 @@ def test_a_write_only_mandate_sees_only_its_own_steps_in_the_log(w: World) -> No
         ("GET", "/v1/me/people"),
         ("POST", "/v1/me/people/mandates"),
         ("POST", "/v1/me/people/children"),
-        ("POST", "/v1/me/services/00000000-0000-0000-0000-000000000000/revoke"),
-        ("POST", "/v1/me/procedures/00000000-0000-0000-0000-000000000000/close"),
-        ("GET", "/v1/me/log/00000000-0000-0000-0000-000000000000/proof"),
     ],
 )
 def test_routes_that_stay_closed_refuse_the_header(w: World, method: str, path: str) -> None:
@@ -892,3 +903,268 @@ def test_an_ended_mandate_cannot_flood_the_principals_log(w: World) -> None:
         refused(w.client.get("/v1/me/records", headers=act(w.pieter, mid)), "mandate-ended")
     tried = [e for e in events(w, w.anna) if e.name == "mandate.refused"]
     assert len(tried) < 50, len(tried)
+
+
+# -- the principal's log proofs, a whole service, a procedure, under a mandate -----------------
+
+
+def approve(w: World, who: Resident, grant: str) -> None:
+    r = w.client.post(f"/v1/me/grants/{grant}/approve", json={}, headers=who.headers)
+    assert r.status_code == 200, r.text
+
+
+def grant_of(w: World, who: Resident, grant: str) -> dict[str, Any]:
+    r = w.client.get(f"/v1/me/grants/{grant}", headers=who.headers)
+    assert r.status_code == 200, r.text
+    found: dict[str, Any] = r.json()
+    return found
+
+
+def test_a_proof_of_an_entry_of_the_principals_log(w: World) -> None:
+    mid = mandate(w, categories=["debts"], actions=["read", "write"])
+    record(w, w.anna, "debts", "debts.overview", "Schulden")
+    record(w, w.anna, "education", "education.grades", "Cijfers")  # outside the mandate
+    record(w, w.mallory, "debts", "debts.overview", "Mallory's")
+    record(w, w.pieter, "debts", "debts.overview", "Pieters eigen")
+    assert w.c.integrator.run_once() > 0
+    h = act(w.pieter, mid)
+    entries = w.client.get("/v1/me/log?limit=100", headers=h).json()["entries"]
+    [created] = [e for e in entries if e["name"] == "record.created"]
+    assert created["datatype"] == "debts.overview"
+    r = w.client.get(f"/v1/me/log/{created['id']}/proof", headers=h)
+    assert r.status_code == 200, r.text
+    proof = r.json()
+    assert (proof["event_id"], proof["index"]) == (created["id"], created["log_index"])
+    checkpoint = open_checkpoint(
+        proof["checkpoint"].encode(), Verifier.parse(w.c.log_key.verifier_key), w.c.log_key.name
+    )
+    merkle.verify_inclusion(
+        base64.b64decode(proof["leaf_hash"]),
+        proof["index"],
+        checkpoint.size,
+        [base64.b64decode(x) for x in proof["hashes"]],
+        checkpoint.root_hash,
+    )
+    # It is Anna's entry: the same proof she gets for it herself.
+    hers = w.client.get(f"/v1/me/log/{created['id']}/proof", headers=w.anna.headers).json()
+    assert hers["leaf_hash"] == proof["leaf_hash"]
+
+    # Attacks: an entry of hers outside the mandate, another principal's, the
+    # representative's own, a made-up id: all alike not found, none logged.
+    made_up = w.client.get(f"/v1/me/log/{uuid.uuid4()}/proof", headers=h)
+    assert made_up.status_code == 404
+    hidden = next(
+        e
+        for e in events(w, w.anna)
+        if e.name == "record.created" and e.datatype == "education.grades"
+    )
+    others = [
+        hidden.event_id,
+        next(e.event_id for e in events(w, w.mallory) if e.name == "record.created"),
+        next(e.event_id for e in events(w, w.pieter) if e.name == "record.created"),
+    ]
+    for event_id in others:
+        r = w.client.get(f"/v1/me/log/{event_id}/proof", headers=h)
+        assert r.status_code == 404, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert {**r.json(), "instance": None} == {**made_up.json(), "instance": None}
+    # The proof served is in Anna's log, by the representative; the refused ones are not.
+    proofs = [e for e in events(w, w.anna) if e.name == "log.proof"]
+    assert [(e.actor, e.actor_id) for e in proofs] == [("representative", mid)]
+    assert not [e for e in events(w, w.anna) if e.name == "mandate.refused"]
+    assert not [e for e in events(w, w.mallory) + events(w, w.pieter) if e.name == "log.proof"]
+    said = [
+        e["text_nl"]
+        for e in w.client.get("/v1/me/log", headers=w.anna.headers).json()["entries"]
+        if e["name"] == "log.proof"
+    ]
+    assert len(said) == 1
+    assert said[0].startswith("Er is gecontroleerd dat iets echt in uw logboek staat, op ")
+    assert said[0].endswith(", gedaan door Pieter Bewind voor u.")
+
+
+def test_a_proof_under_an_ended_mandate_is_refused_and_logged(w: World) -> None:
+    mid = mandate(w, categories=["debts"])
+    record(w, w.anna, "debts", "debts.overview", "Schulden")
+    w.c.integrator.run_once()
+    [created] = [
+        e
+        for e in w.client.get("/v1/me/log", headers=act(w.pieter, mid)).json()["entries"]
+        if e["name"] == "record.created"
+    ]
+    w.client.post(f"/v1/me/people/mandates/{mid}/revoke", headers=w.anna.headers)
+    refused(
+        w.client.get(f"/v1/me/log/{created['id']}/proof", headers=act(w.pieter, mid)),
+        "mandate-ended",
+    )
+    tried = [(e.reason, e.actor_id) for e in events(w, w.anna) if e.name == "mandate.refused"]
+    assert tried == [("mandate-ended", mid)]
+    assert not [e for e in events(w, w.anna) if e.name == "log.proof"]
+
+
+def test_stopping_a_whole_service_stops_only_what_the_mandate_covers(w: World) -> None:
+    mid = mandate(w)  # debts and health: read, decide-requests
+    health = ask(w, w.anna, ["health.medication"], "A")
+    approve(w, w.anna, health)
+    debts = ask(w, w.anna, ["debts.overview"], "B")  # waiting
+    mixed = ask(w, w.anna, ["health.medication", "education.grades"], "C")
+    approve(w, w.anna, mixed)
+    outside = ask(w, w.anna, ["education.grades"], "D")
+    approve(w, w.anna, outside)
+    elsewhere = ask(w, w.anna, ["health.allergies"], "E", service_name="Zorgkantoor Midden")
+    approve(w, w.anna, elsewhere)
+    theirs = ask(w, w.mallory, ["health.medication"], "M")  # another principal, same service
+    approve(w, w.mallory, theirs)
+    service = grant_of(w, w.anna, health)["service"]["id"]
+
+    # Without decide-requests: refused, logged, nothing stopped.
+    read_only = mandate(w, actions=["read"])
+    refused(
+        w.client.post(f"/v1/me/services/{service}/revoke", headers=act(w.pieter, read_only)),
+        "action-not-in-scope",
+    )
+    assert grant_of(w, w.anna, health)["status"] == "approved"
+    assert [(e.reason, e.actor_id) for e in events(w, w.anna) if e.name == "mandate.refused"] == [
+        ("action-not-in-scope", read_only)
+    ]
+    # Someone else's use of the mandate id: refused before anything.
+    refused(
+        w.client.post(f"/v1/me/services/{service}/revoke", headers=act(w.mallory, mid)),
+        "no-mandate",
+    )
+
+    r = w.client.post(f"/v1/me/services/{service}/revoke", headers=act(w.pieter, mid))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"stopped": 2}  # counts only what it stopped
+    assert (grant_of(w, w.anna, health)["status"], grant_of(w, w.anna, health)["end_reason"]) == (
+        "ended",
+        "revoked",
+    )
+    assert grant_of(w, w.anna, debts)["status"] == "denied"
+    # Outside the mandate, another service, another principal: untouched.
+    assert grant_of(w, w.anna, mixed)["status"] == "approved"
+    assert grant_of(w, w.anna, outside)["status"] == "approved"
+    assert grant_of(w, w.anna, elsewhere)["status"] == "approved"
+    assert grant_of(w, w.mallory, theirs)["status"] == "approved"
+    # Each step is in Anna's log, done by Pieter for her.
+    done = [
+        (e.name, e.reason)
+        for e in events(w, w.anna)
+        if e.actor == "representative" and e.name in ("grant.ended", "grant.denied")
+    ]
+    assert sorted(done, key=str) == [("grant.denied", None), ("grant.ended", "revoked")]
+    assert {e.actor_id for e in events(w, w.anna) if e.name in ("grant.ended", "grant.denied")} == {
+        mid
+    }
+    assert not [e for e in events(w, w.mallory) if e.actor == "representative"]
+    texts = [
+        e["text_nl"]
+        for e in w.client.get("/v1/me/log?limit=100", headers=w.anna.headers).json()["entries"]
+        if e["name"] in ("grant.ended", "grant.denied")
+    ]
+    assert len(texts) == 2
+    assert all("gedaan door Pieter Bewind voor u." in t for t in texts)
+    # Again: nothing left that the mandate covers; a service Anna has nothing with: nothing.
+    again = w.client.post(f"/v1/me/services/{service}/revoke", headers=act(w.pieter, mid))
+    assert again.json() == {"stopped": 0}
+    none = w.client.post(f"/v1/me/services/{uuid.uuid4()}/revoke", headers=act(w.pieter, mid))
+    assert none.json() == {"stopped": 0}
+
+    # Ended: refused, logged.
+    w.client.post(f"/v1/me/people/mandates/{mid}/revoke", headers=w.anna.headers)
+    refused(
+        w.client.post(f"/v1/me/services/{service}/revoke", headers=act(w.pieter, mid)),
+        "mandate-ended",
+    )
+    assert grant_of(w, w.anna, mixed)["status"] == "approved"
+
+
+def test_ending_a_procedure_under_a_mandate_is_all_or_nothing(w: World) -> None:
+    mid = mandate(w)  # debts and health: read, decide-requests
+    first = ask(w, w.anna, ["health.medication"], "A")
+    approve(w, w.anna, first)
+    second = ask(w, w.anna, ["health.allergies"], "A")  # waiting, same procedure
+    inside = grant_of(w, w.anna, first)["procedure"]["id"]
+    assert grant_of(w, w.anna, second)["procedure"]["id"] == inside
+    part = ask(w, w.anna, ["health.medication"], "B")
+    approve(w, w.anna, part)
+    rest = ask(w, w.anna, ["education.grades"], "B")  # the same procedure, outside the mandate
+    approve(w, w.anna, rest)
+    partly = grant_of(w, w.anna, part)["procedure"]["id"]
+    whole = ask(w, w.anna, ["education.grades"], "C")
+    approve(w, w.anna, whole)
+    outside = grant_of(w, w.anna, whole)["procedure"]["id"]
+    theirs = ask(w, w.mallory, ["health.medication"], "A")
+    approve(w, w.mallory, theirs)
+    mallorys = grant_of(w, w.mallory, theirs)["procedure"]["id"]
+    h = act(w.pieter, mid)
+
+    # A procedure reaching outside the mandate, partly or wholly: refused, logged, unchanged.
+    for procedure in (partly, outside):
+        refused(
+            w.client.post(f"/v1/me/procedures/{procedure}/close", headers=h),
+            "category-not-in-scope",
+        )
+    assert [g["status"] for g in (grant_of(w, w.anna, part), grant_of(w, w.anna, rest))] == [
+        "approved",
+        "approved",
+    ]
+    assert grant_of(w, w.anna, part)["procedure"]["status"] == "open"
+    assert grant_of(w, w.anna, whole)["procedure"]["status"] == "open"
+    tried = [(e.reason, e.datatype) for e in events(w, w.anna) if e.name == "mandate.refused"]
+    assert tried == [("category-not-in-scope", "education")] * 2
+    # Another principal's procedure, a made-up one: not found, nothing changed.
+    for procedure in (mallorys, uuid.uuid4()):
+        r = w.client.post(f"/v1/me/procedures/{procedure}/close", headers=h)
+        assert r.status_code == 404, r.text
+    assert grant_of(w, w.mallory, theirs)["status"] == "approved"
+    # Without decide-requests: refused.
+    read_only = mandate(w, actions=["read"])
+    refused(
+        w.client.post(f"/v1/me/procedures/{inside}/close", headers=act(w.pieter, read_only)),
+        "action-not-in-scope",
+    )
+    assert grant_of(w, w.anna, first)["status"] == "approved"
+
+    # Wholly inside: it ends, with its grants and requests, done by Pieter for Anna.
+    r = w.client.post(f"/v1/me/procedures/{inside}/close", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"stopped": 1}
+    ended = grant_of(w, w.anna, first)
+    assert (ended["status"], ended["end_reason"]) == ("ended", "procedure-closed")
+    assert (ended["procedure"]["status"], ended["procedure"]["closed_by"]) == (
+        "closed",
+        "representative",
+    )
+    assert grant_of(w, w.anna, second)["status"] == "lapsed"
+    steps = sorted(
+        (e.name, e.reason)
+        for e in events(w, w.anna)
+        if e.actor == "representative" and e.actor_id == mid and not e.name.startswith("mandate.")
+    )
+    assert steps == [
+        ("grant.ended", "procedure-closed"),
+        ("grant.lapsed", "procedure-closed"),
+        ("procedure.closed", None),
+    ]
+    texts = {
+        e["name"]: e["text_nl"]
+        for e in w.client.get("/v1/me/log?limit=100", headers=w.anna.headers).json()["entries"]
+        if e["name"] in ("procedure.closed", "grant.lapsed")
+        or (e["name"] == "grant.ended" and e["grant_id"] == first)
+    }
+    assert texts["procedure.closed"].startswith(
+        "De behandeling of zaak bij Gemeente Utrecht is afgesloten, op "
+    )
+    assert texts["grant.ended"].startswith(
+        "De toegang van Gemeente Utrecht is gestopt, want de behandeling of zaak is klaar"
+    )
+    assert texts["grant.lapsed"].startswith("De vraag van Gemeente Utrecht is vervallen")
+    assert all("gedaan door Pieter Bewind voor u" in t for t in texts.values())
+    # The service can ask nothing more under it; the other procedures are as they were.
+    assert grant_of(w, w.anna, rest)["procedure"]["status"] == "open"
+    assert grant_of(w, w.mallory, theirs)["procedure"]["status"] == "open"
+
+    # Ended mandate: refused, logged.
+    w.client.post(f"/v1/me/people/mandates/{mid}/revoke", headers=w.anna.headers)
+    refused(w.client.post(f"/v1/me/procedures/{partly}/close", headers=h), "mandate-ended")

@@ -54,6 +54,10 @@ def test_openapi_declares_regie_act_for_where_representatives_are_served(
     assert "Regie-Act-For" in headers("/v1/me/records", "get")
     assert "Regie-Act-For" in headers("/v1/me/records", "post")
     assert "Regie-Act-For" in headers("/v1/me/grants", "get")
+    assert "Regie-Act-For" in headers("/v1/me/log/{event_id}/proof", "get")
+    assert "Regie-Act-For" in headers("/v1/me/services/{service_id}/revoke", "post")
+    assert "Regie-Act-For" in headers("/v1/me/procedures/{procedure_id}/close", "post")
+    assert "Regie-Act-For" not in headers("/v1/me/authorizations", "post")
     assert "Regie-Act-For" not in headers("/v1/me", "get")
     assert "Regie-Act-For" not in headers("/v1/me/sessions", "get")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -346,5 +347,53 @@ def test_acting_for_someone_through_both_clients(client: TestClient) -> None:
             await rc.delete_child_vault(child.id)  # Pieter just signed up: a fresh sign-in
             with pytest.raises(sdk.AccessDenied):
                 await rc.acting_for(child.id).records()
+
+    anyio.run(run)
+
+
+def test_acting_for_someone_with_proofs_services_and_procedures_through_the_sdk(
+    client: TestClient, container: Container
+) -> None:
+    """The acting client's log proofs, and its "stop everything" and "end a procedure",
+    reach the principal's vault (the scope rules are attacked in test_acting_for_api.py)."""
+    anna = sync_client(client)
+    signed_up(anna, "Anna")
+    pieter = sync_client(client)
+    signed_up(pieter, "Pieter")
+    offer = anna.offer_mandate(
+        categories=["debts"],
+        actions=["read", "decide-requests"],
+        valid_until=datetime.now(UTC) + timedelta(days=30),
+    )
+    held = pieter.accept_mandate(offer.code)
+    anna.create_record("debts", "debts.overview", "Schulden", {"totaal": 1200})
+    container.integrator.run_once()
+    for_anna = pieter.acting_for(held.id)
+    [created] = [e for e in for_anna.log().entries if e.name == "record.created"]
+    proof = for_anna.log_proof(created.id)
+    assert proof == anna.log_proof(created.id)  # her entry, her proof
+    key = anna.with_token(None).log_key()
+    checkpoint = open_checkpoint(
+        proof.checkpoint.encode(), Verifier.parse(key.verifier_key), key.origin
+    )
+    merkle.verify_inclusion(
+        base64.b64decode(proof.leaf_hash),
+        proof.index,
+        proof.size,
+        [base64.b64decode(h) for h in proof.hashes],
+        checkpoint.root_hash,
+    )
+    with pytest.raises(sdk.NotFound):
+        pieter.log_proof(created.id)  # not in his own log
+    assert for_anna.revoke_service(str(uuid.uuid4())) == 0
+    with pytest.raises(sdk.NotFound):
+        for_anna.close_procedure(str(uuid.uuid4()))
+    assert [e.name for e in anna.log(names=["log.proof"]).entries] == ["log.proof"]
+
+    async def run() -> None:
+        async with AsyncResidentClient(
+            ORIGIN, transport=httpx.ASGITransport(app=client.app), token=pieter.token
+        ) as rc:
+            assert await rc.acting_for(held.id).log_proof(created.id) == proof
 
     anyio.run(run)

@@ -92,6 +92,34 @@ def by(name: str, outcome: str = "done", **kw: object) -> EventFacts:
             "Your log was viewed, on 3 March at 14:02, done by Pieter Bewind for you.",
         ),
         (
+            by("log.proof", "permit"),
+            "Er is gecontroleerd dat iets echt in uw logboek staat, op 3 maart om 14:02, gedaan "
+            "door Pieter Bewind voor u.",
+            "It was checked that an entry is really in your log, on 3 March at 14:02, done by "
+            "Pieter Bewind for you.",
+        ),
+        (
+            by("procedure.closed", service_name="Gemeente Utrecht"),
+            "De behandeling of zaak bij Gemeente Utrecht is afgesloten, op 3 maart om 14:02, "
+            "gedaan door Pieter Bewind voor u. De toegang die daarbij hoorde, is gestopt.",
+            "The treatment or case with Gemeente Utrecht was closed, on 3 March at 14:02, done by "
+            "Pieter Bewind for you. The access that went with it has stopped.",
+        ),
+        (
+            by("grant.ended", reason="procedure-closed", service_name="Gemeente Utrecht"),
+            "De toegang van Gemeente Utrecht is gestopt, want de behandeling of zaak is klaar, op "
+            "3 maart om 14:02, gedaan door Pieter Bewind voor u.",
+            "Access for Gemeente Utrecht stopped because the treatment or case is finished, on 3 "
+            "March at 14:02, done by Pieter Bewind for you.",
+        ),
+        (
+            by("grant.lapsed", reason="procedure-closed", service_name="Gemeente Utrecht"),
+            "De vraag van Gemeente Utrecht is vervallen, want de behandeling of zaak is klaar, op "
+            "3 maart om 14:02, gedaan door Pieter Bewind voor u.",
+            "The question from Gemeente Utrecht was dropped because the treatment or case is "
+            "finished, on 3 March at 14:02, done by Pieter Bewind for you.",
+        ),
+        (
             by("grant.list", "permit"),
             "Uw vragen om toegang en wie wat mag zien, zijn bekeken, op 3 maart om 14:02, gedaan "
             "door Pieter Bewind voor u.",

@@ -244,14 +244,43 @@ class ResidentLog:
         names = self._people.representative_names(uow, resident_id, ids)
         return {str(k): v for k, v in names.items() if v}
 
-    def index_of(self, resident_id: uuid.UUID, event_id: uuid.UUID) -> int | None:
+    def index_of(
+        self, resident_id: uuid.UUID, event_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> int | None:
         """The log index of one of the resident's events (None: not integrated yet);
-        `NotFound` for any other event, also another resident's."""
+        `NotFound` for any other event, also another resident's.
+
+        Under a mandate (the principal's log): only an event in the part `visibility` shows
+        the representative; any other is `NotFound` too, exactly like a made-up id, and not
+        logged (a refusal in the log the representative reads would tell that the event
+        exists). Asking for a proof is a look at the principal's log: `log.proof`, logged in
+        this transaction, like `log.read` for a page."""
         with self._uow() as uow:
             row = uow.access_events.get(resident_id, event_id)
+            if acting is not None:
+                acting.same_vault(resident_id)
+                visible = self.visibility(uow, acting)
+                if row is not None and not visible.shows(row):
+                    row = None
             if row is None:
                 raise NotFound("no such event in your log")
-            return row.seq
+            index = row.seq
+            if acting is not None:
+                kind, actor_id = actor(resident_id, acting)
+                record(
+                    uow,
+                    AccessEvent(
+                        resident_id=resident_id,
+                        name="log.proof",
+                        outcome="permit",
+                        actor=kind,
+                        actor_id=actor_id,
+                        action="read",
+                    ),
+                    self._clock.now(),
+                )
+                uow.commit()
+            return index
 
     def services(
         self, resident_id: uuid.UUID, *, acting: ActingFor | None = None

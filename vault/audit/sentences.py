@@ -5,7 +5,7 @@
 3 maart om 14:02." Every event name the vault writes has its sentence (`record.read`,
 `record.list`, `record.write`, `grant.requested|approved|denied|lapsed|ended`,
 `token.revoked`, `vault.exported`, `mandate.offered|active|lapsed|ended|refused`, and a
-representative's `grant.list|read` and `log.read`), refused attempts say why without
+representative's `grant.list|read`, `log.read` and `log.proof`), refused attempts say why without
 blaming anyone, and a name this module does not know yet still gets a plain sentence rather
 than nothing. What a representative did under a mandate (actor `representative`) ends with
 who did it: "…, gedaan door Pieter voor u." / "…, done by Pieter for you." (`_BY`).
@@ -303,6 +303,29 @@ _BY: dict[str, tuple[str, str]] = {
         "Uw logboek is bekeken, {when}, gedaan door {by} voor u.",
         "Your log was viewed, {when}, done by {by} for you.",
     ),
+    "log.proof": (
+        "Er is gecontroleerd dat iets echt in uw logboek staat, {when}, gedaan door {by} voor u.",
+        "It was checked that an entry is really in your log, {when}, done by {by} for you.",
+    ),
+    # Ending a procedure for the resident (its grants end, its requests lapse with it).
+    "procedure.closed": (
+        "De behandeling of zaak bij {service} is afgesloten, {when}, gedaan door {by} voor "
+        "u. De toegang die daarbij hoorde, is gestopt.",
+        "The treatment or case with {service} was closed, {when}, done by {by} for you. The "
+        "access that went with it has stopped.",
+    ),
+    "grant.ended.procedure-closed": (
+        "De toegang van {service} is gestopt, want de behandeling of zaak is klaar, {when}, "
+        "gedaan door {by} voor u.",
+        "Access for {service} stopped because the treatment or case is finished, {when}, "
+        "done by {by} for you.",
+    ),
+    "grant.lapsed.procedure-closed": (
+        "De vraag van {service} is vervallen, want de behandeling of zaak is klaar, {when}, "
+        "gedaan door {by} voor u.",
+        "The question from {service} was dropped because the treatment or case is finished, "
+        "{when}, done by {by} for you.",
+    ),
     # A parent giving or ending a mandate for the child's vault (the second parent).
     "mandate.offered": (
         "Er is iemand gevraagd om dingen voor u te regelen, {when}, gedaan door {by} voor u.",
@@ -436,8 +459,9 @@ def _by(facts: EventFacts) -> str | None:
         return "mandate.ended.revoked"
     if facts.name.startswith("mandate."):
         return None
-    if facts.name == "grant.ended":
-        return "grant.ended.revoked" if facts.reason == "revoked" else "other"
+    if facts.name in ("grant.ended", "grant.lapsed"):
+        specific = f"{facts.name}.{facts.reason}"
+        return specific if specific in _BY else "other"
     return facts.name if facts.name in _BY else "other"
 
 

@@ -576,19 +576,34 @@ class GrantService:
             uow.commit()
             return self._view(uow, self._keys.current(uow, resident), grant)
 
-    def revoke_service(self, resident_id: uuid.UUID, service_id: uuid.UUID) -> int:
-        """Stop everything for one service: every grant ends, every request is denied."""
+    def revoke_service(
+        self, resident_id: uuid.UUID, service_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> int:
+        """Stop everything for one service: every grant ends, every request is denied.
+
+        Under a mandate (`decide-requests` on at least one category, else AccessDenied,
+        logged): only the service's grants and requests the representative may decide on,
+        those whose datatypes all lie in the mandate's `decide-requests` categories, i.e.
+        what `grants` shows them. The service's other grants stay as they are, and the
+        answer counts only what was stopped (it does not tell that others exist)."""
         now = self._clock.now()
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
+            scope: frozenset[str] | None = None
+            if acting is not None:
+                acting.same_vault(resident_id)
+                scope = acting.categories(uow, action="decide-requests")
+            kind, actor_id = actor(resident_id, acting)
             stopped = 0
             for grant in uow.grants.of_resident(resident_id, statuses=["requested", "approved"]):
                 if grant.service_id != service_id:
                     continue
+                if scope is not None and not _categories(grant) <= scope:
+                    continue
                 if grant.status == "approved":
-                    self._end(uow, grant, "revoked", "resident", str(resident_id), now)
+                    self._end(uow, grant, "revoked", kind, actor_id, now)
                 else:
-                    self._set_status(uow, grant, "denied", "resident", str(resident_id), None, now)
+                    self._set_status(uow, grant, "denied", kind, actor_id, None, now)
                 stopped += 1
             uow.commit()
             return stopped
@@ -608,14 +623,34 @@ class GrantService:
             uow.commit()
             return ended
 
-    def close_procedure_by_resident(self, resident_id: uuid.UUID, procedure_id: uuid.UUID) -> int:
+    def close_procedure_by_resident(
+        self, resident_id: uuid.UUID, procedure_id: uuid.UUID, *, acting: ActingFor | None = None
+    ) -> int:
+        """The resident ends a procedure: every grant under it ends, its requests lapse, and
+        the service can ask nothing more under its reference.
+
+        Under a mandate, all or nothing: every grant ever asked under the procedure must
+        lie in the mandate's `decide-requests` categories (else AccessDenied with the
+        mandate's reason, logged, and nothing ends). A procedure ends as a whole, also for
+        what a service might still ask under it, so a representative cannot end one that
+        reaches data outside their mandate; the principal can."""
         now = self._clock.now()
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
             procedure = uow.grants.procedure(resident_id, procedure_id, for_update=True)
             if procedure is None:
                 raise NotFound("no such procedure in this vault")
-            ended = self._close(uow, procedure, "resident", str(resident_id), now)
+            # Read (and locked) once: the rows checked are the rows ended.
+            grants = uow.grants.of_procedure(resident_id, procedure_id)
+            if acting is not None:
+                acting.same_vault(resident_id)
+                acting.categories(uow, action="decide-requests")  # none at all: refused
+                covered = frozenset(c for g in grants for c in _categories(g))
+                if not covered:  # fail closed: no grant under it for the mandate to cover
+                    raise NotFound("no such procedure in this vault")
+                acting.check_all(uow, covered, action="decide-requests")
+            kind, actor_id = actor(resident_id, acting)
+            ended = self._close(uow, procedure, kind, actor_id, now, grants=grants)
             uow.commit()
             return ended
 
@@ -626,7 +661,11 @@ class GrantService:
         by: Actor | Literal["planned-end"],
         actor_id: str | None,
         now: datetime,
+        *,
+        grants: Sequence[GrantRow] | None = None,
     ) -> int:
+        """Close `procedure` (if open): its approved grants end, its requests lapse.
+        `grants`: the procedure's grants as the caller already read (and locked) them."""
         if procedure.status != "open":
             return 0
         procedure.status = "closed"
@@ -648,7 +687,9 @@ class GrantService:
             ),
             now,
         )
-        for grant in uow.grants.of_procedure(procedure.resident_id, procedure.procedure_id):
+        if grants is None:
+            grants = uow.grants.of_procedure(procedure.resident_id, procedure.procedure_id)
+        for grant in grants:
             if grant.status == "approved":
                 self._end(uow, grant, "procedure-closed", actor, actor_id, now)
                 ended += 1

@@ -377,7 +377,8 @@ class ProcedureRow(Base):
     description_ct: Mapped[bytes | None]
     planned_end: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))  # open | closed
-    closed_by: Mapped[str | None] = mapped_column(String(16))  # service | resident | planned-end
+    # service | resident | representative (under a mandate) | planned-end
+    closed_by: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
 
