@@ -175,10 +175,12 @@ ACTING = f"/people/{UUID % 'mandate_id'}"
 def acting_routes() -> list[Route]:
     """The pages for the principal of a mandate I hold: the same views as for my own vault,
     under `/people/{mandate_id}` (clients/app/acting.py). Not here: what the API keeps to
-    one's own vault (stopping a whole service or procedure, the account)."""
+    one's own vault (the account, export, people)."""
     a = acting.under_mandate
     rec = f"{ACTING}/data/{UUID % 'record_id'}"
     grant = UUID % "grant_id"
+    service = UUID % "service_id"
+    procedure = UUID % "procedure_id"
     return [
         Route(f"{ACTING}/home", a(acting.home)),
         Route(f"{ACTING}/data", a(views.data)),
@@ -197,6 +199,10 @@ def acting_routes() -> list[Route]:
         Route(f"{ACTING}/access/{grant}", a(views.grant_page)),
         Route(f"{ACTING}/access/{grant}/stop", a(views.stop_page)),
         Route(f"{ACTING}/access/{grant}/stop", a(views.stop), methods=["POST"]),
+        Route(f"{ACTING}/access/services/{service}/stop", a(views.stop_service_page)),
+        Route(f"{ACTING}/access/services/{service}/stop", a(views.stop_service), methods=["POST"]),
+        Route(f"{ACTING}/access/procedures/{procedure}/close", a(views.close_page)),
+        Route(f"{ACTING}/access/procedures/{procedure}/close", a(views.close), methods=["POST"]),
         Route(f"{ACTING}/log", a(views.log_page)),
         Route(f"{ACTING}/connect", a(views.connect_page)),
         Route(f"{ACTING}/connect", a(views.connect), methods=["POST"]),

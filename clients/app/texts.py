@@ -1468,6 +1468,30 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Wie kan de gegevens van {name} zien",
         "Who can see the data of {name}",
     ),
+    "act.stop_service.consequence": (
+        "Als u alles stopt, kan {service} niets meer zien van de gegevens die u voor {name} "
+        "regelt, voor geen enkele behandeling of zaak. Vragen hierover die nog wachten, "
+        "vervallen ook. Het staat in het logboek van {name}.",
+        "If you stop everything, {service} can no longer see any of the data you arrange for "
+        "{name}, for any treatment or case. Questions about it still waiting are dropped too. "
+        "It is written in the log of {name}.",
+    ),
+    "act.stop_service.done": (
+        "Alles wat u voor {name} regelt bij {service}, is gestopt.",
+        "Everything you arrange for {name} with {service} has stopped.",
+    ),
+    "act.close.consequence": (
+        "Als u dit klaar meldt, stopt alle toegang die bij {procedure} hoort. Dat kunt u niet "
+        "terugdraaien. Het staat in het logboek van {name}.",
+        "If you mark this as finished, all access that belongs to {procedure} stops. You "
+        "cannot undo this. It is written in the log of {name}.",
+    ),
+    "act.close.refused": (
+        "Bij {procedure} hoort ook toegang tot gegevens die u niet voor {name} regelt. Daarom "
+        "kan alleen {name} dit klaar melden. Er is niets veranderd.",
+        "{procedure} also includes access to data you do not arrange for {name}. That is why "
+        "only {name} can mark it as finished. Nothing was changed.",
+    ),
     "act.log.title": ("Logboek van {name}", "Log of {name}"),
     "act.log.intro": (
         "Wie er keek en wat er veranderde, bij de gegevens die u voor {name} regelt. "

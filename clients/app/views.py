@@ -836,8 +836,8 @@ async def log_page(request: Request) -> Response:
             raise
         # A link to a page that is not there (not an event of this log): the newest page.
         return visit.redirect(here + "?" + urlencode(filters) if filters else here)
-    # A proof is served for one's own log only (the API refuses it under a mandate).
-    shown = _uuid_param(query.get("proof")) if visit.acting is None else None
+    # Under a mandate too: the API proves an entry of the part of the log it shows.
+    shown = _uuid_param(query.get("proof"))
     entry = next((e for e in page.entries if e.id == shown), None)
     checked = await _checked(visit, entry) if entry is not None else None
 
@@ -859,7 +859,6 @@ async def log_page(request: Request) -> Response:
         if page.next_before
         else None,
         newest=(here + "?" + urlencode(filters) if filters else here) if before else None,
-        proofs=visit.acting is None,
         proof_link=lambda e: link(proof=e.id) + f"#e-{e.id}",
     )
 
@@ -922,26 +921,38 @@ async def _service_name(client: AsyncResidentClient, service_id: str) -> str | N
 
 async def stop_service_page(request: Request) -> Response:
     visit = Visit(request)
-    service_id = request.path_params["service_id"]
+    service_id = str(request.path_params["service_id"])  # a UUID: the SDK has strings
     name = await _service_name(visit.client, service_id)
     if name is None:
         raise sdk_errors.NotFound("no grants for this service")
-    return visit.page("stop_service.html", service_id=service_id, service=name)
+    return visit.page(
+        "stop_service.html",
+        service_id=service_id,
+        service=name,
+        # Under a mandate: only the data the representative arranges for the principal.
+        consequence=visit.t("act.stop_service.consequence", service=name, name=visit.acting.name)
+        if visit.acting
+        else visit.t("stop_service.consequence", service=name),
+    )
 
 
 async def stop_service(request: Request) -> Response:
+    """Stop everything for a service; under a mandate, the API stops only what the mandate
+    may decide on (what the representative sees), and the sentence says so."""
     visit = Visit(request)
     await visit.form()
     client = visit.client
-    service_id = request.path_params["service_id"]
+    service_id = str(request.path_params["service_id"])  # a UUID: the SDK has strings
     name = await _service_name(client, service_id)
     if name is None:
         raise sdk_errors.NotFound("no grants for this service")
     await client.revoke_service(service_id)
     return visit.page(
         "done.html",
-        message=visit.t("stop_service.done", service=name),
-        next_path="/access",
+        message=visit.t("act.stop_service.done", service=name, name=visit.acting.name)
+        if visit.acting
+        else visit.t("stop_service.done", service=name),
+        next_path=f"{visit.base}/access",
         next_label=visit.t("back"),
     )
 
@@ -952,11 +963,17 @@ async def _procedure(client: AsyncResidentClient, procedure_id: str) -> Grant | 
 
 async def close_page(request: Request) -> Response:
     visit = Visit(request)
-    grant = await _procedure(visit.client, request.path_params["procedure_id"])
+    grant = await _procedure(visit.client, str(request.path_params["procedure_id"]))
     if grant is None:
         raise sdk_errors.NotFound("no such procedure")
+    procedure = procedure_label(grant)
     return visit.page(
-        "close.html", procedure_id=grant.procedure.id, procedure=procedure_label(grant)
+        "close.html",
+        procedure_id=grant.procedure.id,
+        procedure=procedure,
+        consequence=visit.t("act.close.consequence", procedure=procedure, name=visit.acting.name)
+        if visit.acting
+        else visit.t("close.consequence", procedure=procedure),
     )
 
 
@@ -964,14 +981,31 @@ async def close(request: Request) -> Response:
     visit = Visit(request)
     await visit.form()
     client = visit.client
-    grant = await _procedure(client, request.path_params["procedure_id"])
+    grant = await _procedure(client, str(request.path_params["procedure_id"]))
     if grant is None:
         raise sdk_errors.NotFound("no such procedure")
-    await client.close_procedure(grant.procedure.id)
+    try:
+        await client.close_procedure(grant.procedure.id)
+    except sdk_errors.AccessDenied as e:
+        acting = visit.acting
+        if acting is None or e.reason not in ("category-not-in-scope", "action-not-in-scope"):
+            raise
+        # Under a mandate, a procedure is ended whole or not at all: one that also reaches
+        # data outside the mandate is the principal's to end (the API refused, logged it).
+        return visit.page(
+            "error.html",
+            403,
+            title=visit.t("act.refused.title"),
+            message=visit.t(
+                "act.close.refused", name=acting.name, procedure=procedure_label(grant)
+            ),
+            next_path=f"{visit.base}/access",
+            next_label=visit.t("back"),
+        )
     return visit.page(
         "done.html",
         message=visit.t("close.done", procedure=procedure_label(grant)),
-        next_path="/access",
+        next_path=f"{visit.base}/access",
         next_label=visit.t("back"),
     )
 

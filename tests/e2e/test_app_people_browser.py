@@ -2,7 +2,8 @@
 server, a virtual passkey per browser context (the fixtures of test_app_browser.py).
 
 Anna offers Bram a mandate, Bram accepts it with the code in his own browser, Anna sees it
-running and stops it; a wrong code gets a kind answer; a parent makes a child's vault.
+running and stops it; a wrong code gets a kind answer; a parent makes a child's vault; Jan,
+acting for Marieke, checks an entry's proof in her log.
 axe-core checks every new screen (no serious or critical violation) and each is saved at
 360x740 as docs/screenshots/40-*.png and on; offering and stopping are done once more with
 the keyboard only.
@@ -11,6 +12,7 @@ the keyboard only.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -272,7 +274,26 @@ def test_acting_for_someone_and_for_a_child(browser: Any, server: Server) -> Non
     jan.look("60-acting-access")
     jan.go(f"{base}/log")
     jan.page.get_by_role("heading", name="Logboek van Marieke").wait_for()
+    # The integrator takes events in every second: her entries get their "check" links.
+    check = jan.page.get_by_role("link", name=re.compile(r"^Controleer dit"))
+    deadline = time.monotonic() + 20
+    while not check.first.is_visible():
+        assert time.monotonic() < deadline, "her log did not reach the verified log"
+        time.sleep(0.5)
+        jan.page.reload()
     jan.look("61-acting-log")
+    # One entry's proof, checked by the app as for one's own log.
+    check.first.click()
+    jan.page.wait_for_url(re.compile(r"/log\?proof="))
+    jan.page.get_by_text("Dit staat in het gecontroleerde logboek.").wait_for()
+    assert jan.page.get_by_text("U regelt dit voor Marieke").is_visible()
+    jan.page.get_by_text("Voor wie het precies wil weten").click()
+    facts = jan.page.locator(".regie-proof dl")
+    facts.wait_for()
+    assert re.search(
+        r"Plaats in het logboek\s+regel \d+ \(technisch: index \d+\)", facts.inner_text()
+    )
+    jan.look("66-acting-log-proof")
 
     # Marieke sees what Jan did, in her log; then she stops the mandate.
     marieke.go("/log")

@@ -1,14 +1,17 @@
 """Acting for someone in the resident app, over HTTP: a representative's pages under
 `/people/{mandate_id}/` (the principal's data in scope, their requests, who sees what, their
-log), a parent's home with the child's waiting request, and attacks: another resident's
-mandate id, the principal's own id, a read-only mandate posting write forms, a category
-outside the mandate, a mandate stopped mid-session, CSRF refused."""
+log with its proofs checked by the app, stopping a whole service, ending a procedure), a
+parent's home with the child's waiting request, and attacks: another resident's mandate id,
+the principal's own id, a read-only mandate posting write forms, a category outside the
+mandate, a mandate stopped mid-session, a proof of an entry Jan does not see, a procedure
+reaching outside the mandate, CSRF refused."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from conftest import ORIGIN
@@ -128,17 +131,16 @@ def test_a_representative_acts_within_the_mandate(
     assert "Wie kan de gegevens van Marieke zien" in access
     assert "Huisartsenpraktijk De Linde" in access
     assert f"{base}/access/{grant['id']}/stop" in access
-    assert "/access/services/" not in access  # a whole service: Marieke's own
+    assert "/access/services/" not in access  # one grant: its own stop link is enough
     detail = jan.get(f"{base}/access/{grant['id']}").text
-    assert "/access/procedures/" not in detail
+    assert f'href="{base}/access/procedures/{grant["procedure"]["id"]}/close"' in detail
 
-    # Marieke's log says who did it, for her; Jan's view of it has no proofs.
+    # Marieke's log says who did it, for her; Jan sees it in hers too.
     log = marieke.get("/log").text
     assert "gedaan door Jan voor u" in log
     jans = jan.get(f"{base}/log").text
     assert "Logboek van Marieke" in jans
     assert "gedaan door Jan voor u" in jans
-    assert "proof=" not in jans
     # His own log is not hers.
     assert "gedaan door Jan" not in jan.get("/log").text
 
@@ -402,3 +404,188 @@ def test_a_read_only_representative_cannot_connect_a_service(
     forged = jan.post(f"{base}/connect", data={"csrf": "forged"})
     assert forged.status_code == 403
     assert "<code>" not in forged.text
+
+
+def connected(
+    container: Container, marieke: TestClient
+) -> tuple[ServiceAgent, str, ServiceAgent, str]:
+    """The clinic and the school, each connected to Marieke: (agent, subject) twice."""
+    clinic, school = register_clinic_and_school(container, marieke)
+    subjects = []
+    for agent in (clinic, school):
+        page = marieke.post("/connect", data={"csrf": csrf_of(marieke.get("/connect").text)})
+        code = re.search(r"<code>([^<]+)</code>", page.text)
+        assert code
+        subjects.append(agent.connect(code.group(1)))
+    return clinic, subjects[0], school, subjects[1]
+
+
+def approved(
+    marieke: TestClient, agent: ServiceAgent, subject: str, ref: str, datatypes: list[str]
+) -> dict[str, Any]:
+    """The service asks under procedure `ref`; Marieke approves it herself (over the API)."""
+    before = {
+        g["id"] for g in marieke.get("/v1/me/grants", headers=_bearer(marieke)).json()["grants"]
+    }
+    asked = agent.ask(subject, datatypes=datatypes, procedure={"ref": ref, "description": ref})
+    assert asked.status_code == 200, asked.text
+    [grant] = [
+        g
+        for g in marieke.get("/v1/me/grants", headers=_bearer(marieke)).json()["grants"]
+        if g["id"] not in before
+    ]
+    r = marieke.post(f"/v1/me/grants/{grant['id']}/approve", json={}, headers=_bearer(marieke))
+    assert r.status_code == 200, r.text
+    found: dict[str, Any] = r.json()
+    return found
+
+
+def test_a_representative_checks_a_proof_in_the_principals_log(
+    client: TestClient, jan: TestClient, container: Container
+) -> None:
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    sign_up_in_app(jan, "Jan")
+    add_record(marieke, "", "health.medication", "Mijn medicijnen")
+    add_record(marieke, "", "income.payslip", "Loonstrook")  # not in the mandate
+    mid = give(marieke, jan, ["health"], ["read"])
+    base = f"/people/{mid}"
+    pending = jan.get(f"{base}/log").text
+    assert "Controleer dit" not in pending  # nothing in the verified log yet
+    container.integrator.run_once()
+    page = jan.get(f"{base}/log")
+    assert page.status_code == 200
+    link = re.search(rf'href="({base}/log\?proof=([0-9a-f-]+))#e-\2">Controleer dit', page.text)
+    assert link, page.text
+    proven = jan.get(link.group(1))
+    assert proven.status_code == 200
+    assert "Dit staat in het gecontroleerde logboek." in proven.text
+    assert "U regelt dit voor Marieke" in proven.text
+    assert re.search(r"regel \d+ \(technisch: index \d+\)", proven.text)
+    # Marieke's log says Jan checked it, for her.
+    assert "Er is gecontroleerd dat iets echt in uw logboek staat" in marieke.get("/log").text
+    assert "gedaan door Jan voor u" in marieke.get("/log").text
+
+    # An entry of her log Jan does not see (her payslip), by its id: no proof is shown.
+    hers = marieke.get("/v1/me/log?limit=100", headers=_bearer(marieke)).json()["entries"]
+    [payslip] = [e for e in hers if e.get("datatype") == "income.payslip"]
+    shown = jan.get(f"{base}/log?proof={payslip['id']}")
+    assert shown.status_code == 200
+    assert "Dit staat in het gecontroleerde logboek." not in shown.text
+    assert "Loonstrook" not in shown.text
+    checks = [
+        e
+        for e in marieke.get("/v1/me/log?limit=100", headers=_bearer(marieke)).json()["entries"]
+        if e["name"] == "log.proof"
+    ]
+    assert len(checks) == 1  # the one Jan asked for; the other was never asked
+
+
+def test_a_representative_stops_a_service_and_ends_a_procedure(
+    client: TestClient, jan: TestClient, container: Container
+) -> None:
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    sign_up_in_app(jan, "Jan")
+    mid = give(marieke, jan, ["health"], ["read", "decide-requests"])
+    base = f"/people/{mid}"
+    clinic, at_clinic, school, at_school = connected(container, marieke)
+    knee = approved(marieke, clinic, at_clinic, "KNIE-1", ["health.medication"])
+    back = approved(marieke, clinic, at_clinic, "RUG-2", ["health.allergies"])
+    service = knee["service"]["id"]
+
+    # Stop everything for the clinic, for Marieke.
+    access = jan.get(f"{base}/access").text
+    assert f'href="{base}/access/services/{service}/stop"' in access
+    confirm = jan.get(f"{base}/access/services/{service}/stop")
+    assert confirm.status_code == 200
+    assert "U regelt dit voor Marieke" in confirm.text
+    assert "de gegevens die u voor Marieke regelt" in confirm.text
+    assert f'action="{base}/access/services/{service}/stop"' in confirm.text
+    forged = jan.post(f"{base}/access/services/{service}/stop", data={"csrf": "forged"})
+    assert forged.status_code == 403
+    assert all(
+        g["status"] == "approved"
+        for g in marieke.get("/v1/me/grants", headers=_bearer(marieke)).json()["grants"]
+    )
+    done = jan.post(f"{base}/access/services/{service}/stop", data={"csrf": csrf_of(confirm.text)})
+    assert done.status_code == 200, done.text
+    assert (
+        "Alles wat u voor Marieke regelt bij Huisartsenpraktijk De Linde, is gestopt." in done.text
+    )
+    assert f'href="{base}/access"' in done.text
+    for g in (knee, back):
+        now = marieke.get(f"/v1/me/grants/{g['id']}", headers=_bearer(marieke)).json()
+        assert (now["status"], now["end_reason"]) == ("ended", "revoked")
+    assert "gedaan door Jan voor u" in marieke.get("/log").text
+
+    # End a procedure that lies wholly in the mandate.
+    eye = approved(marieke, clinic, at_clinic, "OOG-3", ["health.medication"])
+    procedure = eye["procedure"]["id"]
+    detail = jan.get(f"{base}/access/{eye['id']}").text
+    assert f'href="{base}/access/procedures/{procedure}/close"' in detail
+    confirm = jan.get(f"{base}/access/procedures/{procedure}/close")
+    assert "Het staat in het logboek van Marieke." in confirm.text
+    assert f'action="{base}/access/procedures/{procedure}/close"' in confirm.text
+    closed = jan.post(
+        f"{base}/access/procedures/{procedure}/close", data={"csrf": csrf_of(confirm.text)}
+    )
+    assert closed.status_code == 200, closed.text
+    assert "OOG-3 (OOG-3) is klaar. De toegang is gestopt." in closed.text
+    now = marieke.get(f"/v1/me/grants/{eye['id']}", headers=_bearer(marieke)).json()
+    assert (now["status"], now["end_reason"]) == ("ended", "procedure-closed")
+    assert now["procedure"]["closed_by"] == "representative"
+
+    # A procedure that also reaches data outside the mandate: Marieke's to end, said kindly.
+    class_ = approved(marieke, school, at_school, "GROEP-5", ["health.medication"])
+    approved(marieke, school, at_school, "GROEP-5", ["education.grades"])
+    procedure = class_["procedure"]["id"]
+    confirm = jan.get(f"{base}/access/procedures/{procedure}/close")
+    assert confirm.status_code == 200
+    refused = jan.post(
+        f"{base}/access/procedures/{procedure}/close", data={"csrf": csrf_of(confirm.text)}
+    )
+    assert refused.status_code == 403, refused.text
+    assert "Daarom kan alleen Marieke dit klaar melden. Er is niets veranderd." in refused.text
+    assert "U regelt dit voor Marieke" in refused.text
+    assert all(
+        g["status"] == "approved"
+        for g in marieke.get("/v1/me/grants", headers=_bearer(marieke)).json()["grants"]
+        if g["procedure"]["ref"] == "GROEP-5"
+    )
+    assert "Jan wilde iets voor u regelen" in marieke.get("/log").text
+
+
+def test_the_own_pages_stop_a_service_and_end_a_procedure(
+    client: TestClient, container: Container
+) -> None:
+    """The same views in one's own vault (they were unreachable before: the path's UUID
+    never matched the SDK's string ids, so both pages were a 404)."""
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    clinic, at_clinic, _, _ = connected(container, marieke)
+    knee = approved(marieke, clinic, at_clinic, "KNIE-1", ["health.medication"])
+    approved(marieke, clinic, at_clinic, "RUG-2", ["health.allergies"])
+    service = knee["service"]["id"]
+    assert f'href="/access/services/{service}/stop"' in marieke.get("/access").text
+    confirm = marieke.get(f"/access/services/{service}/stop")
+    assert confirm.status_code == 200, confirm.text
+    assert "kan Huisartsenpraktijk De Linde niets meer uit uw kluis zien" in confirm.text
+    done = marieke.post(f"/access/services/{service}/stop", data={"csrf": csrf_of(confirm.text)})
+    assert "Alles voor Huisartsenpraktijk De Linde is gestopt." in done.text
+    grants = marieke.get("/v1/me/grants", headers=_bearer(marieke)).json()["grants"]
+    assert {g["status"] for g in grants} == {"ended"}
+
+    eye = approved(marieke, clinic, at_clinic, "OOG-3", ["health.medication"])
+    procedure = eye["procedure"]["id"]
+    assert (
+        f'href="/access/procedures/{procedure}/close"' in marieke.get(f"/access/{eye['id']}").text
+    )
+    confirm = marieke.get(f"/access/procedures/{procedure}/close")
+    assert confirm.status_code == 200, confirm.text
+    closed = marieke.post(
+        f"/access/procedures/{procedure}/close", data={"csrf": csrf_of(confirm.text)}
+    )
+    assert "is klaar. De toegang is gestopt." in closed.text
+    now = marieke.get(f"/v1/me/grants/{eye['id']}", headers=_bearer(marieke)).json()
+    assert (now["status"], now["procedure"]["closed_by"]) == ("ended", "resident")
