@@ -1617,6 +1617,7 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
     "key.rewrapped": ("Sleutels opnieuw ingepakt", "Keys rewrapped"),
     "key.rotated": ("Sleutel vervangen", "Key rotated"),
     "log.read": ("Eigen logboek bekeken", "Own log viewed"),
+    "log.proof": ("Bewijs voor een regel in het logboek opgevraagd", "Proof of a log entry asked"),
     "mandate.active": ("Machtiging aanvaard", "Mandate accepted"),
     "mandate.ended": ("Machtiging gestopt", "Mandate ended"),
     "mandate.lapsed": ("Machtiging niet aanvaard", "Mandate offer lapsed"),
