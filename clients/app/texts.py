@@ -1616,7 +1616,7 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
     "key.retired": ("Sleutel vernietigd", "Key destroyed"),
     "key.rewrapped": ("Sleutels opnieuw ingepakt", "Keys rewrapped"),
     "key.rotated": ("Sleutel vervangen", "Key rotated"),
-    "log.read": ("Eigen logboek bekeken", "Own log viewed"),
+    "log.read": ("Logboek bekeken door een vertegenwoordiger", "Log viewed by a representative"),
     "log.proof": ("Bewijs voor een regel in het logboek opgevraagd", "Proof of a log entry asked"),
     "mandate.active": ("Machtiging aanvaard", "Mandate accepted"),
     "mandate.ended": ("Machtiging gestopt", "Mandate ended"),
