@@ -170,6 +170,8 @@ def install_error_handlers(app: FastAPI, public_url: str) -> None:
             extra = {"limit_bytes": exc.limit}
         if isinstance(exc, ve.AccessDenied):
             extra = {"reason": exc.reason}
+        if isinstance(exc, ve.MandateTooLong):
+            extra = {"valid_until_max": exc.latest.isoformat()}
         headers = None
         if isinstance(exc, ve.RateLimited):
             headers = {"Retry-After": str(exc.retry_after)}

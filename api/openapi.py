@@ -43,6 +43,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "instance": {"type": "string"},
         "reason": {"type": "string", "description": "why access was refused (stable code)"},
         "limit_bytes": {"type": "integer"},
+        "valid_until_max": {
+            "type": "string",
+            "format": "date-time",
+            "description": "the latest end a mandate given under a mandate may have",
+        },
         "errors": {
             "type": "array",
             "items": {

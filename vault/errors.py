@@ -5,6 +5,7 @@
     ├── InvalidInput               the request is well-formed but not acceptable
     │   ├── UnknownCategory
     │   ├── UnknownRecordType
+    │   ├── MandateTooLong         a mandate given under a mandate would outlast it
     │   └── ProofError             a Merkle inclusion or consistency proof did not verify
     ├── Conflict                   the state changed underneath (e.g. a stale version)
     ├── PayloadTooLarge            a file over the configured limit
@@ -24,6 +25,8 @@ API cannot be used to learn which record ids exist.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class VaultError(Exception):
@@ -48,6 +51,19 @@ class UnknownCategory(InvalidInput):
 
 class UnknownRecordType(InvalidInput):
     pass
+
+
+class MandateTooLong(InvalidInput):
+    """A mandate offered under a mandate (a parent, for the child's vault) would run past
+    the end of the giver's own: refused, not cut short, with the latest end allowed
+    (`latest`, the API's `valid_until_max`), so the giver decides again knowingly."""
+
+    def __init__(self, latest: datetime) -> None:
+        super().__init__(
+            "a mandate given for this vault can run until "
+            f"{latest.isoformat()} at the latest: the end of your own mandate"
+        )
+        self.latest = latest
 
 
 class ProofError(InvalidInput):

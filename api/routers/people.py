@@ -1,9 +1,9 @@
 """People: mandates I gave and hold, accepting one with its code, and children's vaults.
 
 A representative never gives, ends or accepts mandates in the principal's name: these
-routes refuse `Regie-Act-For` (`resident_session`), except three a *parent* may use for the
+routes refuse `Regie-Act-For` (`resident_session`), except four a *parent* may use for the
 child's vault (`vault_subject`; `RepresentationService` refuses every other mandate): the
-child's mandates, offering one (the second parent), and ending one.
+child's mandates, offering one, offering another parent a parent's mandate, and ending one.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from api.schemas.people import (
     MandateIn,
     MandateOfferOut,
     MandateOut,
+    ParentOfferIn,
     PeopleOut,
 )
 
@@ -55,6 +56,19 @@ def offer(body: MandateIn, who: SubjectDep, c: ContainerDep) -> MandateOfferOut:
         label=body.label,
         acting=who.acting,
     )
+    return MandateOfferOut(
+        mandate=MandateOut.of(made.mandate), code=made.code, code_expires_at=made.code_expires_at
+    )
+
+
+@router.post(
+    "/parents",
+    status_code=201,
+    summary="For my child's vault (Regie-Act-For: my parent's mandate): offer another parent a"
+    " parent's mandate, with the same powers and end as mine, and its one-time code",
+)
+def offer_parent(body: ParentOfferIn, who: SubjectDep, c: ContainerDep) -> MandateOfferOut:
+    made = c.people.offer_parent(who.resident_id, acting=who.acting, label=body.label)
     return MandateOfferOut(
         mandate=MandateOut.of(made.mandate), code=made.code, code_expires_at=made.code_expires_at
     )

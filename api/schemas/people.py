@@ -75,6 +75,12 @@ class MandateIn(BaseModel):
     label: str = Field(default="", max_length=200, description="e.g. 'Beschermingsbewind'")
 
 
+class ParentOfferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(default="", max_length=200, description="e.g. 'Tweede ouder'")
+
+
 class MandateOfferOut(BaseModel):
     mandate: MandateOut
     code: str = Field(description="Give this to your representative; works once, 15 minutes")

@@ -972,6 +972,10 @@ class _Calls:
         return _Call("POST", "/v1/me/people/mandates", _json(MandateOffer.of), json=body)
 
     @staticmethod
+    def offer_parent_mandate(label: str) -> _Call[MandateOffer]:
+        return _Call("POST", "/v1/me/people/parents", _json(MandateOffer.of), json={"label": label})
+
+    @staticmethod
     def accept_mandate(code: str) -> _Call[Mandate]:
         return _Call("POST", "/v1/me/people/accept", _json(Mandate.of), json={"code": code})
 
@@ -1331,6 +1335,11 @@ class ResidentClient(_Base):
     ) -> MandateOffer:
         return self._run(_Calls.offer_mandate(categories, actions, valid_until, valid_from, label))
 
+    def offer_parent_mandate(self, label: str = "") -> MandateOffer:
+        """On a client `acting_for(my parent's mandate)`: offer another parent a parent's
+        mandate for the child's vault (same powers, same end as mine), and its code."""
+        return self._run(_Calls.offer_parent_mandate(label))
+
     def accept_mandate(self, code: str) -> Mandate:
         return self._run(_Calls.accept_mandate(code))
 
@@ -1629,6 +1638,11 @@ class AsyncResidentClient(_Base):
         return await self._run(
             _Calls.offer_mandate(categories, actions, valid_until, valid_from, label)
         )
+
+    async def offer_parent_mandate(self, label: str = "") -> MandateOffer:
+        """On a client `acting_for(my parent's mandate)`: offer another parent a parent's
+        mandate for the child's vault (same powers, same end as mine), and its code."""
+        return await self._run(_Calls.offer_parent_mandate(label))
 
     async def accept_mandate(self, code: str) -> Mandate:
         return await self._run(_Calls.accept_mandate(code))

@@ -17,14 +17,25 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Connection, select
 
 from api.settings import Settings
 from keys.note import Verifier, open_checkpoint
-from support.people import World, accept, offer, people, world
+from support.people import (
+    World,
+    accept,
+    act,
+    child_of,
+    mandate,
+    offer,
+    people,
+    reauthenticate,
+    refused,
+    rid,
+    world,
+)
 from support.residents import Resident
 from vault.audit import merkle
 from vault.grants.model import AccessRequestSpec
@@ -45,22 +56,6 @@ JWKS = {
 @pytest.fixture
 def w(settings: Settings, connection: Connection) -> Iterator[World]:
     yield from world(settings, connection)
-
-
-def rid(w: World, who: Resident) -> uuid.UUID:
-    return w.c.identity.authenticate(who.token).resident_id
-
-
-def mandate(w: World, **overrides: object) -> str:
-    """Anna's mandate for Pieter (debts and health: read and decide-requests, by default)."""
-    made = offer(w, **{"categories": ["debts", "health"], **overrides})
-    r = accept(w, w.pieter, made["code"])
-    assert r.status_code == 200, r.text
-    return str(r.json()["id"])
-
-
-def act(who: Resident, mandate_id: object) -> dict[str, str]:
-    return {**who.headers, "Regie-Act-For": str(mandate_id)}
 
 
 def record(w: World, who: Resident, category: str, rtype: str, title: str) -> str:
@@ -125,12 +120,6 @@ def grant_ids(w: World, who: Resident) -> set[str]:
                 select(GrantRow.grant_id).where(GrantRow.resident_id == rid(w, who))
             )
         }
-
-
-def refused(r: Any, reason: str) -> None:
-    assert r.status_code == 403, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    assert r.json()["reason"] == reason, r.text
 
 
 @dataclass(frozen=True)
@@ -582,26 +571,7 @@ def test_a_parent_decides_the_childs_requests(w: World) -> None:
     refused(w.client.get("/v1/me/requests", headers=act(w.mallory, mid)), "no-mandate")
 
 
-def reauthenticate(w: World, who: Resident) -> None:
-    ceremony = w.client.post("/v1/me/reauthenticate/options", headers=who.headers).json()
-    done = w.client.post(
-        "/v1/me/reauthenticate/verify",
-        headers=who.headers,
-        json={
-            "flow_id": ceremony["flow_id"],
-            "credential": who.passkey.get(ceremony["public_key"]),
-        },
-    )
-    assert done.status_code == 204, done.text
-
-
-def child_of(w: World, parent: Resident, name: str = "Sanne") -> str:
-    r = w.client.post("/v1/me/people/children", json={"display_name": name}, headers=parent.headers)
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
-
-
-def test_a_parent_offers_a_mandate_for_the_child_to_the_second_parent(w: World) -> None:
+def test_a_parent_offers_an_ordinary_mandate_for_the_child(w: World) -> None:
     parent = child_of(w, w.anna)
     body = {
         "categories": ["health", "education"],
@@ -625,7 +595,8 @@ def test_a_parent_offers_a_mandate_for_the_child_to_the_second_parent(w: World) 
     assert made.status_code == 201
     seen = w.client.get("/v1/me/records", headers=act(w.pieter, second)).json()["records"]
     assert [r["id"] for r in seen] == [made.json()["id"]]  # the child's, not Anna's
-    # The child's mandates, as the parent sees them; the second parent cannot go further.
+    # The child's mandates, as the parent sees them; an ordinary mandate cannot go further
+    # (a second parent with a parent's own powers: test_second_parent_api.py).
     mine = w.client.get("/v1/me/people", headers=act(w.anna, parent)).json()
     assert {m["id"] for m in mine["acting_for_me"]} == {parent, second}
     refused(w.client.get("/v1/me/people", headers=act(w.pieter, second)), "not-for-representatives")
@@ -647,7 +618,7 @@ def test_a_parent_offers_a_mandate_for_the_child_to_the_second_parent(w: World) 
     ended = w.client.post(f"/v1/me/people/mandates/{second}/revoke", headers=act(w.anna, parent))
     assert (ended.json()["status"], ended.json()["end_reason"]) == ("ended", "revoked")
     own = w.client.post(f"/v1/me/people/mandates/{parent}/revoke", headers=act(w.anna, parent))
-    assert own.status_code == 422
+    assert own.status_code == 409  # the last parent's (test_second_parent_api.py)
     refused(w.client.get("/v1/me/records", headers=act(w.pieter, second)), "mandate-ended")
     # The child's log says the parent did it.
     texts = [

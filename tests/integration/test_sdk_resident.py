@@ -397,3 +397,35 @@ def test_acting_for_someone_with_proofs_services_and_procedures_through_the_sdk(
             assert await rc.acting_for(held.id).log_proof(created.id) == proof
 
     anyio.run(run)
+
+
+def test_a_second_parent_through_both_clients(client: TestClient) -> None:
+    anna = sync_client(client)
+    signed_up(anna, "Anna")
+    pieter = sync_client(client)
+    signed_up(pieter, "Pieter")
+    child = anna.new_child("Sanne")
+    offer = anna.acting_for(child.id).offer_parent_mandate("Tweede ouder")
+    assert (offer.mandate.kind, offer.mandate.status) == ("parent", "offered")
+    assert offer.mandate.valid_until == child.valid_until
+    with pytest.raises(sdk.AccessDenied) as own_vault:
+        anna.offer_parent_mandate()  # for her own vault: she is nobody's parent there
+    assert own_vault.value.reason == "not-a-parent"
+    held = pieter.accept_mandate(offer.code)
+    assert (held.kind, held.name) == ("parent", "Sanne")
+    ended = pieter.acting_for(held.id).revoke_mandate(child.id)  # he ends Anna's
+    assert (ended.kind, ended.status, ended.end_reason) == ("parent", "ended", "revoked")
+    with pytest.raises(sdk.Conflict):
+        pieter.give_up_mandate(held.id)  # the last parent's
+
+    async def run() -> None:
+        async with AsyncResidentClient(
+            ORIGIN, transport=httpx.ASGITransport(app=client.app), token=pieter.token
+        ) as rc:
+            again = await rc.acting_for(held.id).offer_parent_mandate()
+            assert again.mandate.kind == "parent"
+            await rc.delete_child_vault(held.id)  # the second parent may, as the first
+            with pytest.raises(sdk.AccessDenied):
+                await rc.acting_for(held.id).records()
+
+    anyio.run(run)

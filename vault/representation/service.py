@@ -23,7 +23,14 @@ from keys.secrets import KeyedHasher
 from keys.service import Binding, DataKey
 from vault.audit.events import AccessEvent, record
 from vault.codes import CODE_LIFETIME, code_hash, new_code
-from vault.errors import AccessDenied, AuthenticationFailed, InvalidInput, NotFound
+from vault.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    MandateTooLong,
+    NotFound,
+)
 from vault.ports import Clock
 from vault.records.catalogue import CATEGORIES
 from vault.representation.acting import ActingFor
@@ -49,8 +56,9 @@ Role = Literal["principal", "representative"]
 class RepresentationSettings:
     max_validity: timedelta = timedelta(days=5 * 365 + 1)  # the longest mandate one can give
     max_start_delay: timedelta = timedelta(days=365)  # how far ahead a mandate may start
-    # A parent's mandate for a child's vault: until the child is of age at the latest (the
-    # vault does not know the birth date; the parent renews it if needed).
+    # A parent's mandate for a child's vault: until the child is of age at the latest. The
+    # vault does not know the birth date, so this is the latest the child can still be a
+    # minor (a vault made at birth); it is never renewed (docs/people.md, "At 18").
     parent_validity: timedelta = timedelta(days=18 * 365 + 5)
 
 
@@ -138,43 +146,88 @@ class RepresentationService:
         acting: ActingFor | None = None,
     ) -> MandateOffer:
         """Offer a mandate over the principal's vault. Under `acting` only a parent may do
-        this, for the child's vault (the second parent), within the parent's own mandate."""
+        this, for the child's vault (the second parent), within the parent's own mandate:
+        its scope now, and its end (`MandateTooLong` past it: refused, never cut short)."""
         now = self._clock.now()
         start = valid_from or now
         self._validate(categories, actions, start, valid_until, label, now)
-        shown, raw = new_code()
-        mandate_id = uuid.uuid4()
         with self._uow() as uow:
             principal = self._keys.active_resident(uow, principal_id)
-            self._as_parent(uow, principal_id, acting, categories, actions)
-            key = self._keys.current(uow, principal)
-            row = MandateRow(
-                resident_id=principal_id,
-                mandate_id=mandate_id,
-                kind="mandate",
-                representative_id=None,
-                status="offered",
-                end_reason=None,
-                categories=json.dumps(sorted(set(categories))),
-                actions=json.dumps(sorted(set(actions))),
-                valid_from=start,
-                valid_until=valid_until,
-                dek_version=key.version,
-                label_ct=key.seal(label.strip().encode(), _binding("label_ct", mandate_id))
-                if label.strip()
-                else None,
-                representative_name_ct=None,
-                code_hash=code_hash(self._hasher, CODE_PURPOSE, raw),
-                code_expires_at=now + CODE_LIFETIME,
-                created_at=now,
-                accepted_at=None,
-                ended_at=None,
+            latest = self._as_parent(uow, principal_id, acting, categories, actions)
+            if latest is not None and valid_until > latest:
+                raise MandateTooLong(latest)
+            return self._offered(
+                uow, principal, "mandate", categories, actions, start, valid_until, label, acting
             )
-            uow.mandates.add(row)
-            actor, actor_id = by(principal_id, acting)
-            self._history(uow, row, "offered", actor, actor_id, None, now)
-            uow.commit()
-            view = self._view(uow, row, "principal")
+
+    def offer_parent(
+        self, child_id: uuid.UUID, *, acting: ActingFor | None, label: str = ""
+    ) -> MandateOffer:
+        """A parent offers another parent a `parent` mandate for the child's vault: the same
+        powers as their own (every category and action; giving and ending the child's
+        mandates; deleting the vault), until the same end (the child's majority at the
+        latest). Accepted with the one-time code, like any offer."""
+        if acting is None:
+            raise AccessDenied(
+                "only a parent can give a parent's mandate, for a child's vault",
+                reason="not-a-parent",
+            )
+        if len(label) > 200:
+            raise InvalidInput("the description can be at most 200 characters")
+        now = self._clock.now()
+        with self._uow() as uow:
+            child = self._keys.active_resident(uow, child_id)
+            everything = sorted(CATEGORIES)
+            latest = self._as_parent(uow, child_id, acting, everything, MANDATE_ACTIONS)
+            if latest is None or latest <= now:  # _as_parent refused that already
+                raise AccessDenied("this mandate has expired", reason="mandate-expired")
+            return self._offered(
+                uow, child, "parent", everything, MANDATE_ACTIONS, now, latest, label, acting
+            )
+
+    def _offered(
+        self,
+        uow: SqlUnitOfWork,
+        principal: ResidentRow,
+        kind: str,
+        categories: Sequence[str],
+        actions: Sequence[str],
+        start: datetime,
+        until: datetime,
+        label: str,
+        acting: ActingFor | None,
+    ) -> MandateOffer:
+        now = self._clock.now()
+        shown, raw = new_code()
+        mandate_id = uuid.uuid4()
+        key = self._keys.current(uow, principal)
+        row = MandateRow(
+            resident_id=principal.resident_id,
+            mandate_id=mandate_id,
+            kind=kind,
+            representative_id=None,
+            status="offered",
+            end_reason=None,
+            categories=json.dumps(sorted(set(categories))),
+            actions=json.dumps(sorted(set(actions))),
+            valid_from=start,
+            valid_until=until,
+            dek_version=key.version,
+            label_ct=key.seal(label.strip().encode(), _binding("label_ct", mandate_id))
+            if label.strip()
+            else None,
+            representative_name_ct=None,
+            code_hash=code_hash(self._hasher, CODE_PURPOSE, raw),
+            code_expires_at=now + CODE_LIFETIME,
+            created_at=now,
+            accepted_at=None,
+            ended_at=None,
+        )
+        uow.mandates.add(row)
+        actor, actor_id = by(principal.resident_id, acting)
+        self._history(uow, row, "offered", actor, actor_id, None, now)
+        uow.commit()
+        view = self._view(uow, row, "principal")
         return MandateOffer(view, shown, now + CODE_LIFETIME)
 
     def _as_parent(
@@ -184,11 +237,12 @@ class RepresentationService:
         acting: ActingFor | None,
         categories: Sequence[str],
         actions: Sequence[str],
-    ) -> None:
+    ) -> datetime | None:
         """Under a mandate, giving or ending mandates is a parent's only (for the child's
-        vault), and never wider than the parent's own mandate covers now."""
+        vault), and never wider than the parent's own mandate covers now: the end of that
+        mandate (what nothing given under it may outlast); None for one's own vault."""
         if acting is None:
-            return
+            return None
         acting.same_vault(principal_id)
         if acting.kind != "parent":
             raise AccessDenied(
@@ -196,6 +250,10 @@ class RepresentationService:
             )
         for action in sorted(set(actions)):
             acting.check_all(uow, categories, action=action)
+        own = uow.mandates.held_by(acting.representative_id, acting.mandate_id)
+        if own is None:  # check_all found it a moment ago, in this transaction
+            raise AccessDenied("there is no such mandate", reason="no-mandate")
+        return own.valid_until
 
     def accept(self, representative_id: uuid.UUID, code: str) -> MandateView:
         """The representative (signed in) accepts with the code: the mandate is active.
@@ -215,6 +273,13 @@ class RepresentationService:
             if row.resident_id == representative_id:
                 # Not spent: the principal may have pasted their own code by mistake.
                 raise InvalidInput("you cannot accept a mandate you gave yourself")
+            if row.kind == "parent" and any(
+                held.kind == "parent" and held.status == "active"
+                for held in uow.mandates.parents(row.resident_id)
+                if held.representative_id == representative_id
+            ):
+                # Not spent either: the parent who offered it pasted it by mistake.
+                raise InvalidInput("you already hold a parent's mandate for this vault")
             self._keys.active_resident(uow, row.resident_id)
             row.representative_id = representative_id
             row.representative_name_ct = self._keys.key(uow, row.resident_id, row.dek_version).seal(
@@ -235,36 +300,38 @@ class RepresentationService:
         self, principal_id: uuid.UUID, mandate_id: uuid.UUID, *, acting: ActingFor | None = None
     ) -> MandateView:
         """The principal ends a mandate (or withdraws an offer): it ends now. Under `acting`
-        a parent ends one in the child's vault, never a parent's own standing mandate."""
+        a parent ends one in the child's vault, a parent's too, but never the last parent's
+        (`_keep_a_parent`: the child's vault has no one else who could sign in)."""
         now = self._clock.now()
         with self._uow() as uow:
             self._keys.active_resident(uow, principal_id)
-            row = uow.mandates.get(principal_id, mandate_id, for_update=True)
+            row = self._locked(uow, uow.mandates.get(principal_id, mandate_id))
             if row is None:
                 raise NotFound("no such mandate in this vault")
             if acting is not None:
                 self._as_parent(
                     uow, principal_id, acting, json.loads(row.categories), json.loads(row.actions)
                 )
-                if row.kind == "parent":
-                    raise InvalidInput("a parent's own mandate for a child's vault cannot be ended")
             self._settle(uow, row, now)
             if row.status in ("offered", "active"):
+                self._keep_a_parent(uow, row, now)
                 actor, actor_id = by(principal_id, acting)
                 self._end(uow, row, "revoked", actor, actor_id, now)
             uow.commit()
             return self._view(uow, row, "principal")
 
     def give_up(self, representative_id: uuid.UUID, mandate_id: uuid.UUID) -> MandateView:
-        """The representative stops acting for the principal."""
+        """The representative stops acting for the principal; a parent only while another
+        parent keeps the child's vault (`_keep_a_parent`)."""
         now = self._clock.now()
         with self._uow() as uow:
             self._keys.active_resident(uow, representative_id)
-            row = uow.mandates.held_by(representative_id, mandate_id, for_update=True)
+            row = self._locked(uow, uow.mandates.held_by(representative_id, mandate_id))
             if row is None:
                 raise NotFound("you hold no such mandate")
             self._settle(uow, row, now)
             if row.status == "active":
+                self._keep_a_parent(uow, row, now)
                 self._end(uow, row, "given-up", "representative", str(mandate_id), now)
             uow.commit()
             return self._view(uow, row, "representative")
@@ -272,10 +339,19 @@ class RepresentationService:
     def end_held_for_deleted_vault(
         self, uow: SqlUnitOfWork, representative_id: uuid.UUID, now: datetime
     ) -> None:
-        """Inside a vault's deletion: the mandates it held for others end; its own go with it."""
+        """Inside a vault's deletion: the mandates it held for others end; its own go with it.
+        Not while it is the last parent of a child's vault (Conflict, nothing deleted):
+        that vault could never be opened again."""
         for row in uow.mandates.of_representative(representative_id):
-            locked = uow.mandates.get(row.resident_id, row.mandate_id, for_update=True)
+            locked = self._locked(uow, row)
             if locked is not None and locked.status == "active":
+                self._keep_a_parent(
+                    uow,
+                    locked,
+                    now,
+                    "you are the last parent who can open a child's vault: delete that vault"
+                    " first, or give another parent a parent's mandate for it",
+                )
                 self._end(uow, locked, "vault-deleted", "system", None, now)
         uow.mandates.delete_all(representative_id)
 
@@ -509,6 +585,43 @@ class RepresentationService:
         return names
 
     # -- internals ----------------------------------------------------------------------
+
+    @staticmethod
+    def _locked(uow: SqlUnitOfWork, row: MandateRow | None) -> MandateRow | None:
+        """`row` again, locked and read afresh. A parent's mandate locks every parent's
+        mandate of that child's vault first, in one order: two parents ending each other's
+        at the same moment then wait for each other instead of deadlocking, and the second
+        sees that the first left one parent only."""
+        if row is None:
+            return None
+        if row.kind == "parent":
+            uow.mandates.parents(row.resident_id, for_update=True)
+        return uow.mandates.get(row.resident_id, row.mandate_id, for_update=True)
+
+    def _keep_a_parent(
+        self,
+        uow: SqlUnitOfWork,
+        row: MandateRow,
+        now: datetime,
+        detail: str = "this is the last parent's mandate for this child's vault: nobody could"
+        " open it any more; give another parent a parent's mandate first, or delete the vault",
+    ) -> None:
+        """A child's vault cannot sign in: a parent's mandate in force ends only while
+        another parent (someone else) holds one that is in force too. Call with the
+        parents' mandates locked (`_locked`)."""
+        in_force = row.status == "active" and row.valid_from <= now < row.valid_until
+        if row.kind != "parent" or not in_force:
+            return
+        others = [
+            p
+            for p in uow.mandates.parents(row.resident_id)
+            if p.status == "active"
+            and p.valid_from <= now < p.valid_until
+            and p.representative_id is not None
+            and p.representative_id != row.representative_id
+        ]
+        if not others:  # the state refuses, not the request: another parent would change it
+            raise Conflict(detail)
 
     def _validate(
         self,

@@ -936,8 +936,8 @@ class SqlMandateRepository:
         stmt = select(MandateRow).where(
             MandateRow.resident_id == resident_id, MandateRow.mandate_id == mandate_id
         )
-        if for_update:
-            stmt = stmt.with_for_update()
+        if for_update:  # a locked read is a fresh one, also of a row this session read before
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return self._s.scalars(stmt).one_or_none()
 
     def held_by(
@@ -949,8 +949,21 @@ class SqlMandateRepository:
             MandateRow.mandate_id == mandate_id,
         )
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return self._s.scalars(stmt).one_or_none()
+
+    def parents(self, resident_id: uuid.UUID, *, for_update: bool = False) -> Sequence[MandateRow]:
+        """The `parent` mandates over a child's vault, in one fixed order (so two parents
+        locking them at once cannot deadlock), read afresh."""
+        stmt = (
+            select(MandateRow)
+            .where(MandateRow.resident_id == resident_id, MandateRow.kind == "parent")
+            .order_by(MandateRow.mandate_id)
+            .execution_options(populate_existing=True)
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._s.scalars(stmt).all()
 
     def by_code(self, code_hash: bytes) -> MandateRow | None:
         return self._s.scalars(
