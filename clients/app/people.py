@@ -1,7 +1,8 @@
 """Screen 7, people: who may arrange things for me, for whom I do, and my children's vaults.
 
 Built on the SDK's people calls (`people()`, `offer_mandate`, `accept_mandate`,
-`revoke_mandate`, `give_up_mandate`, `new_child`); a mandate is found by its id in my own
+`revoke_mandate`, `give_up_mandate`, `new_child`, `delete_child_vault`, and
+`offer_parent_mandate` under one's parent's mandate); a mandate is found by its id in my own
 lists, so another resident's id is a 404 like one that does not exist. Acting for someone
 (the API's `Regie-Act-For`) is in clients/app/acting.py: the people page links to it.
 """
@@ -15,7 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clients.app import texts
-from clients.app.views import catalogue, category_label, end_of_day, form_str
+from clients.app.views import (
+    catalogue,
+    category_label,
+    confirmed_with_passkey,
+    end_of_day,
+    form_str,
+)
 from clients.app.visit import Visit
 from clients.sdk import _errors as sdk_errors
 from clients.sdk.resident import Catalogue, Mandate, MandateStep
@@ -81,11 +88,14 @@ def step_words(visit: Visit, m: Mandate, step: MandateStep) -> str:
     when = texts.date_time(step.at, visit.lang)
     name = other_name(visit, m)
     mine = m.role == "principal"
+    if step.status == "offered" and m.kind == "parent" and not mine:  # to a second parent
+        return visit.t("people.step.offered.parent", date=when, name=name)
     if step.status == "offered":
         if mine:
             return visit.t("people.step.offered.mine", date=when)
         return visit.t("people.step.offered.theirs", date=when, name=name)
-    if step.status == "active" and m.kind == "parent":
+    offered_first = bool(m.history) and m.history[0].status == "offered"
+    if step.status == "active" and m.kind == "parent" and not offered_first:
         return visit.t("people.step.child", date=when, name=name)
     if step.status == "active":
         if mine:
@@ -146,8 +156,8 @@ def shown(visit: Visit, cat: Catalogue, m: Mandate) -> Shown:
 
 def may_stop(m: Mandate) -> bool:
     """What the app lets a resident stop: a mandate (or its offer) they gave, or one they
-    hold. A parent's mandate over a child's vault is not stopped here: nobody could open
-    that vault again (deleting a child's vault is not built yet, docs/people.md)."""
+    hold. A parent's mandate over a child's vault is not stopped here (the API refuses the
+    last parent's; a parent deletes the child's vault instead, `child_delete_page`)."""
     if m.kind == "parent":
         return False
     if m.role == "principal":
@@ -214,7 +224,40 @@ async def mandate_page(request: Request) -> Response:
     visit = Visit(request)
     m = await _mandate(visit, str(request.path_params["mandate_id"]))
     s = shown(visit, await catalogue(visit), m)
-    return visit.page("mandate.html", s=s, heading=s.heading)
+    return visit.page(
+        "mandate.html",
+        s=s,
+        heading=s.heading,
+        parents=await _parents(visit, m),
+        child_until=texts.date(m.valid_until - timedelta(seconds=1), visit.lang)
+        if _is_my_child(m)
+        else None,
+    )
+
+
+async def _parents(visit: Visit, m: Mandate) -> list[str]:
+    """On my parent's mandate for a child: the other parents (running, or offered), as
+    lines ("Pieter: loopt nu"); empty for any other mandate."""
+    if not _is_my_child(m):
+        return []
+    child = await visit.own_client.acting_for(m.id).people()
+    return [
+        visit.t("people.parents.one", name=other_name(visit, p), status=status_words(visit, p))
+        for p in child.acting_for_me
+        if p.kind == "parent" and p.id != m.id and p.status in ("offered", "active")
+    ]
+
+
+def _is_my_child(m: Mandate) -> bool:
+    return m.kind == "parent" and m.role == "representative" and m.status == "active"
+
+
+async def _my_child(visit: Visit, mandate_id: str) -> Mandate:
+    """My parent's mandate for a child's vault, in force now; else NotFound (a kind 404)."""
+    m = await _mandate(visit, mandate_id)
+    if not _is_my_child(m):
+        raise sdk_errors.NotFound("no child's vault under this mandate")
+    return m
 
 
 # -- offering a mandate ---------------------------------------------------------------------------
@@ -323,7 +366,10 @@ async def accept(request: Request) -> Response:
         "mandate.html",
         s=s,
         heading=s.heading,
-        notice=visit.t("people.accept.done", name=s.name),
+        notice=visit.t(
+            "people.accept.done.parent" if m.kind == "parent" else "people.accept.done",
+            name=s.name,
+        ),
     )
 
 
@@ -393,6 +439,73 @@ async def child(request: Request) -> Response:
     return visit.page(
         "done.html",
         message=visit.t("people.child.done", name=name),
+        next_path="/people",
+        next_label=visit.t("people.back"),
+    )
+
+
+# -- a second parent ------------------------------------------------------------------------------
+
+
+async def parent_page(request: Request) -> Response:
+    visit = Visit(request)
+    m = await _my_child(visit, str(request.path_params["mandate_id"]))
+    return _parent_form(visit, m)
+
+
+def _parent_form(visit: Visit, m: Mandate, status: int = 200, **values: object) -> Response:
+    name = other_name(visit, m)
+    until = texts.date(m.valid_until - timedelta(seconds=1), visit.lang)
+    return visit.page("people_parent.html", status, m=m, name=name, until=until, **values)
+
+
+async def parent_offer(request: Request) -> Response:
+    visit = Visit(request)
+    await visit.form()
+    m = await _my_child(visit, str(request.path_params["mandate_id"]))
+    made = await visit.own_client.acting_for(m.id).offer_parent_mandate()
+    name = other_name(visit, m)
+    return visit.page(
+        "people_code.html",
+        s=shown(visit, await catalogue(visit), made.mandate),
+        code=made.code,
+        expires=texts.date_time(made.code_expires_at, visit.lang),
+        minutes=max(1, round((made.code_expires_at - datetime.now(UTC)).total_seconds() / 60)),
+        how=[
+            visit.t("people.parent.code.how.1", name=name),
+            visit.t("people.code.how.2"),
+            visit.t("people.parent.code.how.3", name=name),
+        ],
+        back=f"/people/{m.id}",
+        back_label=visit.t("people.back.child", name=name),
+    )
+
+
+# -- deleting a child's vault ---------------------------------------------------------------------
+
+
+async def child_delete_page(request: Request) -> Response:
+    visit = Visit(request)
+    m = await _my_child(visit, str(request.path_params["mandate_id"]))
+    return visit.page("people_child_delete.html", m=m, name=other_name(visit, m))
+
+
+async def child_delete(request: Request) -> Response:
+    """After a passkey confirmation of this session (as for one's own vault), the API
+    shreds the child's vault (`delete_child_vault`: it checks again that this is a parent's
+    mandate the resident holds and may use)."""
+    visit = Visit(request)
+    confirmed = await confirmed_with_passkey(visit)  # reads the form: CSRF first
+    m = await _my_child(visit, str(request.path_params["mandate_id"]))
+    name = other_name(visit, m)
+    if not confirmed:
+        return visit.page(
+            "people_child_delete.html", 401, m=m, name=name, error=visit.t("confirm.failed")
+        )
+    await visit.own_client.delete_child_vault(m.id)
+    return visit.page(
+        "done.html",
+        message=visit.t("people.child.deleted", name=name),
         next_path="/people",
         next_label=visit.t("people.back"),
     )

@@ -909,6 +909,115 @@ TEXTS: dict[str, tuple[str, str]] = {
     "people.child.no_name": ("Vul de naam van uw kind in.", "Please fill in your child's name."),
     "people.child.done": ("De kluis van {name} is gemaakt.", "The vault of {name} has been made."),
     "people.child.since": ("Gemaakt op {date}", "Made on {date}"),
+    "people.child.until": (
+        "U kunt tot en met {date} in de kluis van {name}. Langer kan niet: dan is {name} 18 "
+        "jaar of ouder.",
+        "You can use the vault of {name} up to and including {date}. It cannot be longer: "
+        "by then {name} is 18 or older.",
+    ),
+    "people.back.child": ("Terug naar de kluis van {name}", "Back to the vault of {name}"),
+    "people.accept.done.parent": (
+        "Gelukt. U kunt nu in de kluis van {name}, net als de andere ouder.",
+        "Done. You can now use the vault of {name}, as the other parent can.",
+    ),
+    # a second parent
+    "people.parents": ("Andere ouders van {name}", "Other parents of {name}"),
+    "people.parents.none": (
+        "Alleen u kunt nu in de kluis van {name}.",
+        "Only you can use the vault of {name} now.",
+    ),
+    "people.parents.one": ("{name}: {status}", "{name}: {status}"),
+    "people.parent.open": ("Een andere ouder toegang geven", "Give another parent access"),
+    "people.parent.title": (
+        "Een andere ouder toegang geven tot de kluis van {name}",
+        "Give another parent access to the vault of {name}",
+    ),
+    "people.parent.intro": (
+        "De andere ouder kan dan alles wat u kunt in de kluis van {name}:",
+        "The other parent can then do everything you can do in the vault of {name}:",
+    ),
+    "people.parent.may.data": (
+        "alle gegevens van {name} bekijken, aanvullen en wijzigen;",
+        "see, add to and change all the data of {name};",
+    ),
+    "people.parent.may.requests": (
+        "beslissen over verzoeken van diensten, zoals de school;",
+        "decide on requests from services, such as the school;",
+    ),
+    "people.parent.may.people": (
+        "anderen dingen laten regelen voor {name}, en dat weer stoppen (ook uw toegang);",
+        "let others arrange things for {name}, and stop that again (your access too);",
+    ),
+    "people.parent.may.delete": (
+        "de kluis van {name} weggooien.",
+        "delete the vault of {name}.",
+    ),
+    "people.parent.until": (
+        "Dat kan tot en met {date}, net als bij u.",
+        "That works up to and including {date}, as it does for you.",
+    ),
+    "people.parent.only": (
+        "Geef dit alleen aan de andere ouder van {name}. Wilt u iemand anders iets laten "
+        "regelen? Dat kan, maar niet op deze pagina.",
+        "Give this only to the other parent of {name}. Do you want someone else to arrange "
+        "something? That is possible, but not on this page.",
+    ),
+    "people.parent.button.consequence": (
+        "Als u op de knop drukt, maakt Regie een code. De andere ouder vult die code in. De "
+        "code werkt één keer, 15 minuten lang.",
+        "When you press the button, Regie makes a code. The other parent enters that code. "
+        "The code works once, for 15 minutes.",
+    ),
+    "people.parent.code.how.1": (
+        "Geef de code alleen aan de andere ouder van {name}. Zeg hem hardop of geef hem op papier.",
+        "Give the code only to the other parent of {name}. Say it out loud or give it on paper.",
+    ),
+    "people.parent.code.how.3": (
+        "Daarna staat de kluis van {name} ook bij die ouder, onder 'Kluizen van mijn "
+        "kinderen'. U ziet die ouder bij de kluis van {name}.",
+        "After that the vault of {name} is also listed for that parent, under 'My "
+        "children's vaults'. You see that parent with the vault of {name}.",
+    ),
+    "people.step.offered.parent": (
+        "{date}: een ouder van {name} gaf u toegang, met een code.",
+        "{date}: a parent of {name} gave you access, with a code.",
+    ),
+    # deleting a child's vault
+    "people.child.delete.title": ("De kluis van {name} weggooien", "Delete the vault of {name}"),
+    "people.child.delete.open": (
+        "Gooi de kluis van {name} weg",
+        "Delete the vault of {name}",
+    ),
+    "people.child.delete.short": (
+        "Dan zijn alle gegevens van {name} voorgoed weg. U bevestigt dat eerst met uw sleutel.",
+        "Then all the data of {name} is gone for good. You confirm this with your key first.",
+    ),
+    "people.child.delete.consequence": (
+        "Als u de kluis van {name} weggooit, vernietigt Regie het geheime slot waarmee de "
+        "gegevens van {name} versleuteld zijn. Daarna kan niemand ze meer lezen, ook wij "
+        "niet. Alle toegang tot de gegevens van {name} stopt meteen en de diensten horen dat.",
+        "If you delete the vault of {name}, Regie destroys the secret lock the data of {name} "
+        "is encrypted with. After that nobody can read it any more, not even us. All access "
+        "to the data of {name} stops at once and the services are told.",
+    ),
+    "people.child.delete.others": (
+        "Ook een andere ouder, of iemand anders die dingen voor {name} mocht regelen, kan "
+        "dan niet meer in de kluis. Uw eigen kluis blijft zoals hij is.",
+        "Another parent, or anyone else who could arrange things for {name}, can then no "
+        "longer use the vault either. Your own vault stays as it is.",
+    ),
+    "people.child.delete.keep": (
+        "Wilt u iets van {name} houden? Bewaar het dan eerst. Alles in één keer downloaden "
+        "kan nog niet voor de kluis van een kind.",
+        "Do you want to keep something of {name}? Save it first. Downloading everything at "
+        "once is not possible yet for a child's vault.",
+    ),
+    "people.child.deleted": (
+        "De kluis van {name} is weggegooid. De gegevens zijn niet meer te lezen en alle "
+        "toegang is gestopt.",
+        "The vault of {name} has been deleted. The data can no longer be read and all access "
+        "has stopped.",
+    ),
     # -- account, sessions, passkeys -------------------------------------------------------------
     "account.title": ("Mijn account", "My account"),
     "account.sessions": ("Waar bent u ingelogd", "Where you are signed in"),
@@ -998,6 +1107,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Do you want to keep your data? Download it first.",
     ),
     "delete.button": ("Bevestig met mijn sleutel en gooi weg", "Confirm with my key and delete"),
+    "delete.children_first": (
+        "Uw kluis is niet weggegooid. U bent de enige ouder die nog in de kluis van uw kind "
+        "kan. Gooi eerst de kluis van uw kind weg, of geef een andere ouder toegang. Dat "
+        "doet u bij Mensen, bij de kluis van uw kind.",
+        "Your vault was not deleted. You are the only parent who can still use the vault of "
+        "your child. First delete the vault of your child, or give another parent access. "
+        "You do that under People, with the vault of your child.",
+    ),
     "deleted.title": ("Uw kluis is weggegooid", "Your vault was deleted"),
     "deleted.text": (
         "Uw gegevens zijn niet meer te lezen. Alle toegang is gestopt. U kunt altijd een nieuwe "

@@ -1086,7 +1086,7 @@ async def confirm_options(request: Request) -> Response:
     return ceremony_json(visit, await visit.client.begin_reauthentication())
 
 
-async def _confirmed(visit: Visit) -> bool:
+async def confirmed_with_passkey(visit: Visit) -> bool:
     """Finish the passkey confirmation carried by the form; False when it did not work."""
     answer = credential_of(await visit.form())
     if answer is None:
@@ -1104,7 +1104,7 @@ async def _confirmed(visit: Visit) -> bool:
 
 async def new_codes(request: Request) -> Response:
     visit = Visit(request)
-    if not await _confirmed(visit):
+    if not await confirmed_with_passkey(visit):
         return await account(request, notice=visit.t("confirm.failed"))
     codes = await visit.client.new_recovery_codes()
     return visit.page("recovery_codes.html", codes=codes)
@@ -1137,8 +1137,12 @@ async def delete_page(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     visit = Visit(request)
-    if not await _confirmed(visit):
+    if not await confirmed_with_passkey(visit):
         return visit.page("delete.html", 401, error=visit.t("confirm.failed"))
-    await visit.client.delete_vault()
+    try:
+        await visit.client.delete_vault()
+    except sdk_errors.InvalidRequest:
+        # The last parent of a child's vault (docs/people.md): nothing was deleted.
+        return visit.page("delete.html", 422, error=visit.t("delete.children_first"))
     visit.sign_out_here()
     return visit.page("deleted.html")

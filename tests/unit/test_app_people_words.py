@@ -145,3 +145,27 @@ def test_every_refusal_of_a_mandate_has_its_sentence() -> None:
         for lang in texts.LANGUAGES:
             assert "Marieke" in texts.text(key, lang, name="Marieke"), (reason, lang)
     assert set(acting.REFUSALS) == {*get_args(MayNotReason), "not-for-representatives"}
+
+
+def test_a_second_parents_history_reads_as_theirs() -> None:
+    nl = cast(Visit, Words("nl"))
+    made = mandate(
+        kind="parent",
+        role="representative",
+        name="Sam",
+        history=(MandateStep(NOW, "active", "representative", None),),
+    )
+    [line] = people.shown(nl, CATALOGUE, made).history
+    assert line.endswith(": u maakte de kluis van Sam.")
+    given = mandate(
+        kind="parent",
+        role="representative",
+        name="Sam",
+        history=(
+            MandateStep(NOW, "offered", "representative", None),
+            MandateStep(NOW, "active", "representative", None),
+        ),
+    )
+    offered, accepted = people.shown(nl, CATALOGUE, given).history
+    assert offered.endswith(": een ouder van Sam gaf u toegang, met een code.")
+    assert accepted.endswith(": u vulde de code in. De machtiging ging lopen.")
