@@ -957,10 +957,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "That works up to and including {date}, as it does for you.",
     ),
     "people.parent.only": (
-        "Geef dit alleen aan de andere ouder van {name}. Wilt u iemand anders iets laten "
-        "regelen? Dat kan, maar niet op deze pagina.",
-        "Give this only to the other parent of {name}. Do you want someone else to arrange "
-        "something? That is possible, but not on this page.",
+        "Geef dit alleen aan de andere ouder van {name}, niet aan iemand anders.",
+        "Give this only to the other parent of {name}, not to anyone else.",
     ),
     "people.parent.button.consequence": (
         "Als u op de knop drukt, maakt Regie een code. De andere ouder vult die code in. De "
