@@ -77,7 +77,7 @@ class ServiceInfo:
 _UPDATABLE = {
     "name": "name",
     "event_endpoint": "events",
-    "backchannel_token_delivery_mode": "mode",
+    "backchannel_token_delivery_mode": "mode",  # nosec B105 - a field name and its short word
     "backchannel_client_notification_endpoint": "ping",
     "redirect_uris": "redirects",
 }
