@@ -203,7 +203,8 @@ def build_container(
         hasher=hasher,
         clock=the_clock,
         settings=RepresentationSettings(
-            max_validity=timedelta(days=settings.mandate_max_validity_days)
+            max_validity=timedelta(days=settings.mandate_max_validity_days),
+            refusals_per_hour=settings.mandate_refusals_per_hour,
         ),
     )
 

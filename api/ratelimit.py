@@ -17,6 +17,9 @@ cannot be locked out of their own vault by someone who types their name, or gues
 their recovery codes. Passkeys cannot be guessed; recovery codes (keyed hashes of 80 random
 bits, docs/security.md) are looked up without knowing whose they are, so the limit on
 guessing them is the per-address one, which a resident on another network never meets.
+(One more count shares the table: a representative's refused attempts in a principal's
+log, vault/representation/throttle.py. It counts refusals only, never what a mandate
+allows, so it locks no one out either.)
 
 The algorithm is GCRA (the "generic cell rate algorithm", as in redis-cell and Envoy's local
 limiter): one timestamp per bucket, a steady rate with a burst, `Retry-After` exact. Written
@@ -48,7 +51,6 @@ import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -57,13 +59,11 @@ from api.errors import PROBLEMS
 from api.middleware import API_CSP, SECURITY_HEADERS
 from vault import errors as ve
 from vault.ports import Clock
+from vault.storage.rate_buckets import NS, nanoseconds
 
 # Set by the resident app's in-process transport (clients/app/transport.py) on the scopes of
 # its API calls: a network request cannot put a key in an ASGI scope.
 IN_PROCESS = "regie.in_process"
-NS = 1_000_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 log = logging.getLogger("regie.ratelimit")
 _page_client: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "regie_page_client", default=None
@@ -98,11 +98,6 @@ class BucketStore(Protocol):
     def sweep(self, *, now: int, batch: int) -> int:
         """Drop up to `batch` buckets that are full again (`tat <= now`); how many."""
         ...
-
-
-def nanoseconds(moment: datetime) -> int:
-    """`moment` in whole nanoseconds since the epoch (exact: datetimes count microseconds)."""
-    return (moment - _EPOCH) // _MICROSECOND * 1000
 
 
 class Limiter:

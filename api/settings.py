@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     pending_request_days: int = Field(default=14, ge=1, le=90)
     # The longest mandate a resident can give a representative (vault/representation/).
     mandate_max_validity_days: int = Field(default=5 * 365 + 1, ge=1, le=10 * 366)
+    # Refused attempts of one representative that are logged in one principal's log: this
+    # many at once, then this many an hour; beyond, 429 and one `mandate.throttled` an hour
+    # (vault/representation/throttle.py, docs/people.md).
+    mandate_refusals_per_hour: int = Field(default=10, ge=1, le=1000)
     access_token_seconds: int = Field(default=300, ge=30, le=300)
     # Stock OAuth clients (Authlib) sign assertions valid for an hour; each jti is remembered
     # until it expires, so a longer lifetime costs replay-cache rows, not safety.

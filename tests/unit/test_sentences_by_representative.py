@@ -234,3 +234,25 @@ def test_a_parent_giving_or_ending_a_mandate_for_the_child_says_who() -> None:
     assert sentences(by("mandate.ended", reason="given-up"), NOW)[0].startswith(
         "Iemand is gestopt met dingen voor u regelen"
     )
+
+
+def test_too_many_refused_attempts_say_who_and_that_it_was_stopped() -> None:
+    throttled = by("mandate.throttled", "deny", reason="too-many-refusals")
+    assert sentences(throttled, NOW) == (
+        "Pieter Bewind probeerde vaak iets voor u te doen zonder toestemming, op 3 maart om "
+        "14:02. We hebben dat gestopt. Er is niets veranderd.",
+        "Pieter Bewind often tried to do something for you without permission, on 3 March at "
+        "14:02. We have stopped that. Nothing was changed.",
+    )
+    gone = by("mandate.throttled", "deny", representative_name=None)
+    assert sentences(gone, NOW)[0].startswith("Iemand probeerde vaak iets voor u te doen")
+
+
+def test_a_refused_deletion_of_a_childs_vault_says_so() -> None:
+    refused = by("mandate.refused", "deny", reason="not-a-parent", action="delete-vault")
+    assert sentences(refused, NOW) == (
+        "Pieter Bewind wilde uw kluis weggooien, maar dat kon niet: dat mag alleen een ouder, op "
+        "3 maart om 14:02. Er is niets veranderd.",
+        "Pieter Bewind wanted to delete your vault, but could not: only a parent may do that, "
+        "on 3 March at 14:02. Nothing was changed.",
+    )

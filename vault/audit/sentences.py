@@ -4,11 +4,12 @@
 "Huisartsenpraktijk De Linde heeft uw medicatieoverzicht bekeken voor uw behandeling, op
 3 maart om 14:02." Every event name the vault writes has its sentence (`record.read`,
 `record.list`, `record.write`, `grant.requested|approved|denied|lapsed|ended`,
-`token.revoked`, `vault.exported`, `mandate.offered|active|lapsed|ended|refused`, and a
-representative's `grant.list|read`, `log.read` and `log.proof`), refused attempts say why without
-blaming anyone, and a name this module does not know yet still gets a plain sentence rather
-than nothing. What a representative did under a mandate (actor `representative`) ends with
-who did it: "…, gedaan door Pieter voor u." / "…, done by Pieter for you." (`_BY`).
+`token.revoked`, `vault.exported`, `mandate.offered|active|lapsed|ended|refused|throttled`,
+and a representative's `grant.list|read`, `log.read` and `log.proof`), refused attempts say
+why without blaming anyone, and a name this module does not know yet still gets a plain
+sentence rather than nothing. What a representative did under a mandate (actor
+`representative`) ends with who did it: "…, gedaan door Pieter voor u." / "…, done by
+Pieter for you." (`_BY`).
 
 The purpose is the grant's own text when the grant still exists (the resident may read it;
 the caller decrypts it), else a neutral phrase; datatypes read as the catalogue's labels;
@@ -341,6 +342,18 @@ _BY: dict[str, tuple[str, str]] = {
         "niets veranderd.",
         "{by} wanted to act for you on {topic}, but could not: {why}, {when}. Nothing was changed.",
     ),
+    # A refused deletion of the vault (a child's, by someone who is not its parent).
+    "mandate.refused.delete-vault": (
+        "{by} wilde uw kluis weggooien, maar dat kon niet: {why}, {when}. Er is niets veranderd.",
+        "{by} wanted to delete your vault, but could not: {why}, {when}. Nothing was changed.",
+    ),
+    # Too many refused attempts: the rest were stopped before the log (throttle.py).
+    "mandate.throttled": (
+        "{by} probeerde vaak iets voor u te doen zonder toestemming, {when}. We hebben dat "
+        "gestopt. Er is niets veranderd.",
+        "{by} often tried to do something for you without permission, {when}. We have "
+        "stopped that. Nothing was changed.",
+    ),
     "other": (
         "Er gebeurde iets in uw kluis ({name}), {when}, gedaan door {by} voor u.",
         "Something happened in your vault ({name}), {when}, done by {by} for you.",
@@ -358,6 +371,7 @@ _REFUSED: dict[str, tuple[str, str]] = {
         "the end date of the mandate had been reached",
     ),
     "not-yet-valid": ("de machtiging begint later", "the mandate starts later"),
+    "not-a-parent": ("dat mag alleen een ouder", "only a parent may do that"),
 }
 
 # Why a service was refused ({why}); "ended.*" by the grant's end reason.
@@ -430,7 +444,7 @@ def sentence(facts: EventFacts, lang: int, now: datetime) -> str:
     by = _by(facts)
     template = _BY[by][lang] if by is not None else _T[key][lang]
     why_text = _WHY[why][lang] if why else ""
-    if by == "mandate.refused":
+    if by is not None and by.startswith("mandate.refused"):
         why_text = _REFUSED.get(facts.reason or "", ("dat mocht niet", "it was not allowed"))[lang]
     text = template.format(
         by=" ".join((facts.representative_name or "").split()) or _SOMEONE[lang],
@@ -449,7 +463,9 @@ def _by(facts: EventFacts) -> str | None:
     """The template key of a step a representative did for the resident; None for any other
     event. A mandate's own changes keep their sentences (accepting, giving up: they are
     about the mandate), but a parent offering or ending one for the child says who."""
-    if facts.name == "mandate.refused":
+    if facts.name == "mandate.refused" and facts.action == "delete-vault":
+        return "mandate.refused.delete-vault"
+    if facts.name in ("mandate.refused", "mandate.throttled"):
         return facts.name
     if facts.actor != "representative":
         return None

@@ -51,7 +51,10 @@ class MandateGuard(Protocol):
         *,
         category: str | None,
         action: str | None,
-    ) -> None: ...
+    ) -> None:
+        """Log the refusal in the principal's log and commit; or raise `RateLimited` when
+        this representative's refusals there are over their limit."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,9 @@ class ActingFor:
 
         A refusal is logged in the principal's log and committed with the caller's unit of
         work before it is raised (invariant I2: a refused attempt is in the log too), so
-        call this before the step changes anything."""
+        call this before the step changes anything. Beyond the representative's limit of
+        refusals in this log it is `RateLimited` instead, and not logged
+        (vault/representation/throttle.py)."""
         try:
             allowed = self.guard.authorise(
                 uow, self.representative_id, self.mandate_id, category=category, action=action

@@ -30,6 +30,7 @@ from vault.errors import (
     InvalidInput,
     MandateTooLong,
     NotFound,
+    RateLimited,
 )
 from vault.ports import Clock
 from vault.records.catalogue import CATEGORIES
@@ -42,6 +43,7 @@ from vault.representation.policy import (
     MayNot,
     may_act,
 )
+from vault.representation.throttle import RefusalThrottle
 from vault.residents.keys import VaultKeys
 from vault.residents.service import name_binding
 from vault.storage.orm import MandateEventRow, MandateRow, ResidentRow
@@ -60,6 +62,9 @@ class RepresentationSettings:
     # vault does not know the birth date, so this is the latest the child can still be a
     # minor (a vault made at birth); it is never renewed (docs/people.md, "At 18").
     parent_validity: timedelta = timedelta(days=18 * 365 + 5)
+    # Refused attempts of one representative logged in one principal's log: this many at
+    # once, then this many an hour (vault/representation/throttle.py).
+    refusals_per_hour: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,7 @@ class RepresentationService:
         self._hasher = hasher
         self._clock = clock
         self._settings = settings or RepresentationSettings()
+        self._throttle = RefusalThrottle(hasher=hasher, per_hour=self._settings.refusals_per_hour)
 
     # -- the principal offers, the representative accepts ---------------------------------
 
@@ -492,14 +498,26 @@ class RepresentationService:
     ) -> uuid.UUID:
         """Inside a child's vault deletion (`ResidentService.delete_vault`): the child's id,
         if `mandate_id` is a parent's mandate this parent holds and may use now over every
-        category (`write`); else AccessDenied (`no-mandate` for anyone else's)."""
+        category (`write`); else AccessDenied (`no-mandate` for anyone else's).
+
+        A refusal of a mandate the signed-in resident does hold (an ordinary one, or a
+        parent's that has ended) is an attempt in its principal's log, like every refusal
+        under a mandate (`mandate.refused`, action `delete-vault`), committed before it is
+        raised (nothing has been deleted yet); and bounded like them (`RateLimited`)."""
         row = uow.mandates.held_by(parent_id, mandate_id, for_update=True)
         if row is None:
             raise AccessDenied("there is no such mandate", reason="no-mandate")
-        if row.kind != "parent":
-            raise AccessDenied("only a parent can delete a child's vault", reason="not-a-parent")
-        for category in CATEGORIES:
-            self.authorise(uow, parent_id, mandate_id, category=category, action="write")
+        acting = ActingFor(parent_id, row.resident_id, mandate_id, row.kind, self)
+        try:
+            if row.kind != "parent":
+                raise AccessDenied(
+                    "only a parent can delete a child's vault", reason="not-a-parent"
+                )
+            for category in CATEGORIES:
+                self.authorise(uow, parent_id, mandate_id, category=category, action="write")
+        except AccessDenied as e:
+            self.refused(uow, acting, e, category=None, action="delete-vault")
+            raise
         return row.resident_id
 
     def refused(
@@ -514,24 +532,57 @@ class RepresentationService:
         """A representative's attempt the mandate refused, in the principal's log
         (`mandate.refused`, with the reason, category and action), committed now; the caller
         then raises. A mandate this representative does not hold (`no-mandate`) names no
-        principal: nothing to log."""
+        principal: nothing to log.
+
+        Bounded (vault/representation/throttle.py): beyond the representative's limit of
+        refusals in this principal's log, this raises `RateLimited` instead, before anything
+        is written, after logging one `mandate.throttled` for the first such attempt in an
+        hour."""
         if refusal.reason == "no-mandate":
             return
+        now = self._clock.now()
+        rep, principal = acting.representative_id, acting.principal_id
+        wait = self._throttle.wait(uow, representative_id=rep, principal_id=principal, now=now)
+        if wait is not None:
+            if self._throttle.first_in_hour(
+                uow, representative_id=rep, principal_id=principal, now=now
+            ):
+                self._log_refusal(uow, acting, "mandate.throttled", "too-many-refusals", now)
+                uow.commit()
+            raise RateLimited(
+                f"too many refused attempts for this person; retry after {wait} s",
+                retry_after=wait,
+            ) from refusal
+        self._log_refusal(
+            uow, acting, "mandate.refused", refusal.reason, now, category=category, action=action
+        )
+        uow.commit()
+
+    @staticmethod
+    def _log_refusal(
+        uow: SqlUnitOfWork,
+        acting: ActingFor,
+        name: str,
+        reason: str,
+        now: datetime,
+        *,
+        category: str | None = None,
+        action: str | None = None,
+    ) -> None:
         record(
             uow,
             AccessEvent(
                 resident_id=acting.principal_id,
-                name="mandate.refused",
+                name=name,
                 outcome="deny",
                 actor="representative",
                 actor_id=str(acting.mandate_id),
-                reason=refusal.reason,
+                reason=reason,
                 datatype=category,
                 action=action,
             ),
-            self._clock.now(),
+            now,
         )
-        uow.commit()
 
     def acting_for(self, representative_id: uuid.UUID, mandate_id: uuid.UUID) -> ActingFor:
         """The acting context of one request under `mandate_id`: whose vault it is about.

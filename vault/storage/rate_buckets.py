@@ -22,13 +22,24 @@ short IMMEDIATE write transaction, as every write there. An unreachable database
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import BigInteger, Boolean, text
 
 from vault.storage.async_uow import AsyncUnitOfWorkFactory
-from vault.storage.unit_of_work import UnitOfWorkFactory
+from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
-__all__ = ["SqlRateBuckets"]
+__all__ = ["NS", "SqlRateBuckets", "nanoseconds", "take_in"]
+
+NS = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def nanoseconds(moment: datetime) -> int:
+    """`moment` in whole nanoseconds since the epoch (exact: datetimes count microseconds):
+    the same in every process, unlike a monotonic clock."""
+    return (moment - _EPOCH) // _MICROSECOND * 1000
 
 
 _TAKE_PG = text(
@@ -58,6 +69,18 @@ _SWEEP = text(
     "DELETE FROM rate_limit_buckets WHERE tat <= :now AND bucket IN"
     " (SELECT bucket FROM rate_limit_buckets WHERE tat <= :now LIMIT :batch)"
 )
+
+
+def take_in(
+    uow: SqlUnitOfWork, bucket: bytes, *, now: int, interval: int, tolerance: int
+) -> tuple[bool, int]:
+    """The same GCRA step, in the caller's transaction (`bucket`: the row key, already a
+    keyed hash): what a service step counts with when the count must commit, or roll back,
+    with what the step writes (vault/representation/throttle.py). The row stays locked
+    until the caller's transaction ends; keep it short."""
+    params = {"bucket": bucket, "now": now, "interval": interval, "tolerance": tolerance}
+    row = uow.session.execute(_TAKE[uow.dialect], params).one()
+    return bool(row.granted), int(row.tat)
 
 
 class SqlRateBuckets:
