@@ -208,6 +208,9 @@ def build_container(
         ),
     )
 
+    # A record a representative wrote names them to the resident (never to a service).
+    records.representative_names = people.representative_names
+
     def before_delete(uow: SqlUnitOfWork, resident_id: uuid.UUID, now: datetime) -> None:
         grants.end_all_for_deleted_vault(uow, resident_id, now)
         people.end_held_for_deleted_vault(uow, resident_id, now)

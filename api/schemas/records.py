@@ -54,19 +54,40 @@ def _signature(v: VersionView | None) -> SignatureOut | None:
     return SignatureOut(jws=s.jws, issuer=s.issuer, kid=s.kid, alg=s.alg)
 
 
+def _writer(written_by: str) -> Literal["resident", "representative", "service"]:
+    if written_by in ("service", "representative"):
+        return "service" if written_by == "service" else "representative"
+    return "resident"
+
+
 class ProvenanceOut(BaseModel):
-    written_by: Literal["resident", "service"]
+    written_by: Literal["resident", "representative", "service"] = Field(
+        description="Who wrote the record: the resident, a service (under a grant), or a"
+        " representative under a mandate (docs/people.md). A service is only ever told"
+        " `resident` or `service`: a representative's record reads as the resident's to it."
+    )
     service_id: uuid.UUID | None
     grant_id: uuid.UUID | None
+    mandate_id: uuid.UUID | None = Field(
+        default=None,
+        description="The mandate a representative wrote it under (never shown to a service)",
+    )
+    representative: str | None = Field(
+        default=None,
+        description="That representative's name as the mandate holds it for the resident;"
+        " null when the mandate is gone (never shown to a service)",
+    )
 
 
 class VersionOut(BaseModel):
     version: int
     title: str
-    written_by: str
+    written_by: str  # resident | representative | service
     created_at: datetime
     file: FileOut | None
     signature: SignatureOut | None = None
+    mandate_id: uuid.UUID | None = None  # written_by representative: under which mandate
+    representative: str | None = None  # and their name, as the resident knows it
 
     @classmethod
     def of(cls, v: VersionView) -> VersionOut:
@@ -76,6 +97,8 @@ class VersionOut(BaseModel):
             written_by=v.written_by,
             created_at=v.created_at,
             signature=_signature(v),
+            mandate_id=v.mandate_id,
+            representative=v.representative,
             file=FileOut(
                 media_type=v.file.media_type, filename=v.file.filename, size_bytes=v.file.size_bytes
             )
@@ -117,9 +140,11 @@ class RecordOut(BaseModel):
             file=VersionOut.of(current).file if current else None,
             signature=_signature(current),
             provenance=ProvenanceOut(
-                written_by="service" if r.provenance.written_by == "service" else "resident",
+                written_by=_writer(r.provenance.written_by),
                 service_id=r.provenance.service_id,
                 grant_id=r.provenance.grant_id,
+                mandate_id=r.provenance.mandate_id,
+                representative=r.provenance.representative,
             ),
             created_at=r.created_at,
             updated_at=r.updated_at,

@@ -1629,11 +1629,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "If you delete this, it is gone from the vault of {name} with all its versions. You "
         "cannot undo that. Services that have read it may still have it.",
     ),
-    "act.who": ("{name} of iemand voor {name}", "{name} or someone for {name}"),
-    "data.by_principal": (
-        "Gezet door {name} of iemand voor {name}",
-        "Put here by {name} or someone for {name}",
-    ),
+    # Who wrote a record or a version (its provenance): {rep} acted for {name} (or "u").
+    "act.who": ("{rep} voor {name}", "{rep} for {name}"),
+    "act.who_for_you": ("{rep} voor u", "{rep} for you"),
+    "act.someone": ("iemand", "someone"),
+    "data.by_principal": ("Gezet door {name}", "Put here by {name}"),
+    "data.by_representative": ("Gezet door {rep} voor {name}", "Put here by {rep} for {name}"),
+    "data.by_representative_for_you": ("Gezet door {rep} voor u", "Put here by {rep} for you"),
     "act.refused.title": ("Dit kan niet", "This is not possible"),
     "act.refused.scope": (
         "Dit valt buiten wat {name} u toestond. Daarom kan het niet. Er is niets veranderd.",

@@ -40,7 +40,8 @@ class FileInfo:
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
-    """Who wrote the version shown: the resident, or a service under a grant."""
+    """Who wrote the record: the resident (or someone acting for them under a mandate: a
+    service is told no more), or a service under a grant."""
 
     written_by: Literal["resident", "service"]
     service_id: str | None

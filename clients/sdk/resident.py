@@ -176,17 +176,26 @@ class Signature:
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
-    written_by: str  # resident | service
+    """Who wrote the record: `resident`, `service` (with its id and grant) or
+    `representative` (someone acting for the resident: the mandate's id, and their name as
+    the mandate holds it; None when the mandate is gone)."""
+
+    written_by: str  # resident | representative | service
     service_id: str | None
     grant_id: str | None
+    mandate_id: str | None = None
+    representative: str | None = None
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> Provenance:
-        sid, gid = d.get("service_id"), d.get("grant_id")
+        sid, gid, mid = d.get("service_id"), d.get("grant_id"), d.get("mandate_id")
+        name = d.get("representative")
         return cls(
             str(d["written_by"]),
             None if sid is None else str(sid),
             None if gid is None else str(gid),
+            None if mid is None else str(mid),
+            None if name is None else str(name),
         )
 
 
@@ -229,13 +238,16 @@ class Record:
 class Version:
     version: int
     title: str
-    written_by: str
+    written_by: str  # resident | representative | service
     created_at: datetime
     file: FileInfo | None
     signature: Signature | None
+    mandate_id: str | None = None  # written_by representative: the mandate, and their name
+    representative: str | None = None
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> Version:
+        mid, name = d.get("mandate_id"), d.get("representative")
         return cls(
             int(d["version"]),
             str(d["title"]),
@@ -243,6 +255,8 @@ class Version:
             _time(d["created_at"]),
             FileInfo.of(d.get("file")),
             Signature.of(d.get("signature")),
+            None if mid is None else str(mid),
+            None if name is None else str(name),
         )
 
 

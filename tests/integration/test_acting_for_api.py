@@ -761,6 +761,73 @@ def test_a_refused_deletion_of_a_childs_vault_is_in_the_childs_log(w: World) -> 
     assert w.client.get("/v1/me/records", headers=act(w.anna, parent)).status_code == 200
 
 
+def provenance(w: World, who: dict[str, str], record_id: str) -> dict[str, Any]:
+    r = w.client.get(f"/v1/me/records/{record_id}", headers=who)
+    assert r.status_code == 200, r.text
+    return r.json()["provenance"]  # type: ignore[no-any-return]
+
+
+def writers(w: World, who: dict[str, str], record_id: str) -> list[tuple[Any, ...]]:
+    r = w.client.get(f"/v1/me/records/{record_id}/versions", headers=who)
+    assert r.status_code == 200, r.text
+    return [
+        (v["version"], v["written_by"], v["mandate_id"], v["representative"])
+        for v in r.json()["versions"]
+    ]
+
+
+def test_a_record_written_under_a_mandate_says_who_wrote_it(w: World) -> None:
+    mid = mandate(w, actions=["read", "write"])
+    made = w.client.post(
+        "/v1/me/records",
+        json={"category": "debts", "type": "debts.overview", "title": "Schulden", "content": {}},
+        headers=act(w.pieter, mid),
+    )
+    assert made.status_code == 201, made.text
+    by_pieter = {
+        "written_by": "representative",
+        "service_id": None,
+        "grant_id": None,
+        "mandate_id": mid,
+        "representative": "Pieter Bewind",
+    }
+    assert made.json()["provenance"] == by_pieter
+    debt = made.json()["id"]
+    # The principal sees who it was, in her own vault; so does the representative.
+    assert provenance(w, w.anna.headers, debt) == by_pieter
+    assert provenance(w, act(w.pieter, mid), debt) == by_pieter
+    listed = w.client.get("/v1/me/records", headers=w.anna.headers).json()["records"]
+    assert [r["provenance"] for r in listed] == [by_pieter]
+    # Each version says who wrote it: Anna's own edit is hers, Pieter's his.
+    w.client.patch(f"/v1/me/records/{debt}", json={"title": "Schulden 2"}, headers=w.anna.headers)
+    w.client.patch(
+        f"/v1/me/records/{debt}", json={"title": "Schulden 3"}, headers=act(w.pieter, mid)
+    )
+    assert writers(w, w.anna.headers, debt) == [
+        (1, "representative", mid, "Pieter Bewind"),
+        (2, "resident", None, None),
+        (3, "representative", mid, "Pieter Bewind"),
+    ]
+    assert provenance(w, w.anna.headers, debt) == by_pieter  # the record's first writer
+    # A record Anna wrote herself and Pieter changed: hers, with his version.
+    own = record(w, w.anna, "health", "health.medication", "Medicijnen")
+    w.client.patch(f"/v1/me/records/{own}", json={"title": "M"}, headers=act(w.pieter, mid))
+    assert provenance(w, w.anna.headers, own)["written_by"] == "resident"
+    assert [x[1] for x in writers(w, act(w.pieter, mid), own)] == ["resident", "representative"]
+    # Another representative of Anna's, reading in scope, sees the name as her log shows it
+    # to them, but not the id of a mandate that is not theirs.
+    made = offer(w, categories=["debts"], actions=["read"])
+    mallorys = accept(w, w.mallory, made["code"]).json()["id"]
+    assert provenance(w, act(w.mallory, mallorys), debt) == {**by_pieter, "mandate_id": None}
+    assert [x[2] for x in writers(w, act(w.mallory, mallorys), debt)] == [None, None, None]
+    # Once the mandate has ended, the name is still Anna's to read (sealed in the mandate).
+    w.client.post(f"/v1/me/people/mandates/{mid}/revoke", headers=w.anna.headers)
+    assert provenance(w, w.anna.headers, debt)["representative"] == "Pieter Bewind"
+    # Nothing of it in Pieter's own vault or anyone else's.
+    assert w.client.get("/v1/me/records", headers=w.pieter.headers).json()["records"] == []
+    assert w.client.get(f"/v1/me/records/{debt}", headers=w.mallory.headers).status_code == 404
+
+
 def test_files_under_a_mandate(w: World) -> None:
     mid = mandate(w, categories=["debts"], actions=["read", "write"])
     h = act(w.pieter, mid)

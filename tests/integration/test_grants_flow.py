@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from api.app import create_app
 from api.bootstrap import build_container
 from api.container import Container
+from api.schemas.records import RecordOut
 from api.settings import Settings
 from support.clock import FakeClock
 from support.residents import Resident, sign_up
@@ -35,7 +36,7 @@ from vault.errors import (
 )
 from vault.grants.model import AccessRequestSpec, TokenFacts, TokenPair
 from vault.grants.service import PollOutcome
-from vault.records.model import RecordView
+from vault.records.model import Provenance, RecordView
 from vault.services.service import ServiceInfo
 
 JWKS = {
@@ -223,6 +224,42 @@ def test_the_whole_story_treatment_done_data_gone(world: World) -> None:
     # The closure itself is logged, once, beside the ending of the grant it ended.
     assert events.count(("procedure.closed", "done", None)) == 1
     assert ("grant.ended", "done", "procedure-closed") in events
+
+
+def test_a_service_is_not_told_that_a_representative_wrote_a_record(world: World) -> None:
+    """Provenance to a service is its kind only: a record a representative wrote (and a
+    version they changed) reads as the resident's, with no mandate and no name."""
+    w = world
+    pieter = sign_up(w.client, "Pieter Bewind")
+    pieter_id = w.c.identity.authenticate(pieter.token).resident_id
+    offered = w.c.people.offer(
+        w.anna_id,
+        categories=["health"],
+        actions=["read", "write"],
+        valid_until=w.clock.now() + timedelta(days=30),
+    )
+    mandate = w.c.people.accept(pieter_id, offered.code)
+    acting = w.c.people.acting_for(pieter_id, mandate.mandate_id)
+    made = w.c.records.create(
+        w.anna_id,
+        category="health",
+        record_type="health.medication",
+        title="Medicatieoverzicht",
+        content={"metformine": "500 mg"},
+        acting=acting,
+    )
+    w.c.records.update(w.anna_id, made.record_id, title="Medicijnen", acting=acting)
+    assert w.c.records.get(w.anna_id, made.record_id).provenance.written_by == "representative"
+    _, tokens, who = approved_tokens(w)
+    seen = [read(w, tokens, made.record_id), *w.c.service_access.list_records(who)]
+    for view in seen:
+        assert view.provenance == Provenance("resident", None, None, None, None)
+        assert view.current is not None
+        assert (view.current.written_by, view.current.mandate_id) == ("resident", None)
+        answer = RecordOut.of(view).model_dump_json()
+        assert str(mandate.mandate_id) not in answer
+        assert "Pieter" not in answer
+        assert '"representative"' not in answer.replace('"representative":null', "")
 
 
 def test_poll_states(world: World) -> None:

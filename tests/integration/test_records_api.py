@@ -29,7 +29,13 @@ def test_create_and_read_a_record(client: TestClient) -> None:
     anna = sign_up(client)
     made = create(client, anna)
     assert made["current_version"] == 1
-    assert made["provenance"] == {"written_by": "resident", "service_id": None, "grant_id": None}
+    assert made["provenance"] == {
+        "written_by": "resident",
+        "service_id": None,
+        "grant_id": None,
+        "mandate_id": None,
+        "representative": None,
+    }
     got = client.get(f"/v1/me/records/{made['id']}", headers=anna.headers)
     assert got.status_code == 200
     assert got.json()["content"] == MEDICATION

@@ -92,6 +92,9 @@ def _version_meta(v: VersionView) -> dict[str, Any]:
         "created_at": _iso(v.created_at),
         "content": f"v{v.version}.json",
     }
+    if v.written_by == "representative":
+        meta["mandate_id"] = str(v.mandate_id) if v.mandate_id else None
+        meta["representative"] = v.representative
     if v.signature is not None:
         meta["signature"] = {
             "jws": v.signature.jws,
@@ -121,6 +124,8 @@ def _record_meta(r: RecordView, versions: list[VersionView]) -> dict[str, Any]:
             "written_by": r.provenance.written_by,
             "service_id": str(r.provenance.service_id) if r.provenance.service_id else None,
             "grant_id": str(r.provenance.grant_id) if r.provenance.grant_id else None,
+            "mandate_id": str(r.provenance.mandate_id) if r.provenance.mandate_id else None,
+            "representative": r.provenance.representative,
         },
         "created_at": _iso(r.created_at),
         "updated_at": _iso(r.updated_at),

@@ -13,9 +13,16 @@ JsonValue = Any  # anything json.loads returns
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
-    written_by: str  # resident | service
+    """Who wrote a record: the resident, a service (under a grant), or a representative
+    (under a mandate: its id, and the representative's name as the resident knows it, None
+    when the mandate is gone). What a service is shown is the kind only, and a
+    representative's record reads as the resident's (`vault.records.service.record_view`)."""
+
+    written_by: str  # resident | representative | service
     service_id: uuid.UUID | None
     grant_id: uuid.UUID | None
+    mandate_id: uuid.UUID | None = None
+    representative: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,9 @@ class VersionView:
     content: JsonValue | None  # for kind "json"; None in listings
     file: FileInfo | None  # for kind "file"
     signature: SignatureInfo | None = None
+    # written_by "representative": the mandate, and the name as the resident knows it.
+    mandate_id: uuid.UUID | None = None
+    representative: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

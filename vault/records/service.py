@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
@@ -44,6 +44,9 @@ from vault.residents.keys import VaultKeys
 from vault.storage.orm import BlobChunkRow, BlobRow, RecordRow, RecordVersionRow
 from vault.storage.unit_of_work import SqlUnitOfWork, UnitOfWorkFactory
 
+# The names of a resident's representatives by mandate id, as the resident knows them
+# (RepresentationService.representative_names); gone ones are left out.
+RepresentativeNames = Callable[[SqlUnitOfWork, uuid.UUID, set[uuid.UUID]], dict[uuid.UUID, str]]
 CHUNK_BYTES = 64 * 1024
 CHUNKS_PER_TRANSACTION = 16  # 1 MiB of ciphertext per write or read transaction
 MAX_TITLE = 200
@@ -219,21 +222,50 @@ def open_version(key: DataKey, row: VersionFields, *, with_content: bool) -> Ver
         if row.signature_jws
         else None
     )
-    return VersionView(row.version, title, row.written_by, row.created_at, content, file, signature)
+    return VersionView(
+        row.version, title, writer_kind(row.written_by), row.created_at, content, file, signature
+    )
+
+
+def writer_kind(written_by: str) -> str:
+    """Who wrote it, as anyone may be told: a service, or the resident. A representative's
+    writing reads as the resident's here (it is, under the resident's mandate); only the
+    resident's own API adds who it was (`RecordService`), never a service's: whether someone
+    acts for a resident (debt administration, a guardian) is theirs to tell."""
+    return "service" if written_by == "service" else "resident"
 
 
 def record_view(record: RecordFields, current: VersionView | None) -> RecordView:
+    """A record's view with its provenance kind only (see `writer_kind`)."""
     return RecordView(
         record_id=record.record_id,
         category=record.category,
         type=record.type,
         kind=record.kind,
         current_version=record.current_version,
-        provenance=Provenance(record.written_by, record.writer_service_id, record.writer_grant_id),
+        provenance=Provenance(
+            writer_kind(record.written_by), record.writer_service_id, record.writer_grant_id
+        ),
         created_at=record.created_at,
         updated_at=record.updated_at,
         current=current,
     )
+
+
+@dataclass(slots=True)
+class ToResident:
+    """Who wrote a record, as the resident's own API tells it in one request: by mandate and
+    the name the mandate holds (`names` remembers those). Under a mandate (`acting`), another
+    mandate's id is left out: its name is shown, as the principal's log shows it to this
+    representative, but not an id the log never shows them."""
+
+    acting: ActingFor | None
+    names: dict[uuid.UUID, str | None] = field(default_factory=dict)
+
+    def shown(self, mandate_id: uuid.UUID | None) -> uuid.UUID | None:
+        if self.acting is None or mandate_id == self.acting.mandate_id:
+            return mandate_id
+        return None
 
 
 class RecordService:
@@ -244,6 +276,8 @@ class RecordService:
         self._keys = keys
         self._clock = clock
         self.max_file_bytes = max_file_bytes
+        # Set by the wiring (api/bootstrap.py): names for records a representative wrote.
+        self.representative_names: RepresentativeNames | None = None
 
     def _own_change(
         self,
@@ -329,7 +363,7 @@ class RecordService:
         only the record's own fields (no title, content or file of the principal's)."""
         if acting is None or acting.covers(uow, category=record.category, action="read"):
             return view
-        return record_view(record, None)
+        return replace(view, current=None)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -347,14 +381,14 @@ class RecordService:
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
             if acting is None:
-                return self.list_in(uow, resident_id, category=category)
+                return self.list_in(uow, resident_id, category=category, told=ToResident(None))
             if category is not None:
                 self._may(uow, resident_id, acting, category=category, action="read")
             acting.same_vault(resident_id)
             readable = acting.categories(uow, action="read")
             views = [
                 v
-                for v in self.list_in(uow, resident_id, category=category)
+                for v in self.list_in(uow, resident_id, category=category, told=ToResident(acting))
                 if v.category in readable
             ]
             self._log(
@@ -376,16 +410,21 @@ class RecordService:
         *,
         category: str | None = None,
         types: frozenset[str] | None = None,
+        told: ToResident | None = None,
     ) -> list[RecordView]:
         """Metadata of the resident's records (of `types` only, if given), in the caller's
-        transaction."""
+        transaction. Provenance is its kind only (what a service may be told) unless `told`
+        (the resident's own API): then a representative's records name them (`_view`)."""
         rows = [
             r
             for r in uow.records.all(resident_id, category=category)
             if types is None or r.type in types
         ]
         current = uow.records.current_versions(resident_id, [r.record_id for r in rows])
-        return [self._view(uow, r, current.get(r.record_id), with_content=False) for r in rows]
+        return [
+            self._view(uow, r, current.get(r.record_id), with_content=False, told=told)
+            for r in rows
+        ]
 
     def get(
         self,
@@ -399,7 +438,7 @@ class RecordService:
             self._keys.active_resident(uow, resident_id)
             if acting is not None:
                 self._read(uow, resident_id, acting, self._record(uow, resident_id, record_id))
-            view = self.get_in(uow, resident_id, record_id, version)
+            view = self.get_in(uow, resident_id, record_id, version, told=ToResident(acting))
             uow.commit()
             return view
 
@@ -413,8 +452,11 @@ class RecordService:
         resident_id: uuid.UUID,
         record_id: uuid.UUID,
         version: int | None = None,
+        *,
+        told: ToResident | None = None,
     ) -> RecordView:
-        """A record with its content, in the caller's transaction."""
+        """A record with its content, in the caller's transaction (provenance as `list_in`
+        says)."""
         record = self._record(uow, resident_id, record_id)
         if version is not None and version < 1:
             raise NotFound("no such version of this record")
@@ -423,7 +465,7 @@ class RecordService:
         row = uow.records.version(resident_id, record_id, wanted)
         if version is not None and row is None:
             raise NotFound("no such version of this record")
-        return self._view(uow, record, row, with_content=True)
+        return self._view(uow, record, row, with_content=True, told=told)
 
     def versions(
         self, resident_id: uuid.UUID, record_id: uuid.UUID, *, acting: ActingFor | None = None
@@ -431,8 +473,9 @@ class RecordService:
         with self._uow() as uow:
             self._keys.active_resident(uow, resident_id)
             self._read(uow, resident_id, acting, self._record(uow, resident_id, record_id))
+            told = ToResident(acting)
             found = [
-                self._version_view(uow, v, with_content=False)
+                self._version_view(uow, v, with_content=False, told=told)
                 for v in uow.records.versions(resident_id, record_id)
                 if v.version > 0  # 0 is a file record's placeholder before its first upload
             ]
@@ -448,10 +491,25 @@ class RecordService:
         return record
 
     def _version_view(
-        self, uow: SqlUnitOfWork, row: RecordVersionRow, *, with_content: bool
+        self,
+        uow: SqlUnitOfWork,
+        row: RecordVersionRow,
+        *,
+        with_content: bool,
+        told: ToResident | None = None,
     ) -> VersionView:
+        """A version's view; with `told` (the resident's own API), a representative's
+        version names them, else its provenance is the kind only (`writer_kind`)."""
         key = self._keys.key(uow, row.resident_id, row.dek_version)
-        return open_version(key, row, with_content=with_content)
+        view = open_version(key, row, with_content=with_content)
+        if told is None or row.written_by != "representative":
+            return view
+        return replace(
+            view,
+            written_by="representative",
+            mandate_id=told.shown(row.writer_mandate_id),
+            representative=self._named(uow, row.resident_id, row.writer_mandate_id, told),
+        )
 
     def _view(
         self,
@@ -460,11 +518,48 @@ class RecordService:
         current: RecordVersionRow | None,
         *,
         with_content: bool,
+        told: ToResident | None = None,
     ) -> RecordView:
-        return record_view(
+        """A record's view. With `told`, as the resident's own API
+        shows it, to the resident or to a representative under the resident's mandate: who
+        wrote it, by mandate and name. Without, provenance is its kind only (`writer_kind`):
+        what a service may be told, and the default."""
+        view = record_view(
             record,
-            self._version_view(uow, current, with_content=with_content) if current else None,
+            self._version_view(uow, current, with_content=with_content, told=told)
+            if current
+            else None,
         )
+        if told is None or record.written_by != "representative":
+            return view
+        mandate_id = record.writer_mandate_id
+        return replace(
+            view,
+            provenance=Provenance(
+                "representative",
+                None,
+                None,
+                told.shown(mandate_id),
+                self._named(uow, record.resident_id, mandate_id, told),
+            ),
+        )
+
+    def _named(
+        self,
+        uow: SqlUnitOfWork,
+        resident_id: uuid.UUID,
+        mandate_id: uuid.UUID | None,
+        told: ToResident,
+    ) -> str | None:
+        """The name of the representative who wrote under `mandate_id`, as the resident
+        knows it (sealed in the mandate under the resident's key); None when it is gone.
+        `told` remembers the answers within one request."""
+        if mandate_id is None or self.representative_names is None:
+            return None
+        if mandate_id not in told.names:
+            found = self.representative_names(uow, resident_id, {mandate_id})
+            told.names[mandate_id] = found.get(mandate_id) or None
+        return told.names[mandate_id]
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -493,6 +588,8 @@ class RecordService:
                 title=title,
                 kind=kind,
                 content=content,
+                mandate_id=acting.mandate_id if acting is not None else None,
+                told=ToResident(acting),
             )
             stored = uow.records.get(resident_id, view.record_id)
             if stored is not None:
@@ -513,10 +610,14 @@ class RecordService:
         service_id: uuid.UUID | None = None,
         grant_id: uuid.UUID | None = None,
         signature: SignatureInfo | None = None,
+        mandate_id: uuid.UUID | None = None,
+        told: ToResident | None = None,
     ) -> RecordView:
         """A new record in the caller's transaction. With `service_id` and `grant_id` it is
-        written by that service under that grant (provenance); the resident keeps it. A
-        `signature` must have been verified by the caller (ServiceAccess.write_record)."""
+        written by that service under that grant (provenance); with `mandate_id`, by a
+        representative under that mandate (checked by the caller); the resident keeps it. A
+        `signature` must have been verified by the caller (ServiceAccess.write_record). The
+        answer's provenance as `list_in` says."""
         check_type(category, record_type)
         clean_title = _clean_title(title)
         if kind == "json" and content is None:
@@ -524,7 +625,15 @@ class RecordService:
         if kind == "file" and content is not None:
             raise InvalidInput("a file record gets its content by upload, not in JSON")
         encoded = _encode_content(content) if kind == "json" else b""
-        writer = "service" if service_id is not None else "resident"
+        if service_id is not None and mandate_id is not None:
+            raise ValueError("a record has one writer: a service or a representative")
+        writer = (
+            "service"
+            if service_id is not None
+            else "representative"
+            if mandate_id is not None
+            else "resident"
+        )
         resident = self._keys.active_resident(uow, resident_id)
         key = self._keys.current(uow, resident)
         now = self._clock.now()
@@ -538,6 +647,7 @@ class RecordService:
             written_by=writer,
             writer_service_id=service_id,
             writer_grant_id=grant_id,
+            writer_mandate_id=mandate_id,
             created_at=now,
             updated_at=now,
         )
@@ -555,6 +665,7 @@ class RecordService:
             filename_ct=None,
             size_bytes=None,
             written_by=writer,
+            writer_mandate_id=mandate_id,
             created_at=now,
         )
         version.title_ct = key.seal(
@@ -571,7 +682,7 @@ class RecordService:
         uow.flush()
         uow.records.add_version(version)
         uow.flush()
-        return self._view(uow, record, version, with_content=True)
+        return self._view(uow, record, version, with_content=True, told=told)
 
     def update(
         self,
@@ -604,7 +715,7 @@ class RecordService:
             if previous is None or record.current_version == 0:
                 raise Conflict("this file record has no content yet: upload it first")
             key = self._keys.current(uow, resident)
-            new = self._next_version(uow, key, record, previous, title=title)
+            new = self._next_version(uow, key, record, previous, title=title, acting=acting)
             if content is not _UNSET:
                 new.content_ct = key.seal(
                     _encode_content(content), content_binding(record_id, new.version)
@@ -614,7 +725,10 @@ class RecordService:
             record.updated_at = new.created_at
             uow.flush()
             view = self._written(
-                uow, acting, record, self._view(uow, record, new, with_content=True)
+                uow,
+                acting,
+                record,
+                self._view(uow, record, new, with_content=True, told=ToResident(acting)),
             )
             self._own_change(uow, resident_id, "record.changed", record, acting)
             uow.commit()
@@ -628,8 +742,10 @@ class RecordService:
         previous: RecordVersionRow,
         *,
         title: str | None,
+        acting: ActingFor | None,
     ) -> RecordVersionRow:
-        """A copy of `previous` as the next version, resealed under its own binding."""
+        """A copy of `previous` as the next version, resealed under its own binding, written
+        by the resident, or by a representative under `acting`."""
         old_key = self._keys.key(uow, previous.resident_id, previous.dek_version)
         number = record.current_version + 1
         rid = record.record_id
@@ -649,7 +765,8 @@ class RecordService:
             media_type=previous.media_type,
             filename_ct=None,
             size_bytes=previous.size_bytes,
-            written_by="resident",
+            written_by="resident" if acting is None else "representative",
+            writer_mandate_id=None if acting is None else acting.mandate_id,
             created_at=self._clock.now(),
         )
         if previous.content_ct is not None:
@@ -737,7 +854,7 @@ class RecordService:
             )
             if previous is None:
                 raise Conflict("the record has no title")
-            new = self._next_version(uow, key, record, previous, title=None)
+            new = self._next_version(uow, key, record, previous, title=None, acting=upload.acting)
             new.blob_id = upload.blob_id
             new.media_type = upload.media_type
             new.size_bytes = size
@@ -751,7 +868,10 @@ class RecordService:
                 uow.session.delete(previous)  # the placeholder has served its purpose
             uow.flush()
             view = self._written(
-                uow, upload.acting, record, self._view(uow, record, new, with_content=False)
+                uow,
+                upload.acting,
+                record,
+                self._view(uow, record, new, with_content=False, told=ToResident(upload.acting)),
             )
             self._own_change(uow, upload.resident_id, "record.changed", record, upload.acting)
             uow.commit()

@@ -120,11 +120,13 @@ class RecordRow(Base):
     type: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(8))  # json | file
     current_version: Mapped[int] = mapped_column(Integer)
-    # Provenance: who wrote the first version. A service writing under a grant (grant API
-    # issue) sets written_by="service" with its ids; residents write as "resident".
+    # Provenance: who wrote the first version. A service writing under a grant sets
+    # written_by="service" with its ids; a representative "representative" with the mandate
+    # (writer_mandate_id); residents write as "resident".
     written_by: Mapped[str] = mapped_column(String(16))
     writer_service_id: Mapped[uuid.UUID | None]
     writer_grant_id: Mapped[uuid.UUID | None]
+    writer_mandate_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -149,8 +151,9 @@ class RecordVersionRow(Base):
     media_type: Mapped[str | None] = mapped_column(String(128))
     filename_ct: Mapped[bytes | None]
     size_bytes: Mapped[int | None]
-    written_by: Mapped[str] = mapped_column(String(16))
+    written_by: Mapped[str] = mapped_column(String(16))  # resident | representative | service
     created_at: Mapped[datetime]
+    writer_mandate_id: Mapped[uuid.UUID | None]  # a representative's mandate
     # An issuer's signature over this version (keys/issuer.py): a detached JWS, so it holds
     # no content; who signed it with which key. A resident's own edit makes an unsigned version.
     signature_jws: Mapped[str | None] = mapped_column(Text)
