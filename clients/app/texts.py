@@ -1740,6 +1740,10 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
     "mandate.lapsed": ("Machtiging niet aanvaard", "Mandate offer lapsed"),
     "mandate.offered": ("Machtiging aangeboden", "Mandate offered"),
     "mandate.refused": ("Handeling onder machtiging geweigerd", "Act under a mandate refused"),
+    "mandate.throttled": (
+        "Te veel geweigerde handelingen onder machtiging: gestopt",
+        "Too many refused acts under a mandate: stopped",
+    ),
     "procedure.closed": ("Behandeling of zaak gesloten", "Procedure closed"),
     "record.changed": ("Gegevens veranderd", "Record changed"),
     "record.created": ("Gegevens toegevoegd", "Record added"),
