@@ -103,6 +103,11 @@ def create_app(
         description=DESCRIPTION,
         # Sweeps grants and pushes events while serving (api/workers.py).
         lifespan=_lifespan(built),
+        # FastAPI's own OpenTelemetry layer is off: the trace context and the metrics are
+        # Regie's (api/middleware.py, api/metrics.py), and its exception logs would carry
+        # exception messages. Off, it costs one check per request instead of three provider
+        # look-ups.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.container = built
     install_error_handlers(app, settings.public_url)
@@ -125,9 +130,13 @@ def create_app(
         people.router,
         events.router,
     )
+    # The hot read is served below FastAPI's request handler (api/asgi_route.py); it is on
+    # the application's own router, first.
+    hot = service.hot_routes()
+    app.router.routes.extend(hot)
     for router in routers:
         app.include_router(router)
-    app.state.api_routes = [route for router in routers for route in router.routes]
+    app.state.api_routes = [*hot, *(route for router in routers for route in router.routes)]
     install_openapi(app)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -27,6 +27,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -81,20 +82,37 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        # The children of each label set, looked up once: `labels()` checks and joins the
+        # values on every call. The label sets are bounded (templates, statuses, reasons).
+        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._grant_series: dict[tuple[str, str, str], Any] = {}
+        self._key_hit = self.key_cache.labels("hit")
+        self._key_miss = self.key_cache.labels("miss")
 
     # -- the hooks the layers call ----------------------------------------------------------
 
     def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
         # A client chooses the method: an unknown one must not make a new series.
         method = method if method in METHODS else "OTHER"
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        series = self._request_series.get((method, route, status))
+        if series is None:
+            series = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._request_series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def access_decided(self, event: AccessEvent) -> None:
-        self.grant_checks.labels(event.action or "", event.outcome, event.reason or "").inc()
+        labels = (event.action or "", event.outcome, event.reason or "")
+        child = self._grant_series.get(labels)
+        if child is None:
+            child = self._grant_series[labels] = self.grant_checks.labels(*labels)
+        child.inc()
 
     def key_cache_lookup(self, hit: bool) -> None:
-        self.key_cache.labels("hit" if hit else "miss").inc()
+        (self._key_hit if hit else self._key_miss).inc()
 
     # -- the scrape -------------------------------------------------------------------------
 

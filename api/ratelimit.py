@@ -44,6 +44,7 @@ slow table) must not open the doors to guessing. Never a 500.
 from __future__ import annotations
 
 import contextvars
+import functools
 import ipaddress
 import json
 import logging
@@ -183,6 +184,7 @@ def client_address(scope: Scope) -> str:
     return _counted(str(client[0])) if client else "unknown"
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of the text, asked on every request
 def _counted(host: str) -> str:
     try:
         address = ipaddress.ip_address(host.split("%", 1)[0])  # no zone index: one host

@@ -12,6 +12,7 @@ The cache holds at most `cache_size` keys and is dropped for a resident whose va
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -49,21 +50,22 @@ class WrappedDataKey:
 class DataKey:
     """An unwrapped data key of one resident. Seals and opens with mandatory binding."""
 
-    __slots__ = ("_key", "resident_id", "version")
+    __slots__ = ("_key", "_owner", "resident_id", "version")
 
     def __init__(self, resident_id: UUID, version: int, key: bytes) -> None:
         self.resident_id = resident_id
         self.version = version
         self._key = key
+        # The associated data's last parts, the same for every binding of this key.
+        self._owner = aead.encode_associated_data(str(resident_id), version)
 
     def _associated_data(self, binding: Binding) -> bytes:
-        return aead.encode_associated_data(
-            SEAL_CONTEXT,
-            binding.table,
-            binding.column,
-            binding.row,
-            str(self.resident_id),
-            self.version,
+        """`aead.encode_associated_data(SEAL_CONTEXT, table, column, row, resident, version)`,
+        from its pieces: the encoding is the concatenation of its parts' encodings."""
+        return (
+            _place(binding.table, binding.column)
+            + aead.encode_associated_data(binding.row)
+            + self._owner
         )
 
     def seal(self, plaintext: bytes, binding: Binding) -> bytes:
@@ -74,6 +76,11 @@ class DataKey:
 
     def __repr__(self) -> str:  # never show the key
         return f"DataKey(resident_id={self.resident_id}, version={self.version})"
+
+
+@functools.lru_cache(maxsize=64)  # a handful of (table, column) pairs
+def _place(table: str, column: str) -> bytes:
+    return aead.encode_associated_data(SEAL_CONTEXT, table, column)
 
 
 def _wrap_associated_data(resident_id: UUID, version: int, kek_version: int) -> bytes:

@@ -42,7 +42,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, TypeGuard
 from urllib.parse import urlsplit
 
-from joserfc import jws
 from joserfc.errors import JoseError, UnsupportedAlgorithmError
 from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, OKPKey, RSAKey
@@ -203,15 +202,13 @@ class _EdDSAOverEd25519(JWSAlgModel):
 
 
 class _DpopRegistry(JWSRegistry):
-    """A JWS registry that knows only the verifier's algorithms, with room for RSA `jwk`s.
+    """A JWS registry that knows only the verifier's algorithms: it checks the types of the
+    registered header parameters and names the algorithm models (the segments' sizes are
+    checked by `DpopVerifier.check` itself).
 
     `get_alg` is replaced so the allowlist is the whole world: a name outside it is unknown,
     whatever joserfc's global registry holds.
     """
-
-    max_header_length = _MAX_HEADER
-    max_payload_length = _MAX_PAYLOAD
-    max_signature_length = _MAX_SIGNATURE
 
     def __init__(self, models: dict[str, JWSAlgModel]) -> None:
         # Header parameters nobody here understands are ignored, as RFC 7515 §4 requires;
@@ -262,7 +259,7 @@ class DpopVerifier:
         self._future_skew = future_skew_seconds
         self._registry = _DpopRegistry(models)
         self._nonce = nonce
-        self._headers: dict[str, tuple[str, ECKey | RSAKey | OKPKey, str]] = {}
+        self._headers: dict[str, tuple[ECKey | RSAKey | OKPKey, str, JWSAlgModel]] = {}
 
     @property
     def nonces(self) -> DpopNonces | None:
@@ -316,21 +313,26 @@ class DpopVerifier:
         if not _COMPACT_JWS.fullmatch(proof):
             raise DpopError("malformed DPoP proof")
 
-        header_segment = proof.split(".", 1)[0]
-        _alg, key, jkt = self._header(header_segment)
-
+        header_segment, payload_segment, signature_segment = proof.split(".")
+        key, jkt, model = self._header(header_segment)
+        if len(payload_segment) > _MAX_PAYLOAD or len(signature_segment) > _MAX_SIGNATURE:
+            raise DpopError("malformed DPoP proof")
+        payload = _b64url_decode(payload_segment)
+        if payload is None:
+            raise DpopError("malformed DPoP proof")
+        # RFC 7515 §5.2: the signature over ASCII(header segment . payload segment), checked
+        # with the header's own key by the allowlisted algorithm the header names.
+        signature = _b64url_decode(signature_segment)
         try:
-            signed = jws.extract_compact(proof.encode("ascii"), registry=self._registry)
-        except (JoseError, ValueError, TypeError) as e:
-            raise DpopError("malformed DPoP proof") from e
-        try:
-            valid = jws.validate_compact(signed, key, registry=self._registry)
+            valid = signature is not None and model.verify(
+                f"{header_segment}.{payload_segment}".encode("ascii"), signature, key
+            )
         except (JoseError, ValueError, TypeError, KeyError) as e:
             raise DpopError("DPoP proof signature does not verify") from e
         if not valid:
             raise DpopError("DPoP proof signature does not verify")
 
-        claims = _json_object(signed.payload)
+        claims = _json_object(payload)
         if claims is None:
             raise DpopError("malformed DPoP proof claims")
         jti = claims.get("jti")
@@ -368,21 +370,28 @@ class DpopVerifier:
             replay_expires_at=expires_at,
         )
 
-    def _header(self, segment: str) -> tuple[str, ECKey | RSAKey | OKPKey, str]:
-        """(alg, public key, RFC 7638 thumbprint) of a protected header that passes every
-        header check. A client signs all its proofs with one key, so their header segments
-        are the same bytes: the result is a pure function of them and is kept (bounded), and
-        the JSON parse, key import and thumbprint run once per key instead of per request.
-        Refusals are not kept."""
+    def _header(self, segment: str) -> tuple[ECKey | RSAKey | OKPKey, str, JWSAlgModel]:
+        """(public key, RFC 7638 thumbprint, the algorithm that verifies with it) of a
+        protected header that passes every header check. A client signs all its proofs with
+        one key, so their header segments are the same bytes: the result is a pure function
+        of them and is kept (bounded), and the JSON parse, key import and thumbprint run once
+        per key instead of per request. Refusals are not kept."""
         hit = self._headers.get(segment)
         if hit is not None:
             return hit
+        if len(segment) > _MAX_HEADER:
+            raise DpopError("malformed DPoP proof")
         header = _json_object(_b64url_decode(segment))
         if header is None:
             raise DpopError("malformed DPoP proof header")
         alg = self._check_header(header)
         key = _public_key(header.get("jwk"), alg)
-        checked = (alg, key, key.thumbprint())
+        model = self._registry.get_alg(alg)
+        try:
+            model.check_key(key)  # the key's own `use` and `alg`, if it names them
+        except (JoseError, ValueError, TypeError, KeyError) as e:
+            raise DpopError("DPoP proof signature does not verify") from e
+        checked = (key, key.thumbprint(), model)
         if len(self._headers) >= _HEADER_CACHE:
             self._headers.clear()
         self._headers[segment] = checked

@@ -10,8 +10,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from starlette.types import Receive, Scope, Send
 
+from api.asgi_route import AsgiRoute, json_response
 from api.container import Container
 from api.deps import ContainerDep, container
 from api.oauth.dpop import REPLAY_NAMESPACE, REPLAYED, DpopError, DpopProof
@@ -21,28 +24,38 @@ from vault.audit.events import ReplayClaim
 from vault.errors import AuthenticationFailed, ReplayDetected
 from vault.grants.model import TokenFacts
 
-router = APIRouter(prefix="/v1/service", tags=["service data"])
+PREFIX = "/v1/service"
+router = APIRouter(prefix=PREFIX, tags=["service data"])
 
 
-def _dpop_bound(request: Request, c: Container) -> tuple[str, DpopProof]:
-    """The access token and its checked DPoP proof (RFC 9449 §7), not yet claimed once."""
-    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+def _dpop_bound(
+    c: Container, method: str, path: str, authorization: str | None, proofs: list[str]
+) -> tuple[str, DpopProof]:
+    """The access token and its checked DPoP proof (RFC 9449 §7), not yet claimed once:
+    from the request's `Authorization` header and its `DPoP` header values."""
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "dpop" or not token:
         raise OAuthError("invalid_token", "send Authorization: DPoP <access token>", status=401)
-    proofs = request.headers.getlist("dpop")
     if len(proofs) != 1:
         raise OAuthError("invalid_dpop_proof", "send exactly one DPoP proof", status=401)
     token = token.strip()
     try:
         proof = c.dpop.check(
-            proofs[0],
-            method=request.method,
-            url=c.settings.public_url + request.url.path,
-            access_token=token,
+            proofs[0], method=method, url=c.settings.public_url + path, access_token=token
         )
     except DpopError as e:
         raise OAuthError(e.error, e.description, status=401) from e
     return token, proof
+
+
+def _request_dpop_bound(request: Request, c: Container) -> tuple[str, DpopProof]:
+    return _dpop_bound(
+        c,
+        request.method,
+        request.url.path,
+        request.headers.get("authorization"),
+        request.headers.getlist("dpop"),
+    )
 
 
 def _claims(proof: DpopProof) -> list[ReplayClaim]:
@@ -58,7 +71,7 @@ def _refused(e: AuthenticationFailed) -> OAuthError:
 async def service_token(request: Request) -> TokenFacts:
     """The grant a DPoP-bound access token speaks for (RFC 9449 §7)."""
     c = container(request)
-    token, proof = _dpop_bound(request, c)
+    token, proof = _request_dpop_bound(request, c)
     try:
         return await c.tokens.authenticate(token, proof.jkt, _claims(proof))
     except AuthenticationFailed as e:
@@ -88,18 +101,62 @@ def list_records(who: TokenDep, c: ContainerDep) -> RecordListOut:
     return RecordListOut(records=[RecordOut.of(v) for v in c.service_access.list_records(who)])
 
 
-@router.get("/records/{record_id}", summary="Read a record under the grant")
-async def read_record(record_id: uuid.UUID, request: Request) -> RecordOut:
-    # The hot path, on the event loop: the DPoP proof here, then one statement for token,
-    # grant, procedure, service and record, and the access event group-committed with the
-    # proof's replay claim (vault/grants/access.py).
-    c = container(request)
-    token, proof = _dpop_bound(request, c)
+_RECORD_ID: TypeAdapter[uuid.UUID] = TypeAdapter(uuid.UUID)
+
+
+def read_record(record_id: uuid.UUID) -> RecordOut:
+    """Read a record under the grant.
+
+    The operation as documented; `serve_read_record` answers it (an `AsgiRoute`)."""
+    raise AssertionError("served by serve_read_record")  # pragma: no cover - never routed here
+
+
+async def serve_read_record(scope: Scope, receive: Receive, send: Send) -> None:
+    """The hot path, on the event loop and below FastAPI's request handler (api/asgi_route.py):
+    the DPoP proof here, then one statement for token, grant, procedure, service and record,
+    and the access event group-committed with the proof's replay claim
+    (vault/grants/access.py); the answer serialised once."""
+    raw = scope["path_params"]["record_id"]
+    try:
+        record_id = _RECORD_ID.validate_python(raw)
+    except ValidationError as e:  # what FastAPI answers for a bad path parameter
+        raise RequestValidationError(
+            [{**err, "loc": ("path", "record_id", *err["loc"])} for err in e.errors()]
+        ) from e
+    authorization: str | None = None
+    proofs: list[str] = []
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"dpop":
+            proofs.append(value.decode("latin-1"))
+    c: Container = scope["app"].state.container
+    # The path as `Request.url.path` spells it (the DPoP proof's `htu` names it).
+    path = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    token, proof = _dpop_bound(c, scope["method"], path, authorization, proofs)
     try:
         view = await c.service_access.read_record(token, proof.jkt, _claims(proof), record_id)
     except AuthenticationFailed as e:
         raise _refused(e) from e
-    return RecordOut.of(view)
+    out = RecordOut.of(view)
+    await json_response(send, 200, out.__pydantic_serializer__.to_json(out))
+
+
+def hot_routes() -> list[AsgiRoute]:
+    """The routes served below FastAPI's handler (api/asgi_route.py). `create_app` puts them
+    on the application's own router, before every other route (they are matched first)."""
+    return [
+        AsgiRoute(
+            PREFIX + "/records/{record_id}",
+            read_record,
+            serve=serve_read_record,
+            methods=["GET"],
+            response_model=RecordOut,
+            summary="Read a record under the grant",
+            tags=["service data"],
+        )
+    ]
 
 
 @router.post("/records", status_code=201, summary="Write a record into the resident's vault")

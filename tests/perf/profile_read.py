@@ -181,6 +181,7 @@ def main() -> None:
     ap.add_argument("--scenarios", default="read,token")
     ap.add_argument("--sort", default="tottime", help="cProfile order: tottime, cumulative")
     ap.add_argument("--profile", choices=["read", "token"], default=None)
+    ap.add_argument("--dump", default=None, help="also write the profile's pstats to this file")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp())
@@ -316,6 +317,8 @@ def main() -> None:
                     f" {n / wall:.0f} req/s (one loop, no HTTP)"
                 )
                 if prof:
+                    if args.dump:
+                        prof.dump_stats(args.dump)
                     print(by_library(pstats.Stats(prof), n))
                     out = io.StringIO()
                     pstats.Stats(prof, stream=out).sort_stats(args.sort).print_stats(45)

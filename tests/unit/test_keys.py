@@ -17,7 +17,7 @@ from keys.errors import DecryptionError, KeyRetirementRefused, KeyringError, Unk
 from keys.keyring import KeyringFile
 from keys.local import LocalKekBackend
 from keys.secrets import KeyedHasher
-from keys.service import Binding, KeyService, WrappedDataKey
+from keys.service import SEAL_CONTEXT, Binding, DataKey, KeyService, WrappedDataKey
 from keys.signing import SigningKeyring
 from keys.unsafe import UnsafeMemoryKekBackend
 
@@ -257,3 +257,27 @@ def test_superseded_keys_leave_the_jwks_after_the_window_even_unpruned(
     later = datetime.now(UTC) + timedelta(seconds=61)
     assert {k["kid"] for k in signing.jwks(now=later)["keys"]} == new
     assert old <= {k["kid"] for k in signing.jwks()["keys"]}
+
+
+def test_a_data_key_binds_exactly_the_documented_associated_data() -> None:
+    """The associated data of a record ciphertext is the encoding of (context, table, column,
+    row, resident, version), however DataKey assembles it: stored ciphertexts keep opening."""
+    raw, resident = aead.new_key(), uuid.uuid4()
+    key = DataKey(resident, 3, raw)
+    place = Binding("record_versions", "title_ct", "r1/2")
+    sealed = key.seal(b"titel", place)
+    full = aead.encode_associated_data(
+        SEAL_CONTEXT, "record_versions", "title_ct", "r1/2", str(resident), 3
+    )
+    assert aead.open_sealed(raw, sealed, full) == b"titel"
+    assert key.open(aead.seal(raw, b"inhoud", full), place) == b"inhoud"
+    for other in (
+        Binding("record_versions", "content_ct", "r1/2"),
+        Binding("record_versions", "title_ct", "r1/3"),
+    ):
+        with pytest.raises(DecryptionError):
+            key.open(sealed, other)
+    with pytest.raises(DecryptionError):
+        DataKey(resident, 4, raw).open(sealed, place)
+    with pytest.raises(DecryptionError):
+        DataKey(uuid.uuid4(), 3, raw).open(sealed, place)

@@ -9,6 +9,7 @@ decision is `policy.decide`'s, on current state.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import datetime
@@ -60,12 +61,19 @@ class GrantedFields(Protocol):
     def valid_until(self) -> datetime | None: ...
 
 
+@functools.lru_cache(maxsize=1024)
+def _names(stored_list: str | None) -> frozenset[str]:
+    """The names in a stored JSON list: a pure function of its text, so kept (grants share a
+    few distinct lists; the text is read from the row on every check)."""
+    return frozenset(json.loads(stored_list or "[]"))
+
+
 def granted_datatypes(grant: GrantFields | GrantedFields) -> frozenset[str]:
-    return frozenset(json.loads(grant.datatypes or "[]"))
+    return _names(grant.datatypes)
 
 
 def granted_actions(grant: GrantFields | GrantedFields) -> frozenset[str]:
-    return frozenset(json.loads(grant.actions or "[]"))
+    return _names(grant.actions)
 
 
 def decide_stored(
