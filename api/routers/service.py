@@ -104,10 +104,9 @@ def list_records(who: TokenDep, c: ContainerDep) -> RecordListOut:
 _RECORD_ID: TypeAdapter[uuid.UUID] = TypeAdapter(uuid.UUID)
 
 
+# The operation as documented (no docstring: it would become the operation's description);
+# `serve_read_record` answers it (an `AsgiRoute`), so this is never called.
 def read_record(record_id: uuid.UUID) -> RecordOut:
-    """Read a record under the grant.
-
-    The operation as documented; `serve_read_record` answers it (an `AsgiRoute`)."""
     raise AssertionError("served by serve_read_record")  # pragma: no cover - never routed here
 
 
