@@ -257,12 +257,14 @@ _PG_EVENTS = text(
 # events of the requests ("owners", indexes into the batch) whose claims all were new. A
 # data-modifying WITH runs to completion whatever the outer query reads; the statement as a
 # whole commits or fails. In psycopg's own parameter style: it runs on the driver directly
-# (vault/storage/hot_path.py). Built from constant column lists, never from input.
+# (vault/storage/hot_path.py). Built from constant column lists, never from input. The
+# arrays are sent in binary (`%(name)b`): psycopg's text form quotes element by element
+# (a regular expression per value), twice the CPU for the same arrays.
 _EVENT_NAMES = ", ".join(c for c, _ in _EVENT_COLUMNS)
 PG_CLAIM_AND_LOG = " ".join(
     [
-        "WITH wanted AS (SELECT * FROM unnest(%(claim_owners)s::int[],",
-        "%(namespaces)s::varchar[], %(vals)s::varchar[], %(expires)s::timestamptz[])",
+        "WITH wanted AS (SELECT * FROM unnest(%(claim_owners)b::int[],",
+        "%(namespaces)b::varchar[], %(vals)b::varchar[], %(expires)b::timestamptz[])",
         "AS w(owner, namespace, value, expires_at)),",
         "claimed AS (INSERT INTO replay_cache (namespace, value, expires_at)",
         "SELECT namespace, value, expires_at FROM wanted",
@@ -272,8 +274,8 @@ PG_CLAIM_AND_LOG = " ".join(
         _EVENT_NAMES,
         ") SELECT",
         _EVENT_NAMES,
-        "FROM unnest(%(event_owners)s::int[],",
-        ", ".join(f"%({c})s::{t}[]" for c, t in _EVENT_COLUMNS),
+        "FROM unnest(%(event_owners)b::int[],",
+        ", ".join(f"%({c})b::{t}[]" for c, t in _EVENT_COLUMNS),
         ") AS e(owner,",
         _EVENT_NAMES,
         ") WHERE NOT EXISTS (SELECT 1 FROM wanted AS w WHERE w.owner = e.owner AND NOT EXISTS",
