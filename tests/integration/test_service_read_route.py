@@ -52,7 +52,13 @@ def test_the_answer_is_the_response_model_with_every_layer_s_headers(
     assert body["id"] == record_id
     assert body["title"] == "Medicatie — één keer per dag"
     assert body["content"] == {"metformine": "500 mg", "n": [1, 2.5, None, True]}
-    assert body["provenance"] == {"written_by": "resident", "service_id": None, "grant_id": None}
+    assert body["provenance"] == {
+        "written_by": "resident",
+        "service_id": None,
+        "grant_id": None,
+        "mandate_id": None,  # a service never learns who wrote it for the resident
+        "representative": None,
+    }
     assert "één".encode() in read.content  # UTF-8, as FastAPI's JSONResponse sends it
 
 
