@@ -166,6 +166,16 @@ class BlobRow(Base):
     """File content, stored as sealed chunks; `complete` only once every chunk is in."""
 
     __tablename__ = "record_blobs"
+    __table_args__ = (
+        # Uploads under way or cut off, for the sweep of abandoned ones: small, since a
+        # finished upload leaves it.
+        Index(
+            "ix_record_blobs_incomplete",
+            "created_at",
+            postgresql_where=text("NOT complete"),
+            sqlite_where=text("NOT complete"),
+        ),
+    )
 
     resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     blob_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -265,7 +265,7 @@ class SqlBlobRepository:
             (r, b)
             for r, b in self._s.execute(
                 select(BlobRow.resident_id, BlobRow.blob_id)
-                .where(BlobRow.complete.is_(False), BlobRow.created_at < cutoff)
+                .where(~BlobRow.complete, BlobRow.created_at < cutoff)  # the partial index
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
