@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from api.container import Container
 from keys.errors import NoteError
 from keys.note import Checkpoint, Signer, Verifier, open_checkpoint
+from support import leaf_reference as reference
 from support.residents import sign_up
 from vault import tracecontext
 from vault.audit import leaf, log, merkle
@@ -258,6 +259,72 @@ def test_entries_hold_no_personal_data_and_carry_the_trace(container: Container)
     assert leaf.decode(first) == entries[0]
     with pytest.raises(ValueError, match="canonical"):
         leaf.decode(json.dumps(entries[0], indent=1).encode())
+
+
+# Times at the edges of the texts the database writes for the integrator (years 1000-9999,
+# microseconds 0 and 999999, another zone) and outside them (the datetime then comes instead).
+ODD_TIMES = (
+    datetime(5, 1, 1, tzinfo=UTC),
+    datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(1000, 1, 1, tzinfo=UTC),
+    T0,
+    T0 + timedelta(microseconds=999999),
+    datetime(2026, 12, 2, 15, 30, 1, 7, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+)
+ODD_TEXTS = ("é€😀", 'a"b\\c/d', "\x01\x1f\x7f", "\u2028\u2029", "")
+
+
+def test_the_integrator_hashes_stored_events_as_they_were_always_hashed(
+    container: Container,
+) -> None:
+    """On PostgreSQL the integrator has the database write the UUIDs' and the time's texts;
+    its leaves must still be the old serializer's bytes (tests/support/leaf_reference.py) of
+    the stored rows, odd values included, and what the export rebuilds must equal them."""
+    persons = ("resident", "service", "auditor", "operator", "system")
+    with container.uow() as uow:
+        for i, at in enumerate(ODD_TIMES * 3):
+            text_value = ODD_TEXTS[i % len(ODD_TEXTS)]
+            record(
+                uow,
+                AccessEvent(
+                    resident_id=leaf.NO_RESIDENT if i % 4 == 0 else uuid.uuid4(),
+                    name="record.read" if i % 2 else text_value,
+                    outcome=("permit", "deny", "done")[i % 3],  # type: ignore[arg-type]
+                    actor=persons[i % len(persons)],  # type: ignore[arg-type]
+                    actor_id=None if i % 5 == 0 else text_value or str(uuid.uuid4()),
+                    reason=text_value if i % 2 else None,
+                    service_id=uuid.uuid4() if i % 3 else None,
+                    grant_id=uuid.UUID(int=i) if i % 2 else None,
+                    procedure_id=uuid.uuid4() if i % 3 == 1 else None,
+                    record_id=uuid.UUID(int=2**128 - 1 - i),
+                    datatype=text_value,
+                    action=None if i % 2 else "read",
+                    purpose=text_value,
+                    legal_basis="https://w3id.org/dpv#Consent",
+                ),
+                at,
+            )
+        uow.commit()
+    n = len(ODD_TIMES) * 3
+    while integrator(container, batch=8).run_once():
+        pass
+    with container.uow() as uow:
+        rows = (
+            uow.session.execute(select(AccessEventRow.__table__).order_by(AccessEventRow.seq))
+            .mappings()
+            .all()
+        )
+    assert [r["seq"] for r in rows] == list(range(n))
+    expected = [
+        merkle.leaf_hash(reference.encode(reference.entry(r, container.audit.subject_hash)))
+        for r in rows
+    ]
+    logged = list(container.audit.entries(0, n))
+    assert [e.leaf_hash for e in logged] == expected  # what the integrator put in the tree
+    assert [leaf.leaf_hash(e.entry) for e in logged] == expected  # what the export rebuilds
+    assert logged[0].entry["start_time"] == "5-01-01T00:00:00.000000Z"  # as strftime wrote it
+    assert container.audit.checkpoint().root_hash == merkle.root(expected)
 
 
 # -- exports, verified offline ---------------------------------------------------------------

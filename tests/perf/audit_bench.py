@@ -22,7 +22,8 @@ server's backends is what is measured, so run it on a quiet machine):
    level-0 tile was cached ("cold": read and hashed once), and a second pass over the same
    indices ("warm pass"); the bar's figure is the first pass, all indices;
 5. `LogReader.export()` to a file, then `vault.audit.verify.verify_export` on it (what
-   `regie audit verify` runs), timed separately.
+   `regie audit verify` runs), timed separately; then `regie audit verify` itself on it, as
+   a process of this checkout (interpreter start and its progress bar included).
 The schema is dropped at the end (also on error). Prints one JSON object with the figures
 and the load average (/proc/loadavg) at the start and the end.
 """
@@ -39,7 +40,9 @@ import os
 import pstats
 import random
 import secrets
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +65,7 @@ from vault.storage.engine import build_engine
 from vault.storage.migrate import upgrade
 from vault.storage.unit_of_work import SqlUnitOfWork
 
+ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get(
     "REGIE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -132,6 +136,13 @@ def main() -> None:
     parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--proofs", type=int, default=1000)
+    parser.add_argument(
+        "--keep-export",
+        type=Path,
+        metavar="DIR",
+        help="leave the export, its checkpoint and the verifier key in DIR (export.jsonl, "
+        "checkpoint.note, verifier.key)",
+    )
     parser.add_argument(
         "--profile",
         choices=["integrate", "proofs"],
@@ -245,6 +256,32 @@ def main() -> None:
             )
         out["verify_s"] = round(time.perf_counter() - t, 2)
         assert result.entries == args.events
+        (tmp / "checkpoint.note").write_text(latest.note, encoding="utf-8")
+        (tmp / "verifier.key").write_text(signer.verifier_key, encoding="utf-8")
+        t = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from clients.cli.entry import main; main()",
+                "audit",
+                "verify",
+                str(export),
+                "--checkpoint",
+                str(tmp / "checkpoint.note"),
+                "--key",
+                f"@{tmp / 'verifier.key'}",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        out["cli_verify_s"] = round(time.perf_counter() - t, 2)
+        if args.keep_export:
+            args.keep_export.mkdir(parents=True, exist_ok=True)
+            for name in ("export.jsonl", "checkpoint.note", "verifier.key"):
+                shutil.move(tmp / name, args.keep_export / name)
         out["loadavg_start"] = " ".join(load_start)
         out["loadavg_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         print(json.dumps(out))

@@ -189,3 +189,28 @@ def test_a_rewritten_history_is_never_consistent(sizes: tuple[int, int], bit: in
     assert refused(verify_consistency, old, new, ROOTS[old], frontier.root(), proof)
     included = inclusion_proof(at, new, lambda lv, i: nodes[(lv, i)])
     assert refused(verify_inclusion, LEAVES[at], at, new, included, frontier.root())
+
+
+@given(st.lists(st.integers(0, MAX), max_size=6))
+def test_extend_in_any_pieces_gives_the_tree_of_append(cuts: list[int]) -> None:
+    """`Frontier.extend` (what a verifier uses to rebuild a whole tree) gives the RFC root and
+    the peaks of appending one by one, however the leaves are split into pieces."""
+    points = sorted(cuts)
+    frontier = Frontier()
+    start = 0
+    for end in [*points, points[-1] if points else 0]:
+        frontier.extend(LEAVES[start:end])
+        start = end
+        assert frontier.size == end
+        assert frontier.root() == ROOTS[end]
+        assert frontier.peaks == Frontier.load(end, store(end)).peaks
+    assert refused_value(frontier.extend, [LEAVES[0], b"short"])
+    assert frontier.size == start  # nothing was added
+
+
+def refused_value(f: Callable[..., object], *args: object) -> bool:
+    try:
+        f(*args)
+    except ValueError:
+        return True
+    return False

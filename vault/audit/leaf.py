@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from vault.audit import merkle
@@ -27,12 +28,20 @@ SUBJECT_ID_TYPE = "regie:keyed-hash"
 # Actors that are people: their ids are hashed like the subject's (an operator's id is the
 # name they act under at the command line).
 _PERSONS = frozenset({"resident", "representative", "auditor", "operator"})
-# The stored columns an entry is made of, besides the ones it derives.
-_COPIED = (
+# The stored columns an entry is made of, in the order `Stored` holds them.
+STORED = (
+    "resident_id",
+    "event_id",
+    "at",
     "name",
     "outcome",
     "reason",
     "actor",
+    "actor_id",
+    "service_id",
+    "grant_id",
+    "procedure_id",
+    "record_id",
     "datatype",
     "action",
     "purpose",
@@ -41,7 +50,15 @@ _COPIED = (
     "span_id",
     "parent_span_id",
 )
-_IDS = ("event_id", "service_id", "grant_id", "procedure_id", "record_id")
+# Of these, the UUIDs (written in their canonical text; the others are copied as they are).
+UUIDS = frozenset(
+    {"resident_id", "event_id", "service_id", "grant_id", "procedure_id", "record_id"}
+)
+
+Stored = tuple[str | None, ...]
+"""The columns `STORED` of an event as the entry writes them: a UUID in its canonical text
+(lowercase, 8-4-4-4-12, as `str(uuid.UUID)` and PostgreSQL's `uuid::text` write it), `at` as
+`timestamp(at)`, the other columns as stored (strings or null); `resident_id` is never null."""
 
 # Events that concern no resident (an auditor's query of the whole log, for one) are stored
 # under the nil UUID, since access_events has resident_id in its key; their entry has
@@ -56,47 +73,190 @@ def timestamp(at: datetime) -> str:
     """RFC 3339 in UTC with microseconds, e.g. 2026-12-02T14:02:03.000123Z."""
     if at.tzinfo is None:
         raise ValueError("naive datetimes are not logged")
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = at.astimezone(UTC)
+    if utc.year < _FOUR_DIGITS:
+        # What these bytes have always been: strftime's %Y, which glibc does not pad (isoformat
+        # would write year 5 as 0005).
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The text strftime gives, for a quarter of its cost: "2026-12-02T14:02:03.000123+00:00"
+    # with "Z" for the zone.
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+_FOUR_DIGITS = 1000
+NO_RESIDENT_TEXT = str(NO_RESIDENT)
+
+
+def _uuid_text(value: Any) -> str:
+    return str(value) if isinstance(value, uuid.UUID) else str(uuid.UUID(str(value)))
+
+
+def texts(row: Mapping[Any, Any]) -> Stored:
+    """`Stored` of a stored event (`row`: columns of table access_events, by name; a UUID as
+    `uuid.UUID` or any text `uuid.UUID` reads, `at` an aware datetime)."""
+    out: list[str | None] = []
+    for name in STORED:
+        value = row[name]
+        if name == "at":
+            out.append(timestamp(value))
+        elif name == "resident_id":
+            out.append(_uuid_text(value))
+        elif value is None:
+            out.append(None)
+        elif name in UUIDS:
+            out.append(_uuid_text(value))
+        else:
+            out.append(str(value))
+    return tuple(out)
+
+
+# The members of every entry, in canonical order (sorted by name).
+MEMBERS = (
+    "action",
+    "actor",
+    "actor_id",
+    "datatype",
+    "end_time",
+    "event_id",
+    "grant_id",
+    "legal_basis",
+    "name",
+    "outcome",
+    "parent_span_id",
+    "procedure_id",
+    "purpose",
+    "reason",
+    "record_id",
+    "service_id",
+    "span_id",
+    "start_time",
+    "status_code",
+    "subject",
+    "subject_id_type",
+    "trace_id",
+    "v",
+)
+
+
+def _values(stored: Stored, subject_hash: SubjectHash) -> tuple[str | None, ...]:
+    """The values of the entry of a stored event, member by member as in `MEMBERS`."""
+    (
+        resident,
+        event_id,
+        at,
+        name,
+        outcome,
+        reason,
+        actor,
+        actor_id,
+        service_id,
+        grant_id,
+        procedure_id,
+        record_id,
+        datatype,
+        action,
+        purpose,
+        legal_basis,
+        trace_id,
+        span_id,
+        parent_span_id,
+    ) = stored
+    if resident is None:
+        raise ValueError("every event is stored under a resident (or the nil UUID)")
+    someone = resident != NO_RESIDENT_TEXT
+    return (
+        action,
+        actor,
+        None if actor_id is None else subject_hash(actor_id) if actor in _PERSONS else actor_id,
+        datatype,
+        at,  # end_time: an event records one moment, the decision or the change
+        event_id,
+        grant_id,
+        legal_basis,
+        name,
+        outcome,
+        parent_span_id,
+        procedure_id,
+        purpose,
+        reason,
+        record_id,
+        service_id,
+        span_id,
+        at,  # start_time
+        "ERROR" if outcome == "deny" else "OK",  # status_code
+        subject_hash(resident) if someone else None,  # subject
+        SUBJECT_ID_TYPE if someone else None,  # subject_id_type
+        trace_id,
+        VERSION,  # v
+    )
+
+
+def members(stored: Stored, subject_hash: SubjectHash) -> dict[str, str | None]:
+    """The entry of a stored event, its members in canonical order."""
+    return dict(zip(MEMBERS, _values(stored, subject_hash), strict=True))
+
+
+# The order of an entry's members in exports and API answers (what `entry` has always
+# returned; the canonical bytes sort them anyway).
+_SHOWN = (
+    "v",
+    "name",
+    "outcome",
+    "reason",
+    "actor",
+    "datatype",
+    "action",
+    "purpose",
+    "legal_basis",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "event_id",
+    "service_id",
+    "grant_id",
+    "procedure_id",
+    "record_id",
+    "start_time",
+    "end_time",
+    "status_code",
+    "subject",
+    "subject_id_type",
+    "actor_id",
+)
 
 
 def entry(row: Mapping[Any, Any], subject_hash: SubjectHash) -> dict[str, str | None]:
     """The entry of a stored event (`row`: columns of table access_events)."""
-    out: dict[str, str | None] = {"v": VERSION}
-    for name in _COPIED:
-        value = row[name]
-        out[name] = None if value is None else str(value)
-    for name in _IDS:
-        value = row[name]
-        out[name] = (
-            None
-            if value is None
-            else str(value)
-            if isinstance(value, uuid.UUID)
-            else str(uuid.UUID(str(value)))
-        )
-    at = timestamp(row["at"])
-    out["start_time"] = at
-    out["end_time"] = at  # an event records one moment: the decision or the change
-    out["status_code"] = "ERROR" if row["outcome"] == "deny" else "OK"
-    resident = uuid.UUID(str(row["resident_id"]))
-    out["subject"] = None if resident == NO_RESIDENT else subject_hash(str(resident))
-    out["subject_id_type"] = None if resident == NO_RESIDENT else SUBJECT_ID_TYPE
-    actor_id = row["actor_id"]
-    out["actor_id"] = (
-        None
-        if actor_id is None
-        else subject_hash(str(actor_id))
-        if row["actor"] in _PERSONS
-        else str(actor_id)
-    )
-    return out
+    value = members(texts(row), subject_hash)
+    return {name: value[name] for name in _SHOWN}
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# For an object of strings and nulls: sorted member names, no whitespace, UTF-8, JSON's
+# minimal escapes (json's C encoder). No nesting, so no check for cycles.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
+# The same for an object of exactly the members `MEMBERS`: their names in order, each value
+# put in by `%` as null or as the JSON string that encoder writes (`_string` is the function
+# it calls for a string, with ensure_ascii=False). No sorting, no encoder to set up per call.
+_TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in MEMBERS) + "}"
+_MEMBER_NAMES = frozenset(MEMBERS)
+_string = encode_basestring
+
+
+def _fill(values: Iterable[str | None]) -> bytes:
+    """The canonical bytes of the entry with these values of `MEMBERS`, in order; TypeError
+    for a value that is neither a string nor None."""
+    return (_TEMPLATE % tuple(["null" if v is None else _string(v) for v in values])).encode()
 
 
 def encode(value: Mapping[str, str | None]) -> bytes:
     """The canonical bytes of an entry (JCS for an object of strings and nulls)."""
+    if value.keys() == _MEMBER_NAMES:  # an entry as `entry` makes them: every member
+        try:
+            return _fill([value[name] for name in MEMBERS])
+        except TypeError as e:
+            raise ValueError("an entry holds only strings and nulls") from e
     for key, item in value.items():
         if not isinstance(key, str) or not (item is None or isinstance(item, str)):
             raise ValueError("an entry holds only strings and nulls")
@@ -118,6 +278,7 @@ def leaf_hash(value: Mapping[str, str | None]) -> bytes:
     return merkle.leaf_hash(encode(value))
 
 
-def own_leaf_hash(value: dict[str, str | None]) -> bytes:
-    """`leaf_hash` of an entry `entry` just built (its members are strings by construction)."""
-    return merkle.leaf_hash(_CANONICAL.encode(value).encode())
+def stored_leaf_hash(stored: Stored, subject_hash: SubjectHash) -> bytes:
+    """`leaf_hash(entry(row))` of the stored event whose `texts(row)` is `stored` (what the
+    integrator appends): the same bytes, without the dict and the sorting."""
+    return merkle.leaf_hash(_fill(_values(stored, subject_hash)))

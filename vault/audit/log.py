@@ -33,15 +33,12 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     CursorResult,
-    DateTime,
     Executable,
     Row,
-    Select,
     Table,
     TextClause,
     select,
     text,
-    type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -332,17 +329,46 @@ def _inclusion_read(levels: int, latest: bool, own: bool) -> TextClause:
     return text(" UNION ALL".join(parts))
 
 
-def _waiting(dialect: str) -> Select[Any]:
-    """The events that wait for an index, every column. On PostgreSQL `at` as the driver
-    gives it (an aware datetime): `leaf.timestamp` turns it to UTC itself, so the UTC
-    conversion of `UtcDateTime` would be done twice (SQLite needs it: its times are naive)."""
-    columns: list[Any] = list(_EVENTS.c)
-    if dialect == "postgresql":
-        columns = [
-            type_coerce(c, DateTime(timezone=True)).label(c.key) if c.key == "at" else c
-            for c in columns
-        ]
-    return select(*columns).where(_EVENTS.c.seq.is_(None))
+# The events that wait for an index, oldest first, as `leaf.Stored` (the columns of
+# `leaf.STORED` in order). PostgreSQL writes the texts itself: the UUIDs' (`uuid::text` is the
+# canonical form) and the time's, in UTC as `leaf.timestamp` writes it for years 1000-9999;
+# in C there, instead of UUID and datetime objects made here and turned into text again. A
+# time outside those years (none the vault's clock gives) comes as the datetime instead, in
+# the last column (NULL otherwise), and `leaf.timestamp` writes it as it always has.
+_PG_WAITING = text(
+    "SELECT CAST(resident_id AS text), CAST(event_id AS text),"
+    " CASE WHEN at >= '1000-01-01 00:00:00+00' AND at < '10000-01-01 00:00:00+00'"
+    """ THEN to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END,"""
+    " name, outcome, reason, actor, actor_id,"
+    " CAST(service_id AS text), CAST(grant_id AS text), CAST(procedure_id AS text),"
+    " CAST(record_id AS text),"
+    " datatype, action, purpose, legal_basis, trace_id, span_id, parent_span_id,"
+    " CASE WHEN at >= '1000-01-01 00:00:00+00' AND at < '10000-01-01 00:00:00+00'"
+    " THEN NULL ELSE at END"
+    " FROM access_events WHERE seq IS NULL ORDER BY at, event_id LIMIT :batch"
+)
+_AT = leaf.STORED.index("at")
+_WAITING = (
+    select(*(_EVENTS.c[name] for name in leaf.STORED))
+    .where(_EVENTS.c.seq.is_(None))
+    .order_by(_EVENTS.c.at, _EVENTS.c.event_id)
+)
+
+
+def _waiting(session: Session, dialect: str, batch: int) -> tuple[list[Any], list[leaf.Stored]]:
+    """Up to `batch` events that wait for an index, oldest first: their keys (resident_id,
+    event_id; texts on PostgreSQL) for `queries.set_event_seqs`, and their `leaf.Stored`."""
+    if dialect != "postgresql":
+        rows = session.execute(_WAITING.limit(batch)).all()
+        return [r[:2] for r in rows], [leaf.texts(r._mapping) for r in rows]
+    rows = session.execute(_PG_WAITING, {"batch": batch}).all()
+    stored = [tuple(row[:-1]) if row[-1] is None else _odd_time(row) for row in rows]
+    return [s[:2] for s in stored], stored
+
+
+def _odd_time(row: Row[Any]) -> leaf.Stored:
+    """`leaf.Stored` of a row of `_PG_WAITING` whose time came as the datetime."""
+    return (*row[:_AT], leaf.timestamp(row[-1]), *row[_AT + 1 : -1])
 
 
 class _Statement:
@@ -416,12 +442,10 @@ class Integrator:
             if dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             latest = _latest(session)
-            rows = session.execute(
-                _waiting(dialect).order_by(_EVENTS.c.at, _EVENTS.c.event_id).limit(self._batch)
-            ).all()
-            if latest is not None and not rows:
+            keys, stored = _waiting(session, dialect, self._batch)
+            if latest is not None and not stored:
                 return 0
-            size = self._append(session, dialect, latest, rows)
+            size = self._append(session, dialect, latest, keys, stored)
             uow.commit()
             return size - (latest.size if latest else 0)
 
@@ -438,19 +462,14 @@ class Integrator:
         return frontier, edge
 
     def _hash(
-        self, frontier: merkle.Frontier, partial: _Tiles, rows: Sequence[Row[Any]]
+        self, frontier: merkle.Frontier, partial: _Tiles, stored: Sequence[leaf.Stored]
     ) -> dict[tuple[int, int], bytearray]:
-        """Append the rows' leaves to `frontier`; the tiles this extends, as they become."""
+        """Append the events' leaves to `frontier`; the tiles this extends, as they become."""
         touched: dict[tuple[int, int], bytearray] = {}
         # One keyed hash per person per round, not per event.
         subject_hash = functools.lru_cache(maxsize=4096)(self._subject_hash)
-        # `leaf.entry` reads columns by name: a plain dict per row (the row's tuple zipped
-        # with the column names) is much cheaper to read than a RowMapping.
-        names = rows[0]._fields if rows else ()
-        for row in rows:
-            for level, index, node in frontier.append(
-                leaf.own_leaf_hash(leaf.entry(dict(zip(names, row, strict=True)), subject_hash))
-            ):
+        for event in stored:
+            for level, index, node in frontier.append(leaf.stored_leaf_hash(event, subject_hash)):
                 if level % TILE_HEIGHT:
                     continue
                 key = (level // TILE_HEIGHT, index // TILE_WIDTH)
@@ -467,7 +486,8 @@ class Integrator:
         session: Session,
         dialect: str,
         latest: StoredCheckpoint | None,
-        rows: Sequence[Row[Any]],
+        keys: Sequence[Any],
+        stored: Sequence[leaf.Stored],
     ) -> int:
         frontier, partial = self._load(session, latest)
         # The UPDATE that gives the events their indexes (first, first + 1, ...: known
@@ -478,19 +498,17 @@ class Integrator:
         sequencing = (
             _Statement(
                 session.connection(),
-                *queries.set_event_seqs(
-                    dialect, [(r.resident_id, r.event_id) for r in rows], frontier.size
-                ),
+                *queries.set_event_seqs(dialect, keys, frontier.size),
                 threaded=dialect == "postgresql",
             )
-            if rows
+            if keys
             else None
         )
         try:
-            touched = self._hash(frontier, partial, rows)
+            touched = self._hash(frontier, partial, stored)
         finally:
             result = sequencing.join() if sequencing else None
-        if result is not None and result.rowcount != len(rows):
+        if result is not None and result.rowcount != len(keys):
             raise LogCorrupted("events changed while they were being sequenced")
         _upsert_tiles(session, {k: bytes(v) for k, v in touched.items()})
         root = frontier.root()

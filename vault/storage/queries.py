@@ -392,10 +392,11 @@ _EVENT_SEQ = (
 
 
 def set_event_seqs(
-    dialect: str, events: Sequence[tuple[uuid.UUID, uuid.UUID]], first: int
+    dialect: str, events: Sequence[tuple[uuid.UUID | str, uuid.UUID | str]], first: int
 ) -> tuple[Executable, Any]:
     """Give events (resident_id, event_id) the log indexes first, first + 1, ... in order:
-    one statement on PostgreSQL (the index from the array position: no array of them)."""
+    one statement on PostgreSQL (the index from the array position: no array of them; the
+    ids may be UUIDs or their texts there, UUIDs elsewhere)."""
     if dialect == "postgresql":
         return _PG_EVENT_SEQS, {
             "first": first,
