@@ -316,6 +316,10 @@ def test_the_integrator_hashes_stored_events_as_they_were_always_hashed(
             .all()
         )
     assert [r["seq"] for r in rows] == list(range(n))
+    # In the order they happened, as always (oldest first; the event id breaks ties).
+    assert [(r["at"], r["event_id"]) for r in rows] == sorted(
+        (r["at"], r["event_id"]) for r in rows
+    )
     expected = [
         merkle.leaf_hash(reference.encode(reference.entry(r, container.audit.subject_hash)))
         for r in rows

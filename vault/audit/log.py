@@ -335,17 +335,19 @@ def _inclusion_read(levels: int, latest: bool, own: bool) -> TextClause:
 # in C there, instead of UUID and datetime objects made here and turned into text again. A
 # time outside those years (none the vault's clock gives) comes as the datetime instead, in
 # the last column (NULL otherwise), and `leaf.timestamp` writes it as it always has.
+# Every output column has a name of its own and ORDER BY names the table's columns: PostgreSQL
+# would otherwise call the last one "at" (a CASE takes its ELSE's name) and sort by it.
 _PG_WAITING = text(
-    "SELECT CAST(resident_id AS text), CAST(event_id AS text),"
-    " CASE WHEN at >= '1000-01-01 00:00:00+00' AND at < '10000-01-01 00:00:00+00'"
-    """ THEN to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END,"""
-    " name, outcome, reason, actor, actor_id,"
-    " CAST(service_id AS text), CAST(grant_id AS text), CAST(procedure_id AS text),"
-    " CAST(record_id AS text),"
-    " datatype, action, purpose, legal_basis, trace_id, span_id, parent_span_id,"
-    " CASE WHEN at >= '1000-01-01 00:00:00+00' AND at < '10000-01-01 00:00:00+00'"
-    " THEN NULL ELSE at END"
-    " FROM access_events WHERE seq IS NULL ORDER BY at, event_id LIMIT :batch"
+    "SELECT CAST(e.resident_id AS text) AS resident_text, CAST(e.event_id AS text) AS event_text,"
+    " CASE WHEN e.at >= '1000-01-01 00:00:00+00' AND e.at < '10000-01-01 00:00:00+00'"
+    """ THEN to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END AS at_text,"""
+    " e.name, e.outcome, e.reason, e.actor, e.actor_id,"
+    " CAST(e.service_id AS text) AS service_text, CAST(e.grant_id AS text) AS grant_text,"
+    " CAST(e.procedure_id AS text) AS procedure_text, CAST(e.record_id AS text) AS record_text,"
+    " e.datatype, e.action, e.purpose, e.legal_basis, e.trace_id, e.span_id, e.parent_span_id,"
+    " CASE WHEN e.at >= '1000-01-01 00:00:00+00' AND e.at < '10000-01-01 00:00:00+00'"
+    " THEN NULL ELSE e.at END AS odd_at"
+    " FROM access_events AS e WHERE e.seq IS NULL ORDER BY e.at, e.event_id LIMIT :batch"
 )
 _AT = leaf.STORED.index("at")
 _WAITING = (
