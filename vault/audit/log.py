@@ -335,11 +335,12 @@ def _inclusion_read(levels: int, latest: bool, own: bool) -> TextClause:
 # in C there, instead of UUID and datetime objects made here and turned into text again. A
 # time outside those years (none the vault's clock gives) comes as the datetime instead, in
 # the last column (NULL otherwise), and `leaf.timestamp` writes it as it always has.
-# The texts are written for the batch only: the inner query picks it (as the SQLAlchemy form
-# does elsewhere; with statistics that miss a fresh backlog the planner sorts every waiting
-# row, and a to_char per row there would cost as much again), the outer one writes. Every
-# output column has a name of its own and ORDER BY names the subquery's columns: PostgreSQL
-# would otherwise call the last one "at" (a CASE takes its ELSE's name) and sort by it.
+# The texts are written for the batch only: the inner query picks it with the columns as
+# stored, the outer one writes its rows' texts. (With statistics that still describe an empty
+# table, right after a bulk insert, the planner sorts every waiting row for each batch; a
+# to_char per waiting row there cost as much again.) Every output column has a name of its
+# own and ORDER BY names the subquery's columns: PostgreSQL would otherwise call the last
+# one "at" (a CASE takes its ELSE's name) and sort by it.
 _PG_WAITING = text(
     "SELECT CAST(w.resident_id AS text) AS resident_text, CAST(w.event_id AS text) AS event_text,"
     " CASE WHEN w.at >= '1000-01-01 00:00:00+00' AND w.at < '10000-01-01 00:00:00+00'"
