@@ -33,10 +33,13 @@ from vault import tracecontext
 from vault.grants.service import SWEEP_BATCH
 
 __all__ = [
+    "UPLOAD_SWEEP_BATCH",
     "PeriodicWorker",
     "integrate_worker",
+    "more_to_sweep",
     "push_worker",
     "server_workers",
+    "sweep_round",
     "sweep_worker",
     "workers_lifespan",
 ]
@@ -120,18 +123,41 @@ def push_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
     )
 
 
+# Abandoned uploads carry their sealed chunks (up to a file's size each): fewer a round.
+UPLOAD_SWEEP_BATCH = 2000
+
+
+def sweep_round(c: Container, batch: int = SWEEP_BATCH) -> dict[str, int]:
+    """One round of the sweep, what the server's loop and `regie grants sweep` both run: a
+    batch of grants, requests, procedures and finished events (`GrantService.sweep`), then
+    up to `batch` rate-limit buckets that are full again (`Limiter.sweep`: `buckets_purged`)
+    and up to `UPLOAD_SWEEP_BATCH` uploads begun more than `REGIE_UPLOAD_ABANDON_SECONDS`
+    ago that never finished (`uploads_purged`), each in its own transaction. How many of
+    each it did."""
+    abandon = timedelta(seconds=c.settings.upload_abandon_seconds)
+    counts = c.grants.sweep(batch=batch)
+    counts["buckets_purged"] = c.limiter.sweep(batch)
+    counts["uploads_purged"] = c.records.sweep_abandoned_uploads(
+        older_than=abandon, batch=min(batch, UPLOAD_SWEEP_BATCH)
+    )
+    return counts
+
+
+def more_to_sweep(counts: dict[str, int], batch: int = SWEEP_BATCH) -> bool:
+    """Whether a round that did `counts` may have left work waiting: each kind is done at
+    most its batch at a time, so only a full batch of some kind can have left more."""
+    limits = {"uploads_purged": min(batch, UPLOAD_SWEEP_BATCH)}
+    return any(done >= limits.get(kind, batch) for kind, done in counts.items())
+
+
 def sweep_worker(c: Container, interval: float | None = None) -> PeriodicWorker:
     """Marks expired grants, lapsed requests and procedures past their planned end, which
     tells their services, drops rate-limit buckets that are full again (api/ratelimit.py) and
     uploads that never finished (`REGIE_UPLOAD_ABANDON_SECONDS`). Neither access nor a limit
     depends on it: the checks compare times themselves."""
-    abandon = timedelta(seconds=c.settings.upload_abandon_seconds)
 
     def round_() -> bool:
-        swept = sum(c.grants.sweep(batch=SWEEP_BATCH).values())
-        buckets = c.limiter.sweep(SWEEP_BATCH)
-        uploads = c.records.sweep_abandoned_uploads(older_than=abandon, batch=SWEEP_BATCH)
-        return max(swept, buckets, uploads) >= SWEEP_BATCH
+        return more_to_sweep(sweep_round(c))
 
     return PeriodicWorker(
         "regie-grants-sweep", round_, interval=interval or c.settings.sweep_interval_seconds

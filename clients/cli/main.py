@@ -742,23 +742,23 @@ def grants_sweep(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output (with --once)"),
 ) -> None:
     """Mark expired grants, lapsed requests and procedures past their planned end, and tell
-    their services. Servers do this every REGIE_SWEEP_INTERVAL_SECONDS; access never waits
-    for it (the check compares times itself). Safe beside running servers."""
+    their services; delete finished events and rate-limit buckets that are full again.
+    Servers do this every REGIE_SWEEP_INTERVAL_SECONDS; access never waits for it (the
+    check compares times itself). Safe beside running servers."""
     import signal
     import threading
 
-    from api.workers import sweep_worker
-    from vault.grants.service import SWEEP_BATCH
+    from api.workers import more_to_sweep, sweep_round, sweep_worker
 
     c = _container()
     if once:
         totals: dict[str, int] = {}
         try:
-            while True:
-                counts = c.grants.sweep(batch=SWEEP_BATCH)
+            while True:  # the server loop's rounds, until none leaves work waiting
+                counts = sweep_round(c)
                 for key, value in counts.items():
                     totals[key] = totals.get(key, 0) + value
-                if sum(counts.values()) < SWEEP_BATCH:
+                if not more_to_sweep(counts):
                     break
         except (VaultError, SQLAlchemyError) as e:
             raise _fail(f"the sweep stopped ({type(e).__name__}); run it again") from e

@@ -321,4 +321,34 @@ def test_grants_sweep_once(env: Path) -> None:
         "procedures_closed": 0,
         "events_purged": 0,
         "requests_purged": 0,
+        "buckets_purged": 0,
     }
+
+
+def test_grants_sweep_once_drops_the_rate_limit_buckets_that_are_full_again(env: Path) -> None:
+    """`--once` runs the server loop's whole round: also the buckets whose `tat` has passed
+    (a full bucket is the same as no row), and not the ones still counting."""
+    from sqlalchemy import text
+
+    from api.ratelimit import nanoseconds
+    from clients.cli.main import _container
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    c = _container()
+    now = nanoseconds(c.clock.now())
+    rows = [(b"full-1", now - 10**9), (b"full-2", 1), (b"counting", now + 3600 * 10**9)]
+    with c.uow() as uow:
+        for bucket, tat in rows:
+            uow.session.execute(
+                text("INSERT INTO rate_limit_buckets (bucket, tat, granted) VALUES (:b, :t, true)"),
+                {"b": bucket.ljust(32, b"\0"), "t": tat},
+            )
+        uow.commit()
+    result = runner.invoke(app, ["grants", "sweep", "--once", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["buckets_purged"] == 2
+    with c.uow() as uow:
+        left = uow.session.scalars(text("SELECT bucket FROM rate_limit_buckets")).all()
+    assert left == [b"counting".ljust(32, b"\0")]
+    again = runner.invoke(app, ["grants", "sweep", "--once", "--json"])
+    assert json.loads(again.output)["buckets_purged"] == 0

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from conftest import ORIGIN
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from test_events import (
     REF,
     BrokenSigner,
@@ -315,6 +316,44 @@ def test_a_failure_mid_batch_leaves_nothing_half_written(world: World) -> None:
     assert [r.jti for r in outbox(w)] == [r.jti for r in before]
     assert w.c.grants.sweep()["expired"] == 4  # and the next sweep does it all
     assert len(events_named(w, "grant.ended")) == 4
+
+
+class _RepeatedIds:
+    """`uuid` for vault/events/outbox.py whose uuid4 keeps giving one id: the outbox rows of a
+    batch then share an `event_id` and a `jti` (one already taken), which the table refuses."""
+
+    UUID = uuid.UUID
+
+    def __init__(self, taken: str) -> None:
+        self._id = uuid.UUID(taken)
+
+    def uuid4(self) -> uuid.UUID:
+        return self._id
+
+
+def test_outbox_rows_the_database_refuses_fail_the_whole_batch(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SETs are the batch's last write (a COPY on PostgreSQL): when the table refuses
+    them, the grants' ends, history steps, token revocations and access events, all written
+    by then, go with them (I2: no end without its event and its notice)."""
+    w = world
+    grants = expiring(w, 3)
+    w.clock.advance(hours=1)
+    before = outbox(w)
+    monkeypatch.setattr("vault.events.outbox.uuid", _RepeatedIds(before[0].jti))
+    with pytest.raises(IntegrityError):
+        w.c.grants.sweep()
+    monkeypatch.undo()
+    for grant_id in grants:
+        view = w.c.grants.get(w.anna_id, grant_id)
+        assert (view.status, view.end_reason) == ("approved", None)
+        assert "ended" not in [s[1] for s in history(w, grant_id)]
+        assert live_tokens(w, grant_id) > 0
+    assert events_named(w, "grant.ended") == []
+    assert [r.jti for r in outbox(w)] == [r.jti for r in before]
+    assert w.c.grants.sweep()["expired"] == 3
+    assert set(ended_sets(w)) == {str(g) for g in grants}
 
 
 # -- two sweepers at once -----------------------------------------------------------------------

@@ -46,6 +46,7 @@ import asyncio
 import cProfile
 import io
 import json
+import multiprocessing
 import os
 import pstats
 import statistics
@@ -623,37 +624,79 @@ def plot(args: argparse.Namespace) -> None:
 
 
 def sweep(args: argparse.Namespace) -> None:
-    url, schema = new_schema()
-    tmp = Path(tempfile.mkdtemp())
-    try:
+    if args.schema:  # a copy of a prepared database (see --prepare): sweep only
+        schema = args.schema
+        url = f"{PG}?options=-csearch_path%3D{schema}"
+        upgrade(build_engine(url))  # migrations newer than the prepared copy, if any
+        c = build_container(settings_for(url, sweep_data_dir(schema)))
+    else:
+        url, schema = new_schema()
         upgrade(build_engine(url))
-        settings = settings_for(url, tmp / "var")
-        c = build_container(settings)
-        gen = Generator(c, events_per_grant=0)
-        with c.uow() as uow:  # every service gets an event endpoint: each end is notified
-            uow.session.execute(
-                text("UPDATE services SET event_endpoint = 'https://receiver.invalid/events'")
+        c = build_container(settings_for(url, sweep_data_dir(schema)))
+        prepare_sweep(c, args.grants, vacuum=not args.no_vacuum)
+        if args.prepare:
+            print(f"prepared {args.grants:,} expired grants in schema {schema}")
+            return
+    try:
+        measure_sweep(c, url, schema, args)
+    finally:
+        if not args.keep:
+            drop_schema(schema)
+
+
+def sweep_data_dir(schema: str) -> Path:
+    """The keyring of a sweep's schema, kept beside it (a prepared copy needs the same keys)."""
+    return Path(tempfile.gettempdir()) / f"{schema}-var"
+
+
+def prepare_sweep(c: Container, grants: int, *, vacuum: bool) -> None:
+    """`grants` approved grants past their `valid_until`, for services with an event endpoint."""
+    gen = Generator(c, events_per_grant=0)
+    with c.uow() as uow:  # every service gets an event endpoint: each end is notified
+        uow.session.execute(
+            text("UPDATE services SET event_endpoint = 'https://receiver.invalid/events'")
+        )
+        uow.commit()
+    gen.generate_until(grants)
+    assert c.engine is not None
+    with c.engine.begin() as conn:  # every grant approved and past its valid_until
+        conn.execute(
+            text(
+                "UPDATE grants SET status = 'approved', end_reason = NULL, ended_at = NULL,"
+                " valid_until = now() - interval '1 minute'"
             )
-            uow.commit()
-        gen.generate_until(args.grants)
-        assert c.engine is not None
-        with c.engine.begin() as conn:  # every grant approved and past its valid_until
-            conn.execute(
-                text(
-                    "UPDATE grants SET status = 'approved', end_reason = NULL, ended_at = NULL,"
-                    " valid_until = now() - interval '1 minute'"
-                )
-            )
-            conn.execute(
-                text("UPDATE procedures SET status = 'open', closed_by = NULL, closed_at = NULL")
-            )
+        )
+        conn.execute(
+            text("UPDATE procedures SET status = 'open', closed_by = NULL, closed_at = NULL")
+        )
+    if vacuum:
+        # The UPDATE above left a dead version of every grant, which a deployment's
+        # autovacuum would have cleared long before: without this the sweep's scans wade
+        # through them. The sweep itself then runs with no vacuum (autovacuum is off here).
+        with c.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"VACUUM ANALYZE {', '.join(GENERATED_TABLES)}"))
+    else:
         gen.analyze()
-        prof = cProfile.Profile() if args.profile else None
+
+
+def measure_sweep(c: Container, url: str, schema: str, args: argparse.Namespace) -> None:
+    assert c.engine is not None
+    with c.engine.connect() as conn:
+        grants = int(conn.scalar(text("SELECT count(*) FROM grants WHERE status = 'approved'")))
+    console.print(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
+    prof = cProfile.Profile() if args.profile else None
+    swept = 0
+    if args.sweepers > 1:
+        took, swept, reports, python_cpu, server_cpu = parallel_sweep(
+            c, url, schema, args.batch, args.sweepers
+        )
+    else:
         sql = StatementTimes(c.engine)
-        swept = 0
+        server_before = server_cpu_times(c.engine)
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         with progress() as bar:
-            task = bar.add_task("expired grants swept", total=args.grants)
+            task = bar.add_task("expired grants swept", total=grants)
             if prof:
                 prof.enable()
             while True:
@@ -665,51 +708,153 @@ def sweep(args: argparse.Namespace) -> None:
             if prof:
                 prof.disable()
         took = time.perf_counter() - t0
+        python_cpu = time.process_time() - cpu0
+        server_cpu = server_cpu_spent(server_before, server_cpu_times(c.engine))
         sql.stop()
-        outbox = count(c, "event_outbox")
-        with c.engine.connect() as conn:
-            checks = conn.execute(
-                text(
-                    "SELECT (SELECT count(*) FROM grants WHERE status = 'ended'"
-                    "        AND end_reason = 'expired'),"
-                    " (SELECT count(*) FROM grant_events WHERE status = 'ended'),"
-                    " (SELECT count(*) FROM access_events WHERE name = 'grant.ended'),"
-                    " (SELECT count(*) FROM event_outbox WHERE set_claims IS NOT NULL)"
-                )
-            ).one()
-        rate = swept / took
-        print(
-            f"swept {swept:,} expired grants in {took:.1f} s ({rate:,.0f}/s; batch {args.batch});"
-            f" {outbox:,} SETs in the outbox; 1M would take {1_000_000 / rate:.0f} s (bar 60 s)"
-        )
-        print(
-            f"rows: {checks[0]:,} grants ended (expired), {checks[1]:,} history steps 'ended',"
-            f" {checks[2]:,} access events grant.ended, {checks[3]:,} outbox rows with claims"
-        )
-        print(sql.report(took))
-        # The signing moved to delivery: what it costs there (per SET, on one core).
-        sample = min(args.sign_sample, outbox)
-        if sample:
-            with c.uow() as uow:  # rolled back: only the signing is timed
-                rows = uow.session.scalars(
-                    select(OutboxRow).where(OutboxRow.set_jwt.is_(None)).limit(sample)
-                ).all()
-                t1 = time.perf_counter()
-                for row in rows:
-                    sign_pending(c.signing, row)
-                spent = time.perf_counter() - t1
-            print(
-                f"delivery-side signing (sign_pending, ES256): {len(rows):,} SETs in {spent:.2f} s,"
-                f" {spent / max(len(rows), 1) * 1000:.3f} ms each"
+        reports = [sql.report(took)]
+    console.print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
+    outbox = count(c, "event_outbox")
+    with c.engine.connect() as conn:
+        checks = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM grants WHERE status = 'ended'"
+                "        AND end_reason = 'expired'),"
+                " (SELECT count(*) FROM grant_events WHERE status = 'ended'"
+                "        AND reason = 'expired'),"
+                " (SELECT count(DISTINCT (resident_id, grant_id)) FROM grant_events"
+                "        WHERE status = 'ended' AND reason = 'expired'),"
+                " (SELECT count(*) FROM access_events WHERE name = 'grant.ended'),"
+                " (SELECT count(DISTINCT grant_id) FROM access_events WHERE name = 'grant.ended'),"
+                " (SELECT count(*) FROM event_outbox WHERE set_claims IS NOT NULL),"
+                " (SELECT count(DISTINCT set_claims::json -> 'events'"
+                "        -> 'https://regie.example/events/grant-ended' ->> 'grant_id')"
+                "        FROM event_outbox WHERE set_claims IS NOT NULL)"
             )
-        if prof:
-            print(by_library(pstats.Stats(prof), swept).replace("request", "grant"))
-            buf = io.StringIO()
-            pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(30)
-            print(buf.getvalue()[:6000])
-    finally:
-        if not args.keep:
-            drop_schema(schema)
+        ).one()
+    rate = swept / took
+    print(
+        f"swept {swept:,} expired grants in {took:.1f} s ({rate:,.0f}/s; batch {args.batch},"
+        f" {args.sweepers} sweeper(s)); {outbox:,} SETs in the outbox;"
+        f" 1M would take {1_000_000 / rate:.0f} s (bar 60 s)"
+    )
+    print(
+        f"rows: {checks[0]:,} grants ended (expired), {checks[1]:,} history steps 'ended'"
+        " (expired)"
+        f" ({checks[2]:,} grants), {checks[3]:,} access events grant.ended ({checks[4]:,}"
+        f" grants), {checks[5]:,} outbox rows with claims ({checks[6]:,} grants)"
+    )
+    print(
+        f"CPU: the sweeper process(es) {python_cpu:.1f} s ({python_cpu / swept * 1e6:.0f} us a"
+        f" grant), their PostgreSQL backends {server_cpu:.1f} s ({server_cpu / swept * 1e6:.0f} us"
+        f" a grant); wall {took:.1f} s on {os.cpu_count()} cores (PostgreSQL's WAL writer,"
+        " checkpointer and background writer not counted)"
+    )
+    for report in reports:
+        print(report)
+    # The signing moved to delivery: what it costs there (per SET, on one core).
+    sample = min(args.sign_sample, outbox)
+    if sample:
+        with c.uow() as uow:  # rolled back: only the signing is timed
+            rows = uow.session.scalars(
+                select(OutboxRow).where(OutboxRow.set_jwt.is_(None)).limit(sample)
+            ).all()
+            t1 = time.perf_counter()
+            for row in rows:
+                sign_pending(c.signing, row)
+            spent = time.perf_counter() - t1
+        print(
+            f"delivery-side signing (sign_pending, ES256): {len(rows):,} SETs in {spent:.2f} s,"
+            f" {spent / max(len(rows), 1) * 1000:.3f} ms each"
+        )
+    if prof:
+        print(by_library(pstats.Stats(prof), swept).replace("request", "grant"))
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(30)
+        print(buf.getvalue()[:6000])
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(25)
+        print(buf.getvalue()[:6000])
+
+
+def server_cpu_times(engine: Any) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each PostgreSQL backend serving a client of
+    this database (a copy only this bench uses), from /proc (the server runs on this host)."""
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND backend_type = 'client backend'"
+            )
+        ).all()
+    tick = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return times
+
+
+def server_cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def parallel_sweep(
+    c: Container, url: str, schema: str, batch: int, n: int
+) -> tuple[float, int, list[str], float, float]:
+    """`n` sweepers, each a process of its own with its own container (as `n` servers run
+    theirs), sweeping until nothing is due; (wall time, grants swept, their statement reports,
+    their CPU, their backends' CPU). The clock starts when all of them are ready; their
+    backends are measured before they disconnect."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, finished = ctx.Barrier(n + 1), ctx.Barrier(n + 1)
+    results: Any = ctx.Queue()
+    procs = [
+        ctx.Process(target=_sweeper_process, args=(url, schema, batch, ready, finished, results))
+        for _ in range(n)
+    ]
+    for proc in procs:
+        proc.start()
+    ready.wait(300)
+    server_before = server_cpu_times(c.engine)
+    t0 = time.perf_counter()
+    done = [results.get(timeout=7200) for _ in procs]
+    took = time.perf_counter() - t0
+    server_cpu = server_cpu_spent(server_before, server_cpu_times(c.engine))
+    finished.wait(60)
+    for proc in procs:
+        proc.join(60)
+    return (
+        took,
+        sum(d[0] for d in done),
+        [d[1] for d in done],
+        sum(d[2] for d in done),
+        server_cpu,
+    )
+
+
+def _sweeper_process(
+    url: str, schema: str, batch: int, ready: Any, finished: Any, results: Any
+) -> None:
+    c = build_container(settings_for(url, sweep_data_dir(schema)))
+    assert c.engine is not None
+    with c.uow() as uow:  # connected before the clock starts, as a running server is
+        uow.session.execute(text("SELECT 1"))
+    sql = StatementTimes(c.engine)
+    ready.wait(300)
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    swept = 0
+    while (n := c.grants.sweep(batch=batch)["expired"]) > 0:
+        swept += n
+    took = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    sql.stop()
+    report = f"sweeper pid {os.getpid()}: {swept:,} grants in {took:.1f} s\n" + sql.report(took)
+    results.put((swept, report, cpu))
+    finished.wait(120)
 
 
 class StatementTimes:
@@ -721,6 +866,26 @@ class StatementTimes:
         self.times: dict[str, list[float]] = {}
         sa_event.listen(engine, "before_cursor_execute", self._before)
         sa_event.listen(engine, "after_cursor_execute", self._after)
+        # COPY runs on the driver, past SQLAlchemy's events: timed where the modules call it.
+        self._patched: list[tuple[Any, Any]] = []
+        for module in ("vault.audit.events", "vault.events.outbox"):
+            mod = sys.modules.get(module)
+            real = getattr(mod, "copy_rows", None)
+            if mod is not None and real is not None:
+                self._patched.append((mod, real))
+                mod.copy_rows = self._timed_copy(real)  # type: ignore[attr-defined]
+
+    def _timed_copy(self, real: Any) -> Any:
+        def copy_rows(session: Any, table: str, *args: Any) -> None:
+            t0 = time.perf_counter()
+            try:
+                real(session, table, *args)
+            finally:
+                entry = self.times.setdefault(f"COPY {table}", [0.0, 0])
+                entry[0] += time.perf_counter() - t0
+                entry[1] += 1
+
+        return copy_rows
 
     def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         conn.info["bench_t0"] = time.perf_counter()
@@ -736,6 +901,8 @@ class StatementTimes:
     def stop(self) -> None:
         sa_event.remove(self.engine, "before_cursor_execute", self._before)
         sa_event.remove(self.engine, "after_cursor_execute", self._after)
+        for mod, real in self._patched:
+            mod.copy_rows = real
 
     def report(self, total: float) -> str:
         lines = ["time in the database driver, by statement (the rest is Python):"]
@@ -766,6 +933,14 @@ def main() -> None:
     s.add_argument("--profile", action="store_true")
     s.add_argument("--sign-sample", type=int, default=20000, help="SETs signed after the sweep")
     s.add_argument("--keep", action="store_true")
+    s.add_argument("--sweepers", type=int, default=1, help="sweeper processes at once")
+    s.add_argument(
+        "--prepare", action="store_true", help="generate the grants, keep the schema, stop"
+    )
+    s.add_argument("--schema", help="sweep this prepared schema (a copy: it is dropped after)")
+    s.add_argument(
+        "--no-vacuum", action="store_true", help="leave the setup's dead rows (before 2026-12-04)"
+    )
     p = sub.add_parser("plot", help="a PNG of latency against data size")
     p.add_argument("results")
     p.add_argument("--out", default="docs/scale.png")

@@ -20,6 +20,7 @@ log (RFC 9162 Merkle tree, signed checkpoints); callers do not know about it.
 from __future__ import annotations
 
 import asyncio
+import operator
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from vault.errors import InvalidInput, ReplayDetected, StorageUnavailable
 from vault.ports import Clock
 from vault.storage import queries
 from vault.storage.async_uow import AsyncUnitOfWork
+from vault.storage.bulk import copy_rows
 from vault.storage.hot_path import HotPath, OwnedClaim
 from vault.storage.orm import AccessEventRow
 from vault.storage.unit_of_work import SqlUnitOfWork
@@ -140,6 +142,10 @@ def event_row(event: AccessEvent, at: datetime) -> dict[str, Any]:
     }
 
 
+# An `event_row` as the tuple `queries.EVENT_COLUMNS` orders (the COPY of `record_many`).
+_EVENT_VALUES = operator.itemgetter(*(c for c, _ in queries.EVENT_COLUMNS))
+
+
 def record(uow: SqlUnitOfWork, event: AccessEvent, at: datetime) -> uuid.UUID:
     """Add `event` to the unit of work; it commits (or fails) with the caller's action."""
     values = event_row(event, at)
@@ -149,13 +155,19 @@ def record(uow: SqlUnitOfWork, event: AccessEvent, at: datetime) -> uuid.UUID:
 
 
 def record_many(uow: SqlUnitOfWork, events: Sequence[AccessEvent], at: datetime) -> None:
-    """`record` for each of `events`, in one INSERT on the caller's unit of work: written (or
-    not) with the caller's action, like `record`."""
+    """`record` for each of `events`, in one bulk write on the caller's unit of work (COPY
+    on PostgreSQL, vault/storage/bulk.py; one INSERT elsewhere): written (or not) with the
+    caller's action, like `record`."""
     if not events:
         return
     uow.flush()  # rows `record` added before go first, as they would have
     rows = [event_row(event, at) for event in events]
-    uow.session.execute(*queries.insert_access_events(uow.dialect, rows))
+    if uow.dialect != "postgresql":
+        uow.session.execute(*queries.insert_access_events(uow.dialect, rows))
+        return
+    if at.tzinfo is None:  # what the column type refuses on the ORM's path
+        raise ValueError("naive datetimes are not stored; use UTC-aware ones")
+    copy_rows(uow.session, "access_events", queries.EVENT_COLUMNS, map(_EVENT_VALUES, rows))
 
 
 async def claim_replays(uow: AsyncUnitOfWork, claims: Sequence[ReplayClaim], now: datetime) -> None:

@@ -731,13 +731,14 @@ class GrantService:
         (their grants ended, their requests lapsed), up to `batch` expired grants ended, up to
         `batch` unanswered requests lapsed, finished events and unused pushed requests purged.
 
-        Set-based: the procedures and the expired grants are ended by one UPDATE ...
-        RETURNING each, and what follows from an end (status history, token revocation,
-        access events, the services' "grant ended" SETs) is one statement per step for the
-        whole batch, as `_end` does for one grant. All of it commits together or not at all
-        (I2). Two sweepers at once take different rows (see `SqlGrantRepository.end_expired`),
-        so no grant is ended or told twice. Access never waits for this: the check compares
-        the times itself (I1)."""
+        Set-based: the grants under those procedures and the expired grants are each ended
+        by one statement for the whole batch that also writes their history steps and revokes
+        their tokens (on PostgreSQL one data-modifying WITH; `SqlGrantRepository.end_expired`),
+        then one bulk write each adds their access events and the services' "grant ended"
+        SETs, as `_end` does for one grant. All of it commits together or not at all (I2).
+        Two sweepers at once take different rows (see `SqlGrantRepository.end_expired`), so
+        no grant is ended or told twice. Access never waits for this: the check compares the
+        times itself (I1)."""
         now = self._clock.now()
         counts = {
             "expired": 0,
@@ -768,16 +769,12 @@ class GrantService:
                 )
                 keys = [(p.resident_id, p.procedure_id) for p in closed]
                 self._ended_batch(
-                    uow,
-                    uow.grants.end_under_procedures(keys, now),
-                    "procedure-closed",
-                    now,
-                    {(p.resident_id, p.procedure_id): p.ref for p in closed},
+                    uow, uow.grants.end_under_procedures(keys, now), "procedure-closed", now
                 )
                 for grant in uow.grants.requests_under_procedures(keys):
                     self._set_status(uow, grant, "lapsed", "system", None, "procedure-closed", now)
             expired = uow.grants.end_expired(now, batch)
-            self._ended_batch(uow, expired, "expired", now, None)
+            self._ended_batch(uow, expired, "expired", now)
             counts["expired"] = len(expired)
             # Unanswered requests are few and may carry a ping secret: one by one.
             for grant in uow.grants.requests_due(now, batch):
@@ -791,22 +788,13 @@ class GrantService:
         return counts
 
     def _ended_batch(
-        self,
-        uow: SqlUnitOfWork,
-        ended: Sequence[SweptGrant],
-        reason: EndReason,
-        now: datetime,
-        procedure_refs: dict[tuple[uuid.UUID, uuid.UUID], str] | None,
+        self, uow: SqlUnitOfWork, ended: Sequence[SweptGrant], reason: EndReason, now: datetime
     ) -> None:
-        """What `_end(uow, grant, reason, "system", None, now)` does after the status, for a
-        batch the sweeper's UPDATE has just ended: history, tokens, access events, SETs."""
+        """What `_end(uow, grant, reason, "system", None, now)` does besides the vault's own
+        rows (status, history, tokens: written by the repository's batch UPDATE), for a batch
+        the sweeper has just ended: the access events and the services' SETs."""
         if not ended:
             return
-        keys = [(g.resident_id, g.grant_id) for g in ended]
-        uow.grants.add_history_batch(
-            keys, status="ended", actor="system", actor_id=None, reason=reason, at=now
-        )
-        uow.tokens.revoke_grants(keys, now)
         record_many(
             uow,
             [
@@ -827,11 +815,7 @@ class GrantService:
             now,
         )
         if self._events is not None:
-            if procedure_refs is None:
-                procedure_refs = uow.grants.procedure_refs(
-                    [(g.resident_id, g.procedure_id) for g in ended]
-                )
-            self._events.grants_ended(uow, ended, procedure_refs, reason, now)
+            self._events.grants_ended(uow, ended, reason, now)
             # No pings: an approved grant's request was answered, its ping secret is gone.
 
     # -- bookkeeping ------------------------------------------------------------------------

@@ -224,7 +224,7 @@ _PG_CLAIM = text(
     " WHERE replay_cache.expires_at <= :now"
     " RETURNING namespace, value"
 )
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (
     ("resident_id", "uuid"),
     ("event_id", "uuid"),
     ("at", "timestamptz"),
@@ -247,8 +247,8 @@ _EVENT_COLUMNS = (
 )
 _PG_EVENTS = text(
     # Built from the constant column list above, never from input.
-    f"INSERT INTO access_events ({', '.join(c for c, _ in _EVENT_COLUMNS)})"  # noqa: S608  # nosec B608
-    " SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _EVENT_COLUMNS) + ")"
+    f"INSERT INTO access_events ({', '.join(c for c, _ in EVENT_COLUMNS)})"  # noqa: S608  # nosec B608
+    " SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in EVENT_COLUMNS) + ")"
 )
 
 
@@ -260,7 +260,7 @@ _PG_EVENTS = text(
 # (vault/storage/hot_path.py). Built from constant column lists, never from input. The
 # arrays are sent in binary (`%(name)b`): psycopg's text form quotes element by element
 # (a regular expression per value), twice the CPU for the same arrays.
-_EVENT_NAMES = ", ".join(c for c, _ in _EVENT_COLUMNS)
+_EVENT_NAMES = ", ".join(c for c, _ in EVENT_COLUMNS)
 PG_CLAIM_AND_LOG = " ".join(
     [
         "WITH wanted AS (SELECT * FROM unnest(%(claim_owners)b::int[],",
@@ -275,7 +275,7 @@ PG_CLAIM_AND_LOG = " ".join(
         ") SELECT",
         _EVENT_NAMES,
         "FROM unnest(%(event_owners)b::int[],",
-        ", ".join(f"%({c})b::{t}[]" for c, t in _EVENT_COLUMNS),
+        ", ".join(f"%({c})b::{t}[]" for c, t in EVENT_COLUMNS),
         ") AS e(owner,",
         _EVENT_NAMES,
         ") WHERE NOT EXISTS (SELECT 1 FROM wanted AS w WHERE w.owner = e.owner AND NOT EXISTS",
@@ -300,7 +300,7 @@ def pg_claim_and_log_params(
         "now": now,
         "event_owners": [o for o, _ in events],
     }
-    for c, _ in _EVENT_COLUMNS:
+    for c, _ in EVENT_COLUMNS:
         params[c] = [row[c] for _, row in events]
     return params
 
@@ -308,7 +308,7 @@ def pg_claim_and_log_params(
 def insert_access_events(dialect: str, rows: Sequence[Mapping[str, Any]]) -> tuple[Executable, Any]:
     """The access events `rows` (values of `vault.audit.events.event_row`) as one INSERT."""
     if dialect == "postgresql":
-        return _PG_EVENTS, {c: [row[c] for row in rows] for c, _ in _EVENT_COLUMNS}
+        return _PG_EVENTS, {c: [row[c] for row in rows] for c, _ in EVENT_COLUMNS}
     return INSERT_ACCESS_EVENTS, list(rows)
 
 
@@ -356,10 +356,8 @@ _INSERT_OUTBOX = insert(cast(Table, OutboxRow.__table__))
 
 
 def insert_outbox(rows: Sequence[Mapping[str, Any]]) -> tuple[Executable, Any]:
-    """Outbox rows (all with the same keys; the columns left out stay empty) as an executemany:
-    psycopg pipelines it. On PostgreSQL that measured 3x faster than one INSERT ... SELECT
-    unnest(...) of arrays (the claims are long JSON texts, which the array form quotes and the
-    server parses again; 20k rows: 1.2 s against 3.8 s, tests/perf/scale_bench.py sweep)."""
+    """Outbox rows (all with the same keys; the columns left out stay empty) as an executemany
+    (SQLite; PostgreSQL takes the sweeper's rows by COPY, vault/storage/bulk.py)."""
     return _INSERT_OUTBOX, list(rows)
 
 
@@ -404,3 +402,74 @@ def set_event_seqs(
             "e": [e for _, e in events],
         }
     return _EVENT_SEQ, [{"r": r, "e": e, "s": first + i} for i, (r, e) in enumerate(events)]
+
+
+# -- the sweeper's end of a batch of grants, on PostgreSQL -------------------------------------
+#
+# What `GrantService._end` writes for one grant, for a whole batch, in ONE data-modifying
+# statement: the grants picked by `due` ended (status guard repeated: a row another sweeper or
+# a revoke changed meanwhile is re-checked and left alone), one history step each numbered
+# after the grant's last, every token of theirs revoked, and the ended grants returned with
+# their procedure's ref (for the SETs). PostgreSQL runs every WITH part exactly once and to
+# completion, all in the caller's transaction.
+#
+# Expired grants: `due` locks its rows FOR UPDATE SKIP LOCKED, in a CTE (run once: a LIMIT
+# subquery in a WHERE may be run again mid-UPDATE and pick further rows), so concurrent
+# sweepers take disjoint batches and never wait on each other; the UPDATE then finds them by
+# their row address (`ctid`, a TID scan), which cannot change while the lock is held: no join
+# back to the table, whose plan (a hash join reading all of `grants` for every batch, chosen
+# on a misestimate) would grow with the table. Parameters: now, reason, limit (or the
+# procedures' key arrays).
+_PG_ENDED_WRITES = (
+    " steps AS (INSERT INTO grant_events"
+    " (resident_id, grant_id, seq, at, status, actor, actor_id, reason)"
+    " SELECT e.resident_id, e.grant_id, COALESCE((SELECT max(h.seq) FROM grant_events AS h"
+    " WHERE h.resident_id = e.resident_id AND h.grant_id = e.grant_id), 0) + 1,"
+    " :now, 'ended', 'system', NULL, :reason FROM ended AS e),"
+    " revoked AS (UPDATE oauth_tokens AS t SET revoked_at = :now FROM ended AS e"
+    " WHERE t.resident_id = e.resident_id AND t.grant_id = e.grant_id"
+    " AND t.revoked_at IS NULL)"
+    " SELECT e.resident_id, e.grant_id, e.service_id, e.procedure_id, e.purpose_uri,"
+    " e.legal_basis, p.ref FROM ended AS e LEFT JOIN procedures AS p"
+    " ON p.resident_id = e.resident_id AND p.procedure_id = e.procedure_id"
+)
+_PG_END_SET = " SET status = 'ended', end_reason = :reason, ended_at = :now, ping_ct = NULL"
+_PG_END_RETURNING = (
+    " RETURNING g.resident_id, g.grant_id, g.service_id, g.procedure_id, g.purpose_uri,"
+    " g.legal_basis),"
+)
+_PG_DUE_EXPIRED = (
+    "WITH due AS (SELECT ctid FROM grants WHERE status = 'approved' AND valid_until <= :now"
+    " LIMIT :limit FOR UPDATE SKIP LOCKED),"
+    " ended AS (UPDATE grants AS g"
+)
+_PG_WHERE_DUE_EXPIRED = (
+    " WHERE g.ctid = ANY (ARRAY(SELECT ctid FROM due)) AND g.status = 'approved'"
+)
+# The procedures were closed (and so taken) by this sweeper: the UPDATE's own row locks and
+# status guard suffice for their grants, found through ix_grants_procedure.
+_PG_DUE_UNDER_PROCEDURES = (
+    "WITH due AS (SELECT * FROM unnest(CAST(:residents AS uuid[]),"
+    " CAST(:procedures AS uuid[])) AS u(resident_id, procedure_id)),"
+    " ended AS (UPDATE grants AS g"
+)
+_PG_WHERE_DUE_UNDER_PROCEDURES = (
+    " FROM due WHERE g.resident_id = due.resident_id AND g.procedure_id = due.procedure_id"
+    " AND g.status = 'approved'"
+)
+PG_END_EXPIRED = text(
+    "".join(
+        (_PG_DUE_EXPIRED, _PG_END_SET, _PG_WHERE_DUE_EXPIRED, _PG_END_RETURNING, _PG_ENDED_WRITES)
+    )
+)
+PG_END_UNDER_PROCEDURES = text(
+    "".join(
+        (
+            _PG_DUE_UNDER_PROCEDURES,
+            _PG_END_SET,
+            _PG_WHERE_DUE_UNDER_PROCEDURES,
+            _PG_END_RETURNING,
+            _PG_ENDED_WRITES,
+        )
+    )
+)

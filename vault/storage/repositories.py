@@ -8,6 +8,7 @@ finds nothing. tests/integration/test_resident_scoping.py checks the emitted SQL
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ from vault.storage.orm import (
 
 _G = cast(Table, GrantRow.__table__)
 _P = cast(Table, ProcedureRow.__table__)
+# The sweeper's key lists on SQLite, per statement: two variables a pair, and some builds
+# allow only 32766 variables a statement.
+_SQLITE_PAIRS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,7 @@ class SweptGrant:
     procedure_id: uuid.UUID
     purpose_uri: str
     legal_basis: str
+    procedure_ref: str | None  # the service's ref of the grant's procedure
 
 
 class SqlResidentRepository:
@@ -538,8 +543,12 @@ class SqlGrantRepository:
         return self._s.get_bind().dialect.name
 
     def end_expired(self, now: datetime, limit: int) -> list[SweptGrant]:
-        """End up to `limit` approved grants whose `valid_until` has passed: status ended,
-        reason expired, `ended_at` now. Returns what the rest of the batch needs of each."""
+        """End up to `limit` approved grants whose `valid_until` has passed (reason expired),
+        with everything an end writes in the vault's own tables (see `_end_batch_pg`)."""
+        if self._dialect() == "postgresql":
+            return self._end_batch_pg(
+                queries.PG_END_EXPIRED, {"now": now, "limit": limit, "reason": "expired"}
+            )
         due = (
             select(_G.c.resident_id, _G.c.grant_id)
             .where(_G.c.status == "approved", _G.c.valid_until <= now)
@@ -548,35 +557,81 @@ class SqlGrantRepository:
             .cte("due")
         )
         picked = select(due.c.resident_id, due.c.grant_id)
-        return self._end(tuple_(_G.c.resident_id, _G.c.grant_id).in_(picked), "expired", now)
+        return self._end_batch_sqlite(
+            tuple_(_G.c.resident_id, _G.c.grant_id).in_(picked), "expired", now
+        )
 
     def end_under_procedures(
         self, procedures: Sequence[tuple[uuid.UUID, uuid.UUID]], now: datetime
     ) -> list[SweptGrant]:
-        """End every approved grant under these (resident_id, procedure_id): procedure-closed."""
+        """End every approved grant under these (resident_id, procedure_id) (reason
+        procedure-closed), with everything an end writes in the vault's own tables."""
         if not procedures:
             return []
-        under = queries.key_pairs_in(
-            self._dialect(), _G.c.resident_id, _G.c.procedure_id, procedures
-        )
-        return self._end(under, "procedure-closed", now)
-
-    def _end(self, which: Any, reason: str, now: datetime) -> list[SweptGrant]:
-        result = self._s.execute(
-            update(_G)
-            .where(which, _G.c.status == "approved")
-            # An answered request's ping secret is already blank; blanking again costs nothing.
-            .values(status="ended", end_reason=reason, ended_at=now, ping_ct=None)
-            .returning(
-                _G.c.resident_id,
-                _G.c.grant_id,
-                _G.c.service_id,
-                _G.c.procedure_id,
-                _G.c.purpose_uri,
-                _G.c.legal_basis,
+        if self._dialect() == "postgresql":
+            return self._end_batch_pg(
+                queries.PG_END_UNDER_PROCEDURES,
+                {
+                    "now": now,
+                    "reason": "procedure-closed",
+                    "residents": [r for r, _ in procedures],
+                    "procedures": [p for _, p in procedures],
+                },
             )
-        )
-        return [SweptGrant(*row) for row in result]
+        ended: list[SweptGrant] = []
+        for chunk in range(0, len(procedures), _SQLITE_PAIRS):
+            part = list(procedures[chunk : chunk + _SQLITE_PAIRS])
+            under = tuple_(_G.c.resident_id, _G.c.procedure_id).in_(part)
+            ended += self._end_batch_sqlite(under, "procedure-closed", now)
+        return ended
+
+    # What `GrantService._end` writes for one grant, for a batch: status ended with its reason
+    # and `ended_at`, one history step numbered after the grant's last (actor system), every
+    # token of the grant revoked; returned with the procedure's ref, for the SETs. On
+    # PostgreSQL one data-modifying statement (vault/storage/queries.py `PG_END_EXPIRED`): the
+    # database does the set work in one round trip, and no key list travels back and forth.
+
+    def _end_batch_pg(self, statement: Any, params: dict[str, Any]) -> list[SweptGrant]:
+        # `all()`: one fetch of the batch, not a driver call per row.
+        return [SweptGrant(*row) for row in self._s.execute(statement, params).all()]
+
+    def _end_batch_sqlite(self, which: Any, reason: str, now: datetime) -> list[SweptGrant]:
+        ended = [
+            SweptGrant(*row, procedure_ref=None)
+            for row in self._s.execute(
+                update(_G)
+                .where(which, _G.c.status == "approved")
+                # An answered request's ping secret is already blank; blanking it again is free.
+                .values(status="ended", end_reason=reason, ended_at=now, ping_ct=None)
+                .returning(
+                    _G.c.resident_id,
+                    _G.c.grant_id,
+                    _G.c.service_id,
+                    _G.c.procedure_id,
+                    _G.c.purpose_uri,
+                    _G.c.legal_basis,
+                )
+            )
+        ]
+        done: list[SweptGrant] = []
+        for chunk in range(0, len(ended), _SQLITE_PAIRS):
+            part = ended[chunk : chunk + _SQLITE_PAIRS]
+            keys = [(g.resident_id, g.grant_id) for g in part]
+            self._add_ended_steps(keys, reason, now)
+            self._s.execute(
+                update(OAuthTokenRow)
+                .where(
+                    tuple_(OAuthTokenRow.resident_id, OAuthTokenRow.grant_id).in_(keys),
+                    OAuthTokenRow.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            )
+            refs = self._procedure_refs({(g.resident_id, g.procedure_id) for g in part})
+            done += (
+                dataclasses.replace(g, procedure_ref=refs.get((g.resident_id, g.procedure_id)))
+                for g in part
+            )
+        return done
 
     def close_past_planned_end(self, now: datetime, limit: int) -> Sequence[Row[Any]]:
         """Close up to `limit` open procedures whose planned end has passed (closed_by
@@ -605,7 +660,9 @@ class SqlGrantRepository:
         return self._s.scalars(
             select(GrantRow)
             .where(
-                tuple_(GrantRow.resident_id, GrantRow.procedure_id).in_(list(procedures)),
+                queries.key_pairs_in(
+                    self._dialect(), GrantRow.resident_id, GrantRow.procedure_id, procedures
+                ),
                 GrantRow.status == "requested",
             )
             .with_for_update(skip_locked=True)
@@ -621,36 +678,22 @@ class SqlGrantRepository:
             .with_for_update(skip_locked=True)
         ).all()
 
-    def procedure_refs(
-        self, procedures: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    def _procedure_refs(
+        self, procedures: set[tuple[uuid.UUID, uuid.UUID]]
     ) -> dict[tuple[uuid.UUID, uuid.UUID], str]:
-        """The services' refs of these (resident_id, procedure_id)."""
-        if not procedures:
-            return {}
         rows = self._s.execute(
             select(_P.c.resident_id, _P.c.procedure_id, _P.c.ref).where(
-                queries.key_pairs_in(
-                    self._dialect(), _P.c.resident_id, _P.c.procedure_id, list(set(procedures))
-                )
+                tuple_(_P.c.resident_id, _P.c.procedure_id).in_(list(procedures))
             )
         )
         return {(r, p): ref for r, p, ref in rows}
 
-    def add_history_batch(
-        self,
-        grants: Sequence[tuple[uuid.UUID, uuid.UUID]],
-        *,
-        status: str,
-        actor: str,
-        actor_id: str | None,
-        reason: str | None,
-        at: datetime,
+    def _add_ended_steps(
+        self, grants: Sequence[tuple[uuid.UUID, uuid.UUID]], reason: str, at: datetime
     ) -> None:
-        """One history step for each (resident_id, grant_id), numbered after its last one,
-        in one INSERT ... SELECT (what `add(GrantEventRow(seq=next_event_seq(...)))` does for
-        one grant)."""
-        if not grants:
-            return
+        """One history step `ended` (actor system) for each (resident_id, grant_id), numbered
+        after its last one, in one INSERT ... SELECT (what `add(GrantEventRow(seq=
+        next_event_seq(...)))` does for one grant)."""
         e = cast(Table, GrantEventRow.__table__)
         last = (
             select(func.coalesce(func.max(e.c.seq), 0))
@@ -662,11 +705,11 @@ class SqlGrantRepository:
             _G.c.grant_id,
             last + 1,
             literal(at, e.c.at.type),
-            literal(status, e.c.status.type),
-            literal(actor, e.c.actor.type),
-            literal(actor_id, e.c.actor_id.type),
+            literal("ended", e.c.status.type),
+            literal("system", e.c.actor.type),
+            literal(None, e.c.actor_id.type),
             literal(reason, e.c.reason.type),
-        ).where(queries.key_pairs_in(self._dialect(), _G.c.resident_id, _G.c.grant_id, grants))
+        ).where(tuple_(_G.c.resident_id, _G.c.grant_id).in_(list(grants)))
         self._s.execute(
             insert(e).from_select(
                 ["resident_id", "grant_id", "seq", "at", "status", "actor", "actor_id", "reason"],
@@ -755,25 +798,6 @@ class SqlTokenRepository:
             .where(
                 OAuthTokenRow.resident_id == resident_id,
                 OAuthTokenRow.grant_id == grant_id,
-                OAuthTokenRow.revoked_at.is_(None),
-            )
-            .values(revoked_at=now)
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
-
-    def revoke_grants(self, grants: Sequence[tuple[uuid.UUID, uuid.UUID]], now: datetime) -> int:
-        """`revoke_grant` for each (resident_id, grant_id), in one UPDATE."""
-        if not grants:
-            return 0
-        result = self._s.execute(
-            update(OAuthTokenRow)
-            .where(
-                queries.key_pairs_in(
-                    self._s.get_bind().dialect.name,
-                    OAuthTokenRow.resident_id,
-                    OAuthTokenRow.grant_id,
-                    grants,
-                ),
                 OAuthTokenRow.revoked_at.is_(None),
             )
             .values(revoked_at=now)
