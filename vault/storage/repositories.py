@@ -597,8 +597,8 @@ class SqlGrantRepository:
 
     def _end_batch_sqlite(self, which: Any, reason: str, now: datetime) -> list[SweptGrant]:
         ended = [
-            SweptGrant(*row, procedure_ref=None)
-            for row in self._s.execute(
+            SweptGrant(r, g, s, p, purpose, basis, None)  # the procedure's ref: looked up below
+            for r, g, s, p, purpose, basis in self._s.execute(
                 update(_G)
                 .where(which, _G.c.status == "approved")
                 # An answered request's ping secret is already blank; blanking it again is free.
