@@ -61,7 +61,8 @@ TXN_KEY = "regie.events.txn"
 # The columns of the sweeper's rows (`grants_ended`), in order, with their PostgreSQL types;
 # the others stay empty. Written by COPY on PostgreSQL (vault/storage/bulk.py): 20k rows as
 # an executemany (which psycopg pipelines) took 1.2 s, as one INSERT ... SELECT unnest of
-# arrays 3.8 s (the long JSON claims quoted in an array literal and parsed again).
+# arrays 3.8 s (the long JSON claims quoted in an array literal and parsed again), by COPY
+# 0.64 s at a load average of 6 (tests/perf/scale_bench.py sweep, docs/performance.md).
 _CLAIM_COLUMNS = (
     ("event_id", "uuid"),
     ("service_id", "uuid"),

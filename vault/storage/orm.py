@@ -414,6 +414,15 @@ class GrantRow(Base):
             postgresql_where=text("status = 'approved'"),
             sqlite_where=text("status = 'approved'"),
         ),
+        # The sweeper's unanswered requests past their expiry (they used the status prefix of
+        # the index above before it became partial; without one, each round reads the whole
+        # table: 0.3 s a round at 1M grants).
+        Index(
+            "ix_grants_requested_expires_at",
+            "request_expires_at",
+            postgresql_where=text("status = 'requested'"),
+            sqlite_where=text("status = 'requested'"),
+        ),
     )
 
     resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -657,16 +657,24 @@ class SqlGrantRepository:
         """The pending requests under these (resident_id, procedure_id), locked."""
         if not procedures:
             return []
-        return self._s.scalars(
-            select(GrantRow)
-            .where(
-                queries.key_pairs_in(
-                    self._dialect(), GrantRow.resident_id, GrantRow.procedure_id, procedures
-                ),
-                GrantRow.status == "requested",
-            )
-            .with_for_update(skip_locked=True)
-        ).all()
+        dialect = self._dialect()
+        step = len(procedures) if dialect == "postgresql" else _SQLITE_PAIRS  # arrays there
+        found: list[GrantRow] = []
+        for chunk in range(0, len(procedures), step):
+            found += self._s.scalars(
+                select(GrantRow)
+                .where(
+                    queries.key_pairs_in(
+                        dialect,
+                        GrantRow.resident_id,
+                        GrantRow.procedure_id,
+                        procedures[chunk : chunk + step],
+                    ),
+                    GrantRow.status == "requested",
+                )
+                .with_for_update(skip_locked=True)
+            ).all()
+        return found
 
     def requests_due(self, now: datetime, limit: int) -> Sequence[GrantRow]:
         """Up to `limit` pending requests nobody answered in time, locked (skipping rows

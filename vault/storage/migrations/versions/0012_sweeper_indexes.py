@@ -1,4 +1,4 @@
-"""sweeper indexes: approved grants by valid_until, finished outbox events (both partial)
+"""sweeper indexes (partial): approved grants by valid_until, requests by expiry, finished events
 
 Revision ID: 0012_sweeper_indexes
 Revises: 0011_set_claims
@@ -17,6 +17,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 APPROVED = "status = 'approved'"
+REQUESTED = "status = 'requested'"
 FINISHED = 'delivered_at IS NOT NULL OR next_attempt_at IS NULL'
 
 
@@ -31,6 +32,16 @@ def upgrade() -> None:
         sqlite_where=sa.text(APPROVED),
     )
     op.drop_index('ix_grants_valid_until', table_name='grants')
+    # Unanswered requests past their expiry, which used the status prefix of the index just
+    # dropped: without this, each round reads the whole table to find them.
+    op.create_index(
+        'ix_grants_requested_expires_at',
+        'grants',
+        ['request_expires_at'],
+        unique=False,
+        postgresql_where=sa.text(REQUESTED),
+        sqlite_where=sa.text(REQUESTED),
+    )
     # Pending events (most of the table during a big sweep) are not in it, so the purge reads
     # only what it may delete, whatever the planner's statistics.
     op.create_index(
@@ -45,5 +56,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_event_outbox_finished', table_name='event_outbox')
+    op.drop_index('ix_grants_requested_expires_at', table_name='grants')
     op.create_index('ix_grants_valid_until', 'grants', ['status', 'valid_until'], unique=False)
     op.drop_index('ix_grants_approved_valid_until', table_name='grants')
