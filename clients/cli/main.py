@@ -742,9 +742,9 @@ def grants_sweep(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output (with --once)"),
 ) -> None:
     """Mark expired grants, lapsed requests and procedures past their planned end, and tell
-    their services; delete finished events and rate-limit buckets that are full again.
-    Servers do this every REGIE_SWEEP_INTERVAL_SECONDS; access never waits for it (the
-    check compares times itself). Safe beside running servers."""
+    their services; delete finished events, rate-limit buckets that are full again and
+    abandoned uploads. Servers do this every REGIE_SWEEP_INTERVAL_SECONDS; access never
+    waits for it (the check compares times itself). Safe beside running servers."""
     import signal
     import threading
 

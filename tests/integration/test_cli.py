@@ -322,6 +322,7 @@ def test_grants_sweep_once(env: Path) -> None:
         "events_purged": 0,
         "requests_purged": 0,
         "buckets_purged": 0,
+        "uploads_purged": 0,
     }
 
 
