@@ -1,7 +1,7 @@
 """sweeper indexes (partial): approved grants by valid_until, requests by expiry, finished events
 
-Revision ID: 0012_sweeper_indexes
-Revises: 0011_set_claims
+Revision ID: 0014_sweeper_indexes
+Revises: 0013_blobs_incomplete
 Create Date: 2026-12-04 19:30:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0012_sweeper_indexes'
-down_revision: str | None = '0011_set_claims'
+revision: str = '0014_sweeper_indexes'
+down_revision: str | None = '0013_blobs_incomplete'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
