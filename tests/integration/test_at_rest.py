@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from conftest import ORIGIN, PG_URL, Database, drop_database, new_database
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.exc import SAWarning
 
 from api.app import create_app
 from api.bootstrap import build_container
@@ -256,7 +258,16 @@ def test_alembic_models_and_migrations_agree(vault: Vault) -> None:
 
     from vault.storage.migrate import alembic_config, head_revision
 
-    with vault.db.engine.connect() as conn:
+    with vault.db.engine.connect() as conn, warnings.catch_warnings():
+        # SQLite's reflection cannot read an index on an expression (ix_event_outbox_finished)
+        # and says so; Alembic then leaves it out of the comparison. PostgreSQL's run compares
+        # it in full.
+        warnings.filterwarnings(
+            "ignore", "Skipped unsupported reflection of expression-based index", SAWarning
+        )
+        warnings.filterwarnings(
+            "ignore", "autogenerate skipping metadata-specified expression-based index", UserWarning
+        )
         command.check(alembic_config(connection=conn))
         assert (
             conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
