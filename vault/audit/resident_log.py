@@ -145,20 +145,7 @@ class ResidentLog:
             raw = [_item(r, names_of) for r in rows[:limit]]
             by = self._representatives(uow, resident_id, raw)
             if acting is not None:
-                kind, actor_id = actor(resident_id, acting)
-                record(
-                    uow,
-                    AccessEvent(
-                        resident_id=resident_id,
-                        name="log.read",
-                        outcome="permit",
-                        actor=kind,
-                        actor_id=actor_id,
-                        action="read",
-                    ),
-                    self._clock.now(),
-                )
-                uow.commit()
+                self._looked(uow, resident_id, acting, "log.read")
         items = self._told(resident_id, raw, by)
         more = len(rows) > limit
         return LogPage(tuple(items), items[-1].event_id if more and items else None)
@@ -266,21 +253,25 @@ class ResidentLog:
                 raise NotFound("no such event in your log")
             index = row.seq
             if acting is not None:
-                kind, actor_id = actor(resident_id, acting)
-                record(
-                    uow,
-                    AccessEvent(
-                        resident_id=resident_id,
-                        name="log.proof",
-                        outcome="permit",
-                        actor=kind,
-                        actor_id=actor_id,
-                        action="read",
-                    ),
-                    self._clock.now(),
-                )
-                uow.commit()
+                self._looked(uow, resident_id, acting, "log.proof")
             return index
+
+    def _looked(
+        self, uow: SqlUnitOfWork, resident_id: uuid.UUID, acting: ActingFor, name: str
+    ) -> None:
+        """A representative's look at the principal's log (`log.read`, `log.proof`): an
+        event in the principal's log, committed before the answer is given."""
+        kind, actor_id = actor(resident_id, acting)
+        event = AccessEvent(
+            resident_id=resident_id,
+            name=name,
+            outcome="permit",
+            actor=kind,
+            actor_id=actor_id,
+            action="read",
+        )
+        record(uow, event, self._clock.now())
+        uow.commit()
 
     def services(
         self, resident_id: uuid.UUID, *, acting: ActingFor | None = None
