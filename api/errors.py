@@ -175,6 +175,8 @@ def install_error_handlers(app: FastAPI, public_url: str) -> None:
         headers = None
         if isinstance(exc, ve.RateLimited):
             headers = {"Retry-After": str(exc.retry_after)}
+            if exc.reason is not None:
+                extra = {"reason": exc.reason}
         return problem_response(
             request, slug, exc.detail, public_url=public_url, extra=extra, headers=headers
         )

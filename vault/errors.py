@@ -138,6 +138,7 @@ class StorageUnavailable(Unavailable):
 class RateLimited(VaultError):
     """Too many requests from one client address or one service; retry after a while."""
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
+    def __init__(self, detail: str, *, retry_after: int, reason: str | None = None) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        self.reason = reason  # which limit, where it is not the client's (`too-many-refusals`)

@@ -147,7 +147,10 @@ async def _sdk_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, sdk_errors.InvalidRequest):
         return _kind_page(request, "error.invalid", 422)
     if isinstance(exc, sdk_errors.TooManyRequests):
-        return _kind_page(request, "error.too_many", 429, "error.too_many.title")
+        # Too many refused steps under one mandate (vault/representation/throttle.py), or
+        # too many attempts from this connection (the sign-in and token limits).
+        many = "error.too_many_refusals" if exc.reason == "too-many-refusals" else "error.too_many"
+        return _kind_page(request, many, 429, "error.too_many.title")
     # Only the kind of failure is logged, never what the resident sent or saw.
     log.warning("resident app: %s from the API (%s)", type(exc).__name__, exc.status)
     return _kind_page(request, "error.unavailable", 503)

@@ -1707,6 +1707,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "There have been many sign-in attempts from this connection, so we are waiting a "
         "moment. Please try again in a few minutes. Your data is safe.",
     ),
+    "error.too_many_refusals": (
+        "Er is vaak geprobeerd iets te doen wat deze machtiging niet toestaat. Daarom kan dat "
+        "nu even niet. Probeer het over een uur opnieuw. Moet u meer kunnen regelen? Vraag "
+        "dan om een nieuwe machtiging.",
+        "There were many attempts to do something this mandate does not allow, so that is not "
+        "possible for a while. Please try again in an hour. Do you need to do more? Then ask "
+        "for a new mandate.",
+    ),
     "error.too_large": (
         "Dit is te groot om te bewaren.",
         "This is too large to keep.",

@@ -1015,6 +1015,7 @@ def too_many(r: Any) -> int:
     assert r.status_code == 429, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"].endswith("/problems/too-many-requests")
+    assert r.json()["reason"] == "too-many-refusals"  # this limit, not the connection's
     return int(r.headers["retry-after"])
 
 

@@ -236,6 +236,24 @@ def test_a_read_only_mandate_cannot_write(client: TestClient, jan: TestClient) -
     assert "Jan wilde iets voor u regelen" in marieke.get("/log").text
 
 
+def test_many_refused_steps_get_a_kind_page_of_their_own(
+    client: TestClient, jan: TestClient
+) -> None:
+    """Beyond the bound on refusals (10 at once), the API answers 429 `too-many-refusals`:
+    the page says why in words, not the sign-in limit's sentence."""
+    marieke = client
+    sign_up_in_app(marieke, "Marieke")
+    sign_up_in_app(jan, "Jan")
+    income = add_record(marieke, "", "income.payslip", "Loonstrook").rsplit("/", 1)[1]
+    mid = give(marieke, jan, ["health"], ["read"])
+    pages = [jan.get(f"/people/{mid}/data/{income}") for _ in range(11)]
+    assert [p.status_code for p in pages] == [403] * 10 + [429]
+    assert "Dit valt buiten wat Marieke u toestond." in pages[0].text
+    assert "wat deze machtiging niet toestaat" in pages[-1].text
+    assert "inloggen" not in pages[-1].text  # not the connection's sign-in limit
+    assert "Jan probeerde vaak iets voor u te doen zonder toestemming" in marieke.get("/log").text
+
+
 def test_a_mandate_stopped_mid_session(
     client: TestClient, jan: TestClient, container: Container
 ) -> None:

@@ -552,6 +552,7 @@ class RepresentationService:
             raise RateLimited(
                 f"too many refused attempts for this person; retry after {wait} s",
                 retry_after=wait,
+                reason="too-many-refusals",
             ) from refusal
         self._log_refusal(
             uow, acting, "mandate.refused", refusal.reason, now, category=category, action=action
