@@ -10,7 +10,7 @@ lists, so another resident's id is a 404 like one that does not exist. Acting fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,6 +36,7 @@ ACTION_KEYS = {
 }
 MAX_YEARS = 5  # REGIE_MANDATE_MAX_VALIDITY_DAYS's default; the API has the last word
 DEFAULT_DAYS = 365
+START_DAYS = 365  # how far ahead a mandate may start (the API's max_start_delay)
 
 
 # -- words for a mandate ------------------------------------------------------------------------
@@ -273,11 +274,26 @@ def _offer_form(visit: Visit, cat: Catalogue, status: int = 200, **values: objec
         actions=[(a, visit.t(ACTION_KEYS[a])) for a in ACTIONS],
         chosen=chosen if isinstance(chosen, dict) else {"categories": [], "actions": ["read"]},
         until=values.pop("until", (today + timedelta(days=DEFAULT_DAYS)).isoformat()),
+        start=values.pop("start", today.isoformat()),
+        today=today.isoformat(),
+        start_latest=(today + timedelta(days=START_DAYS)).isoformat(),
         label=values.pop("label", ""),
         first=(today + timedelta(days=1)).isoformat(),
         latest=(today + timedelta(days=365 * MAX_YEARS)).isoformat(),
         **values,
     )
+
+
+def _start_of(day: str) -> datetime | None:
+    """The first moment of `day` in Dutch time; None for today (the mandate starts now) or
+    for what is not a date."""
+    try:
+        d = datetime.fromisoformat(day).date()
+    except ValueError:
+        return None
+    if d <= datetime.now(texts.LOCAL_TIME).date():
+        return None
+    return datetime.combine(d, time(0), tzinfo=texts.LOCAL_TIME).astimezone(UTC)
 
 
 def _end_of_today() -> datetime:
@@ -302,9 +318,13 @@ async def offer(request: Request) -> Response:
     label = form_str(form, "label", 200)
     day = form_str(form, "until", 10)
     until = end_of_day(day) if day else None
+    start_day = form_str(form, "start", 10)
+    start = _start_of(start_day) if start_day else None
+    today = datetime.now(texts.LOCAL_TIME).date()
     kept = {
         "chosen": {"categories": categories, "actions": actions},
         "until": day,
+        "start": start_day or today.isoformat(),
         "label": label,
     }
     error = None
@@ -312,7 +332,9 @@ async def offer(request: Request) -> Response:
         error = "people.offer.no_categories"
     elif not actions:
         error = "people.offer.no_actions"
-    elif until is None or until <= _end_of_today():
+    elif start_day and not _is_day_from(start_day, today, START_DAYS):
+        error = "people.offer.bad_start"
+    elif until is None or until <= _end_of_today() or (start is not None and until <= start):
         error = "people.offer.bad_date"
     elif not label:
         error = "people.offer.no_label"
@@ -320,7 +342,11 @@ async def offer(request: Request) -> Response:
         return _offer_form(visit, cat, 422, error=visit.t(error or "people.offer.bad_date"), **kept)
     try:
         made = await client.offer_mandate(
-            categories=categories, actions=actions, valid_until=until, label=label
+            categories=categories,
+            actions=actions,
+            valid_until=until,
+            valid_from=start,
+            label=label,
         )
     except sdk_errors.InvalidRequest:
         # The API's limits (how far ahead, how long): the date is what a resident can change.
@@ -332,6 +358,15 @@ async def offer(request: Request) -> Response:
         expires=texts.date_time(made.code_expires_at, visit.lang),
         minutes=max(1, round((made.code_expires_at - datetime.now(UTC)).total_seconds() / 60)),
     )
+
+
+def _is_day_from(day: str, today: date, days: int) -> bool:
+    """`day` is a date from today up to `days` ahead."""
+    try:
+        d = datetime.fromisoformat(day).date()
+    except ValueError:
+        return False
+    return today <= d <= today + timedelta(days=days)
 
 
 # -- accepting one with its code ------------------------------------------------------------------

@@ -728,6 +728,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "people.offer.actions": ("Wat mag die persoon doen?", "What may that person do?"),
     "people.offer.actions.hint": ("Kies één of meer.", "Choose one or more."),
+    "people.offer.start": ("Vanaf wanneer?", "From when?"),
+    "people.offer.start.hint": (
+        "Vandaag, of een latere dag. Hoogstens een jaar vooruit.",
+        "Today, or a later day. At most a year ahead.",
+    ),
+    "people.offer.bad_start": (
+        "Deze begindatum kan niet. Kies vandaag of een latere dag, hoogstens een jaar vooruit.",
+        "This start date is not possible. Please choose today or a later day, at most a year "
+        "ahead.",
+    ),
     "people.offer.until": ("Tot en met wanneer?", "Up to and including when?"),
     "people.offer.until.hint": (
         "Daarna stopt de machtiging vanzelf. Dat kan hoogstens 5 jaar vooruit.",

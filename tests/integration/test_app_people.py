@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -198,6 +198,16 @@ def test_the_offer_form_says_kindly_what_is_missing(client: TestClient) -> None:
         ({"until": "morgen"}, "Deze datum kan niet."),
         ({"until": (today() + timedelta(days=6 * 366)).isoformat()}, "Deze datum kan niet."),
         ({"label": "  "}, "Schrijf kort op waarom"),
+        ({"start": (today() - timedelta(days=1)).isoformat()}, "Deze begindatum kan niet."),
+        ({"start": (today() + timedelta(days=400)).isoformat()}, "Deze begindatum kan niet."),
+        ({"start": "volgende week"}, "Deze begindatum kan niet."),
+        (  # ends before it starts
+            {
+                "start": (today() + timedelta(days=20)).isoformat(),
+                "until": (today() + timedelta(days=10)).isoformat(),
+            },
+            "Deze datum kan niet.",
+        ),
     ):
         status, page = offer(client, **fields)
         assert status == 422, (fields, page[:300])
@@ -206,6 +216,30 @@ def test_the_offer_form_says_kindly_what_is_missing(client: TestClient) -> None:
     status, page = offer(client, label="")
     assert 'value="debts" checked' in page
     assert mandates(client)["acting_for_me"] == []
+
+
+def test_a_mandate_that_starts_later(client: TestClient, other: TestClient) -> None:
+    """A start day after today: the mandate begins at midnight of that day (Dutch time); the
+    representative who accepted it sees it as starting later and cannot act yet."""
+    sign_up_in_app(client, "Anna")
+    sign_up_in_app(other, "Bram")
+    start = (today() + timedelta(days=7)).date()
+    status, page = offer(client, start=start.isoformat())
+    assert status == 200, page[:300]
+    status, page = accept(other, code_of(page))
+    assert status == 200, page[:300]
+    [given] = mandates(client)["acting_for_me"]
+    begins = datetime.fromisoformat(str(given["valid_from"])).astimezone(
+        ZoneInfo("Europe/Amsterdam")
+    )
+    assert (begins.date(), begins.time()) == (start, time(0))
+    [held] = mandates(other)["acting_for"]
+    assert other.get(f"/people/{held['id']}/home").status_code == 403  # not yet
+    # Today's date (the default) means: from now.
+    status, page = offer(client, start=today().date().isoformat())
+    assert status == 200, page[:300]
+    [newest] = [m for m in mandates(client)["acting_for_me"] if m["id"] != given["id"]]
+    assert datetime.fromisoformat(str(newest["valid_from"])) <= datetime.now(UTC)
 
 
 def test_a_childs_vault(client: TestClient) -> None:
@@ -304,8 +338,10 @@ def test_the_people_pages_in_english(client: TestClient) -> None:
 def test_the_latest_day_the_form_offers_is_one_the_api_takes(client: TestClient) -> None:
     sign_up_in_app(client, "Anna")
     form = client.get("/people/offer").text
-    latest = re.search(r'max="(\d{4}-\d{2}-\d{2})"', form)
-    first = re.search(r'min="(\d{4}-\d{2}-\d{2})"', form)
+    until = re.search(r'<input[^>]*id="until"[^>]*>', form)
+    assert until
+    latest = re.search(r'max="(\d{4}-\d{2}-\d{2})"', until.group(0))
+    first = re.search(r'min="(\d{4}-\d{2}-\d{2})"', until.group(0))
     assert latest
     assert first
     for day in (first.group(1), latest.group(1)):
