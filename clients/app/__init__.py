@@ -262,6 +262,15 @@ def routes() -> list[Route | Mount]:
         r(f"/people/{UUID % 'mandate_id'}/stop", people.stop, methods=["POST"]),
         r(f"/people/{UUID % 'mandate_id'}/parent", people.parent_page),
         r(f"/people/{UUID % 'mandate_id'}/parent", people.parent_offer, methods=["POST"]),
+        r(
+            f"/people/{UUID % 'mandate_id'}/parents/{UUID % 'other_id'}/stop",
+            people.parent_stop_page,
+        ),
+        r(
+            f"/people/{UUID % 'mandate_id'}/parents/{UUID % 'other_id'}/stop",
+            people.parent_stop,
+            methods=["POST"],
+        ),
         r(f"/people/{UUID % 'mandate_id'}/delete", people.child_delete_page),
         r(f"/people/{UUID % 'mandate_id'}/delete", people.child_delete, methods=["POST"]),
         *acting_routes(),

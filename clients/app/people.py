@@ -236,16 +236,36 @@ async def mandate_page(request: Request) -> Response:
     )
 
 
-async def _parents(visit: Visit, m: Mandate) -> list[str]:
-    """On my parent's mandate for a child: the other parents (running, or offered), as
-    lines ("Pieter: loopt nu"); empty for any other mandate."""
+@dataclass(frozen=True)
+class OtherParent:
+    line: str  # "Pieter: loopt nu"
+    stop: str  # the page that stops their access (or withdraws the offer)
+    stop_label: str
+
+
+async def _other_parents(visit: Visit, m: Mandate) -> list[Mandate]:
+    """On my parent's mandate for a child: the other parents' mandates (running, or offered),
+    as the child's vault lists them; empty for any other mandate."""
     if not _is_my_child(m):
         return []
     child = await visit.own_client.acting_for(m.id).people()
     return [
-        visit.t("people.parents.one", name=other_name(visit, p), status=status_words(visit, p))
+        p
         for p in child.acting_for_me
         if p.kind == "parent" and p.id != m.id and p.status in ("offered", "active")
+    ]
+
+
+async def _parents(visit: Visit, m: Mandate) -> list[OtherParent]:
+    return [
+        OtherParent(
+            line=visit.t(
+                "people.parents.one", name=other_name(visit, p), status=status_words(visit, p)
+            ),
+            stop=f"/people/{m.id}/parents/{p.id}/stop",
+            stop_label=visit.t("people.parent.stop.open", name=other_name(visit, p)),
+        )
+        for p in await _other_parents(visit, m)
     ]
 
 
@@ -513,6 +533,45 @@ async def parent_offer(request: Request) -> Response:
         ],
         back=f"/people/{m.id}",
         back_label=visit.t("people.back.child", name=name),
+    )
+
+
+# -- stopping another parent's access ----------------------------------------------------------
+
+
+async def _other_parent(visit: Visit, request: Request) -> tuple[Mandate, Mandate]:
+    """(my parent's mandate, the other parent's) from the path; NotFound (a kind 404) for a
+    mandate that is not another parent's of this child, running or offered."""
+    m = await _my_child(visit, str(request.path_params["mandate_id"]))
+    wanted = str(request.path_params["other_id"])
+    for p in await _other_parents(visit, m):
+        if str(p.id) == wanted:
+            return m, p
+    raise sdk_errors.NotFound("no other parent's mandate for this child")
+
+
+async def parent_stop_page(request: Request) -> Response:
+    visit = Visit(request)
+    m, p = await _other_parent(visit, request)
+    return visit.page(
+        "people_parent_stop.html", m=m, child=other_name(visit, m), other=other_name(visit, p)
+    )
+
+
+async def parent_stop(request: Request) -> Response:
+    """Ends the other parent's mandate for the child's vault under my parent's mandate (the
+    API checks again; it never ends the last parent's, and mine stays)."""
+    visit = Visit(request)
+    await visit.form()
+    m, p = await _other_parent(visit, request)
+    await visit.own_client.acting_for(m.id).revoke_mandate(p.id)
+    return visit.page(
+        "done.html",
+        message=visit.t(
+            "people.parent.stop.done", name=other_name(visit, p), child=other_name(visit, m)
+        ),
+        next_path=f"/people/{m.id}",
+        next_label=visit.t("people.back.child", name=other_name(visit, m)),
     )
 
 

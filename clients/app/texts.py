@@ -938,6 +938,27 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "people.parents.one": ("{name}: {status}", "{name}: {status}"),
     "people.parent.open": ("Een andere ouder toegang geven", "Give another parent access"),
+    "people.parent.stop.open": ("Toegang van {name} stoppen", "Stop the access of {name}"),
+    "people.parent.stop.title": (
+        "De toegang van {other} tot de kluis van {child} stoppen",
+        "Stop the access of {other} to the vault of {child}",
+    ),
+    "people.parent.stop.consequence": (
+        "Als u stopt, kan {other} niet meer in de kluis van {child}. Wat {other} al deed, blijft "
+        "in het logboek van {child} staan. U blijft zelf toegang houden. Later kunt u {other} "
+        "opnieuw toegang geven.",
+        "If you stop, {other} can no longer use the vault of {child}. What {other} already did "
+        "stays in the log of {child}. You keep your own access. You can give {other} access "
+        "again later.",
+    ),
+    "people.parent.stop.button": (
+        "Ja, stop de toegang van {other}",
+        "Yes, stop the access of {other}",
+    ),
+    "people.parent.stop.done": (
+        "{name} kan niet meer in de kluis van {child}.",
+        "{name} can no longer use the vault of {child}.",
+    ),
     "people.parent.title": (
         "Een andere ouder toegang geven tot de kluis van {name}",
         "Give another parent access to the vault of {name}",

@@ -7,6 +7,7 @@ ordinary mandate: nothing deleted); the last parent cannot delete their own vaul
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -86,6 +87,33 @@ def test_a_parent_gives_the_other_parent_access(client: TestClient, other: TestC
         data={"csrf": csrf_of(page), "lang": "en", "next": f"/people/{child}/parent"},
     )
     assert "Give another parent access to the vault of Sam" in english.text
+
+
+def test_a_parent_stops_the_other_parents_access(client: TestClient, other: TestClient) -> None:
+    sign_up_in_app(client, "Marieke")
+    sign_up_in_app(other, "Jan")
+    child = make_child(client)
+    second = give_other_parent(client, other, child)
+    page = client.get(f"/people/{child}").text
+    [stop_path] = re.findall(rf'href="(/people/{child}/parents/[0-9a-f-]+/stop)"', page)
+    assert "Toegang van Jan stoppen" in page
+    confirm = client.get(stop_path)
+    assert confirm.status_code == 200
+    assert "Als u stopt, kan Jan niet meer in de kluis van Sam." in confirm.text
+    # CSRF first: a forged form changes nothing.
+    assert client.post(stop_path, data={}).status_code == 403
+    assert "Jan: Loopt nu" in client.get(f"/people/{child}").text
+    done = client.post(stop_path, data={"csrf": csrf_of(confirm.text)})
+    assert done.status_code == 200, done.text
+    assert "Jan kan niet meer in de kluis van Sam." in done.text
+    assert "Alleen u kunt nu in de kluis van Sam." in client.get(f"/people/{child}").text
+    assert other.get(f"/people/{second}/home").status_code == 403  # Jan is out
+    assert client.get(f"/people/{child}/home").status_code == 200  # Marieke is not
+    # Stopped once: the page is gone; someone else's or a made-up id is a kind 404.
+    assert client.get(stop_path).status_code == 404
+    assert client.get(f"/people/{child}/parents/{child}/stop").status_code == 404  # my own
+    # Jan, no parent any more, has no such page for Marieke.
+    assert other.get(f"/people/{second}/parents/{child}/stop").status_code == 404
 
 
 def test_a_parent_deletes_the_childs_vault_with_a_passkey(
