@@ -263,7 +263,9 @@ async def _parents(visit: Visit, m: Mandate) -> list[OtherParent]:
                 "people.parents.one", name=other_name(visit, p), status=status_words(visit, p)
             ),
             stop=f"/people/{m.id}/parents/{p.id}/stop",
-            stop_label=visit.t("people.parent.stop.open", name=other_name(visit, p)),
+            stop_label=visit.t("people.parent.withdraw.open")
+            if p.status == "offered"
+            else visit.t("people.parent.stop.open", name=other_name(visit, p)),
         )
         for p in await _other_parents(visit, m)
     ]
@@ -554,7 +556,11 @@ async def parent_stop_page(request: Request) -> Response:
     visit = Visit(request)
     m, p = await _other_parent(visit, request)
     return visit.page(
-        "people_parent_stop.html", m=m, child=other_name(visit, m), other=other_name(visit, p)
+        "people_parent_stop.html",
+        m=m,
+        child=other_name(visit, m),
+        other=other_name(visit, p),
+        offered=p.status == "offered",
     )
 
 
@@ -565,11 +571,15 @@ async def parent_stop(request: Request) -> Response:
     await visit.form()
     m, p = await _other_parent(visit, request)
     await visit.own_client.acting_for(m.id).revoke_mandate(p.id)
+    if p.status == "offered":
+        message = visit.t("people.stop.done.offer")
+    else:
+        message = visit.t(
+            "people.parent.stop.done", name=other_name(visit, p), child=other_name(visit, m)
+        )
     return visit.page(
         "done.html",
-        message=visit.t(
-            "people.parent.stop.done", name=other_name(visit, p), child=other_name(visit, m)
-        ),
+        message=message,
         next_path=f"/people/{m.id}",
         next_label=visit.t("people.back.child", name=other_name(visit, m)),
     )

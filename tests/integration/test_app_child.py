@@ -116,6 +116,27 @@ def test_a_parent_stops_the_other_parents_access(client: TestClient, other: Test
     assert other.get(f"/people/{second}/parents/{child}/stop").status_code == 404
 
 
+def test_a_parent_withdraws_an_offer_to_the_other_parent(client: TestClient) -> None:
+    sign_up_in_app(client, "Marieke")
+    child = make_child(client)
+    page = client.get(f"/people/{child}/parent")
+    made = client.post(f"/people/{child}/parent", data={"csrf": csrf_of(page.text)})
+    code = code_of(made.text)
+    listed = client.get(f"/people/{child}").text
+    assert "Dit aanbod intrekken" in listed
+    [path] = re.findall(rf'href="(/people/{child}/parents/[0-9a-f-]+/stop)"', listed)
+    confirm = client.get(path)
+    assert "Het aanbod aan een andere ouder van Sam intrekken" in confirm.text
+    assert "Als u stopt, werkt de code niet meer." in confirm.text
+    done = client.post(path, data={"csrf": csrf_of(confirm.text)})
+    assert "De code werkt niet meer." in done.text
+    assert "Alleen u kunt nu in de kluis van Sam." in client.get(f"/people/{child}").text
+    with TestClient(client.app, base_url=ORIGIN) as jan:
+        sign_up_in_app(jan, "Jan")
+        status, _ = accept(jan, code)
+        assert status != 200  # the withdrawn code opens nothing
+
+
 def test_a_parent_deletes_the_childs_vault_with_a_passkey(
     client: TestClient, other: TestClient
 ) -> None:
