@@ -263,14 +263,16 @@ def routes() -> list[Route | Mount]:
         r(f"/people/{UUID % 'mandate_id'}/parent", people.parent_page),
         r(f"/people/{UUID % 'mandate_id'}/parent", people.parent_offer, methods=["POST"]),
         r(
-            f"/people/{UUID % 'mandate_id'}/parents/{UUID % 'other_id'}/stop",
+            f"/people/{UUID % 'mandate_id'}/mandates/{UUID % 'other_id'}/stop",
             people.parent_stop_page,
         ),
         r(
-            f"/people/{UUID % 'mandate_id'}/parents/{UUID % 'other_id'}/stop",
+            f"/people/{UUID % 'mandate_id'}/mandates/{UUID % 'other_id'}/stop",
             people.parent_stop,
             methods=["POST"],
         ),
+        r(f"/people/{UUID % 'mandate_id'}/offer", people.child_offer_page),
+        r(f"/people/{UUID % 'mandate_id'}/offer", people.child_offer, methods=["POST"]),
         r(f"/people/{UUID % 'mandate_id'}/delete", people.child_delete_page),
         r(f"/people/{UUID % 'mandate_id'}/delete", people.child_delete, methods=["POST"]),
         *acting_routes(),

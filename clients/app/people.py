@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,7 +26,7 @@ from clients.app.views import (
 )
 from clients.app.visit import Visit
 from clients.sdk import _errors as sdk_errors
-from clients.sdk.resident import Catalogue, Mandate, MandateStep
+from clients.sdk.resident import AsyncResidentClient, Catalogue, Mandate, MandateStep
 
 # What a mandate may let someone do, in the order the form shows them.
 ACTIONS = ("read", "write", "decide-requests")
@@ -230,6 +231,7 @@ async def mandate_page(request: Request) -> Response:
         s=s,
         heading=s.heading,
         parents=await _parents(visit, m),
+        helpers=await _parents(visit, m, kind="mandate"),
         child_until=texts.date(m.valid_until - timedelta(seconds=1), visit.lang)
         if _is_my_child(m)
         else None,
@@ -243,31 +245,31 @@ class OtherParent:
     stop_label: str
 
 
-async def _other_parents(visit: Visit, m: Mandate) -> list[Mandate]:
-    """On my parent's mandate for a child: the other parents' mandates (running, or offered),
-    as the child's vault lists them; empty for any other mandate."""
+async def _others(visit: Visit, m: Mandate) -> list[Mandate]:
+    """On my parent's mandate for a child: the other mandates over the child's vault
+    (another parent's, or anyone's a parent gave; running, or offered), as the child's vault
+    lists them; empty for any other mandate."""
     if not _is_my_child(m):
         return []
     child = await visit.own_client.acting_for(m.id).people()
-    return [
-        p
-        for p in child.acting_for_me
-        if p.kind == "parent" and p.id != m.id and p.status in ("offered", "active")
-    ]
+    return [p for p in child.acting_for_me if p.id != m.id and p.status in ("offered", "active")]
 
 
-async def _parents(visit: Visit, m: Mandate) -> list[OtherParent]:
+async def _parents(visit: Visit, m: Mandate, *, kind: str = "parent") -> list[OtherParent]:
+    """The lines of the child's page: the other parents (`kind` "parent"), or everyone
+    else who may act in the child's vault (any other kind), each with its stop page."""
+    others = [p for p in await _others(visit, m) if (p.kind == "parent") == (kind == "parent")]
     return [
         OtherParent(
             line=visit.t(
                 "people.parents.one", name=other_name(visit, p), status=status_words(visit, p)
             ),
-            stop=f"/people/{m.id}/parents/{p.id}/stop",
+            stop=f"/people/{m.id}/mandates/{p.id}/stop",
             stop_label=visit.t("people.parent.withdraw.open")
             if p.status == "offered"
             else visit.t("people.parent.stop.open", name=other_name(visit, p)),
         )
-        for p in await _other_parents(visit, m)
+        for p in others
     ]
 
 
@@ -286,12 +288,29 @@ async def _my_child(visit: Visit, mandate_id: str) -> Mandate:
 # -- offering a mandate ---------------------------------------------------------------------------
 
 
-def _offer_form(visit: Visit, cat: Catalogue, status: int = 200, **values: object) -> Response:
+def _offer_form(
+    visit: Visit,
+    cat: Catalogue,
+    status: int = 200,
+    *,
+    child: Mandate | None = None,
+    **values: object,
+) -> Response:
+    """The offer form; for a child's vault (`child`: my parent's mandate) it posts there, says
+    whose vault, and offers no last day after my own mandate's."""
     today = datetime.now(texts.LOCAL_TIME).date()
     chosen = values.pop("chosen", None)
+    latest = today + timedelta(days=365 * MAX_YEARS)
+    if child is not None:
+        latest = min(
+            latest, (child.valid_until - timedelta(seconds=1)).astimezone(texts.LOCAL_TIME).date()
+        )
     return visit.page(
         "people_offer.html",
         status,
+        action=f"/people/{child.id}/offer" if child else "/people/offer",
+        child=other_name(visit, child) if child else None,
+        back=f"/people/{child.id}" if child else "/people",
         categories=[(c.code, c.label.get(visit.lang)) for c in cat.categories],
         actions=[(a, visit.t(ACTION_KEYS[a])) for a in ACTIONS],
         chosen=chosen if isinstance(chosen, dict) else {"categories": [], "actions": ["read"]},
@@ -301,7 +320,7 @@ def _offer_form(visit: Visit, cat: Catalogue, status: int = 200, **values: objec
         start_latest=(today + timedelta(days=START_DAYS)).isoformat(),
         label=values.pop("label", ""),
         first=(today + timedelta(days=1)).isoformat(),
-        latest=(today + timedelta(days=365 * MAX_YEARS)).isoformat(),
+        latest=latest.isoformat(),
         **values,
     )
 
@@ -332,7 +351,27 @@ async def offer_page(request: Request) -> Response:
 async def offer(request: Request) -> Response:
     visit = Visit(request)
     form = await visit.form()
-    client = visit.client
+    return await _offer(visit, form, visit.client, None)
+
+
+async def child_offer_page(request: Request) -> Response:
+    visit = Visit(request)
+    m = await _my_child(visit, str(request.path_params["mandate_id"]))
+    return _offer_form(visit, await catalogue(visit), child=m)
+
+
+async def child_offer(request: Request) -> Response:
+    """A mandate over the child's vault (a grandparent, a babysitter), given under my
+    parent's mandate: the API caps it at my own mandate's end (422 `valid_until_max`)."""
+    visit = Visit(request)
+    form = await visit.form()
+    m = await _my_child(visit, str(request.path_params["mandate_id"]))
+    return await _offer(visit, form, visit.own_client.acting_for(m.id), m)
+
+
+async def _offer(
+    visit: Visit, form: FormData, client: AsyncResidentClient, child: Mandate | None
+) -> Response:
     cat = await catalogue(visit)
     known = {c.code for c in cat.categories}
     categories = [c for c in form.getlist("categories") if isinstance(c, str) and c in known]
@@ -360,8 +399,12 @@ async def offer(request: Request) -> Response:
         error = "people.offer.bad_date"
     elif not label:
         error = "people.offer.no_label"
+    bad_date = "people.offer.bad_date.child" if child else "people.offer.bad_date"
+    if error == "people.offer.bad_date":
+        error = bad_date
     if error is not None or until is None:
-        return _offer_form(visit, cat, 422, error=visit.t(error or "people.offer.bad_date"), **kept)
+        message = visit.t(error or bad_date, **_child_words(visit, child))
+        return _offer_form(visit, cat, 422, child=child, error=message, **kept)
     try:
         made = await client.offer_mandate(
             categories=categories,
@@ -371,15 +414,26 @@ async def offer(request: Request) -> Response:
             label=label,
         )
     except sdk_errors.InvalidRequest:
-        # The API's limits (how far ahead, how long): the date is what a resident can change.
-        return _offer_form(visit, cat, 422, error=visit.t("people.offer.bad_date"), **kept)
+        # The API's limits (how far ahead, how long; for a child's vault no later than my own
+        # mandate): the date is what a resident can change.
+        message = visit.t(bad_date, **_child_words(visit, child))
+        return _offer_form(visit, cat, 422, child=child, error=message, **kept)
     return visit.page(
         "people_code.html",
         s=shown(visit, cat, made.mandate),
         code=made.code,
         expires=texts.date_time(made.code_expires_at, visit.lang),
         minutes=max(1, round((made.code_expires_at - datetime.now(UTC)).total_seconds() / 60)),
+        back=f"/people/{child.id}" if child else None,
+        back_label=visit.t("people.back.child", name=other_name(visit, child)) if child else None,
     )
+
+
+def _child_words(visit: Visit, child: Mandate | None) -> dict[str, str]:
+    if child is None:
+        return {}
+    last = child.valid_until - timedelta(seconds=1)
+    return {"name": other_name(visit, child), "date": texts.date(last, visit.lang)}
 
 
 def _is_day_from(day: str, today: date, days: int) -> bool:
@@ -546,7 +600,7 @@ async def _other_parent(visit: Visit, request: Request) -> tuple[Mandate, Mandat
     mandate that is not another parent's of this child, running or offered."""
     m = await _my_child(visit, str(request.path_params["mandate_id"]))
     wanted = str(request.path_params["other_id"])
-    for p in await _other_parents(visit, m):
+    for p in await _others(visit, m):
         if str(p.id) == wanted:
             return m, p
     raise sdk_errors.NotFound("no other parent's mandate for this child")

@@ -715,6 +715,32 @@ TEXTS: dict[str, tuple[str, str]] = {
         "authorisation. You choose what about and until when. You can always stop it.",
     ),
     "people.offer.title": ("Iemand een machtiging geven", "Give someone an authorisation"),
+    "people.child.helpers": (
+        "Anderen die iets mogen regelen voor {name}",
+        "Others who may arrange things for {name}",
+    ),
+    "people.child.helpers.none": (
+        "Niemand anders mag iets regelen voor {name}.",
+        "Nobody else may arrange anything for {name}.",
+    ),
+    "people.offer.title.child": (
+        "Iemand iets laten regelen voor {name}",
+        "Let someone arrange things for {name}",
+    ),
+    "people.offer.intro.child": (
+        "Met een machtiging mag iemand anders, bijvoorbeeld een opa of oma, dingen regelen in "
+        "de kluis van {name}. Die persoon heeft zelf ook een kluis in Regie nodig. De "
+        "machtiging kan niet langer lopen dan uw eigen toegang tot de kluis van {name}.",
+        "With an authorisation someone else, a grandparent for example, may arrange things in "
+        "the vault of {name}. That person needs a vault in Regie of their own. The "
+        "authorisation cannot last longer than your own access to the vault of {name}.",
+    ),
+    "people.offer.bad_date.child": (
+        "Deze datum kan niet. Kies een dag na vandaag, hoogstens tot en met {date}: zo lang "
+        "heeft u zelf toegang tot de kluis van {name}.",
+        "This date is not possible. Please choose a day after today, at most up to and "
+        "including {date}: that is how long you have access to the vault of {name} yourself.",
+    ),
     "people.offer.intro": (
         "Met een machtiging mag iemand anders dingen voor u regelen in uw kluis. Die persoon "
         "heeft zelf ook een kluis in Regie nodig.",
@@ -941,8 +967,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "people.parent.stop.open": ("Toegang van {name} stoppen", "Stop the access of {name}"),
     "people.parent.withdraw.open": ("Dit aanbod intrekken", "Withdraw this offer"),
     "people.parent.withdraw.title": (
-        "Het aanbod aan een andere ouder van {child} intrekken",
-        "Withdraw the offer to another parent of {child}",
+        "Een aanbod voor de kluis van {child} intrekken",
+        "Withdraw an offer for the vault of {child}",
     ),
     "people.parent.withdraw.button": ("Ja, trek het aanbod in", "Yes, withdraw the offer"),
     "people.parent.stop.title": (

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import ORIGIN
@@ -95,7 +97,7 @@ def test_a_parent_stops_the_other_parents_access(client: TestClient, other: Test
     child = make_child(client)
     second = give_other_parent(client, other, child)
     page = client.get(f"/people/{child}").text
-    [stop_path] = re.findall(rf'href="(/people/{child}/parents/[0-9a-f-]+/stop)"', page)
+    [stop_path] = re.findall(rf'href="(/people/{child}/mandates/[0-9a-f-]+/stop)"', page)
     assert "Toegang van Jan stoppen" in page
     confirm = client.get(stop_path)
     assert confirm.status_code == 200
@@ -111,9 +113,9 @@ def test_a_parent_stops_the_other_parents_access(client: TestClient, other: Test
     assert client.get(f"/people/{child}/home").status_code == 200  # Marieke is not
     # Stopped once: the page is gone; someone else's or a made-up id is a kind 404.
     assert client.get(stop_path).status_code == 404
-    assert client.get(f"/people/{child}/parents/{child}/stop").status_code == 404  # my own
+    assert client.get(f"/people/{child}/mandates/{child}/stop").status_code == 404  # my own
     # Jan, no parent any more, has no such page for Marieke.
-    assert other.get(f"/people/{second}/parents/{child}/stop").status_code == 404
+    assert other.get(f"/people/{second}/mandates/{child}/stop").status_code == 404
 
 
 def test_a_parent_withdraws_an_offer_to_the_other_parent(client: TestClient) -> None:
@@ -124,9 +126,9 @@ def test_a_parent_withdraws_an_offer_to_the_other_parent(client: TestClient) -> 
     code = code_of(made.text)
     listed = client.get(f"/people/{child}").text
     assert "Dit aanbod intrekken" in listed
-    [path] = re.findall(rf'href="(/people/{child}/parents/[0-9a-f-]+/stop)"', listed)
+    [path] = re.findall(rf'href="(/people/{child}/mandates/[0-9a-f-]+/stop)"', listed)
     confirm = client.get(path)
-    assert "Het aanbod aan een andere ouder van Sam intrekken" in confirm.text
+    assert "Een aanbod voor de kluis van Sam intrekken" in confirm.text
     assert "Als u stopt, werkt de code niet meer." in confirm.text
     done = client.post(path, data={"csrf": csrf_of(confirm.text)})
     assert "De code werkt niet meer." in done.text
@@ -135,6 +137,57 @@ def test_a_parent_withdraws_an_offer_to_the_other_parent(client: TestClient) -> 
         sign_up_in_app(jan, "Jan")
         status, _ = accept(jan, code)
         assert status != 200  # the withdrawn code opens nothing
+
+
+def test_a_parent_lets_a_grandparent_help_and_stops_it(
+    client: TestClient, other: TestClient
+) -> None:
+    """An ordinary mandate over the child's vault, given from the child's page (under the
+    parent's mandate): no last day after the parent's own; listed on the child's page; the
+    grandparent acts for the child within it; the parent stops it there."""
+    sign_up_in_app(client, "Marieke")
+    sign_up_in_app(other, "Oma")
+    child = make_child(client)
+    page = client.get(f"/people/{child}").text
+    assert "Niemand anders mag iets regelen voor Sam." in page
+    form = client.get(f"/people/{child}/offer")
+    assert form.status_code == 200
+    assert "Iemand iets laten regelen voor Sam" in form.text
+    until = re.search(r'<input[^>]*id="until"[^>]*>', form.text)
+    assert until
+    latest = re.search(r'max="(\d{4}-\d{2}-\d{2})"', until.group(0))
+    assert latest
+    [mine] = [m for m in mandates(client)["acting_for"] if m["id"] == child]
+    parent_last = datetime.fromisoformat(str(mine["valid_until"])) - timedelta(seconds=1)
+    assert (
+        latest.group(1) <= parent_last.astimezone(ZoneInfo("Europe/Amsterdam")).date().isoformat()
+    )
+    data = {
+        "csrf": csrf_of(form.text),
+        "categories": ["education"],
+        "actions": ["read"],
+        "until": (datetime.now(UTC) + timedelta(days=30)).date().isoformat(),
+        "label": "Oma helpt met school",
+    }
+    made = client.post(f"/people/{child}/offer", data=data)
+    assert made.status_code == 200, made.text
+    status, done = accept(other, code_of(made.text))
+    assert status == 200, done
+    [held] = [m for m in mandates(other)["acting_for"] if m["kind"] != "parent"]
+    assert other.get(f"/people/{held['id']}/home").status_code == 200  # Oma acts for Sam
+    page = client.get(f"/people/{child}").text
+    [stop_path] = re.findall(rf'href="(/people/{child}/mandates/[0-9a-f-]+/stop)"', page)
+    assert "Toegang van Oma stoppen" in page
+    confirm = client.get(stop_path)
+    stopped = client.post(stop_path, data={"csrf": csrf_of(confirm.text)})
+    assert "Oma kan niet meer in de kluis van Sam." in stopped.text
+    assert other.get(f"/people/{held['id']}/home").status_code == 403
+    # Past the parent's own end: refused kindly, with the last possible day.
+    data["until"] = (datetime.now(UTC) + timedelta(days=19 * 366)).date().isoformat()
+    data["csrf"] = csrf_of(client.get(f"/people/{child}/offer").text)
+    late = client.post(f"/people/{child}/offer", data=data)
+    assert late.status_code == 422
+    assert "zo lang heeft u zelf toegang tot de kluis van Sam" in late.text
 
 
 def test_a_parent_deletes_the_childs_vault_with_a_passkey(
