@@ -49,7 +49,15 @@ MANDATE = {
     "valid_until": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
 }
 # A success here ends what the scene's later examples need (a live grant, a vault, a record).
-DESTRUCTIVE = ("/revoke", "/deny", "/close", "/relinquish", "DELETE /v1/me")
+DESTRUCTIVE = (
+    "/revoke",
+    "/deny",
+    "/close",
+    "/relinquish",
+    "DELETE /v1/me",
+    "DELETE /v1/me/records/{record_id}",
+    "DELETE /v1/me/people/children/{parent_mandate_id}",
+)
 
 
 @dataclass
@@ -59,8 +67,9 @@ class Scene:
     ids: dict[str, str]
 
 
-def new_scene(client: TestClient, clinic: ServiceAgent) -> Scene:
-    """A resident with a record and a live grant for the clinic, and the ids to aim at."""
+def new_scene(client: TestClient, clinic: ServiceAgent, container: Container) -> Scene:
+    """A resident with a record and a live grant for the clinic, and the ids to aim at (an
+    entry of her log among them, integrated so that it has a proof)."""
     anna = sign_up(client, "Anna")
     record = client.post(
         "/v1/me/records",
@@ -84,7 +93,10 @@ def new_scene(client: TestClient, clinic: ServiceAgent) -> Scene:
     child = client.post(
         "/v1/me/people/children", headers=anna.headers, json={"display_name": "Sanne"}
     ).json()
+    container.integrator.run_once()
+    entry = client.get("/v1/me/log", headers=anna.headers).json()["entries"][-1]
     ids = {
+        "event_id": entry["id"],
         "parent_mandate_id": child["id"],
         "record_id": record["id"],
         "version": "1",
@@ -106,6 +118,7 @@ class Fuzzing:
     scene: Scene
     turn: itertools.count[int]
     auditor: Auditor
+    container: Container
 
     def aimed(self) -> bool:
         """Every other positive example aims at real things."""
@@ -140,6 +153,8 @@ class Fuzzing:
             case.body.update(MANDATE)
         if case.path == "/oauth/token":
             return {"DPoP": self.clinic.proof("POST", "/oauth/token")}
+        if case.path == "/v1/me/people/parents":  # offered under the parent's mandate
+            return {"Regie-Act-For": self.scene.ids["parent_mandate_id"]}
         return {}
 
     def after(self, case: Any, status: int) -> None:
@@ -150,16 +165,15 @@ class Fuzzing:
             auditor_sign_in(self.client, self.auditor)
         label = f"{case.method} {path}"
         if status < 300 and any(label.endswith(d) or label == d for d in DESTRUCTIVE):
-            self.scene = new_scene(self.client, self.clinic)
+            self.scene = new_scene(self.client, self.clinic, self.container)
 
 
 @pytest.fixture
 def fuzzing(client: TestClient, container: Container) -> Fuzzing:
     clinic, _ = register_clinic_and_school(container, client)
-    scene = new_scene(client, clinic)
-    container.integrator.run_once()  # a checkpoint for the auditor routes to read in
+    scene = new_scene(client, clinic, container)  # with a checkpoint for the auditor routes
     auditor = appoint(client, container)
-    return Fuzzing(client, clinic, scene, itertools.count(), auditor)
+    return Fuzzing(client, clinic, scene, itertools.count(), auditor, container)
 
 
 def fuzz(operation: Any, mode: GenerationMode, f: Fuzzing, seen: set[int]) -> None:
