@@ -965,12 +965,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "people.parents.one": ("{name}: {status}", "{name}: {status}"),
     "people.parent.open": ("Een andere ouder toegang geven", "Give another parent access"),
     "people.parent.stop.open": ("Toegang van {name} stoppen", "Stop the access of {name}"),
-    "people.parent.withdraw.open": ("Dit aanbod intrekken", "Withdraw this offer"),
+    "people.parent.withdraw.open": ("Dit aanbod stoppen", "Stop this offer"),
     "people.parent.withdraw.title": (
-        "Een aanbod voor de kluis van {child} intrekken",
-        "Withdraw an offer for the vault of {child}",
+        "Een aanbod voor de kluis van {child} stoppen",
+        "Stop an offer for the vault of {child}",
     ),
-    "people.parent.withdraw.button": ("Ja, trek het aanbod in", "Yes, withdraw the offer"),
+    "people.parent.withdraw.button": ("Ja, stop het aanbod", "Yes, stop the offer"),
     "people.parent.stop.title": (
         "De toegang van {other} tot de kluis van {child} stoppen",
         "Stop the access of {other} to the vault of {child}",

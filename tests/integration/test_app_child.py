@@ -125,10 +125,10 @@ def test_a_parent_withdraws_an_offer_to_the_other_parent(client: TestClient) -> 
     made = client.post(f"/people/{child}/parent", data={"csrf": csrf_of(page.text)})
     code = code_of(made.text)
     listed = client.get(f"/people/{child}").text
-    assert "Dit aanbod intrekken" in listed
+    assert "Dit aanbod stoppen" in listed
     [path] = re.findall(rf'href="(/people/{child}/mandates/[0-9a-f-]+/stop)"', listed)
     confirm = client.get(path)
-    assert "Een aanbod voor de kluis van Sam intrekken" in confirm.text
+    assert "Een aanbod voor de kluis van Sam stoppen" in confirm.text
     assert "Als u stopt, werkt de code niet meer." in confirm.text
     done = client.post(path, data={"csrf": csrf_of(confirm.text)})
     assert "De code werkt niet meer." in done.text
